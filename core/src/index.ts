@@ -1,0 +1,5 @@
+export * from "./tier";
+export * from "./retention";
+export * from "./layout";
+export * from "./duration";
+export * from "./schedule";

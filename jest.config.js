@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
+  moduleNameMapper: {
+    "^lifeboat-core$": "<rootDir>/core/src/index.ts",
+    "^lifeboat-runner$": "<rootDir>/runner/src/index.ts",
+  },
+  testTimeout: 60000,
+};
