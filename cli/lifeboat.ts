@@ -1,0 +1,53 @@
+import * as path from "path";
+import { Command, Option } from "commander";
+import { ConfigError } from "../components/config/errors";
+import { planReport, renderTree } from "./plan/render";
+import { runPlan } from "./plan/runPlan";
+import { findProjectDir, readStackFile, StackFileError } from "./plan/stackFile";
+
+/** Exit codes the README and CI rely on. */
+const EXIT = { clean: 0, violations: 1, invalidConfig: 2 } as const;
+
+const program = new Command("lifeboat")
+  .description("Lifeboat: backup and disaster-recovery infrastructure as code.")
+  .showHelpAfterError();
+
+program
+  .command("plan")
+  .description(
+    "Evaluate the Lifeboat program for one stack with Pulumi mocks: offline, no credentials, no Pulumi CLI.\n" +
+      "Prints the resource tree and policy violations. Exit 0 clean, 1 mandatory violations, 2 invalid config.",
+  )
+  .addOption(new Option("-s, --stack <name>", "stack whose Pulumi.<name>.yaml to read"))
+  .addOption(new Option("-c, --config <file>", "read this stack file instead (the stack name comes from its file name unless --stack is given)"))
+  .option("--json", "print {stack, resources, outputs, violations} as JSON; secret values are \"[secret]\"")
+  .option("--cwd <dir>", "project directory (where Pulumi.yaml is)", process.cwd())
+  .action(async (opts: { stack?: string; config?: string; json?: boolean; cwd: string }) => {
+    if (!opts.stack && !opts.config) {
+      process.stderr.write("lifeboat plan: give --stack NAME or --config FILE\n");
+      process.exit(EXIT.invalidConfig);
+    }
+    try {
+      const projectDir = findProjectDir(opts.cwd);
+      const stackFile = readStackFile({
+        projectDir,
+        ...(opts.stack ? { stack: opts.stack } : {}),
+        ...(opts.config ? { file: path.resolve(opts.cwd, opts.config) } : {}),
+      });
+      const run = await runPlan(path.join(__dirname, "..", "index.js"), stackFile);
+      const report = planReport(run, []);
+      process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderTree(report, run)) + "\n");
+      process.exit(report.violations.some((v) => v.level === "mandatory") ? EXIT.violations : EXIT.clean);
+    } catch (e) {
+      if (ConfigError.is(e) || e instanceof StackFileError) {
+        process.stderr.write(`lifeboat plan: ${(e as Error).message}\n`);
+        process.exit(EXIT.invalidConfig);
+      }
+      throw e;
+    }
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`lifeboat: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(3);
+});

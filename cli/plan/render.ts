@@ -1,0 +1,87 @@
+import { PlannedResource, PlanRun } from "./runPlan";
+
+/** A policy finding, as the policy pack reports it. */
+export interface PlanViolation {
+  policy: string;
+  level: "mandatory" | "advisory";
+  message: string;
+  resource?: string;
+}
+
+export interface PlanReport {
+  stack: string;
+  resources: { type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[];
+  outputs: Record<string, unknown>;
+  violations: PlanViolation[];
+}
+
+/** The `--json` document: `{stack, resources:[{type,name,parent,inputs}], outputs, violations}`. */
+export function planReport(run: PlanRun, violations: PlanViolation[]): PlanReport {
+  return {
+    stack: run.stack,
+    resources: run.resources.map((r) => ({ type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs })),
+    outputs: run.outputs,
+    violations,
+  };
+}
+
+/** Inputs worth a line in the tree: what a reviewer checks, not every default. */
+const KEY_INPUTS: Record<string, string[]> = {
+  "cloudflare:index/r2Bucket:R2Bucket": ["name", "location", "jurisdiction"],
+  "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix", "objectLockEnabled"],
+  "aws:kms/key:Key": ["enableKeyRotation", "deletionWindowInDays"],
+  "aws:s3/bucketVersioning:BucketVersioning": ["versioningConfiguration"],
+  "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ["rule"],
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"],
+  "pulumi:providers:aws": ["region"],
+};
+
+/** The resource tree, indented by parent, then a one-line summary. */
+export function renderTree(report: PlanReport, run: PlanRun): string {
+  const lines: string[] = [`Stack ${report.stack}: ${report.resources.length} resources`];
+  const children = new Map<string | undefined, PlannedResource[]>();
+  for (const r of run.resources) {
+    const list = children.get(r.parent) ?? [];
+    list.push(r);
+    children.set(r.parent, list);
+  }
+  const walk = (parent: string | undefined, depth: number) => {
+    for (const r of children.get(parent) ?? []) {
+      lines.push(`${"  ".repeat(depth + 1)}${r.type}  ${r.name}${describe(r)}`);
+      if (r.type.startsWith("lifeboat:")) walk(r.name, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  const outs = Object.entries(report.outputs);
+  if (outs.length) {
+    lines.push("", "Outputs:");
+    for (const [k, v] of outs) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  }
+  return lines.join("\n");
+}
+
+/** Rules listed per resource in the tree; `--json` has them all. */
+const SHOWN_RULES = 4;
+
+function describe(r: PlannedResource): string {
+  const keys = KEY_INPUTS[r.type];
+  if (keys) {
+    const parts = keys.filter((k) => r.inputs[k] !== undefined).map((k) => `${k}=${JSON.stringify(r.inputs[k])}`);
+    return parts.length ? `  (${parts.join(", ")})` : "";
+  }
+  const rules = r.inputs.rules;
+  if (Array.isArray(rules)) {
+    const ages = rules.map(ruleSummary).filter(Boolean);
+    const shown = ages.slice(0, SHOWN_RULES).join(", ") + (ages.length > SHOWN_RULES ? `, … ${ages.length - SHOWN_RULES} more` : "");
+    return `  (${rules.length} rules${ages.length ? ": " + shown : ""})`;
+  }
+  return "";
+}
+
+/** `backups/app-db/daily/ 30d` for R2 and S3 lifecycle and lock rules. */
+function ruleSummary(rule: any): string {
+  const prefix = rule?.conditions?.prefix ?? rule?.prefix ?? rule?.filter?.prefix;
+  const seconds = rule?.deleteObjectsTransition?.condition?.maxAge ?? rule?.condition?.maxAgeSeconds;
+  const days = seconds !== undefined ? seconds / 86400 : rule?.expiration?.days;
+  return prefix && days !== undefined ? `${prefix} ${days}d` : "";
+}

@@ -1,0 +1,100 @@
+import * as pulumi from "@pulumi/pulumi";
+import { mockOutputs } from "./mocks";
+import { StackFile } from "./stackFile";
+
+/** One declared resource as plan reports it; secret values are `"[secret]"`. */
+export interface PlannedResource {
+  type: string;
+  name: string;
+  /** The parent's name, or undefined for children of the stack itself. */
+  parent?: string;
+  parentType?: string;
+  custom: boolean;
+  inputs: Record<string, unknown>;
+}
+
+export interface PlanRun {
+  stack: string;
+  resources: PlannedResource[];
+  outputs: Record<string, unknown>;
+}
+
+const SECRET_TEXT = "[secret]";
+const STACK_TYPE = "pulumi:pulumi:Stack";
+
+/**
+ * Runs the Pulumi program at `programPath` for one stack under Pulumi mocks: offline, no
+ * credentials, as an update (not a preview) so that every computed value is known.
+ * A program may only be run once per process: Node caches the module.
+ */
+export async function runPlan(programPath: string, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
+  pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
+  const resources: PlannedResource[] = [];
+  const providerRegion = new Map<string, string>();
+  const defaultRegion = stackFile.config["aws:region"] ?? "us-east-1";
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        if (args.type === "pulumi:providers:aws") providerRegion.set(args.name, String(args.inputs.region ?? defaultRegion));
+        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
+        return mockOutputs(args, (a) => String(a.inputs.region ?? providerRegion.get(providerName(a.provider)) ?? defaultRegion));
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    project,
+    stackFile.stack,
+    false,
+  );
+
+  // The mock monitor is not told who a resource's parent is; a stack transformation sees it.
+  const parents = new Map<string, { name: string; type: string }>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, { state: unknown }> };
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((t) => {
+      const p = t.opts.parent as unknown as { __name?: string; __pulumiType?: string } | undefined;
+      if (p?.__name && p.__pulumiType !== STACK_TYPE) parents.set(`${t.type}::${t.name}`, { name: p.__name, type: p.__pulumiType ?? "" });
+      return undefined;
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(programPath);
+  });
+  await pulumi.runtime.disconnect();
+
+  let outputs: Record<string, unknown> = {};
+  for (const [urn, r] of monitor.getRegisteredResources()) {
+    if (urn.includes(`::${STACK_TYPE}::`) && r.state) outputs = redact(structToJs(r.state)) as Record<string, unknown>;
+  }
+  for (const r of resources) {
+    const p = parents.get(`${r.type}::${r.name}`);
+    if (p) {
+      r.parent = p.name;
+      r.parentType = p.type;
+    }
+  }
+  return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs };
+}
+
+/** The stack's registered outputs arrive as a protobuf Struct with secrets still marked. */
+function structToJs(state: unknown): Record<string, unknown> {
+  const s = state as { toJavaScript?: () => Record<string, unknown> };
+  return s.toJavaScript ? s.toJavaScript() : (state as Record<string, unknown>);
+}
+
+function providerName(ref: string | undefined): string {
+  // `urn:pulumi:stack::project::pulumi:providers:aws::NAME::ID`
+  return ref?.split("::")[3] ?? "";
+}
+
+/** Replaces every engine-marked secret with `"[secret]"`. */
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return SECRET_TEXT;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, redact(v)]));
+  }
+  return value;
+}

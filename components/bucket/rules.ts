@@ -1,0 +1,73 @@
+import {
+  CompliancePrefix, joinKey, Retention, Tier, TIERS, tierExpiryDays, tierPrefix, VERIFICATIONS_DIR,
+} from "lifeboat-core";
+
+/** One prefix the bucket expires (and, where `lockDays` is set, locks) on its own clock. */
+export interface PrefixRule {
+  /** Stable rule id, unique in the bucket. */
+  id: string;
+  /** Key prefix the rule covers, ending in `/`. */
+  prefix: string;
+  /** Objects expire this many days after they were written. */
+  expireDays: number;
+  /** Objects cannot be deleted or overwritten for this many days. Never above `expireDays`. */
+  lockDays?: number;
+  /** Move to the infrequent-access class after this many days. */
+  infrequentAccessDays?: number;
+  tier?: Tier;
+}
+
+export interface BucketRulesInput {
+  prefix: string;
+  sources: string[];
+  retention: Retention;
+  compliance?: CompliancePrefix[];
+  /** Days verification records are kept. @default 400 */
+  verificationDays?: number;
+  /** Move monthly and yearly backups to infrequent access after this many days. */
+  infrequentAccessAfterDays?: number;
+}
+
+/** Incomplete multipart uploads are aborted after this many days (a failed run leaves nothing). */
+export const ABORT_MULTIPART_DAYS = 1;
+
+/**
+ * The lifecycle and lock rules a backup bucket needs: for every source, one rule per tier
+ * prefix (expiry from the retention calendar, lock for the whole of that life), one per
+ * compliance prefix, and one for verification records. The writer never deletes: these rules
+ * are the only thing that removes backups.
+ */
+export function bucketRules(input: BucketRulesInput): PrefixRule[] {
+  const expiry = tierExpiryDays(input.retention);
+  const rules: PrefixRule[] = [];
+  for (const source of input.sources) {
+    for (const tier of TIERS) {
+      const days = expiry[tier];
+      const ia = input.infrequentAccessAfterDays;
+      rules.push({
+        id: `${source}-${tier}`,
+        prefix: tierPrefix(input.prefix, source, tier),
+        expireDays: days,
+        lockDays: days,
+        tier,
+        ...((tier === "monthly" || tier === "yearly") && ia !== undefined && ia < days ? { infrequentAccessDays: ia } : {}),
+      });
+    }
+  }
+  for (const c of input.compliance ?? []) {
+    rules.push({ id: `compliance-${c.prefix}`, prefix: joinKey(input.prefix, c.prefix) + "/", expireDays: c.days, lockDays: c.days });
+  }
+  rules.push({
+    id: "verifications",
+    prefix: joinKey(input.prefix, VERIFICATIONS_DIR) + "/",
+    expireDays: input.verificationDays ?? 400,
+  });
+  return rules;
+}
+
+/** The shortest lock any tier asks for: the S3 bucket-wide default retention. */
+export function minimumLockDays(rules: PrefixRule[]): number {
+  const locks = rules.flatMap((r) => (r.lockDays ? [r.lockDays] : []));
+  if (locks.length === 0) throw new Error("minimumLockDays: no locked prefix");
+  return Math.min(...locks);
+}

@@ -1,0 +1,6 @@
+export * from "./schema";
+export * from "./fields";
+export * from "./errors";
+export * from "./profiles";
+export * from "./validate";
+export * from "./stackConfig";

@@ -1,0 +1,220 @@
+import { z } from "zod";
+import {
+  absolutePath, ageIdentity, ageRecipient, cron, duration, name, nonNegativeInt, positiveInt, secretUrl,
+} from "./fields";
+
+/**
+ * The stack configuration of one Lifeboat environment: every `lifeboat:<key>` in
+ * `Pulumi.<stack>.yaml`. docs/configuration.md documents each key; keep the two together.
+ * Values here are as the user wrote them; {@link ./profiles} fills the defaults that depend on
+ * the environment's profile (production, staging, development).
+ */
+
+export const PROFILES = ["production", "staging", "development"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** R2 location hints, as Cloudflare names them. */
+export const R2_LOCATIONS = ["apac", "eeur", "enam", "weur", "wnam", "oc"] as const;
+/** R2 jurisdictions; `default` is no jurisdiction restriction. */
+export const R2_JURISDICTIONS = ["default", "eu", "fedramp"] as const;
+
+const awsRegion = z
+  .string({ error: "must be an AWS region such as eu-west-1" })
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: "must be an AWS region such as eu-west-1" });
+
+const cloudflareAccountId = z
+  .string({ error: "is required: the 32-character Cloudflare account id" })
+  .regex(/^[0-9a-f]{32}$/, { error: "must be a 32-character hex Cloudflare account id" });
+
+const bucketName = z
+  .string({ error: "must be a bucket name" })
+  .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, {
+    error: "must be 3-63 lowercase letters, digits and dashes, not starting or ending with a dash",
+  });
+
+export const r2Location = z.strictObject({
+  provider: z.literal("r2"),
+  /** Cloudflare account that owns the bucket. */
+  accountId: cloudflareAccountId,
+  /** Location hint; R2 places the bucket near it. */
+  location: z.enum(R2_LOCATIONS).optional(),
+  /** Data-residency jurisdiction. */
+  jurisdiction: z.enum(R2_JURISDICTIONS).default("default"),
+  /** Bucket name; derived from project, environment and role when unset. */
+  bucketName: bucketName.optional(),
+  /** Move monthly and yearly backups to InfrequentAccess after this many days. */
+  infrequentAccessAfterDays: positiveInt.optional(),
+});
+
+export const s3Location = z.strictObject({
+  provider: z.literal("s3"),
+  region: awsRegion,
+  bucketName: bucketName.optional(),
+  /** Object-lock mode for the bucket's default retention. */
+  objectLockMode: z.enum(["GOVERNANCE", "COMPLIANCE"]).optional(),
+  /** Move monthly and yearly backups to Glacier Instant Retrieval after this many days. */
+  infrequentAccessAfterDays: positiveInt.optional(),
+});
+
+const location = z.discriminatedUnion("provider", [r2Location, s3Location]);
+
+export const retention = z.strictObject({
+  daily: positiveInt,
+  weekly: nonNegativeInt,
+  monthly: nonNegativeInt,
+  yearly: nonNegativeInt,
+});
+
+const compliancePrefix = z.strictObject({ prefix: name, days: positiveInt });
+
+const objectives = z.strictObject({
+  /** Recovery point objective: the most data, in time, you accept to lose. */
+  rpo: duration.optional(),
+  /** Recovery time objective: how long a restore may take. */
+  rto: duration.optional(),
+});
+
+const sourceCommon = {
+  name,
+  /** When to back up (cron, UTC). Defaults from the profile. */
+  schedule: cron.optional(),
+  rpo: duration.optional(),
+  rto: duration.optional(),
+};
+
+const postgresSource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("postgres"),
+  url: secretUrl(["postgres", "postgresql"], "PostgreSQL"),
+  /** Stream WAL continuously for point-in-time recovery (self-hosted Postgres only). */
+  pitr: z.boolean({ error: "must be true or false" }).default(false),
+  /** Where failover restores this database in the DR region. */
+  drTargetUrl: secretUrl(["postgres", "postgresql"], "PostgreSQL").optional(),
+});
+const volumeSource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("volume"),
+  /** Docker volume name on the backup host. */
+  volume: z.string({ error: "must be a Docker volume name" }).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, {
+    error: "must be a Docker volume name",
+  }),
+  drTargetPath: absolutePath.optional(),
+});
+const directorySource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("directory"),
+  path: absolutePath,
+  drTargetPath: absolutePath.optional(),
+});
+const redisSource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("redis"),
+  url: secretUrl(["redis", "rediss"], "Redis"),
+  drTargetPath: absolutePath.optional(),
+});
+const sqliteSource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("sqlite"),
+  path: absolutePath,
+  drTargetPath: absolutePath.optional(),
+});
+
+export const SOURCE_KINDS = ["postgres", "volume", "directory", "redis", "sqlite"] as const;
+export const source = z.discriminatedUnion("kind", [
+  postgresSource, volumeSource, directorySource, redisSource, sqliteSource,
+]);
+
+const dockerRuntime = z.strictObject({
+  kind: z.literal("docker"),
+  /** Docker host, e.g. ssh://backup@db-host; the local engine when unset. */
+  host: z
+    .string()
+    .regex(/^(ssh|tcp|unix|npipe):\/\/.+/, { error: "must be a Docker host such as ssh://user@host or unix:///var/run/docker.sock" })
+    .optional(),
+  /** Runner image reference. */
+  image: z.string().min(1).optional(),
+  /** Build the image from runner/Dockerfile on the host instead of pulling `image`. */
+  build: z.boolean({ error: "must be true or false" }).default(false),
+  /** Docker network the containers join to reach the databases. */
+  network: z.string().min(1).optional(),
+});
+const ecsRuntime = z.strictObject({
+  kind: z.literal("ecs"),
+  region: awsRegion.optional(),
+  clusterArn: z.string().regex(/^arn:aws[a-z-]*:ecs:/, { error: "must be an ECS cluster ARN" }),
+  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, { error: "must be a subnet id (subnet-…)" })).min(1, {
+    error: "needs at least one subnet id",
+  }),
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { error: "must be a security group id (sg-…)" })).default([]),
+  image: z.string().min(1).optional(),
+  cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)], {
+    error: "must be one of 256, 512, 1024, 2048, 4096",
+  }).default(512),
+  memory: positiveInt.default(1024),
+  assignPublicIp: z.boolean().default(false),
+  logRetentionDays: positiveInt.default(30),
+});
+const runtime = z.discriminatedUnion("kind", [dockerRuntime, ecsRuntime]);
+
+const alerts = z.strictObject({
+  /** Slack-compatible incoming webhook. */
+  webhookUrl: secretUrl(["https", "http"], "webhook").optional(),
+  /** Healthcheck ping base URL; /start and /fail are appended. */
+  healthcheckUrl: secretUrl(["https", "http"], "healthcheck").optional(),
+  /** A Postgres backup smaller than this many bytes is suspicious. */
+  minBackupBytes: positiveInt.default(1_000_000),
+  /** A backup smaller than (1 - maxShrink) of the previous one is suspicious. */
+  maxShrink: z.number().gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).default(0.5),
+});
+
+const verification = z.strictObject({
+  /** Restore drill schedule (cron, UTC). */
+  schedule: cron.optional(),
+  /** Health check (overdue/shrunk backups) schedule. */
+  statusSchedule: cron.default("0 * * * *"),
+  /** A PostgreSQL server where verification may create and drop scratch databases. */
+  scratchUrl: secretUrl(["postgres", "postgresql"], "PostgreSQL").optional(),
+});
+
+const policy = z.strictObject({
+  enforcement: z.enum(["mandatory", "advisory", "disabled"]).optional(),
+  minimums: retention.optional(),
+});
+
+/** Every `lifeboat:` key, as written in the stack file. */
+export const stackConfig = z.strictObject({
+  /** Environment profile: decides the defaults. From the stack name when unset. */
+  profile: z.enum(PROFILES).optional(),
+  /** Environment name used in resource and bucket names. The stack name when unset. */
+  environment: name.optional(),
+  storage: location,
+  /** Key prefix inside the bucket. */
+  prefix: name.default("backups"),
+  replicas: z.array(location).default([]),
+  retention: retention.optional(),
+  compliance: z.array(compliancePrefix).optional(),
+  objectives: objectives.default({}),
+  sources: z.array(source).min(1, { error: "needs at least one source to back up" }),
+  runtime: runtime.default({ kind: "docker", build: false }),
+  alerts: alerts.default({ minBackupBytes: 1_000_000, maxShrink: 0.5 }),
+  ageRecipients: z.array(ageRecipient).min(1, { error: "needs at least one age public key (age1…)" }),
+  /** The age private key for verification and restores; set with --secret. */
+  ageIdentity: ageIdentity.optional(),
+  verification: verification.default({ statusSchedule: "0 * * * *" }),
+  /** Rotate access keys every this many days. */
+  credentialRotationDays: positiveInt.default(90),
+  /** Protect buckets and keys from `pulumi destroy`. */
+  protect: z.boolean({ error: "must be true or false" }).default(true),
+  /** Stand up the DR region: write to the first replica and restore into DR targets. */
+  failover: z.boolean({ error: "must be true or false" }).default(false),
+  policy: policy.default({}),
+});
+
+export type StackConfigInput = z.input<typeof stackConfig>;
+export type ParsedStackConfig = z.output<typeof stackConfig>;
+export type Location = z.output<typeof location>;
+export type R2Location = z.output<typeof r2Location>;
+export type S3Location = z.output<typeof s3Location>;
+export type Source = z.output<typeof source>;
+export type SourceKind = Source["kind"];
+export type Runtime = z.output<typeof runtime>;

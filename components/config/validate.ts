@@ -1,0 +1,152 @@
+import { z } from "zod";
+import { CompliancePrefix, formatDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
+import { ConfigError, ConfigIssue, configKey } from "./errors";
+import { PROFILE_DEFAULTS, profileForStack } from "./profiles";
+import { Location, ParsedStackConfig, Profile, Runtime, Source, stackConfig } from "./schema";
+
+/** A source with every default filled in and its objectives in seconds. */
+export type ResolvedSource = Source & {
+  schedule: string;
+  rpo: string;
+  rto: string;
+  rpoSeconds: number;
+  rtoSeconds: number;
+  /** The longest gap between two scheduled runs: the worst-case RPO the schedule gives. */
+  scheduleIntervalSeconds: number;
+};
+
+/** One environment's validated configuration, every default resolved. */
+export interface LifeboatConfig {
+  stack: string;
+  profile: Profile;
+  environment: string;
+  storage: Location;
+  prefix: string;
+  replicas: Location[];
+  retention: Retention;
+  compliance: CompliancePrefix[];
+  sources: ResolvedSource[];
+  runtime: Runtime;
+  alerts: ParsedStackConfig["alerts"];
+  ageRecipients: string[];
+  ageIdentity?: string;
+  verification: { schedule: string; statusSchedule: string; scratchUrl?: string };
+  credentialRotationDays: number;
+  protect: boolean;
+  failover: boolean;
+  objectLockMode: "GOVERNANCE" | "COMPLIANCE";
+  policy: { enforcement: "mandatory" | "advisory" | "disabled"; minimums: Retention };
+}
+
+/**
+ * Validates the `lifeboat:` keys of one stack (keys without the namespace, values already
+ * parsed from YAML/JSON) and resolves the profile's defaults. Throws a {@link ConfigError}
+ * naming every bad key, so that nothing is declared from a config that is half right.
+ */
+export function validateStackConfig(raw: Record<string, unknown>, stack: string): LifeboatConfig {
+  const parsed = stackConfig.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue));
+  const c = parsed.data;
+  const profile = c.profile ?? profileForStack(stack);
+  const d = PROFILE_DEFAULTS[profile];
+  const issues: ConfigIssue[] = [];
+
+  const sources = c.sources.map((s, i): ResolvedSource => {
+    const schedule = s.schedule ?? d.schedule;
+    const rpo = s.rpo ?? c.objectives.rpo ?? d.rpo;
+    const rto = s.rto ?? c.objectives.rto ?? d.rto;
+    const interval = worstCaseIntervalSeconds(schedule);
+    const rpoSeconds = parseDuration(rpo);
+    if (interval > rpoSeconds) {
+      issues.push({
+        key: configKey(["sources", i, s.rpo ? "rpo" : s.schedule ? "schedule" : "rpo"]),
+        message:
+          `RPO ${rpo} is shorter than the schedule ${JSON.stringify(schedule)} allows ` +
+          `(up to ${formatDuration(interval)} between backups): back up more often or raise the RPO`,
+      });
+    }
+    return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval };
+  });
+
+  const firstIndex = new Map<string, number>();
+  c.sources.forEach((s, i) => {
+    const seen = firstIndex.get(s.name);
+    if (seen === undefined) firstIndex.set(s.name, i);
+    else issues.push({ key: configKey(["sources", i, "name"]), message: `duplicate source name ${JSON.stringify(s.name)} (also sources[${seen}])` });
+  });
+
+  if (c.failover && c.replicas.length === 0) {
+    issues.push({ key: configKey(["failover"]), message: "needs at least one replica in lifeboat:replicas to fail over to" });
+  }
+  if (c.ageIdentity && !c.verification.scratchUrl && sources.some((s) => s.kind === "postgres")) {
+    issues.push({
+      key: configKey(["verification", "scratchUrl"]),
+      message: "is required to verify postgres sources: a server where the drill may create and drop a scratch database",
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const objectLockMode = (c.storage.provider === "s3" && c.storage.objectLockMode) || d.objectLockMode;
+  return {
+    stack,
+    profile,
+    environment: c.environment ?? stack,
+    storage: c.storage,
+    prefix: c.prefix,
+    replicas: c.replicas,
+    retention: c.retention ?? d.retention,
+    compliance: c.compliance ?? d.compliance,
+    sources,
+    runtime: c.runtime,
+    alerts: c.alerts,
+    ageRecipients: c.ageRecipients,
+    ...(c.ageIdentity ? { ageIdentity: c.ageIdentity } : {}),
+    verification: {
+      schedule: c.verification.schedule ?? d.verificationSchedule,
+      statusSchedule: c.verification.statusSchedule,
+      ...(c.verification.scratchUrl ? { scratchUrl: c.verification.scratchUrl } : {}),
+    },
+    credentialRotationDays: c.credentialRotationDays,
+    protect: c.protect,
+    failover: c.failover,
+    objectLockMode,
+    policy: { enforcement: c.policy.enforcement ?? d.enforcement, minimums: c.policy.minimums ?? d.retention },
+  };
+}
+
+/** Turns a zod issue into `key: what is wrong, got <value>`. */
+function describeIssue(issue: z.core.$ZodIssue): ConfigIssue {
+  const input = (issue as { input?: unknown }).input;
+  const got = input !== undefined && (typeof input !== "object" || input === null) ? `, got ${JSON.stringify(input)}` : "";
+  switch (issue.code) {
+    case "invalid_type":
+      if (input === undefined) return { key: configKey(issue.path), message: "is required" };
+      return { key: configKey(issue.path), message: withGot(issue.message, got) };
+    case "invalid_value":
+      return { key: configKey(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}` };
+    case "invalid_union": {
+      const disc = (issue as { discriminator?: string; options?: unknown[] }).discriminator;
+      if (disc) {
+        const options = ((issue as { options?: unknown[] }).options ?? []).map((v) => JSON.stringify(v)).join(", ");
+        const value = (input as Record<string, unknown> | undefined)?.[disc];
+        const path = issue.path[issue.path.length - 1] === disc ? issue.path : [...issue.path, disc];
+        return {
+          key: configKey(path),
+          message: value === undefined ? `is required: one of ${options}` : `must be one of ${options}, got ${JSON.stringify(value)}`,
+        };
+      }
+      return { key: configKey(issue.path), message: withGot(issue.message, got) };
+    }
+    case "unrecognized_keys":
+      return {
+        key: configKey(issue.path),
+        message: `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (see docs/configuration.md)`,
+      };
+    default:
+      return { key: configKey(issue.path), message: withGot(issue.message, got) };
+  }
+}
+
+function withGot(message: string, got: string): string {
+  return message.includes(", got ") ? message : message + got;
+}
