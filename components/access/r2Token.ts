@@ -1,0 +1,114 @@
+/**
+ * Cloudflare R2 access: account-owned API tokens scoped to exactly one bucket, and the S3
+ * credentials derived from them.
+ *
+ * R2 tokens cannot express write-only: the narrowest permission that can put objects,
+ * "Workers R2 Storage Bucket Item Write", can also read, list and delete objects in the
+ * bucket. What protects R2 backups from a leaked writer token instead is (1) the bucket-lock
+ * rules on every tier prefix (objects cannot be deleted or overwritten before their retention
+ * ends), (2) client-side age encryption to a public key (the backup host holds no key that
+ * can decrypt), and (3) the token being scoped to one bucket and rotated on a set period.
+ *
+ * Sources (Cloudflare docs, r2/api/tokens "Create API tokens via API"):
+ * - a bucket resource is `com.cloudflare.edge.r2.bucket.<ACCOUNT_ID>_<JURISDICTION>_<BUCKET_NAME>`,
+ *   with JURISDICTION `default` for buckets created without one; jurisdictions are `eu` and
+ *   `fedramp` (r2/reference/data-location);
+ * - S3 Access Key ID = the token `id`; Secret Access Key = SHA-256 (hex) of the token `value`.
+ */
+import { createHash } from "node:crypto";
+
+/** R2 jurisdictions as they appear in resource keys and endpoints. */
+export type R2Jurisdiction = "default" | "eu" | "fedramp";
+export const R2_JURISDICTIONS: readonly R2Jurisdiction[] = ["default", "eu", "fedramp"];
+
+/**
+ * Names (not IDs: IDs are looked up at deploy time) of the bucket-scoped R2 permission groups.
+ * Both apply to the `com.cloudflare.edge.r2.bucket.*` resource; "Write" also reads, lists and deletes.
+ */
+export const R2_PERMISSION_GROUPS = {
+  /** Can read and list objects in the scoped buckets. */
+  objectRead: "Workers R2 Storage Bucket Item Read",
+  /** Can read, write and list (and delete) objects in the scoped buckets. */
+  objectWrite: "Workers R2 Storage Bucket Item Write",
+} as const;
+
+/** Which Lifeboat identity a token is for, on which side of a replicate job. */
+export type R2Role = "writer" | "restorer" | "replicatorSource" | "replicatorReplica";
+
+/**
+ * The narrowest permission-group names each role needs on its one bucket. The restorer needs
+ * Write to put verification records; the replicator gets separate tokens: Read on the source
+ * bucket, Write on the replica bucket.
+ */
+export function r2PermissionGroupNames(role: R2Role): string[] {
+  switch (role) {
+    case "replicatorSource":
+      return [R2_PERMISSION_GROUPS.objectRead];
+    case "writer":
+    case "restorer":
+    case "replicatorReplica":
+      return [R2_PERMISSION_GROUPS.objectWrite];
+  }
+}
+
+/** Cloudflare R2 bucket names: 3–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen. */
+const R2_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+const ACCOUNT_ID = /^[0-9a-f]{32}$/;
+
+/** Arguments naming one R2 bucket. */
+export interface R2BucketRef {
+  /** 32-hex-digit Cloudflare account id. */
+  accountId: string;
+  /** Bucket jurisdiction; unset means `default`. */
+  jurisdiction?: R2Jurisdiction | undefined;
+  bucketName: string;
+}
+
+/** The token-policy resource key for exactly one R2 bucket, e.g. `com.cloudflare.edge.r2.bucket.<acct>_default_<bucket>`. */
+export function r2BucketResource(ref: R2BucketRef): string {
+  const jurisdiction = ref.jurisdiction ?? "default";
+  if (!ACCOUNT_ID.test(ref.accountId)) throw new Error(`not a Cloudflare account id: ${JSON.stringify(ref.accountId)}`);
+  if (!R2_JURISDICTIONS.includes(jurisdiction)) {
+    throw new Error(`unknown R2 jurisdiction ${JSON.stringify(jurisdiction)}; expected one of ${R2_JURISDICTIONS.join(", ")}`);
+  }
+  if (!R2_BUCKET_NAME.test(ref.bucketName)) throw new Error(`not an R2 bucket name: ${JSON.stringify(ref.bucketName)}`);
+  return `com.cloudflare.edge.r2.bucket.${ref.accountId}_${jurisdiction}_${ref.bucketName}`;
+}
+
+/** The `resources` JSON string of a `cloudflare.AccountToken` policy granting on that one bucket only. */
+export function r2TokenResources(ref: R2BucketRef): string {
+  return JSON.stringify({ [r2BucketResource(ref)]: "*" });
+}
+
+/** S3 API endpoint for an account and jurisdiction: `https://<acct>[.<jurisdiction>].r2.cloudflarestorage.com`. */
+export function r2Endpoint(accountId: string, jurisdiction: R2Jurisdiction = "default"): string {
+  if (!ACCOUNT_ID.test(accountId)) throw new Error(`not a Cloudflare account id: ${JSON.stringify(accountId)}`);
+  return jurisdiction === "default"
+    ? `https://${accountId}.r2.cloudflarestorage.com`
+    : `https://${accountId}.${jurisdiction}.r2.cloudflarestorage.com`;
+}
+
+/**
+ * Resolves permission-group names to IDs from the list Cloudflare returns
+ * (`cloudflare.getAccountApiTokenPermissionGroupsList`), so no ID is hard-coded.
+ * Throws naming the missing group when Cloudflare renamed or removed one.
+ */
+export function permissionGroupIds(groups: ReadonlyArray<{ id: string; name: string }>, names: readonly string[]): string[] {
+  return names.map((name) => {
+    const found = groups.find((g) => g.name === name);
+    if (!found) throw new Error(`Cloudflare permission group ${JSON.stringify(name)} not found`);
+    return found.id;
+  });
+}
+
+/** S3-compatible credentials for R2. */
+export interface R2S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Derives R2 S3 credentials from an API token: key id = token id, secret = hex SHA-256 of the token value. */
+export function r2S3Credentials(tokenId: string, tokenValue: string): R2S3Credentials {
+  if (!tokenId || !tokenValue) throw new Error("r2S3Credentials: token id and value are required");
+  return { accessKeyId: tokenId, secretAccessKey: createHash("sha256").update(tokenValue, "utf8").digest("hex") };
+}
