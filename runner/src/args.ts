@@ -1,0 +1,188 @@
+/**
+ * Pure builders of `lifeboat-runner` command lines from plain spec objects. The Pulumi
+ * components build container commands with these, and the end-to-end tests run exactly the
+ * command lines these return, so the two cannot drift.
+ *
+ * Secrets do not belong on a command line (they show in `ps` and in container specs): pass
+ * source URLs with passwords, webhook and ping URLs and S3 keys through the environment
+ * variables in {@link ENV} instead of the optional fields marked "secret" here.
+ */
+import { SourceKind } from "./manifest";
+
+export { ENV } from "./env";
+
+/** Where backups live: S3/R2, or a local directory. */
+export interface DestinationSpec {
+  /** `s3://BUCKET/PREFIX` (LIFEBOAT_DEST). */
+  dest?: string;
+  /** S3-compatible endpoint URL, e.g. R2's (LIFEBOAT_S3_ENDPOINT). */
+  endpoint?: string;
+  /** Region; `auto` for R2 (AWS_REGION). */
+  region?: string;
+  /** Local directory instead of a bucket (LIFEBOAT_LOCAL_DIR). */
+  localDir?: string;
+  /** Multipart part size in MiB (fixed for every part; R2 requires equal parts). */
+  partSizeMiB?: number;
+  /** Parts uploaded in parallel. */
+  concurrency?: number;
+  /** Attempts per S3 request including the first (bounded retries with backoff). */
+  maxAttempts?: number;
+  /** Per-request idle timeout in seconds. */
+  timeoutSeconds?: number;
+}
+
+export interface CommonSpec {
+  json?: boolean;
+  /** Runner state file (LIFEBOAT_STATE_FILE). */
+  stateFile?: string;
+  /** Work directory for SQLite snapshots and restores (LIFEBOAT_WORK_DIR). */
+  workDir?: string;
+  /** Secret: prefer LIFEBOAT_ALERT_WEBHOOK. */
+  alertWebhook?: string;
+  /** Secret: prefer LIFEBOAT_PING_URL. */
+  pingUrl?: string;
+}
+
+export interface BackupSpec extends DestinationSpec, CommonSpec {
+  source: SourceKind;
+  name: string;
+  /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. */
+  url?: string;
+  /** Directory, volume mount point or SQLite file. */
+  path?: string;
+  /** age public keys (LIFEBOAT_AGE_RECIPIENTS). */
+  recipients?: string[];
+  /** Local mode: `--no-upload --local-dir DIR`. */
+  noUpload?: boolean;
+  /** Local mode: keep only the newest N backups of this source. */
+  keepLocal?: number;
+  zstdLevel?: number;
+}
+
+export interface SelectSpec {
+  name: string;
+  /** `latest` (default), an ISO time, or a key timestamp. */
+  at?: string;
+  /** An exact backup key. */
+  key?: string;
+  /** age private key file (LIFEBOAT_AGE_IDENTITY_FILE). */
+  identity?: string;
+}
+
+export interface VerifySpec extends DestinationSpec, CommonSpec, SelectSpec {
+  /** Secret when it holds a password: prefer LIFEBOAT_SCRATCH_URL. */
+  scratchUrl?: string;
+  /** Do not write a verification record. */
+  noRecord?: boolean;
+}
+
+export interface RestoreSpec extends DestinationSpec, CommonSpec, SelectSpec {
+  /** Secret when it holds a password: prefer LIFEBOAT_TARGET_URL. */
+  targetUrl?: string;
+  targetDir?: string;
+  targetFile?: string;
+  force?: boolean;
+  jobs?: number;
+}
+
+export interface StatusSpec extends DestinationSpec, CommonSpec {
+  name?: string;
+  /** e.g. `26h` */
+  maxAge?: string;
+  minSize?: string;
+  maxShrink?: number;
+  /** From the runner's own state file (container healthcheck). */
+  local?: boolean;
+}
+
+export interface ListSpec extends DestinationSpec, CommonSpec {
+  name?: string;
+}
+
+function push(out: string[], flag: string, v: string | number | boolean | undefined): void {
+  if (v === undefined || v === false || v === "") return;
+  if (v === true) out.push(flag);
+  else out.push(flag, String(v));
+}
+
+function destArgs(s: DestinationSpec): string[] {
+  const a: string[] = [];
+  push(a, "--dest", s.dest);
+  push(a, "--endpoint", s.endpoint);
+  push(a, "--region", s.region);
+  push(a, "--local-dir", s.localDir);
+  push(a, "--part-size", s.partSizeMiB);
+  push(a, "--concurrency", s.concurrency);
+  push(a, "--max-attempts", s.maxAttempts);
+  push(a, "--timeout", s.timeoutSeconds);
+  return a;
+}
+
+function commonArgs(s: CommonSpec): string[] {
+  const a: string[] = [];
+  push(a, "--state-file", s.stateFile);
+  push(a, "--work-dir", s.workDir);
+  push(a, "--alert-webhook", s.alertWebhook);
+  push(a, "--ping-url", s.pingUrl);
+  push(a, "--json", s.json);
+  return a;
+}
+
+function selectArgs(s: SelectSpec): string[] {
+  const a = ["--name", s.name];
+  push(a, "--at", s.at);
+  push(a, "--key", s.key);
+  push(a, "--identity", s.identity);
+  return a;
+}
+
+export function backupArgs(s: BackupSpec): string[] {
+  const a = ["backup", "--source", s.source, "--name", s.name];
+  push(a, "--url", s.url);
+  push(a, "--path", s.path);
+  for (const r of s.recipients ?? []) a.push("--recipient", r);
+  if (s.noUpload) a.push("--no-upload");
+  push(a, "--keep-local", s.keepLocal);
+  push(a, "--zstd-level", s.zstdLevel);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+export function verifyArgs(s: VerifySpec): string[] {
+  const a = ["verify", ...selectArgs(s)];
+  push(a, "--scratch-url", s.scratchUrl);
+  if (s.noRecord) a.push("--no-record");
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+export function restoreArgs(s: RestoreSpec): string[] {
+  const a = ["restore", ...selectArgs(s)];
+  push(a, "--target-url", s.targetUrl);
+  push(a, "--target-dir", s.targetDir);
+  push(a, "--target-file", s.targetFile);
+  push(a, "--force", s.force);
+  push(a, "--jobs", s.jobs);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+export function statusArgs(s: StatusSpec): string[] {
+  const a = ["status"];
+  push(a, "--name", s.name);
+  push(a, "--max-age", s.maxAge);
+  push(a, "--min-size", s.minSize);
+  push(a, "--max-shrink", s.maxShrink);
+  push(a, "--local", s.local);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+export function listArgs(s: ListSpec): string[] {
+  const a = ["list"];
+  push(a, "--name", s.name);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+/** `schedule --cron EXPR -- <command...>`: the long-running container command. */
+export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean } = {}): string[] {
+  const a = ["schedule", "--cron", cron];
+  if (opts.runAtStart) a.push("--run-at-start");
+  return [...a, "--", ...command];
+}

@@ -1,0 +1,152 @@
+import { Command, Option } from "commander";
+import { makeLogger } from "./logger";
+import { EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
+import { ENV } from "./env";
+import { SOURCE_KINDS } from "./manifest";
+import { backupCommand, RUNNER_VERSION } from "./commands/backup";
+import { listCommand } from "./commands/list";
+import { restoreCommand } from "./commands/restore";
+import { verifyCommand } from "./commands/verify";
+import { statusCommand } from "./commands/status";
+import { scheduleCommand } from "./commands/schedule";
+import { redactUrl } from "./redact";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function destOptions(c: Command): Command {
+  return c
+    .addOption(new Option("--dest <s3url>", "destination s3://BUCKET/PREFIX").env(ENV.dest))
+    .addOption(new Option("--endpoint <url>", "S3-compatible endpoint (R2: https://ACCOUNT.r2.cloudflarestorage.com)").env(ENV.endpoint))
+    .addOption(new Option("--region <region>", "region; `auto` for R2").env(ENV.region))
+    .addOption(new Option("--local-dir <dir>", "a local directory instead of a bucket (local mode)").env(ENV.localDir))
+    .option("--part-size <mib>", "multipart part size in MiB, the same for every part", "16")
+    .option("--concurrency <n>", "parts uploaded in parallel", "3")
+    .option("--max-attempts <n>", "attempts per S3 request, including the first (retries back off exponentially)", "4")
+    .option("--timeout <seconds>", "idle timeout per S3 request", "120");
+}
+
+function commonOptions(c: Command): Command {
+  return c
+    .option("--json", "print the result as JSON on stdout")
+    .addOption(new Option("--alert-webhook <url>", "Slack-compatible webhook for failures (secret)").env(ENV.alertWebhook))
+    .addOption(new Option("--ping-url <url>", "healthcheck ping URL: URL/start, URL, URL/fail (secret)").env(ENV.pingUrl))
+    .addOption(new Option("--state-file <file>", "runner state file read by status --local").env(ENV.stateFile))
+    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots and restores (default: the OS temp dir)").env(ENV.workDir));
+}
+
+function selectOptions(c: Command): Command {
+  return c
+    .option("--name <name>", "source name")
+    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), or `latest`", "latest")
+    .option("--key <key>", "an exact backup key instead of --at")
+    .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
+}
+
+export function buildProgram(run: (p: Promise<number>) => void): Command {
+  const log = makeLogger();
+  const program = new Command("lifeboat-runner")
+    .description("Streams encrypted, verifiable backups of Postgres, volumes, Redis and SQLite to S3/R2, and restores, verifies and reports on them.")
+    .version(RUNNER_VERSION)
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .exitOverride();
+
+  commonOptions(
+    destOptions(
+      program
+        .command("backup")
+        .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last")
+        .addOption(new Option("--source <kind>", "what to back up").choices(SOURCE_KINDS as unknown as string[]))
+        .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
+        .addOption(new Option("--url <url>", "postgres:// or redis:// URL of the source (secret)").env(ENV.url))
+        .addOption(new Option("--path <path>", "directory, volume mount point or SQLite file").env(ENV.path))
+        .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
+        .option("--no-upload", "local mode: write to --local-dir instead of uploading")
+        .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source").env(ENV.keepLocal))
+        .option("--zstd-level <n>", "zstd compression level", "3"),
+    ),
+  ).action((opts) => run(backupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
+
+  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification").option("--name <name>", "only this source"))).action(
+    (opts) => run(listCommand(opts, log)),
+  );
+
+  commonOptions(
+    destOptions(
+      selectOptions(program.command("restore").description("restore a backup into an empty database or directory"))
+        .addOption(new Option("--target-url <url>", "postgres database to restore into (secret)").env(ENV.targetUrl))
+        .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
+        .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
+        .option("--force", "restore into a non-empty target (replacing what the backup holds)")
+        .option("--jobs <n>", "pg_restore parallel jobs", "2"),
+    ),
+  ).action((opts) => run(restoreCommand(opts, log)));
+
+  commonOptions(
+    destOptions(
+      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest"))
+        .addOption(new Option("--scratch-url <url>", "postgres URL of a database to CREATE/DROP scratch databases from (secret)").env(ENV.scratchUrl))
+        .option("--no-record", "do not write the verification record"),
+    ),
+  ).action((opts) => run(verifyCommand(opts, log)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("status")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk or failed verification")
+        .option("--name <name>", "only this source")
+        .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
+        .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
+        .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
+        .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
+    ),
+  ).action((opts) => run(statusCommand(opts, log)));
+
+  program
+    .command("schedule")
+    .description("long-running: run a command on a cron schedule (UTC), one run at a time")
+    .usage("--cron EXPR [--run-at-start] -- <command...>")
+    .option("--cron <expr>", "5-field cron expression, UTC")
+    .option("--run-at-start", "also run once at start")
+    .argument("<command...>", "the lifeboat-runner command to run, after --")
+    .passThroughOptions()
+    .action((command: string[], opts) => run(scheduleCommand(command, opts, log)));
+
+  return program;
+}
+
+export function main(argv: string[] = process.argv): void {
+  const log = makeLogger();
+  let running: Promise<number> | undefined;
+  const program = buildProgram((p) => {
+    running = p;
+  });
+  try {
+    program.parse(argv);
+  } catch (e) {
+    const code = (e as { exitCode?: number; code?: string }).exitCode;
+    const c = (e as { code?: string }).code;
+    if (c === "commander.helpDisplayed" || c === "commander.version" || c === "commander.help") process.exit(0);
+    process.exit(code === 0 ? 0 : EXIT_USAGE);
+  }
+  if (!running) return;
+  running.then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      const msg = redactUrl(errorMessage(e));
+      if (e instanceof UsageError) {
+        process.stderr.write(`lifeboat-runner: ${msg}\n`);
+        process.exitCode = EXIT_USAGE;
+      } else {
+        log.error({ err: msg }, msg);
+        process.stderr.write(`lifeboat-runner: ${msg}\n`);
+        process.exitCode = EXIT_FAILED;
+      }
+    },
+  );
+}
+
+if (require.main === module) main();

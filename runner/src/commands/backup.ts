@@ -1,0 +1,181 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { Logger } from "pino";
+import { backupKey, manifestKey, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
+import { parseRecipients, recipientFingerprint } from "../age";
+import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
+import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind } from "../manifest";
+import { encode } from "../pipeline";
+import { requireTools } from "../proc";
+import { openSource } from "../sources";
+import { pgTarget } from "../sources/postgres";
+import { redisCliArgs } from "../sources/redis";
+import { checkDirectory } from "../sources/archive";
+import { Progress, formatBytes } from "../progress";
+import { recordRun } from "../state";
+import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, statePath, workDir } from "../context";
+import { listBackups } from "../catalog";
+import { Store } from "../store";
+
+export interface BackupOpts extends StoreOpts, CommonOpts {
+  source?: string;
+  name?: string;
+  url?: string;
+  path?: string;
+  recipient: string[];
+  upload: boolean;
+  keepLocal?: string;
+  zstdLevel: string;
+}
+
+/** Validates everything a backup needs before touching the source or the destination. */
+async function validate(o: BackupOpts, log: Logger) {
+  if (!o.source) throw new UsageError(`--source is required: one of ${SOURCE_KINDS.join(", ")}`);
+  if (!(SOURCE_KINDS as readonly string[]).includes(o.source)) {
+    throw new UsageError(`--source: must be one of ${SOURCE_KINDS.join(", ")}, got ${JSON.stringify(o.source)}`);
+  }
+  const kind = o.source as SourceKind;
+  const name = checkName(o.name);
+  const recipients = parseRecipients(o.recipient ?? []);
+  if (recipients.length === 0) {
+    throw new UsageError("--recipient age1... (or LIFEBOAT_AGE_RECIPIENTS) is required: backups are always encrypted to an age public key");
+  }
+  if (kind === "postgres") pgTarget(o.url);
+  if (kind === "redis") redisCliArgs(o.url);
+  if (kind === "volume" || kind === "directory") await checkDirectory(o.path);
+  if (kind === "sqlite" && !o.path) throw new UsageError("--path FILE is required for a sqlite source");
+  if (o.upload && o.localDir) throw new UsageError("--local-dir is for local mode: add --no-upload, or drop --local-dir to upload to --dest");
+  if (!o.upload && !o.localDir) throw new UsageError("--no-upload needs --local-dir DIR (or LIFEBOAT_LOCAL_DIR)");
+  const keepLocal = o.keepLocal !== undefined ? intOption("--keep-local", o.keepLocal, 1, 100000) : undefined;
+  if (keepLocal !== undefined && o.upload) throw new UsageError("--keep-local only applies with --no-upload");
+  const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
+  const store = makeStore(o, { local: !o.upload });
+  const alerts = makeAlerts(o, log);
+  const tools = requireTools([
+    { cmd: "zstd", why: "compresses the backup stream" },
+    { cmd: "age", why: "encrypts the backup stream" },
+  ]);
+  return { kind, name, recipients, keepLocal, zstdLevel, store, tools, alerts };
+}
+
+/** Local mode: keep only the newest N backups of this source (object and manifest). */
+async function pruneLocal(store: Store, name: string, keep: number, log: Logger): Promise<string[]> {
+  const all = await listBackups(store, name);
+  const doomed = all.slice(0, Math.max(0, all.length - keep));
+  for (const b of doomed) {
+    // Manifest first: a backup without its manifest no longer exists.
+    await store.remove!(b.key + MANIFEST_SUFFIX);
+    await store.remove!(b.key);
+    log.info({ key: b.key }, `removed old local backup ${b.key}`);
+  }
+  return doomed.map((b) => b.key);
+}
+
+export async function backupCommand(o: BackupOpts, log: Logger): Promise<number> {
+  const v = await validate(o, log);
+  const alerts = v.alerts;
+  const stateFile = statePath(o);
+  const started = new Date();
+  const tier = tierFor(started);
+  const key = backupKey({
+    prefix: v.store.prefix,
+    source: v.name,
+    tier,
+    time: started,
+    random: randomBytes(6).toString("hex"),
+    ext: EXTENSIONS[v.kind],
+  });
+  const where = `${v.store.description.replace(/\/$/, "")}`;
+  log.info({ source: v.name, kind: v.kind, tier, key, dest: where }, `backup of ${v.name} started`);
+  await alerts.ping("start");
+  const progress = new Progress(`backup ${v.name}`, log);
+  let src;
+  let enc;
+  try {
+    src = await openSource({
+      kind: v.kind,
+      name: v.name,
+      url: o.url,
+      path: o.path,
+      workDir: workDir(o),
+      warn: (t) => log.warn(t),
+    });
+    enc = encode(src.stream, src.procs, v.recipients, v.zstdLevel, (n) => progress.update(n));
+    await v.store.putStream(key, enc.body, {
+      onProgress: (n) => progress.updateStored(n),
+      onWarning: (t) => log.warn(t),
+    });
+    await enc.done;
+    const facts = await src.finish();
+    const finished = new Date();
+    const manifest: Manifest = {
+      version: 1,
+      source: v.name,
+      kind: v.kind,
+      tier,
+      key,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      rawBytes: enc.raw.bytes,
+      storedBytes: enc.hasher.bytes,
+      sha256: enc.hasher.digest(),
+      compression: { tool: "zstd", level: v.zstdLevel },
+      encryption: { tool: "age", recipientFingerprints: v.recipients.map(recipientFingerprint) },
+      tools: { ...v.tools, ...src.tools, "lifeboat-runner": RUNNER_VERSION },
+      host: hostname(),
+      ...facts,
+    };
+    // The manifest is written last: until it exists, the backup does not.
+    await v.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
+    progress.stop();
+    let pruned: string[] = [];
+    if (v.keepLocal !== undefined) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
+    await recordRun(stateFile, v.name, {
+      ok: true,
+      startedAt: manifest.startedAt,
+      finishedAt: manifest.finishedAt,
+      key,
+      storedBytes: manifest.storedBytes,
+      rawBytes: manifest.rawBytes,
+    }).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
+    const secs = (finished.getTime() - started.getTime()) / 1000;
+    log.info(
+      { source: v.name, key, rawBytes: manifest.rawBytes, storedBytes: manifest.storedBytes, seconds: secs },
+      `backup of ${v.name} finished`,
+    );
+    await alerts.ping("success");
+    output(
+      o,
+      { ok: true, manifest, pruned },
+      `backup ok: ${v.name} -> ${key}\n  tier ${tier}, ${formatBytes(manifest.rawBytes)} raw, ${formatBytes(manifest.storedBytes)} stored, ${secs.toFixed(1)}s\n  sha256 ${manifest.sha256}`,
+    );
+    return EXIT_OK;
+  } catch (e) {
+    progress.stop();
+    enc?.kill();
+    src?.procs.forEach((p) => p.kill());
+    const msg = errorMessage(e);
+    log.error({ source: v.name, key, err: msg }, `backup of ${v.name} failed: ${msg}`);
+    await recordRun(stateFile, v.name, {
+      ok: false,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      error: msg,
+    }).catch(() => undefined);
+    await alerts.failure(`Lifeboat: backup of ${v.name} (${v.kind}) to ${where} FAILED: ${msg}`);
+    output(o, { ok: false, source: v.name, error: msg }, "");
+    process.stderr.write(`lifeboat-runner backup: ${msg}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await src?.cleanup().catch(() => undefined);
+  }
+}
+
+export const RUNNER_VERSION: string = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require("../../package.json").version as string;
+  } catch {
+    return "unknown";
+  }
+})();

@@ -1,0 +1,48 @@
+import { Logger } from "pino";
+import { listBackups, listSourceNames, listVerifications } from "../catalog";
+import { CommonOpts, StoreOpts, checkName, makeStore, output } from "../context";
+import { EXIT_OK } from "../errors";
+import { formatBytes } from "../progress";
+
+export interface ListOpts extends StoreOpts, CommonOpts {
+  name?: string;
+}
+
+export interface ListedBackup {
+  source: string;
+  key: string;
+  tier: string;
+  time: string;
+  storedBytes: number;
+  verified: "ok" | "failed" | "no";
+}
+
+export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
+  const store = makeStore(o);
+  const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
+  const rows: ListedBackup[] = [];
+  for (const name of names) {
+    const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
+    for (const b of backups) {
+      const v = verifications.get(b.key);
+      rows.push({
+        source: name,
+        key: b.key,
+        tier: b.parts.tier,
+        time: b.parts.time.toISOString(),
+        storedBytes: b.size,
+        verified: v ? (v.ok ? "ok" : "failed") : "no",
+      });
+    }
+  }
+  return rows;
+}
+
+export async function listCommand(o: ListOpts, _log: Logger): Promise<number> {
+  const rows = await listAll(o);
+  const lines = rows.map(
+    (r) => `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}`,
+  );
+  output(o, { backups: rows }, rows.length ? lines.join("\n") : "no backups found (a backup counts once its manifest is written)");
+  return EXIT_OK;
+}

@@ -1,0 +1,62 @@
+import { spawn, ChildProcess } from "node:child_process";
+import { Cron } from "croner";
+import { Logger } from "pino";
+import { assertCron } from "lifeboat-core";
+import { UsageError } from "../errors";
+
+export interface ScheduleOpts {
+  cron?: string;
+  runAtStart?: boolean;
+}
+
+/**
+ * Long-running mode for the container: runs `lifeboat-runner <command...>` on a cron schedule
+ * (UTC), one run at a time (a tick that comes while a run is still going is skipped and
+ * logged), each run a fresh child process so that one run's memory never carries to the next.
+ */
+export async function scheduleCommand(command: string[], o: ScheduleOpts, log: Logger): Promise<number> {
+  if (!o.cron) throw new UsageError("--cron EXPR is required, e.g. --cron '0 3 * * *'");
+  try {
+    assertCron(o.cron);
+  } catch (e) {
+    throw new UsageError(`--cron: ${(e as Error).message}`);
+  }
+  if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
+  if (command[0] === "schedule") throw new UsageError("schedule cannot schedule itself");
+  const script = process.argv[1]!;
+  let current: ChildProcess | undefined;
+  let stopping = false;
+  const runOnce = (): Promise<void> =>
+    new Promise((resolve) => {
+      const started = Date.now();
+      log.info({ command: command[0] }, `run started: ${command[0]}`);
+      current = spawn(process.execPath, [script, ...command], { stdio: ["ignore", "inherit", "inherit"] });
+      current.on("close", (code, signal) => {
+        const seconds = (Date.now() - started) / 1000;
+        if (code === 0) log.info({ command: command[0], code, seconds }, `run finished: ${command[0]}`);
+        else log.error({ command: command[0], code, signal, seconds }, `run failed: ${command[0]} exited ${code ?? signal}`);
+        current = undefined;
+        resolve();
+      });
+      current.on("error", (e) => log.error({ err: e.message }, "could not start run"));
+    });
+  const job = new Cron(o.cron, { timezone: "UTC", protect: () => log.warn("previous run still going; skipping this tick") }, async () => {
+    if (!stopping) await runOnce();
+  });
+  log.info({ cron: o.cron, next: job.nextRun()?.toISOString() }, `scheduled ${command[0]} at "${o.cron}" (UTC)`);
+  if (o.runAtStart) void job.trigger();
+  return new Promise<number>((resolve) => {
+    const stop = (sig: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      job.stop();
+      log.info({ signal: sig }, "stopping scheduler");
+      if (current) {
+        current.kill(sig);
+        current.on("close", () => resolve(0));
+      } else resolve(0);
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}

@@ -1,0 +1,136 @@
+import { Logger } from "pino";
+import { parseDuration, formatDuration } from "lifeboat-core";
+import { listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
+import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
+import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
+import { formatBytes } from "../progress";
+import { readState } from "../state";
+
+export interface StatusOpts extends StoreOpts, CommonOpts {
+  name?: string;
+  maxAge: string;
+  minSize?: string;
+  maxShrink: string;
+  local?: boolean;
+}
+
+export interface SourceHealth {
+  source: string;
+  healthy: boolean;
+  problems: string[];
+  newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
+  previous?: { key: string; rawBytes?: number; storedBytes: number };
+}
+
+/** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
+const DEFAULT_FLOOR: Record<string, number> = { postgres: 1024 * 1024 };
+
+function parseFraction(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`--max-shrink: must be a fraction between 0 and 1 (0.5 = alert when a backup is less than half the previous), got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function parseSize(text: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--min-size: must be a size such as 1048576, 512k or 1m, got ${JSON.stringify(text)}`);
+  const mult: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+  return Number(m[1]) * (mult[(m[2] ?? "b").toLowerCase()] ?? 1);
+}
+
+function maxAgeSeconds(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`--max-age: ${(e as Error).message}`);
+  }
+}
+
+export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
+  const maxAge = maxAgeSeconds(o.maxAge);
+  const shrink = parseFraction(o.maxShrink);
+  const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
+  if (o.name) checkName(o.name);
+  const alerts = makeAlerts(o, log);
+  const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, maxAge, shrink, minSize);
+  const healthy = sources.length > 0 && sources.every((s) => s.healthy);
+  const lines = sources.map((s) => {
+    const n = s.newest;
+    const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
+    const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
+    return head + info + s.problems.map((p) => `\n     ${p}`).join("");
+  });
+  if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
+  output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
+  if (!healthy) {
+    const bad = sources.filter((s) => !s.healthy).map((s) => `${s.source}: ${s.problems.join(", ")}`);
+    await alerts.alert(`Lifeboat: backups unhealthy: ${bad.length ? bad.join("; ") : "no backups found"}`);
+  }
+  return healthy ? EXIT_OK : EXIT_FAILED;
+}
+
+async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSize: number | undefined): Promise<SourceHealth[]> {
+  const store = makeStore(o);
+  const names = o.name ? [o.name] : await listSourceNames(store);
+  const out: SourceHealth[] = [];
+  const now = Date.now();
+  for (const source of names) {
+    const [backups, verifications] = await Promise.all([listBackups(store, source), listVerifications(store, source)]);
+    const problems: string[] = [];
+    const newestEntry = backups[backups.length - 1];
+    if (!newestEntry) {
+      out.push({ source, healthy: false, problems: ["no backups found"] });
+      continue;
+    }
+    const prevEntry = backups[backups.length - 2];
+    const newestM = await readManifest(store, newestEntry);
+    const prevM = prevEntry ? await readManifest(store, prevEntry) : undefined;
+    const ageSeconds = (now - newestEntry.parts.time.getTime()) / 1000;
+    if (ageSeconds > maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(maxAge)}`);
+    const floor = minSize ?? DEFAULT_FLOOR[newestM.kind] ?? 0;
+    if (newestM.storedBytes < floor) problems.push(`too small: ${formatBytes(newestM.storedBytes)} is under the ${formatBytes(floor)} floor`);
+    if (prevM && newestM.rawBytes < prevM.rawBytes * (1 - shrink)) {
+      problems.push(`shrank: ${formatBytes(newestM.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(shrink * 100)}%)`);
+    }
+    const v = verifications.get(newestEntry.key);
+    if (v && !v.ok) problems.push(`verification failed: ${v.problems.join("; ")}`);
+    out.push({
+      source,
+      healthy: problems.length === 0,
+      problems,
+      newest: {
+        key: newestEntry.key,
+        takenAt: newestM.startedAt,
+        ageSeconds,
+        storedBytes: newestM.storedBytes,
+        rawBytes: newestM.rawBytes,
+        verified: v ? (v.ok ? "ok" : "failed") : "no",
+      },
+      previous: prevM && prevEntry ? { key: prevEntry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
+    });
+  }
+  return out;
+}
+
+/** From the runner's own state file: did the last run succeed, and is the last success recent? */
+async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[]> {
+  const state = await readState(statePath(o));
+  const names = o.name ? [o.name] : Object.keys(state.sources).sort();
+  const now = Date.now();
+  return names.map((source) => {
+    const s = state.sources[source];
+    if (!s) return { source, healthy: false, problems: [`no run recorded in ${statePath(o)}`] };
+    const problems: string[] = [];
+    if (!s.lastRun.ok) problems.push(`last run at ${s.lastRun.startedAt} failed: ${s.lastRun.error ?? "unknown error"}`);
+    const ok = s.lastSuccess;
+    const ageSeconds = ok ? (now - Date.parse(ok.startedAt)) / 1000 : Infinity;
+    if (!ok) problems.push("no successful run recorded");
+    else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
+    return {
+      source,
+      healthy: problems.length === 0,
+      problems,
+      newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
+    };
+  });
+}

@@ -1,0 +1,196 @@
+import { randomBytes } from "node:crypto";
+import { promises as fsp, createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
+import { Logger } from "pino";
+import { keyTimestamp, verificationPrefix } from "lifeboat-core";
+import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, workDir } from "../context";
+import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
+import { checkIdentity, download, selectBackup, Selected } from "../fetch";
+import { Verification } from "../manifest";
+import { requireTools, run, startProc } from "../proc";
+import { countRows, pgClient, pgEnv, pgTarget, quoteIdent } from "../sources/postgres";
+import { scrub } from "../redact";
+import { TarCounter } from "../tarstats";
+import { compareCounts } from "./restore";
+import { Store } from "../store";
+import { Progress } from "../progress";
+
+export interface VerifyOpts extends StoreOpts, CommonOpts {
+  name?: string;
+  at?: string;
+  key?: string;
+  identity?: string;
+  scratchUrl?: string;
+  record: boolean;
+}
+
+const sink = () =>
+  new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
+
+export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number> {
+  const name = checkName(o.name);
+  const alerts = makeAlerts(o, log);
+  const store = makeStore(o);
+  const sel = await selectBackup(store, name, o.at, o.key);
+  const m = sel.manifest;
+  checkIdentity(o.identity, m, sel.entry.key);
+  if (m.kind === "postgres") {
+    pgTarget(o.scratchUrl, "--scratch-url");
+    requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
+  }
+  requireTools([
+    { cmd: "age", why: "decrypts the backup" },
+    { cmd: "zstd", why: "decompresses the backup" },
+  ]);
+  const started = Date.now();
+  const progress = new Progress(`verify ${name}`, log);
+  const problems: string[] = [];
+  let detail: Record<string, unknown> = {};
+  try {
+    detail = await check(o, store, sel, problems, progress, log);
+  } catch (e) {
+    problems.push(errorMessage(e));
+  }
+  progress.stop();
+  const secs = (Date.now() - started) / 1000;
+  const ok = problems.length === 0;
+  const record: Verification = {
+    version: 1,
+    key: sel.entry.key,
+    source: name,
+    ok,
+    checkedAt: new Date().toISOString(),
+    durationSeconds: secs,
+    problems,
+  };
+  if (o.record) {
+    const vkey = verificationPrefix(store.prefix, name) + `${keyTimestamp(new Date())}-${randomBytes(6).toString("hex")}.json`;
+    await store.putSmall(vkey, JSON.stringify(record, null, 2) + "\n").catch((e) => {
+      log.warn(`could not record the verification result: ${errorMessage(e)}`);
+    });
+  }
+  const report = [
+    `verify ${ok ? "ok" : "FAILED"}: ${sel.entry.key}`,
+    `  ${m.kind}, taken ${m.startedAt}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
+    ...Object.entries(detail).map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`),
+    ...problems.map((p) => `  PROBLEM: ${p}`),
+  ].join("\n");
+  if (ok) {
+    log.info({ key: sel.entry.key, seconds: secs }, `verification of ${sel.entry.key} passed`);
+    await alerts.ping("success");
+  } else {
+    log.error({ key: sel.entry.key, problems }, `verification of ${sel.entry.key} failed`);
+    await alerts.failure(`Lifeboat: verification of ${name} backup ${sel.entry.key} FAILED: ${problems.join("; ")}`);
+  }
+  output(o, { ...record, ...detail }, report);
+  return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+async function check(o: VerifyOpts, store: Store, sel: Selected, problems: string[], progress: Progress, log: Logger): Promise<Record<string, unknown>> {
+  const m = sel.manifest;
+  if (sel.entry.size !== m.storedBytes) {
+    problems.push(`${sel.entry.key}: listed size ${sel.entry.size} bytes, manifest says ${m.storedBytes} (truncated or replaced)`);
+  }
+  const dl = await download(store, sel, o.identity!);
+  dl.out.on("data", () => progress.update(dl.rawBytes()));
+  const rawCheck = () => {
+    if (dl.rawBytes() !== m.rawBytes) problems.push(`${sel.entry.key}: decompressed to ${dl.rawBytes()} bytes, manifest says ${m.rawBytes}`);
+  };
+  if (m.kind === "postgres") return verifyPostgres(o, sel, dl, problems, rawCheck, log);
+  if (m.kind === "volume" || m.kind === "directory") {
+    const counter = new TarCounter();
+    await Promise.all([pipeline(dl.out, counter, sink()), dl.done]);
+    rawCheck();
+    const want = m.archive;
+    const got = counter.stats;
+    if (want && (want.files !== got.files || want.fileBytes !== got.fileBytes || want.entries !== got.entries)) {
+      problems.push(`${sel.entry.key}: archive holds ${got.files} files / ${got.fileBytes} bytes / ${got.entries} entries, manifest says ${want.files} / ${want.fileBytes} / ${want.entries}`);
+    }
+    return { files: got.files, bytes: got.fileBytes };
+  }
+  if (m.kind === "redis") {
+    let head = Buffer.alloc(0);
+    dl.out.on("data", (c: Buffer) => {
+      if (head.length < 9) head = Buffer.concat([head, c]).subarray(0, 9);
+    });
+    await Promise.all([pipeline(dl.out, sink()), dl.done]);
+    rawCheck();
+    if (!head.toString("latin1").startsWith("REDIS")) problems.push(`${sel.entry.key}: not a Redis RDB file (bad header)`);
+    return { rdbVersion: head.toString("latin1").slice(5) };
+  }
+  // sqlite: decode into the work directory and run PRAGMA integrity_check.
+  requireTools([{ cmd: "sqlite3", why: "checks the restored SQLite database" }]);
+  const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-verify-"));
+  try {
+    const file = join(dir, "check.sqlite");
+    await Promise.all([pipeline(dl.out, createWriteStream(file, { mode: 0o600 })), dl.done]);
+    rawCheck();
+    const r = (await run("sqlite3", "sqlite3", [file, "PRAGMA integrity_check;"])).trim();
+    if (r !== "ok") problems.push(`${sel.entry.key}: SQLite integrity_check: ${r.slice(0, 500)}`);
+    return { integrity: r.slice(0, 100) };
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function verifyPostgres(
+  o: VerifyOpts,
+  sel: Selected,
+  dl: Awaited<ReturnType<typeof download>>,
+  problems: string[],
+  rawCheck: () => void,
+  log: Logger,
+): Promise<Record<string, unknown>> {
+  const admin = pgTarget(o.scratchUrl, "--scratch-url");
+  const dbName = `lifeboat_verify_${randomBytes(5).toString("hex")}`;
+  const scratchUrl = new URL(admin.url);
+  scratchUrl.pathname = "/" + dbName;
+  const scratch = { ...admin, url: scratchUrl.toString(), display: admin.display.replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`) };
+  const scrubber = (s: string) => scrub(s, [admin.password]);
+  const c = pgClient(admin);
+  c.on("error", () => undefined);
+  try {
+    await c.connect();
+  } catch (e) {
+    dl.kill();
+    throw new UsageError(`--scratch-url: cannot connect to ${admin.display}: ${scrubber(errorMessage(e))}`);
+  }
+  try {
+    await c.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
+    log.info({ database: dbName }, `created scratch database ${dbName}`);
+    const restore = startProc(
+      "pg_restore",
+      "pg_restore",
+      ["--no-owner", "--no-privileges", "--exit-on-error", "--no-password", `--dbname=${scratch.url}`],
+      { env: pgEnv(scratch), scrubber },
+    );
+    await Promise.all([pipeline(dl.out, restore.child.stdin!), dl.done, restore.done]).catch((e) => {
+      dl.kill();
+      restore.kill();
+      throw e;
+    });
+    rawCheck();
+    const sc = pgClient(scratch);
+    sc.on("error", () => undefined);
+    await sc.connect();
+    let counts;
+    try {
+      counts = await countRows(sc);
+    } finally {
+      await sc.end().catch(() => undefined);
+    }
+    problems.push(...compareCounts(sel.manifest.postgres?.tables ?? [], counts).map((p) => `${sel.entry.key}: ${p}`));
+    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), scratchDatabase: dbName };
+  } finally {
+    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).catch((e) => {
+      log.warn(`could not drop scratch database ${dbName}: ${scrubber(errorMessage(e))}`);
+    });
+    await c.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,82 @@
+import { Readable } from "node:stream";
+import { BackupEntry, listBackups, parseAt, pickBackup, readManifest } from "./catalog";
+import { Manifest } from "./manifest";
+import { Store } from "./store";
+import { identityRecipients, recipientFingerprint } from "./age";
+import { RunError, UsageError } from "./errors";
+import { decode } from "./pipeline";
+import { Proc } from "./proc";
+
+export interface Selected {
+  entry: BackupEntry;
+  manifest: Manifest;
+}
+
+/** Finds the backup to restore or verify: `--key`, or the newest at or before `--at`. */
+export async function selectBackup(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
+  const when = parseAt(at);
+  const entries = await listBackups(store, name);
+  const entry = pickBackup(entries, name, when, key);
+  const manifest = await readManifest(store, entry);
+  return { entry, manifest };
+}
+
+/**
+ * Checks, before downloading anything, that the identity file holds a private key for one of
+ * the backup's recipients. Returns nothing; throws a UsageError that says what is wrong.
+ */
+export function checkIdentity(identity: string | undefined, manifest: Manifest, key: string): void {
+  const mine = identityRecipients(identity).map(recipientFingerprint);
+  const theirs = manifest.encryption.recipientFingerprints;
+  if (!mine.some((f) => theirs.includes(f))) {
+    throw new UsageError(
+      `--identity ${identity} cannot decrypt ${key}: it was encrypted to recipient fingerprint(s) ${theirs.join(", ")}, and this identity's public key has fingerprint ${mine.join(", ")}`,
+    );
+  }
+}
+
+export interface Download {
+  /** Decrypted, decompressed bytes. */
+  out: Readable;
+  /** Resolves once every byte was read, decrypted and decompressed, and the sha256 and sizes match the manifest. */
+  done: Promise<void>;
+  procs: Proc[];
+  kill(): void;
+  rawBytes(): number;
+}
+
+/** Downloads a backup and decodes it on the fly, checking the stored bytes against the manifest. */
+export async function download(store: Store, sel: Selected, identity: string): Promise<Download> {
+  const body = await store.get(sel.entry.key);
+  const dec = decode(body, identity);
+  let raw = 0;
+  dec.out.on("data", (c: Buffer) => (raw += c.length));
+  const done = dec.done.then(
+    () => {
+      const problems = integrityProblems(sel, dec.hasher.bytes, dec.hasher.digest());
+      if (problems.length) throw new RunError(problems.join("; "));
+    },
+    async (e) => {
+      // Say "corrupted" or "truncated" rather than only "age failed" when the bytes tell us so.
+      await dec.hashed.catch(() => undefined);
+      const problems = dec.hasher.bytes > 0 || sel.manifest.storedBytes === 0 ? integrityProblems(sel, dec.hasher.bytes, dec.hasher.digest()) : [];
+      throw new RunError([...problems, describeDecodeError(sel.entry.key, e)].join("; "));
+    },
+  );
+  done.catch(() => undefined);
+  return { out: dec.out, done, procs: dec.procs, kill: dec.kill, rawBytes: () => raw };
+}
+
+export function integrityProblems(sel: Selected, bytes: number, sha256: string): string[] {
+  const out: string[] = [];
+  const m = sel.manifest;
+  if (bytes !== m.storedBytes) out.push(`${sel.entry.key}: stored size is ${bytes} bytes, manifest says ${m.storedBytes} (truncated or replaced)`);
+  if (sha256 !== m.sha256) out.push(`${sel.entry.key}: sha256 ${sha256} does not match the manifest's ${m.sha256} (corrupted)`);
+  return out;
+}
+
+export function describeDecodeError(key: string, e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/no identity matched/i.test(msg)) return `${key}: the identity cannot decrypt this backup (${msg})`;
+  return `${key}: ${msg}`;
+}

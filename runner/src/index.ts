@@ -1,0 +1,7 @@
+/**
+ * lifeboat-runner as a library: the pure argv builders the Pulumi components use for container
+ * commands, the environment variable names, and the manifest types.
+ */
+export * from "./args";
+export { SOURCE_KINDS, EXTENSIONS, ManifestSchema, VerificationSchema } from "./manifest";
+export type { SourceKind, Manifest, Verification } from "./manifest";

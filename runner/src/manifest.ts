@@ -1,0 +1,77 @@
+import { z } from "zod";
+import { TIERS } from "lifeboat-core";
+
+export const SOURCE_KINDS = ["postgres", "volume", "directory", "redis", "sqlite"] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
+/** What each kind stores, after zstd and age: the object key's extension. */
+export const EXTENSIONS: Record<SourceKind, string> = {
+  postgres: "dump.zst.age",
+  volume: "tar.zst.age",
+  directory: "tar.zst.age",
+  redis: "rdb.zst.age",
+  sqlite: "sqlite.zst.age",
+};
+
+export const TableCount = z.object({ table: z.string(), rows: z.number().int().nonnegative() });
+
+export const ManifestSchema = z.object({
+  version: z.literal(1),
+  /** The source name (`--name`). */
+  source: z.string(),
+  kind: z.enum(SOURCE_KINDS),
+  tier: z.enum(TIERS),
+  key: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  /** Bytes the source produced, before compression and encryption. */
+  rawBytes: z.number().int().nonnegative(),
+  /** Bytes stored in the object. */
+  storedBytes: z.number().int().nonnegative(),
+  /** sha256 (hex) of the stored object. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  compression: z.object({ tool: z.literal("zstd"), level: z.number().int() }),
+  encryption: z.object({ tool: z.literal("age"), recipientFingerprints: z.array(z.string()).min(1) }),
+  tools: z.record(z.string(), z.string()),
+  host: z.string().optional(),
+  /** Postgres only: the server version and exact per-table row counts taken in the dump's snapshot. */
+  postgres: z
+    .object({ serverVersion: z.string(), database: z.string(), tables: z.array(TableCount) })
+    .optional(),
+  /** Archives (volume/directory): what the tar holds. */
+  archive: z
+    .object({
+      files: z.number().int().nonnegative(),
+      fileBytes: z.number().int().nonnegative(),
+      entries: z.number().int().nonnegative(),
+      sqliteSnapshots: z.array(z.string()),
+    })
+    .optional(),
+  /** Single-file kinds (redis, sqlite): the original file name, used by restore --target-dir. */
+  file: z.object({ name: z.string() }).optional(),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export function parseManifest(text: string, key: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`manifest ${key} is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = ManifestSchema.safeParse(json);
+  if (!r.success) throw new Error(`manifest ${key} is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+/** A verification record under `<prefix>/_verifications/<source>/`. */
+export const VerificationSchema = z.object({
+  version: z.literal(1),
+  key: z.string(),
+  source: z.string(),
+  ok: z.boolean(),
+  checkedAt: z.string(),
+  durationSeconds: z.number(),
+  problems: z.array(z.string()),
+});
+export type Verification = z.infer<typeof VerificationSchema>;

@@ -1,0 +1,125 @@
+import { spawn, spawnSync, ChildProcess, SpawnOptions } from "node:child_process";
+import { RunError, UsageError } from "./errors";
+
+/** Keeps the last `limit` bytes of a process's stderr for error messages. */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly limit = 4096) {}
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.size += b.length;
+    while (this.size > this.limit && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks).toString("utf8");
+    return all.length > this.limit ? all.slice(-this.limit) : all;
+  }
+}
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  stderr: TailBuffer;
+  /** Resolves when the process exits 0; rejects with a RunError naming the tool otherwise. */
+  done: Promise<void>;
+  kill(): void;
+}
+
+/**
+ * Spawns a tool with stdin/stdout piped and stderr captured. A missing tool is reported by name.
+ * `scrubber` removes secrets from the error text.
+ */
+export function startProc(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { scrubber?: (s: string) => string; stdinIgnore?: boolean; okCodes?: number[]; onWarnExit?: (code: number, stderr: string) => void } = {},
+): Proc {
+  const child = spawn(cmd, args, {
+    ...opts,
+    stdio: [opts.stdinIgnore ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  const stderr = new TailBuffer();
+  child.stderr!.on("data", (b: Buffer) => stderr.push(b));
+  // Writes into a process that died are reported through `done`, not as an unhandled EPIPE.
+  child.stdin?.on("error", () => undefined);
+  child.stdout!.on("error", () => undefined);
+  const scrubber = opts.scrubber ?? ((s: string) => s);
+  const done = new Promise<void>((resolve, reject) => {
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") reject(new RunError(`${name}: command not found (${cmd}); install it or put it on PATH`));
+      else reject(new RunError(`${name}: ${scrubber(e.message)}`));
+    });
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve();
+      else if (code !== null && opts.okCodes?.includes(code)) {
+        opts.onWarnExit?.(code, scrubber(stderr.text().trim()));
+        resolve();
+      } else {
+        const tail = scrubber(stderr.text().trim());
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        reject(new RunError(`${name} ${how}${tail ? `: ${tail}` : ""}`));
+      }
+    });
+  });
+  done.catch(() => undefined);
+  return {
+    name,
+    child,
+    stderr,
+    done,
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const t = setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        }, 3000);
+        t.unref();
+      }
+    },
+  };
+}
+
+/** Runs a tool to completion and returns its stdout; rejects naming the tool on failure. */
+export async function run(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { scrubber?: (s: string) => string; input?: string } = {},
+): Promise<string> {
+  const p = startProc(name, cmd, args, opts);
+  const out: Buffer[] = [];
+  p.child.stdout!.on("data", (b: Buffer) => out.push(b));
+  if (p.child.stdin) p.child.stdin.end(opts.input ?? "");
+  await p.done;
+  return Buffer.concat(out).toString("utf8");
+}
+
+/** First line of `<cmd> --version` (or the given flag), or undefined when the tool is absent. */
+export function toolVersion(cmd: string, flag = "--version"): string | undefined {
+  const r = spawnSync(cmd, [flag], { encoding: "utf8", timeout: 10000 });
+  if (r.error || r.status !== 0) return undefined;
+  const line = `${r.stdout || r.stderr}`.split("\n").find((l) => l.trim().length > 0);
+  return line?.trim();
+}
+
+/** Throws a UsageError naming every missing tool, before any work starts. */
+export function requireTools(tools: Array<{ cmd: string; flag?: string; why: string }>): Record<string, string> {
+  const versions: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const t of tools) {
+    const v = toolVersion(t.cmd, t.flag);
+    if (v === undefined) missing.push(`${t.cmd} (${t.why})`);
+    else versions[t.cmd.split("/").pop()!] = v;
+  }
+  if (missing.length) throw new UsageError(`required tool not found: ${missing.join(", ")}`);
+  return versions;
+}
+
+/** Waits for every process; the first failure wins but all are awaited. */
+export async function allDone(procs: Proc[]): Promise<void> {
+  const results = await Promise.allSettled(procs.map((p) => p.done));
+  const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason;
+}

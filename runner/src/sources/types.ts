@@ -1,0 +1,31 @@
+import { Readable } from "node:stream";
+import { Proc } from "../proc";
+import { Manifest, SourceKind } from "../manifest";
+
+/** Extra manifest fields a source contributes once its stream has ended successfully. */
+export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file">;
+
+/** A running source: the raw bytes, the processes producing them, and how to finish. */
+export interface OpenSource {
+  stream: Readable;
+  procs: Proc[];
+  /** Versions of the tools this source uses, for the manifest. */
+  tools: Record<string, string>;
+  /** Called after `stream` ended and every process exited 0. */
+  finish(): Promise<SourceFacts>;
+  /** Always called, success or not: closes connections and removes snapshots. */
+  cleanup(): Promise<void>;
+}
+
+export interface SourceOptions {
+  kind: SourceKind;
+  name: string;
+  /** Postgres/Redis connection URL. */
+  url?: string;
+  /** Directory, volume mount point or SQLite file. */
+  path?: string;
+  /** Where SQLite snapshots are made (never the backup stream). */
+  workDir: string;
+  /** Warnings (e.g. tar saw a file change) go here. */
+  warn: (text: string) => void;
+}

@@ -1,0 +1,291 @@
+import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  AbortMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { joinKey } from "lifeboat-core";
+import { RunError, UsageError, errorMessage } from "./errors";
+import { S3Dest } from "./dest";
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+export interface PutStreamOptions {
+  /** Called with bytes handed to the destination so far. */
+  onProgress?: (bytes: number) => void;
+  /** Called with a warning text (e.g. an abort that could not be sent). */
+  onWarning?: (text: string) => void;
+}
+
+/**
+ * Where backups live. Keys are full keys (they include the destination prefix). Every put is
+ * create-only: an existing key is never overwritten.
+ */
+export interface Store {
+  /** `s3://bucket/prefix` or the local directory, for messages. */
+  readonly description: string;
+  /** The key prefix everything lives under (may be empty). */
+  readonly prefix: string;
+  putStream(key: string, body: Readable, opts?: PutStreamOptions): Promise<void>;
+  putSmall(key: string, body: string): Promise<void>;
+  get(key: string): Promise<Readable>;
+  getText(key: string): Promise<string>;
+  /** Every object under a flat prefix (no delimiter listing). */
+  list(prefix: string): Promise<StoredObject[]>;
+  /** Local mode only (keep-local pruning). */
+  remove?(key: string): Promise<void>;
+}
+
+export interface S3Options {
+  endpoint?: string;
+  region?: string;
+  /** Total attempts per request, including the first (bounded retries with backoff). */
+  maxAttempts: number;
+  partSizeBytes: number;
+  queueSize: number;
+  /** Socket idle timeout per request. */
+  timeoutMs: number;
+}
+
+export function makeS3Client(o: S3Options): S3Client {
+  const region = o.region || "us-east-1";
+  if (region === "auto" && !o.endpoint) {
+    throw new UsageError("--region auto is for R2 and needs --endpoint https://ACCOUNT.r2.cloudflarestorage.com (LIFEBOAT_S3_ENDPOINT)");
+  }
+  if (o.endpoint) {
+    try {
+      const u = new URL(o.endpoint);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    } catch {
+      throw new UsageError(`--endpoint: must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
+    }
+  }
+  return new S3Client({
+    region,
+    ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
+    // R2 and most S3-compatible stores reject the SDK's default flexible checksums.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: o.maxAttempts,
+    retryMode: "standard",
+    requestHandler: { connectionTimeout: Math.min(o.timeoutMs, 15000), requestTimeout: o.timeoutMs },
+  });
+}
+
+function s3Error(action: string, where: string, e: unknown): RunError {
+  const err = e as { name?: string; $metadata?: { attempts?: number; httpStatusCode?: number }; code?: string };
+  const attempts = err?.$metadata?.attempts;
+  const status = err?.$metadata?.httpStatusCode;
+  const bits = [err?.name && err.name !== "Error" ? err.name : undefined, status ? `HTTP ${status}` : undefined]
+    .filter(Boolean)
+    .join(", ");
+  return new RunError(
+    `${action} ${where} failed${attempts ? ` after ${attempts} attempt(s)` : ""}: ${errorMessage(e)}${bits ? ` (${bits})` : ""}`,
+  );
+}
+
+export class S3Store implements Store {
+  readonly description: string;
+  readonly prefix: string;
+  constructor(
+    private readonly client: S3Client,
+    private readonly dest: S3Dest,
+    private readonly opts: S3Options,
+  ) {
+    this.prefix = dest.prefix;
+    this.description = `s3://${dest.bucket}/${dest.prefix}`;
+  }
+
+  private url(key: string): string {
+    return `s3://${this.dest.bucket}/${key}`;
+  }
+
+  async putStream(key: string, body: Readable, o: PutStreamOptions = {}): Promise<void> {
+    // Capture the multipart upload id so that we, not lib-storage, abort it: lib-storage would
+    // replace the original error with the abort's error when the abort itself fails.
+    let uploadId: string | undefined;
+    const client = this.client;
+    const upload = new Upload({
+      client,
+      params: { Bucket: this.dest.bucket, Key: key, Body: body, IfNoneMatch: "*", ContentType: "application/octet-stream" },
+      partSize: this.opts.partSizeBytes,
+      queueSize: this.opts.queueSize,
+      leavePartsOnError: true,
+    });
+    const captureId = (id: string | undefined) => {
+      if (id) uploadId = id;
+    };
+    const mw = (next: any, context: any) => async (args: any) => {
+      const r = await next(args);
+      if (context.commandName === "CreateMultipartUploadCommand") captureId(r.output?.UploadId);
+      return r;
+    };
+    const mwName = `lifeboat-capture-upload-id-${randomBytes(4).toString("hex")}`;
+    client.middlewareStack.add(mw, { step: "initialize", name: mwName });
+    let sent = 0;
+    upload.on("httpUploadProgress", (p) => {
+      if (typeof p.loaded === "number" && p.loaded > sent) {
+        sent = p.loaded;
+        o.onProgress?.(sent);
+      }
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      if (uploadId) await this.abort(key, uploadId, o);
+      throw e instanceof RunError ? e : s3Error("upload to", this.url(key), e);
+    } finally {
+      client.middlewareStack.remove(mwName);
+    }
+  }
+
+  private async abort(key: string, uploadId: string, o: PutStreamOptions): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }));
+      o.onWarning?.(`aborted multipart upload ${uploadId} of ${this.url(key)}`);
+    } catch (e) {
+      o.onWarning?.(
+        `could not abort multipart upload ${uploadId} of ${this.url(key)} (${errorMessage(e)}); its parts are invisible and the bucket's abort-incomplete-multipart lifecycle rule removes them`,
+      );
+    }
+  }
+
+  async putSmall(key: string, body: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.dest.bucket, Key: key, Body: body, IfNoneMatch: "*", ContentType: "application/json" }),
+      );
+    } catch (e) {
+      throw s3Error("put", this.url(key), e);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.dest.bucket, Key: key }));
+      if (!r.Body) throw new Error("empty body");
+      return r.Body as Readable;
+    } catch (e) {
+      throw s3Error("download of", this.url(key), e);
+    }
+  }
+
+  async getText(key: string): Promise<string> {
+    const body = await this.get(key);
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const r = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (e) {
+      throw s3Error("listing of", this.url(prefix), e);
+    }
+    return out;
+  }
+}
+
+/** Local mode: the same layout under a directory. Files appear under their final name only when complete. */
+export class LocalStore implements Store {
+  readonly description: string;
+  readonly prefix = "";
+  constructor(private readonly dir: string) {
+    this.description = dir;
+  }
+
+  private path(key: string): string {
+    const k = joinKey(key);
+    if (k.split("/").some((p) => p === "..")) throw new RunError(`invalid key ${key}`);
+    return join(this.dir, ...k.split("/"));
+  }
+
+  private async createOnly(key: string, write: (partial: string) => Promise<void>): Promise<void> {
+    const final = this.path(key);
+    await fsp.mkdir(dirname(final), { recursive: true });
+    const partial = `${final}.partial-${randomBytes(4).toString("hex")}`;
+    try {
+      await write(partial);
+      // link() fails when the final name exists: never overwrite.
+      await fsp.link(partial, final);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new RunError(`${final} already exists; refusing to overwrite`);
+      throw e;
+    } finally {
+      await fsp.rm(partial, { force: true });
+    }
+  }
+
+  async putStream(key: string, body: Readable, o: PutStreamOptions = {}): Promise<void> {
+    await this.createOnly(key, async (partial) => {
+      let n = 0;
+      body.on("data", (c: Buffer) => {
+        n += c.length;
+        o.onProgress?.(n);
+      });
+      const out = createWriteStream(partial, { flags: "wx", mode: 0o600 });
+      await pipeline(body, out);
+    });
+  }
+
+  async putSmall(key: string, body: string): Promise<void> {
+    await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600 }));
+  }
+
+  async get(key: string): Promise<Readable> {
+    const p = this.path(key);
+    await fsp.access(p).catch(() => {
+      throw new RunError(`${p} does not exist`);
+    });
+    return createReadStream(p);
+  }
+
+  async getText(key: string): Promise<string> {
+    return fsp.readFile(this.path(key), "utf8");
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    const walk = async (d: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fsp.readdir(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile() && !/\.partial-[0-9a-f]{8}$/.test(e.name)) {
+          const key = relative(this.dir, p).split(sep).join("/");
+          if (key.startsWith(prefix)) out.push({ key, size: (await fsp.stat(p)).size });
+        }
+      }
+    };
+    await walk(this.dir);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  async remove(key: string): Promise<void> {
+    await fsp.rm(this.path(key), { force: true });
+  }
+}
