@@ -45,7 +45,7 @@ export interface LifeboatConfig {
  */
 export function validateStackConfig(raw: Record<string, unknown>, stack: string): LifeboatConfig {
   const parsed = stackConfig.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
   const c = parsed.data;
   const profile = c.profile ?? profileForStack(stack);
   const d = PROFILE_DEFAULTS[profile];
@@ -115,12 +115,24 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
 }
 
 /** Turns a zod issue into `key: what is wrong, got <value>`. */
-function describeIssue(issue: z.core.$ZodIssue): ConfigIssue {
+function describeIssue(issue: z.core.$ZodIssue): ConfigIssue[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => ({
+      key: configKey([...issue.path, k]),
+      message: "is not a Lifeboat setting (misspelt? see docs/configuration.md)",
+    }));
+  }
+  return [describeOne(issue)];
+}
+
+function describeOne(issue: z.core.$ZodIssue): ConfigIssue {
   const input = (issue as { input?: unknown }).input;
   const got = input !== undefined && (typeof input !== "object" || input === null) ? `, got ${JSON.stringify(input)}` : "";
   switch (issue.code) {
     case "invalid_type":
-      if (input === undefined) return { key: configKey(issue.path), message: "is required" };
+      if (input === undefined) {
+        return { key: configKey(issue.path), message: issue.message.startsWith("is required") ? issue.message : "is required" };
+      }
       return { key: configKey(issue.path), message: withGot(issue.message, got) };
     case "invalid_value":
       return { key: configKey(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}` };
@@ -137,11 +149,6 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigIssue {
       }
       return { key: configKey(issue.path), message: withGot(issue.message, got) };
     }
-    case "unrecognized_keys":
-      return {
-        key: configKey(issue.path),
-        message: `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (see docs/configuration.md)`,
-      };
     default:
       return { key: configKey(issue.path), message: withGot(issue.message, got) };
   }

@@ -1,0 +1,109 @@
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { promisify } from "util";
+
+const root = path.resolve(__dirname, "../..");
+const bin = path.join(root, "bin/lifeboat.js");
+const run = promisify(execFile);
+
+/** Runs the built CLI as a user would; resolves with exit code and output, never rejects. */
+async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, "plan", ...args], { cwd: root, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(root, "dist/cli/lifeboat.js"))) throw new Error("dist/ is missing: run `npm run build` first (npm test does)");
+});
+
+describe("lifeboat plan", () => {
+  it("prints the prod tree: the R2 bucket with its lifecycle and lock rules, the S3 replica with versioning", async () => {
+    const r = await plan("--stack", "prod");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/cloudflare:index\/r2Bucket:R2Bucket\s+lifeboat-prod-backups/);
+    expect(r.stdout).toMatch(/R2BucketLifecycle\s+lifeboat-prod-backups-lifecycle/);
+    expect(r.stdout).toMatch(/R2BucketLock\s+lifeboat-prod-backups-lock/);
+    expect(r.stdout).toMatch(/BucketVersioning\s+lifeboat-prod-replica-1-versioning/);
+  });
+
+  it("--json gives {stack, resources, outputs, violations}; prod and staging declare both providers between them", async () => {
+    const reports = await Promise.all(["prod", "staging"].map(async (stack) => {
+      const r = await plan("--stack", stack, "--json");
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout);
+    }));
+    for (const [i, report] of reports.entries()) {
+      expect(Object.keys(report).sort()).toEqual(["outputs", "resources", "stack", "violations"]);
+      expect(report.stack).toBe(["prod", "staging"][i]);
+      expect(Array.isArray(report.violations)).toBe(true);
+      for (const r of report.resources) {
+        expect(Object.keys(r).sort()).toEqual(["inputs", "name", "parent", "type"]);
+        expect(typeof r.type).toBe("string");
+      }
+      const lock = report.resources.find((r: any) => r.type.endsWith("BucketObjectLockConfiguration") || r.type.endsWith("R2BucketLock"));
+      expect(lock).toBeDefined();
+      expect(report.resources.find((r: any) => r.name.endsWith("-lifecycle"))?.parent).toMatch(/^lifeboat-/);
+    }
+    const types = reports.flatMap((r) => r.resources.map((x: any) => x.type));
+    expect(types).toContain("cloudflare:index/r2Bucket:R2Bucket");
+    expect(types).toContain("aws:s3/bucket:Bucket");
+    const staging = reports[1];
+    expect(staging.resources.filter((r: any) => r.type === "aws:s3/bucket:Bucket")).toHaveLength(2);
+    expect(staging.outputs.primaryRegion).toBe("eu-west-1");
+  });
+
+  it("resolves documents derived from other resources (the bucket policy names the bucket's ARN)", async () => {
+    const report = JSON.parse((await plan("--stack", "staging", "--json")).stdout);
+    const bucket = report.resources.find((r: any) => r.type === "aws:s3/bucket:Bucket" && r.name === "lifeboat-staging-backups");
+    const policy = report.resources.find((r: any) => r.type === "aws:s3/bucketPolicy:BucketPolicy" && r.parent === "lifeboat-staging-backups");
+    const doc = JSON.parse(policy.inputs.policy);
+    expect(doc.Statement[0].Resource[0]).toMatch(new RegExp(`^arn:aws:s3:::${bucket.inputs.bucketPrefix}[0-9a-f]{12}$`));
+  });
+
+  const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
+  it("has at least 8 distinct invalid configs", () => expect(invalid.length).toBeGreaterThanOrEqual(8));
+
+  it.each(invalid)("exits 2 on %s with a message naming the key and no stack trace", async (file) => {
+    const r = await plan("--config", path.join("test/fixtures/invalid", file));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^lifeboat plan: invalid Lifeboat stack configuration:\n {2}lifeboat:[A-Za-z\[\]0-9.]+: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 2 naming the file when the stack has no config file", async () => {
+    const r = await plan("--stack", "nope");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/stack file not found: .*Pulumi\.nope\.yaml/);
+  });
+});
+
+describe("the built package", () => {
+  it("is importable from another program, with declarations, and declares a BackupBucket under mocks", async () => {
+    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "lifeboat-consumer-"));
+    try {
+      fs.mkdirSync(path.join(dir, "node_modules"));
+      fs.symlinkSync(root, path.join(dir, "node_modules/lifeboat"));
+      fs.symlinkSync(path.join(root, "node_modules/@pulumi"), path.join(dir, "node_modules/@pulumi"));
+      fs.symlinkSync(path.join(root, "node_modules/@types"), path.join(dir, "node_modules/@types"));
+      fs.copyFileSync(path.join(__dirname, "../fixtures/consumer/program.ts"), path.join(dir, "program.ts"));
+      const tsc = path.join(root, "node_modules/typescript/bin/tsc");
+      await run(process.execPath, [tsc, "--strict", "--skipLibCheck", "--module", "commonjs", "--target", "ES2022", "--types", "node", "--esModuleInterop", "program.ts"], { cwd: dir });
+      const { stdout } = await run(process.execPath, ["program.js"], { cwd: dir });
+      const out = JSON.parse(stdout);
+      expect(out.tier).toBe("yearly");
+      expect(out.declared).toEqual(expect.arrayContaining([
+        "lifeboat:index:BackupBucket", "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+      ]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
