@@ -2,7 +2,7 @@
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
-  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json" }] },
   moduleNameMapper: {
     "^lifeboat-core$": "<rootDir>/core/src/index.ts",
     "^lifeboat-runner$": "<rootDir>/runner/src/index.ts",
