@@ -4,7 +4,7 @@ import { Manifest } from "./manifest";
 import { Store } from "./store";
 import { identityRecipients, recipientFingerprint } from "./age";
 import { RunError, UsageError } from "./errors";
-import { decode } from "./pipeline";
+import { ByteCounter, decode } from "./pipeline";
 import { Proc } from "./proc";
 
 export interface Selected {
@@ -46,11 +46,13 @@ export interface Download {
 }
 
 /** Downloads a backup and decodes it on the fly, checking the stored bytes against the manifest. */
-export async function download(store: Store, sel: Selected, identity: string): Promise<Download> {
+export async function download(store: Store, sel: Selected, identity: string, onRawBytes?: (n: number) => void): Promise<Download> {
   const body = await store.get(sel.entry.key);
   const dec = decode(body, identity);
-  let raw = 0;
-  dec.out.on("data", (c: Buffer) => (raw += c.length));
+  // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
+  const counter = new ByteCounter(onRawBytes);
+  dec.out.on("error", (e) => counter.destroy(e));
+  dec.out.pipe(counter);
   const done = dec.done.then(
     () => {
       const problems = integrityProblems(sel, dec.hasher.bytes, dec.hasher.digest());
@@ -64,7 +66,7 @@ export async function download(store: Store, sel: Selected, identity: string): P
     },
   );
   done.catch(() => undefined);
-  return { out: dec.out, done, procs: dec.procs, kill: dec.kill, rawBytes: () => raw };
+  return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };
 }
 
 export function integrityProblems(sel: Selected, bytes: number, sha256: string): string[] {

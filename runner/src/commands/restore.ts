@@ -107,8 +107,7 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
   const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-restore-"));
   try {
     const dumpFile = join(dir, "dump.pgc");
-    const dl = await download(store, sel, o.identity!);
-    dl.out.on("data", () => progress.update(dl.rawBytes()));
+    const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
     await Promise.all([pipeline(dl.out, createWriteStream(dumpFile, { mode: 0o600 })), dl.done]);
     const args = ["--clean", "--if-exists", "--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, dumpFile];
     await run("pg_restore", "pg_restore", args, { env: pgEnv(target), scrubber: (s) => scrub(s, [target.password]) });
@@ -158,10 +157,9 @@ async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore
   const staging = join(dirname(target), `.${basename(target)}.lifeboat-restore-${randomBytes(4).toString("hex")}`);
   await fsp.mkdir(staging, { mode: 0o700 });
   try {
-    const dl = await download(store, sel, o.identity!);
+    const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
     const counter = new TarCounter();
     const tar = startProc("tar", "tar", ["--extract", "--file=-", "--numeric-owner", "--preserve-permissions", "-C", staging]);
-    dl.out.on("data", () => progress.update(dl.rawBytes()));
     await Promise.all([pipeline(dl.out, counter, tar.child.stdin!), dl.done, tar.done]);
     const want = sel.manifest.archive;
     if (want && (want.files !== counter.stats.files || want.fileBytes !== counter.stats.fileBytes)) {
@@ -185,8 +183,7 @@ async function restoreFile(o: RestoreOpts, store: ReturnType<typeof makeStore>, 
   await fsp.mkdir(dirname(file), { recursive: true });
   const partial = `${file}.lifeboat-partial-${randomBytes(4).toString("hex")}`;
   try {
-    const dl = await download(store, sel, o.identity!);
-    dl.out.on("data", () => progress.update(dl.rawBytes()));
+    const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
     await Promise.all([pipeline(dl.out, createWriteStream(partial, { mode: 0o600, flags: "wx" })), dl.done]);
     await fsp.rename(partial, file);
     return { file, bytes: dl.rawBytes(), size: formatBytes(dl.rawBytes()) };

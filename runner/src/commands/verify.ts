@@ -97,8 +97,7 @@ async function check(o: VerifyOpts, store: Store, sel: Selected, problems: strin
   if (sel.entry.size !== m.storedBytes) {
     problems.push(`${sel.entry.key}: listed size ${sel.entry.size} bytes, manifest says ${m.storedBytes} (truncated or replaced)`);
   }
-  const dl = await download(store, sel, o.identity!);
-  dl.out.on("data", () => progress.update(dl.rawBytes()));
+  const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
   const rawCheck = () => {
     if (dl.rawBytes() !== m.rawBytes) problems.push(`${sel.entry.key}: decompressed to ${dl.rawBytes()} bytes, manifest says ${m.rawBytes}`);
   };
