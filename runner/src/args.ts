@@ -181,8 +181,9 @@ export function listArgs(s: ListSpec): string[] {
 }
 
 /** `schedule --cron EXPR -- <command...>`: the long-running container command. */
-export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean } = {}): string[] {
+export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string } = {}): string[] {
   const a = ["schedule", "--cron", cron];
   if (opts.runAtStart) a.push("--run-at-start");
+  push(a, "--state-file", opts.stateFile);
   return [...a, "--", ...command];
 }

@@ -109,6 +109,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .usage("--cron EXPR [--run-at-start] -- <command...>")
     .option("--cron <expr>", "5-field cron expression, UTC")
     .option("--run-at-start", "also run once at start")
+    .addOption(new Option("--state-file <file>", "runner state file (records when the scheduler started, for status --local)").env(ENV.stateFile))
     .argument("<command...>", "the lifeboat-runner command to run, after --")
     .passThroughOptions()
     .action((command: string[], opts) => run(scheduleCommand(command, opts, log)));

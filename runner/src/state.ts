@@ -21,6 +21,8 @@ export type RunRecord = z.infer<typeof RunRecord>;
 const StateFile = z.object({
   version: z.literal(1),
   sources: z.record(z.string(), z.object({ lastRun: RunRecord, lastSuccess: RunRecord.optional() })),
+  /** When `schedule` last started: before the first run, a recent start counts as healthy. */
+  schedulerStartedAt: z.string().optional(),
 });
 export type StateFile = z.infer<typeof StateFile>;
 
@@ -47,6 +49,16 @@ export async function recordRun(path: string, source: string, run: RunRecord): P
   const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
   const prev = state.sources[source];
   state.sources[source] = { lastRun: run, lastSuccess: run.ok ? run : prev?.lastSuccess };
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + "\n");
+  await fsp.rename(tmp, path);
+}
+
+/** Records that the scheduler started (see {@link StateFile.schedulerStartedAt}). */
+export async function recordSchedulerStart(path: string, at: Date): Promise<void> {
+  const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
+  state.schedulerStartedAt = at.toISOString();
   await fsp.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + "\n");

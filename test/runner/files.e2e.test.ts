@@ -322,7 +322,7 @@ describe("schedule", () => {
     mkdirSync(src);
     writeFileSync(join(src, "f"), "x");
     const local = join(work, "sched-backups");
-    const args = scheduleArgs("0 3 * * *", backupArgs({ source: "directory", name: "sched", path: src, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "sched-state.json") }), { runAtStart: true });
+    const args = scheduleArgs("0 3 * * *", backupArgs({ source: "directory", name: "sched", path: src, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "sched-state.json") }), { runAtStart: true, stateFile: join(work, "sched-state.json") });
     const child = spawn(process.execPath, [RUNNER_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, HOME: process.env.HOME } });
     let err = "";
     child.stderr!.on("data", (b) => (err += b));
@@ -340,6 +340,27 @@ describe("schedule", () => {
     expect(err).toMatch(/"msg":"scheduled backup at \\"0 3 \* \* \*\\" \(UTC\)"/);
     const list = JSON.parse((await runner(listArgs({ name: "sched", localDir: local, json: true }), {})).stdout);
     expect(list.backups).toHaveLength(1);
+    const st = await runner(statusArgs({ name: "sched", local: true, maxAge: "1h", stateFile: join(work, "sched-state.json"), json: true }), {});
+    expect(describeRun(st)).toMatch(/^exit 0/);
+    expect(JSON.parse(st.stdout).sources[0].newest.key).toBe(list.backups[0].key);
+  });
+
+  test("status --local: a scheduler that just started is healthy until max-age passes without a run", async () => {
+    const stateFile = join(work, "fresh-state.json");
+    const child = spawn(process.execPath, [RUNNER_BIN, ...scheduleArgs("0 3 * * *", ["status"], { stateFile })], { stdio: "ignore", env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    const closed = new Promise((r) => child.on("close", r));
+    try {
+      await waitFor("the scheduler's state file", () => existsSync(stateFile), 10_000);
+    } finally {
+      child.kill("SIGTERM");
+      await closed;
+    }
+    const fresh = await runner(statusArgs({ name: "db", local: true, maxAge: "1h", stateFile }), {});
+    expect(describeRun(fresh)).toMatch(/^exit 0/);
+    await new Promise((r) => setTimeout(r, 1100));
+    const late = await runner(statusArgs({ name: "db", local: true, maxAge: "1s", stateFile }), {});
+    expect(late.code).toBe(1);
+    expect(late.stdout).toMatch(/no run recorded/);
   });
 
   test("rejects a bad cron expression", async () => {

@@ -2,11 +2,13 @@ import { spawn, ChildProcess } from "node:child_process";
 import { Cron } from "croner";
 import { Logger } from "pino";
 import { assertCron } from "lifeboat-core";
-import { UsageError } from "../errors";
+import { UsageError, errorMessage } from "../errors";
+import { defaultStatePath, recordSchedulerStart } from "../state";
 
 export interface ScheduleOpts {
   cron?: string;
   runAtStart?: boolean;
+  stateFile?: string;
 }
 
 /**
@@ -24,6 +26,8 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
   if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
   if (command[0] === "schedule") throw new UsageError("schedule cannot schedule itself");
   const script = process.argv[1]!;
+  const stateFile = o.stateFile || defaultStatePath();
+  await recordSchedulerStart(stateFile, new Date()).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
   let current: ChildProcess | undefined;
   let stopping = false;
   const runOnce = (): Promise<void> =>

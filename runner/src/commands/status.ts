@@ -117,9 +117,15 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
   const state = await readState(statePath(o));
   const names = o.name ? [o.name] : Object.keys(state.sources).sort();
   const now = Date.now();
+  const sched = state.schedulerStartedAt ? (now - Date.parse(state.schedulerStartedAt)) / 1000 : Infinity;
+  if (names.length === 0 && sched <= maxAge) return [{ source: "(scheduler)", healthy: true, problems: [] }];
   return names.map((source) => {
     const s = state.sources[source];
-    if (!s) return { source, healthy: false, problems: [`no run recorded in ${statePath(o)}`] };
+    if (!s) {
+      // A scheduler that started recently has not had its first run yet: healthy until max-age.
+      if (sched <= maxAge) return { source, healthy: true, problems: [] };
+      return { source, healthy: false, problems: [`no run recorded in ${statePath(o)}`] };
+    }
     const problems: string[] = [];
     if (!s.lastRun.ok) problems.push(`last run at ${s.lastRun.startedAt} failed: ${s.lastRun.error ?? "unknown error"}`);
     const ok = s.lastSuccess;
