@@ -8,3 +8,4 @@ export type { PrefixRule, BucketRulesInput } from "./bucket/rules";
 export * from "./config";
 export { tierFor, tierExpiryDays, TIERS, PROD_RETENTION, STAGING_RETENTION } from "lifeboat-core";
 export type { Tier, Retention, CompliancePrefix } from "lifeboat-core";
+export { BackupAccess, bucketAccessFields, replicatorSide, type BackupAccessArgs, type BucketAccessFields, type AccessRole, type AwsIdentity } from "./backupAccess";

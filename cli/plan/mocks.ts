@@ -70,3 +70,30 @@ function uuid(h: string): string {
 function pulumiSecret(value: string): Record<string, unknown> {
   return { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value };
 }
+
+/**
+ * Permission groups as `cloudflare.getAccountApiTokenPermissionGroupsList` returns them: the two
+ * bucket-scoped R2 groups Lifeboat uses, beside similarly named account-wide groups that a
+ * lookup by name must not pick. IDs are stable fake hex, not Cloudflare's real IDs.
+ */
+export const MOCK_PERMISSION_GROUPS: ReadonlyArray<{ id: string; name: string; scopes: string[]; category: string; isSelectable: boolean }> = [
+  ["Workers R2 Storage Write", "com.cloudflare.api.account"],
+  ["Workers R2 Storage Read", "com.cloudflare.api.account"],
+  ["Workers R2 Storage Bucket Item Write", "com.cloudflare.edge.r2.bucket"],
+  ["Workers R2 Storage Bucket Item Read", "com.cloudflare.edge.r2.bucket"],
+  ["Account API Tokens Write", "com.cloudflare.api.account"],
+].map(([name, scope]) => ({ id: stableHex("permission-group", name!).slice(0, 32), name: name!, scopes: [scope!], category: "developer_platform", isSelectable: true }));
+
+/**
+ * Invoke (data source) results for the mocks' `call`: what the providers would return for the
+ * functions Lifeboat calls; any other function echoes its arguments.
+ */
+export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+  const i = args.inputs as Record<string, any>;
+  switch (args.token) {
+    case "cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList":
+      return { ...i, results: MOCK_PERMISSION_GROUPS.filter((g) => !i.name || g.name === decodeURIComponent(String(i.name))) };
+    default:
+      return i;
+  }
+}
