@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { CompliancePrefix, PROD_RETENTION, Retention } from "lifeboat-core";
+import { r2Endpoint } from "./access/r2Token";
 import { r2LifecycleRules, r2LockRules } from "./bucket/r2Rules";
 import { bucketRules, minimumLockDays } from "./bucket/rules";
 import { s3BucketPolicy, s3LifecycleRules } from "./bucket/s3Rules";
@@ -108,8 +109,7 @@ export class BackupBucket extends pulumi.ComponentResource {
       new cloudflare.R2BucketLock(`${name}-lock`, { ...scope, rules: r2LockRules(rules) }, child);
       this.bucketName = bucket.name;
       this.region = pulumi.output("auto");
-      const host = this.jurisdiction === "default" ? "r2.cloudflarestorage.com" : `${this.jurisdiction}.r2.cloudflarestorage.com`;
-      this.endpoint = pulumi.output(`https://${args.accountId}.${host}`);
+      this.endpoint = pulumi.output(r2Endpoint(args.accountId, this.jurisdiction));
     } else {
       const key = new aws.kms.Key(`${name}-key`, {
         description: `Lifeboat backup bucket ${name}`,

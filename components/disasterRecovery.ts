@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BackupBucket } from "./backupBucket";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
+import { S3Replication } from "./s3Replication";
 
 export interface DisasterRecoveryArgs {
   /** One environment's validated configuration (see `validateStackConfig`). */
@@ -21,11 +22,14 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     super("lifeboat:index:DisasterRecovery", name, {}, opts);
     const c = args.config;
     const sources = c.sources.map((s) => s.name);
+    // One explicit provider per S3 location, so a replica never lands in the primary's region by default.
+    const awsProviders = new Map<string, aws.Provider>();
     const bucketFor = (role: string, loc: Location): BackupBucket => {
       const bucketOpts: pulumi.ComponentResourceOptions = { parent: this };
       if (loc.provider === "s3") {
-        // One explicit provider per region, so a replica never lands in the primary's region by default.
-        bucketOpts.providers = { aws: new aws.Provider(`${name}-${role}-aws`, { region: loc.region as aws.Region }, { parent: this }) };
+        const provider = new aws.Provider(`${name}-${role}-aws`, { region: loc.region as aws.Region }, { parent: this });
+        awsProviders.set(role, provider);
+        bucketOpts.providers = { aws: provider };
       }
       return new BackupBucket(`${name}-${role}`, {
         provider: loc.provider,
@@ -43,6 +47,19 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     };
     this.primary = bucketFor("backups", c.storage);
     this.replicas = c.replicas.map((r, i) => bucketFor(`replica-${i + 1}`, r));
+
+    // S3 → S3 replicas use native replication; other pairs get a scheduled replicate job.
+    this.replicas.forEach((replica, i) => {
+      const primary = this.primary;
+      if (primary.provider !== "s3" || replica.provider !== "s3") return;
+      new S3Replication(`${name}-replication-${i + 1}`, {
+        sourceBucketName: primary.bucketName,
+        sourceBucketArn: primary.arn!,
+        sourceKmsKeyArn: primary.kmsKeyArn!,
+        replicaBucketArn: replica.arn!,
+        replicaKmsKeyArn: replica.kmsKeyArn!,
+      }, { parent: this, providers: { aws: awsProviders.get("backups")! } });
+    });
     this.registerOutputs({
       primaryBucket: this.primary.bucketName,
       replicaBuckets: this.replicas.map((r) => r.bucketName),

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { mockOutputs } from "./mocks";
+import { mockCall, mockOutputs } from "./mocks";
 import { StackFile } from "./stackFile";
 
 /** One declared resource as plan reports it; secret values are `"[secret]"`. */
@@ -40,9 +40,7 @@ export async function runPlan(programPath: string, stackFile: StackFile, project
         resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
         return mockOutputs(args, (a) => String(a.inputs.region ?? providerRegion.get(providerName(a.provider)) ?? defaultRegion));
       },
-      call(args) {
-        return args.inputs;
-      },
+      call: mockCall,
     },
     project,
     stackFile.stack,

@@ -7,14 +7,15 @@
  * the first `pulumi up` after a boundary computes a new one.
  *
  * How `BackupAccess` uses it (create the new key before deleting the old):
- * - the key resource (`aws.iam.AccessKey`, `cloudflare.AccountToken`) is named
- *   {@link rotatingName}`(base, epoch)`, so a new period means a new resource: Pulumi creates it
- *   first, then updates everything that consumes its secret (the scheduled containers and
- *   task definitions) in the same deployment, and deletes the previous period's key only at
- *   the end of the update, after its dependents have moved to the new one;
- * - the key resources keep the default `deleteBeforeReplace: false` (never set it to true):
- *   any replacement through inputs that carry the epoch is likewise create-then-delete;
- * - an IAM user holds at most two access keys, which is exactly old + new during the update.
+ * - the credential (an IAM user with its one access key, or a `cloudflare.AccountToken`) is
+ *   named {@link rotatingName}`(base, epoch)`, and the current and the previous period's
+ *   credentials are both declared: a new period creates the new one first, the scheduled
+ *   containers and task definitions move to it in the same deployment, and the credential two
+ *   periods old is deleted at the end of the update. A job still running with the previous
+ *   key keeps working for a whole period;
+ * - one IAM user per period, each with a single key, because IAM allows two keys per user and
+ *   old + previous + new would be three during the update;
+ * - the resources keep the default `deleteBeforeReplace: false` (never set it to true).
  */
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { mockOutputs } from "../../cli/plan/mocks";
+import { mockCall, mockOutputs } from "../../cli/plan/mocks";
 
 /** A resource the component declared, with its inputs as the engine received them. */
 export interface Declared {
@@ -23,7 +23,7 @@ export function installMocks(stack = "test"): void {
         declared.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
         return mockOutputs(args, (a) => String(a.inputs.region ?? "us-east-1"));
       },
-      call: (args) => args.inputs,
+      call: mockCall,
     },
     "lifeboat",
     stack,
