@@ -12,3 +12,13 @@ export const primaryEndpoint = dr.primary.endpoint;
 export const primaryRegion = dr.primary.region;
 export const replicaBuckets = pulumi.output(dr.replicas.map((r) => r.bucketName));
 export const objectives = config.sources.map((s) => ({ source: s.name, rpo: s.rpo, rto: s.rto, schedule: s.schedule }));
+
+/** Per source, the writer and restorer credentials (secrets) an operator hands to hosts outside Pulumi. */
+export const credentials = pulumi.secret(
+  Object.fromEntries(
+    config.sources.map((s) => [s.name, {
+      writer: { accessKeyId: dr.writers[s.name]!.accessKeyId, secretAccessKey: dr.writers[s.name]!.secretAccessKey, roleArn: dr.writers[s.name]!.roleArn },
+      restorer: { accessKeyId: dr.restorers[s.name]!.accessKeyId, secretAccessKey: dr.restorers[s.name]!.secretAccessKey, roleArn: dr.restorers[s.name]!.roleArn },
+    }]),
+  ),
+);

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { BackupAccess, bucketAccessFields } from "./backupAccess";
 import { BackupBucket } from "./backupBucket";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
@@ -17,6 +18,10 @@ export interface DisasterRecoveryArgs {
 export class DisasterRecovery extends pulumi.ComponentResource {
   readonly primary: BackupBucket;
   readonly replicas: BackupBucket[];
+  /** Per source: the identity its scheduled backup writes with (put under its prefix only). */
+  readonly writers: Record<string, BackupAccess> = {};
+  /** Per source: the identity verification and restores read with. */
+  readonly restorers: Record<string, BackupAccess> = {};
 
   constructor(name: string, args: DisasterRecoveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lifeboat:index:DisasterRecovery", name, {}, opts);
@@ -60,6 +65,20 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         replicaKmsKeyArn: replica.kmsKeyArn!,
       }, { parent: this, providers: { aws: awsProviders.get("backups")! } });
     });
+    const identity = c.runtime.kind === "ecs" ? "role" : "user";
+    for (const source of c.sources) {
+      for (const role of ["writer", "restorer"] as const) {
+        const access = new BackupAccess(`${name}-${source.name}-${role}`, {
+          ...bucketAccessFields(this.primary),
+          role,
+          source: source.name,
+          identity,
+          rotationDays: c.credentialRotationDays,
+        }, { parent: this });
+        (role === "writer" ? this.writers : this.restorers)[source.name] = access;
+      }
+    }
+
     this.registerOutputs({
       primaryBucket: this.primary.bucketName,
       replicaBuckets: this.replicas.map((r) => r.bucketName),

@@ -67,6 +67,19 @@ describe("lifeboat plan", () => {
     expect(doc.Statement[0].Resource[0]).toMatch(new RegExp(`^arn:aws:s3:::${bucket.inputs.bucketPrefix}[0-9a-f]{12}$`));
   });
 
+  it("shows no credential value anywhere, only \"[secret]\" (R2 tokens in prod, IAM access keys in staging)", async () => {
+    for (const stack of ["prod", "staging"]) {
+      const r = await plan("--stack", stack, "--json");
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      const types = report.resources.map((x: any) => x.type);
+      expect(types).toContain(stack === "prod" ? "cloudflare:index/accountToken:AccountToken" : "aws:iam/accessKey:AccessKey");
+      expect(report.outputs.credentials).toBe("[secret]");
+      // The mocks return these (as secrets) for every token value and access-key secret.
+      expect(r.stdout).not.toMatch(/mock-token-|mock-secret-|AGE-SECRET-KEY|postgres:\/\//);
+    }
+  });
+
   const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
   it("has at least 8 distinct invalid configs", () => expect(invalid.length).toBeGreaterThanOrEqual(8));
 
