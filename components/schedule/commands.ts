@@ -1,0 +1,204 @@
+/**
+ * The `lifeboat-runner` command lines and environment of the scheduled jobs, as pure functions
+ * of resolved values. `ScheduledBackup` and `ScheduledVerification` put exactly these into
+ * their containers and task definitions, and test/runner/commandParity.test.ts parses them
+ * with the runner's own CLI against the command lines the runner's end-to-end tests run.
+ *
+ * Only non-secret settings go on the command line. Secrets (source and scratch URLs, S3 keys,
+ * webhook and ping URLs) travel as the environment variables the runner reads ({@link ENV}),
+ * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
+ * the age identity travels as a file.
+ */
+import { BackupSpec, ENV, SourceKind, StatusSpec, VerifySpec, backupArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+
+/** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
+export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
+/** The uid:gid the runner image runs as (the `node` user); uploaded files are owned by it. */
+export const RUNNER_UID = "1000";
+
+/** Fixed paths inside the runner container. */
+export const CONTAINER_PATHS = {
+  /** Runner state (last runs), read by the `status --local` healthcheck; a named volume on Docker. */
+  stateDir: "/var/lib/lifeboat",
+  /** The image's LIFEBOAT_STATE_FILE; passed explicitly too, so that a custom image agrees. */
+  stateFile: "/var/lib/lifeboat/runner-state.json",
+  /** Where a volume, directory or the directory holding a SQLite file is mounted, read-only. */
+  source: "/source",
+  /** The age identity file (verification only). */
+  identity: "/run/lifeboat/age-identity.txt",
+} as const;
+
+/** Where the backups of one source live. */
+export interface JobDestination {
+  bucket: string;
+  /** Bucket-level key prefix, e.g. `backups`. */
+  prefix: string;
+  /** S3 API endpoint (R2's account endpoint, or AWS's regional one). */
+  endpoint?: string;
+  /** Bucket region; `auto` for R2. */
+  region?: string;
+}
+
+/** One source's backup run, as the container sees it. */
+export interface BackupJob extends JobDestination {
+  source: SourceKind;
+  name: string;
+  /** Path inside the container (volume, directory or SQLite file); see {@link containerSourcePath}. */
+  path?: string;
+  recipients: string[];
+  stateFile?: string;
+}
+
+/** One source's restore drill. */
+export interface VerifyJob extends JobDestination {
+  name: string;
+  /** Path of the age identity file inside the container. */
+  identity: string;
+}
+
+/** One source's health check against the bucket. */
+export interface StatusJob extends JobDestination {
+  name: string;
+  maxAge: string;
+  /** Size floor, e.g. `1m` or a byte count. */
+  minSize?: string;
+  maxShrink?: number;
+}
+
+/** `s3://BUCKET/PREFIX`. */
+export function destUrl(d: JobDestination): string {
+  const prefix = d.prefix.replace(/^\/+|\/+$/g, "");
+  return prefix ? `s3://${d.bucket}/${prefix}` : `s3://${d.bucket}`;
+}
+
+function dest(d: JobDestination): Pick<BackupSpec, "dest" | "endpoint" | "region"> {
+  return { dest: destUrl(d), ...(d.endpoint ? { endpoint: d.endpoint } : {}), ...(d.region ? { region: d.region } : {}) };
+}
+
+/** The runner spec of one backup run: non-secret fields only (the source URL comes from the environment). */
+export function backupSpec(job: BackupJob): BackupSpec {
+  return {
+    source: job.source,
+    name: job.name,
+    ...(job.path ? { path: job.path } : {}),
+    recipients: [...job.recipients],
+    ...dest(job),
+    ...(job.stateFile ? { stateFile: job.stateFile } : {}),
+    json: true,
+  };
+}
+
+/** `backup …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
+export function backupCommand(job: BackupJob): string[] {
+  return backupArgs(backupSpec(job));
+}
+
+export function verifySpec(job: VerifyJob): VerifySpec {
+  return { name: job.name, identity: job.identity, ...dest(job), json: true };
+}
+
+/** `verify …` for one restore drill (the scratch database URL comes from the environment). */
+export function verifyCommand(job: VerifyJob): string[] {
+  return verifyArgs(verifySpec(job));
+}
+
+export function statusSpec(job: StatusJob): StatusSpec {
+  return {
+    name: job.name,
+    maxAge: job.maxAge,
+    ...(job.minSize !== undefined ? { minSize: job.minSize } : {}),
+    ...(job.maxShrink !== undefined ? { maxShrink: job.maxShrink } : {}),
+    ...dest(job),
+    json: true,
+  };
+}
+
+/** `status …` against the bucket for one source. */
+export function statusCommand(job: StatusJob): string[] {
+  return statusArgs(statusSpec(job));
+}
+
+/**
+ * The long-running Docker container command: `schedule --cron EXPR [--run-at-start]
+ * [--state-file FILE] -- <command>`. The scheduler records its start in the state file, so the
+ * `status --local` healthcheck is healthy from start until one period passes without a run.
+ */
+export function scheduledCommand(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string } = {}): string[] {
+  return scheduleArgs(cron, command, { ...(opts.runAtStart ? { runAtStart: true } : {}), ...(opts.stateFile ? { stateFile: opts.stateFile } : {}) });
+}
+
+/** The Docker healthcheck: the last run's outcome from the runner's state file (the writer cannot list the bucket). */
+export function healthcheckCommand(name: string, maxAge: string, stateFile: string = CONTAINER_PATHS.stateFile): string[] {
+  return [...RUNNER_EXEC, ...statusArgs({ name, local: true, maxAge, stateFile })];
+}
+
+/** Where a source's data appears inside the container, and what is mounted there. */
+export interface SourceMount {
+  /** `volume` (a named Docker volume) or `bind` (a host path). */
+  type: "volume" | "bind";
+  /** Volume name or host directory. */
+  source: string;
+  /** Mount point in the container. */
+  target: string;
+  /** `--path` for the runner. */
+  path: string;
+}
+
+/**
+ * The read-only mount and `--path` of a volume, directory or SQLite source; undefined for
+ * sources reached over the network (postgres, redis). A SQLite file's directory is mounted so
+ * that its `-wal` file is visible to the snapshot.
+ */
+export function sourceMount(kind: SourceKind, s: { volume?: string; path?: string }): SourceMount | undefined {
+  switch (kind) {
+    case "volume":
+      if (!s.volume) throw new Error("a volume source needs `volume` (the Docker volume name)");
+      return { type: "volume", source: s.volume, target: CONTAINER_PATHS.source, path: CONTAINER_PATHS.source };
+    case "directory":
+      if (!s.path?.startsWith("/")) throw new Error("a directory source needs `path`, an absolute host path");
+      return { type: "bind", source: s.path, target: CONTAINER_PATHS.source, path: CONTAINER_PATHS.source };
+    case "sqlite": {
+      if (!s.path?.startsWith("/")) throw new Error("a sqlite source needs `path`, the absolute host path of the database file");
+      const slash = s.path.lastIndexOf("/");
+      const dir = s.path.slice(0, slash) || "/";
+      const file = s.path.slice(slash + 1);
+      return { type: "bind", source: dir, target: CONTAINER_PATHS.source, path: `${CONTAINER_PATHS.source}/${file}` };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Secret values a job may receive, by what they are. */
+export interface JobSecrets {
+  sourceUrl?: string;
+  scratchUrl?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  alertWebhookUrl?: string;
+  pingUrl?: string;
+}
+
+/** The environment variable (name from the runner's {@link ENV}) that carries each secret. */
+export const SECRET_ENV: Readonly<Record<keyof JobSecrets, string>> = {
+  sourceUrl: ENV.url,
+  scratchUrl: ENV.scratchUrl,
+  accessKeyId: ENV.accessKeyId,
+  secretAccessKey: ENV.secretAccessKey,
+  alertWebhookUrl: ENV.alertWebhook,
+  pingUrl: ENV.pingUrl,
+};
+
+/** The environment that carries `secrets`; unset and empty values are left out. */
+export function secretEnv(secrets: JobSecrets): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secrets) as [keyof JobSecrets, string | undefined][]) {
+    if (typeof v === "string" && v !== "") out[SECRET_ENV[k]] = v;
+  }
+  return out;
+}
+
+/** `KEY=value` lines for Docker's `envs`. */
+export function dockerEnvs(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}

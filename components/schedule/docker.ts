@@ -1,0 +1,130 @@
+/**
+ * The Docker runtime of the scheduled jobs: one long-running `lifeboat-runner schedule`
+ * container per job on a Docker host (`@pulumi/docker`), shared by `ScheduledBackup` and
+ * `ScheduledVerification`.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
+
+/** The runner image used when none is configured. Publish it, or set `image`, or `build: true`. */
+export const DEFAULT_RUNNER_IMAGE = "ghcr.io/lifeboat-dr/lifeboat-runner:0.1.0";
+
+/** Docker runtime settings, as plain component args. */
+export interface DockerRuntimeArgs {
+  /** Docker host, e.g. `ssh://backup@db-host`; an explicit docker provider is declared for it. @default the provider's (local engine) */
+  dockerHost?: string;
+  /** Runner image reference to pull. @default DEFAULT_RUNNER_IMAGE */
+  image?: string;
+  /** Build the image from runner/Dockerfile on the Docker host instead of pulling `image`. @default false */
+  build?: boolean;
+  /** Build context holding runner/Dockerfile (with build). @default the Lifeboat package root */
+  buildContext?: string;
+  /** Docker network the container joins to reach databases. @default the default bridge */
+  network?: string;
+  /** json-file log rotation: size of one log file. @default "10m" */
+  logMaxSize?: string;
+  /** json-file log rotation: files kept. @default 5 */
+  logMaxFiles?: number;
+  /** Extra container labels. @default none */
+  labels?: Record<string, string>;
+}
+
+/** The directory above this module that holds runner/package.json (the repo, or the installed package). */
+export function defaultBuildContext(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "runner", "package.json")) || existsSync(join(dir, "runner", "Dockerfile"))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
+  }
+}
+
+/** The provider (when a host is given) and the image reference the containers run. */
+export interface DockerRunner {
+  provider?: docker.Provider;
+  image: pulumi.Output<string>;
+}
+
+/** Declares the docker provider for `dockerHost` and the runner image (pulled, or built from runner/Dockerfile). */
+export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulumi.Resource): DockerRunner {
+  const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent }) : undefined;
+  const opts: pulumi.CustomResourceOptions = { parent, ...(provider ? { provider } : {}) };
+  if (args.build) {
+    const context = args.buildContext ?? defaultBuildContext();
+    const built = new docker.Image(`${name}-image`, {
+      imageName: "lifeboat-runner:local",
+      skipPush: true,
+      build: { context, dockerfile: join(context, "runner", "Dockerfile") },
+    }, opts);
+    return { ...(provider ? { provider } : {}), image: built.imageName };
+  }
+  // keepLocally: other jobs on the same host run the same image; removing one must not delete it.
+  const pulled = new docker.RemoteImage(`${name}-image`, { name: args.image ?? DEFAULT_RUNNER_IMAGE, keepLocally: true }, opts);
+  return { ...(provider ? { provider } : {}), image: pulled.imageId };
+}
+
+/** One scheduled job as a container. */
+export interface DockerJob {
+  /** `backup`, `verify` or `status`: the resource-name suffix and the `lifeboat.job` label. */
+  role: string;
+  /** Source name, for labels. */
+  source: string;
+  /** The container command after the entrypoint (`schedule --cron … -- …`). */
+  command: pulumi.Input<string[]>;
+  /** Environment variables carrying secrets; the whole list is a Pulumi secret. */
+  secretEnv: pulumi.Input<Record<string, string>>;
+  /** The source's data, mounted read-only. */
+  mount?: SourceMount;
+  /** The age identity, uploaded as a 0400 file owned by the runner's user at CONTAINER_PATHS.identity. */
+  identity?: pulumi.Input<string>;
+  /** Keep runner state on a named volume at CONTAINER_PATHS.stateDir (for the healthcheck). */
+  stateVolume?: boolean;
+  /** Healthcheck command (exec form, without the leading CMD). */
+  healthcheck?: string[];
+  /** How long a fresh container may take before failing healthchecks count. */
+  healthStartPeriod?: string;
+}
+
+/** Container name on the host: `lifeboat-<component>-<role>`, at most 63 characters. */
+export function containerName(component: string, role: string): string {
+  return `lifeboat-${component}-${role}`.replace(/[^a-zA-Z0-9_.-]/g, "-").slice(0, 63);
+}
+
+export function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
+  const all: Record<string, string> = { ...extra, "lifeboat.component": component, "lifeboat.job": job.role, "lifeboat.source": job.source };
+  return Object.keys(all).sort().map((label) => ({ label, value: all[label]! }));
+}
+
+/** Declares one long-running runner container: restart unless-stopped, read-only source mount, rotated logs, secrets as secret env/uploads. */
+export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner: DockerRunner, job: DockerJob, parent: pulumi.Resource): docker.Container {
+  const opts: pulumi.CustomResourceOptions = { parent, ...(runner.provider ? { provider: runner.provider } : {}) };
+  const mounts: docker.types.input.ContainerMount[] = [];
+  if (job.mount) mounts.push({ type: job.mount.type, source: job.mount.source, target: job.mount.target, readOnly: true });
+  if (job.stateVolume) {
+    const state = new docker.Volume(`${name}-${job.role}-state`, { name: `${containerName(name, job.role)}-state` }, opts);
+    mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
+  }
+  return new docker.Container(`${name}-${job.role}`, {
+    name: containerName(name, job.role),
+    image: runner.image,
+    entrypoints: [...RUNNER_EXEC],
+    command: job.command,
+    envs: pulumi.secret(pulumi.output(job.secretEnv).apply(dockerEnvs)),
+    ...(job.identity !== undefined
+      ? { uploads: pulumi.secret(pulumi.output(job.identity).apply((content) => [{ file: CONTAINER_PATHS.identity, content, permissions: "0400", owner: RUNNER_UID, group: RUNNER_UID }])) }
+      : {}),
+    mounts,
+    restart: "unless-stopped",
+    init: true,
+    mustRun: true,
+    stopTimeout: 120,
+    ...(job.healthcheck
+      ? { healthcheck: { tests: ["CMD", ...job.healthcheck], interval: "5m", timeout: "30s", retries: 2, startPeriod: job.healthStartPeriod ?? "15m" } }
+      : {}),
+    logDriver: "json-file",
+    logOpts: { "max-size": args.logMaxSize ?? "10m", "max-file": String(args.logMaxFiles ?? 5) },
+    labels: containerLabels(name, job, args.labels),
+    ...(args.network ? { networksAdvanced: [{ name: args.network }] } : {}),
+  }, opts);
+}

@@ -1,0 +1,303 @@
+/**
+ * The ECS Fargate runtime of the scheduled jobs: one task definition per job, run by an
+ * EventBridge Scheduler schedule (no long-running service), shared by `ScheduledBackup` and
+ * `ScheduledVerification`. Pure document builders first, then the resources.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/policies";
+import { RUNNER_EXEC } from "./commands";
+import { toEventBridgeCron } from "./cron";
+import { DEFAULT_RUNNER_IMAGE } from "./docker";
+
+/** ECS runtime settings, as plain component args. */
+export interface EcsRuntimeArgs {
+  /** ECS cluster the tasks run in. Required for runtime ecs. */
+  clusterArn?: pulumi.Input<string>;
+  /** Subnets for the tasks (awsvpc). Required for runtime ecs. */
+  subnetIds?: pulumi.Input<string>[];
+  /** Security groups for the tasks. @default the VPC's default */
+  securityGroupIds?: pulumi.Input<string>[];
+  /** Give tasks a public IP (subnets without a NAT gateway). @default false */
+  assignPublicIp?: boolean;
+  /** Fargate CPU units: 256, 512, 1024, 2048 or 4096. @default 512 */
+  cpu?: number;
+  /** Fargate memory in MiB. @default 1024 */
+  memory?: number;
+  /** Days CloudWatch keeps the task logs. @default 30 */
+  logRetentionDays?: number;
+  /** AWS region of the ECS resources. @default the aws provider's region */
+  ecsRegion?: string;
+  /** Runner image reference Fargate pulls. @default DEFAULT_RUNNER_IMAGE */
+  image?: string;
+}
+
+/** Managed policy every Fargate execution role needs (image pull, awslogs). */
+export const ECS_TASK_EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/** Name of the container inside every task definition. */
+export const ECS_CONTAINER_NAME = "lifeboat-runner";
+
+/**
+ * Env var that carries the age identity's text into an ECS task. ECS can inject secrets only
+ * as environment variables, and the runner reads the identity from a file, so a shim writes
+ * the variable to a 0600 file, unsets it and execs the runner.
+ */
+export const AGE_IDENTITY_ENV = "LIFEBOAT_AGE_IDENTITY";
+/** Where the shim writes the identity inside the task. */
+export const ECS_IDENTITY_FILE = "/tmp/lifeboat-age-identity.txt";
+
+/** Entry point of a task that needs the identity as a file: `sh -c '<write file; unset; exec runner "$@">' lifeboat-runner`. */
+export function identityShimEntryPoint(): string[] {
+  const script = `umask 077 && printf '%s\\n' "$${AGE_IDENTITY_ENV}" > ${ECS_IDENTITY_FILE} && unset ${AGE_IDENTITY_ENV} && exec ${RUNNER_EXEC.join(" ")} "$@"`;
+  return ["sh", "-c", script, "lifeboat-runner"];
+}
+
+/** `valueFrom` of one JSON key of a Secrets Manager secret. */
+export function secretKeyRef(secretArn: string, key: string): string {
+  return `${secretArn}:${key}::`;
+}
+
+export interface ContainerDefinitionSpec {
+  image: string;
+  entryPoint: string[];
+  command: string[];
+  /** Env var name → `valueFrom`. */
+  secrets: Record<string, string>;
+  logGroup: string;
+  region: string;
+  streamPrefix: string;
+}
+
+/** The task's one container definition, as ECS's JSON. */
+export function containerDefinitions(s: ContainerDefinitionSpec): string {
+  return JSON.stringify([
+    {
+      name: ECS_CONTAINER_NAME,
+      image: s.image,
+      essential: true,
+      entryPoint: s.entryPoint,
+      command: s.command,
+      secrets: Object.keys(s.secrets).sort().map((name) => ({ name, valueFrom: s.secrets[name] })),
+      logConfiguration: {
+        logDriver: "awslogs",
+        options: { "awslogs-group": s.logGroup, "awslogs-region": s.region, "awslogs-stream-prefix": s.streamPrefix },
+      },
+      stopTimeout: 120,
+    },
+  ]);
+}
+
+/** Trust policy for the EventBridge Scheduler role. */
+export function schedulerAssumeRolePolicy(): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: "scheduler.amazonaws.com" }, Action: "sts:AssumeRole" }],
+  };
+}
+
+/** What the scheduler may do: run exactly these task definitions in this cluster, and pass exactly these roles to ECS tasks. */
+export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn: string; passRoleArns: string[] }): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "RunOnlyTheseTasks",
+        Effect: "Allow",
+        Action: "ecs:RunTask",
+        Resource: [...args.taskDefinitionArns],
+        Condition: { ArnEquals: { "ecs:cluster": args.clusterArn } },
+      },
+      {
+        Sid: "PassOnlyTheseRoles",
+        Effect: "Allow",
+        Action: "iam:PassRole",
+        Resource: [...args.passRoleArns],
+        Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+      },
+    ],
+  };
+}
+
+/** What the execution role may read beyond the managed policy: this one secret. */
+export function executionSecretsPolicy(secretArn: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArn }],
+  };
+}
+
+/** One job as a scheduled Fargate task. */
+export interface EcsJob {
+  role: string;
+  cron: string;
+  /** The runner argv of one run. */
+  command: pulumi.Input<string[]>;
+  /** The env vars this task receives from the component's secret: env var name → JSON key in the secret. */
+  secretEnv: Record<string, string>;
+  /** Deliver AGE_IDENTITY_ENV as a file through the shim. */
+  identityFile?: boolean;
+}
+
+/** The task role: an existing one, or one declared with this inline policy (JSON). */
+export interface TaskRoleSpec {
+  arn?: pulumi.Input<string>;
+  policy?: pulumi.Input<string>;
+}
+
+export interface EcsJobsResult {
+  logGroup: aws.cloudwatch.LogGroup;
+  executionRole: aws.iam.Role;
+  taskRole?: aws.iam.Role;
+  taskRoleArn?: pulumi.Output<string>;
+  schedulerRole: aws.iam.Role;
+  secret?: aws.secretsmanager.Secret;
+  taskDefinitions: Record<string, aws.ecs.TaskDefinition>;
+  schedules: Record<string, aws.scheduler.Schedule>;
+}
+
+/**
+ * Declares the log group, secret (one Secrets Manager secret holding `secrets`, a JSON object),
+ * roles, task definitions and schedules of `jobs`.
+ */
+export function ecsJobs(
+  name: string,
+  args: EcsRuntimeArgs,
+  jobs: EcsJob[],
+  secrets: Record<string, pulumi.Input<string>>,
+  taskRole: TaskRoleSpec,
+  parent: pulumi.Resource,
+): EcsJobsResult {
+  if (!args.clusterArn) throw new pulumi.ResourceError(`${name}: runtime ecs needs clusterArn`, parent);
+  if (!args.subnetIds?.length) throw new pulumi.ResourceError(`${name}: runtime ecs needs at least one subnet id`, parent);
+  const opts: pulumi.CustomResourceOptions = { parent };
+  const regional = args.ecsRegion ? { region: args.ecsRegion } : {};
+  const region: pulumi.Output<string> = args.ecsRegion
+    ? pulumi.output(args.ecsRegion)
+    : aws.getRegionOutput({}, { parent }).apply((r) => r.region);
+
+  const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
+    name: `/lifeboat/${name}`,
+    retentionInDays: args.logRetentionDays ?? 30,
+    ...regional,
+  }, opts);
+
+  let secret: aws.secretsmanager.Secret | undefined;
+  const secretNames = Object.keys(secrets).sort();
+  if (secretNames.length) {
+    secret = new aws.secretsmanager.Secret(`${name}-secrets`, {
+      namePrefix: `lifeboat/${name}/`,
+      description: `Lifeboat ${name}: ${secretNames.join(", ")}`,
+      recoveryWindowInDays: 7,
+      ...regional,
+    }, opts);
+    new aws.secretsmanager.SecretVersion(`${name}-secrets`, {
+      secretId: secret.id,
+      secretString: pulumi.secret(pulumi.all(secrets).apply((v) => JSON.stringify(Object.fromEntries(secretNames.map((k) => [k, v[k]]))))),
+      ...regional,
+    }, opts);
+  }
+
+  const executionRole = new aws.iam.Role(`${name}-execution`, {
+    description: `Lifeboat ${name}: pulls the runner image, writes logs, reads the job secrets`,
+    assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
+  }, opts);
+  new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, opts);
+  if (secret) {
+    new aws.iam.RolePolicy(`${name}-execution-secrets`, {
+      role: executionRole.id,
+      policy: secret.arn.apply((arn) => JSON.stringify(executionSecretsPolicy(arn))),
+    }, opts);
+  }
+
+  let declaredTaskRole: aws.iam.Role | undefined;
+  let taskRoleArn: pulumi.Output<string> | undefined;
+  if (taskRole.arn !== undefined) taskRoleArn = pulumi.output(taskRole.arn);
+  else if (taskRole.policy !== undefined) {
+    declaredTaskRole = new aws.iam.Role(`${name}-task`, {
+      description: `Lifeboat ${name}: the job's own S3 access`,
+      assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
+    }, opts);
+    new aws.iam.RolePolicy(`${name}-task`, { role: declaredTaskRole.id, policy: taskRole.policy }, opts);
+    taskRoleArn = declaredTaskRole.arn;
+  }
+
+  const image = args.image ?? DEFAULT_RUNNER_IMAGE;
+  const taskDefinitions: Record<string, aws.ecs.TaskDefinition> = {};
+  for (const job of jobs) {
+    const refs = secret
+      ? secret.arn.apply((arn) => Object.fromEntries(Object.entries(job.secretEnv).map(([env, key]) => [env, secretKeyRef(arn, key)])))
+      : pulumi.output({} as Record<string, string>);
+    taskDefinitions[job.role] = new aws.ecs.TaskDefinition(`${name}-${job.role}`, {
+      family: `lifeboat-${name}-${job.role}`,
+      requiresCompatibilities: ["FARGATE"],
+      networkMode: "awsvpc",
+      cpu: String(args.cpu ?? 512),
+      memory: String(args.memory ?? 1024),
+      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+      executionRoleArn: executionRole.arn,
+      ...(taskRoleArn ? { taskRoleArn } : {}),
+      containerDefinitions: pulumi.all([pulumi.output(job.command), refs, logGroup.name, region]).apply(([command, secretRefs, group, r]) =>
+        containerDefinitions({
+          image,
+          entryPoint: job.identityFile ? identityShimEntryPoint() : [...RUNNER_EXEC],
+          command,
+          secrets: secretRefs,
+          logGroup: group,
+          region: r,
+          streamPrefix: job.role,
+        }),
+      ),
+      ...regional,
+    }, opts);
+  }
+
+  const schedulerRole = new aws.iam.Role(`${name}-scheduler`, {
+    description: `Lifeboat ${name}: EventBridge Scheduler runs the job's tasks`,
+    assumeRolePolicy: JSON.stringify(schedulerAssumeRolePolicy()),
+  }, opts);
+  const passRoles = [executionRole.arn, ...(taskRoleArn ? [taskRoleArn] : [])];
+  new aws.iam.RolePolicy(`${name}-scheduler`, {
+    role: schedulerRole.id,
+    policy: pulumi
+      .all([pulumi.all(Object.values(taskDefinitions).map((t) => t.arn)), pulumi.output(args.clusterArn), pulumi.all(passRoles)])
+      .apply(([taskDefinitionArns, clusterArn, passRoleArns]) => JSON.stringify(schedulerPolicy({ taskDefinitionArns, clusterArn, passRoleArns }))),
+  }, opts);
+
+  const schedules: Record<string, aws.scheduler.Schedule> = {};
+  for (const job of jobs) {
+    schedules[job.role] = new aws.scheduler.Schedule(`${name}-${job.role}`, {
+      description: `Lifeboat ${name}: ${job.role} on "${job.cron}" (UTC)`,
+      scheduleExpression: toEventBridgeCron(job.cron),
+      scheduleExpressionTimezone: "UTC",
+      flexibleTimeWindow: { mode: "OFF" },
+      target: {
+        arn: args.clusterArn,
+        roleArn: schedulerRole.arn,
+        ecsParameters: {
+          taskDefinitionArn: taskDefinitions[job.role]!.arn,
+          launchType: "FARGATE",
+          taskCount: 1,
+          networkConfiguration: {
+            subnets: args.subnetIds,
+            ...(args.securityGroupIds?.length ? { securityGroups: args.securityGroupIds } : {}),
+            assignPublicIp: args.assignPublicIp ?? false,
+          },
+        },
+        retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
+      },
+      ...regional,
+    }, opts);
+  }
+
+  return {
+    logGroup,
+    executionRole,
+    ...(declaredTaskRole ? { taskRole: declaredTaskRole } : {}),
+    ...(taskRoleArn ? { taskRoleArn } : {}),
+    schedulerRole,
+    ...(secret ? { secret } : {}),
+    taskDefinitions,
+    schedules,
+  };
+}

@@ -1,0 +1,203 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NAME_PATTERN, assertCron } from "lifeboat-core";
+import { writerPolicy } from "./access/policies";
+import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, healthcheckCommand, scheduledCommand, sourceMount } from "./schedule/commands";
+import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
+import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
+
+/** What a scheduled job backs up: the runner's source kinds. */
+export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite";
+/** Where the runner runs: a container on a Docker host, or Fargate tasks on EventBridge Scheduler. */
+export type RunnerRuntime = "docker" | "ecs";
+
+/** Default backup schedule (cron, UTC): daily at 03:00. */
+export const DEFAULT_BACKUP_SCHEDULE = "0 3 * * *";
+
+export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+  /** Source name: the key segment under the prefix (lowercase letters, digits, hyphens). */
+  sourceName: string;
+  /** What to back up. */
+  sourceKind: ScheduledSourceKind;
+  /** postgres:// or redis:// URL of the source, with its password (secret). Required for postgres and redis. */
+  sourceUrl?: pulumi.Input<string>;
+  /** Docker volume name (volume sources). Required for volume. */
+  volume?: string;
+  /** Absolute host path of the directory or SQLite file (directory and sqlite sources). Required for those. */
+  path?: string;
+
+  /** Bucket the backups go to. */
+  bucketName: pulumi.Input<string>;
+  /** Key prefix inside the bucket. @default "backups" */
+  prefix?: pulumi.Input<string>;
+  /** S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
+  endpoint?: pulumi.Input<string>;
+  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
+  region?: pulumi.Input<string>;
+
+  /** Writer S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
+  accessKeyId?: pulumi.Input<string>;
+  /** Writer S3 secret access key (secret). Given together with accessKeyId. */
+  secretAccessKey?: pulumi.Input<string>;
+
+  /** age public keys (age1…) every backup is encrypted to. */
+  ageRecipients: pulumi.Input<string>[];
+  /** When to back up (5-field cron, UTC). @default "0 3 * * *" */
+  schedule?: string;
+  /** Docker: also back up once whenever the container starts. @default false */
+  runAtStart?: boolean;
+
+  /** Slack-compatible webhook for failed runs (secret). @default none */
+  alertWebhookUrl?: pulumi.Input<string>;
+  /** Healthcheck ping base URL: /start, success and /fail pings (secret). @default none */
+  healthcheckUrl?: pulumi.Input<string>;
+
+  /** Where the runner runs. @default "docker" */
+  runtime?: RunnerRuntime;
+  /** ECS: an existing task role (the writer). @default one declared with taskRolePolicy or the writer policy */
+  taskRoleArn?: pulumi.Input<string>;
+  /** ECS: the writer's IAM policy document (JSON) for a declared task role. @default writerPolicy from bucketArn */
+  taskRolePolicy?: pulumi.Input<string>;
+  /** ECS on S3: bucket ARN, to declare a task role with writerPolicy(...). @default none */
+  bucketArn?: pulumi.Input<string>;
+  /** ECS on S3: the bucket's KMS key ARN for writerPolicy(...). @default none */
+  kmsKeyArn?: pulumi.Input<string>;
+}
+
+/** Args that hold secrets; they never reach the component's registered props. */
+const SECRET_ARGS = ["sourceUrl", "accessKeyId", "secretAccessKey", "alertWebhookUrl", "healthcheckUrl"] as const;
+
+/** The args minus secrets, with the defaults filled: what the component registers (for policies and `lifeboat plan`). */
+function publicProps(args: ScheduledBackupArgs, filled: Record<string, unknown>): Record<string, unknown> {
+  const props: Record<string, unknown> = { ...args, ...filled };
+  for (const k of SECRET_ARGS) delete props[k];
+  return props;
+}
+
+/**
+ * One source's scheduled backup: `lifeboat-runner backup` on a cron schedule, streaming the
+ * source through zstd and age (public keys only) into the bucket with write-only credentials.
+ *
+ * - docker (default): a long-running `lifeboat-runner schedule --cron … -- backup …` container
+ *   (restart unless-stopped, healthcheck `status --local` on the runner's own state, source
+ *   mounted read-only, rotated json-file logs, secrets only in secret env).
+ * - ecs: a Fargate task definition running one `backup` per task, started by an EventBridge
+ *   Scheduler schedule; task role = the writer, secrets from Secrets Manager, logs in CloudWatch.
+ */
+export class ScheduledBackup extends pulumi.ComponentResource {
+  /** The runner argv of one backup run (after the `lifeboat-runner` entrypoint). */
+  readonly command: pulumi.Output<string[]>;
+  /** The backup schedule (5-field cron, UTC). */
+  readonly schedule: string;
+  readonly runtime: RunnerRuntime;
+  /** Docker: the container's name on the host. */
+  readonly containerName?: pulumi.Output<string>;
+  /** ECS: the EventBridge Scheduler expression. */
+  readonly scheduleExpression?: string;
+  /** ECS: the task definition ARN. */
+  readonly taskDefinitionArn?: pulumi.Output<string>;
+  /** ECS: the task role ARN (the writer). */
+  readonly taskRoleArn?: pulumi.Output<string>;
+  /** ECS: the CloudWatch log group. */
+  readonly logGroupName?: pulumi.Output<string>;
+
+  constructor(name: string, args: ScheduledBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    const runtime = args.runtime ?? "docker";
+    const schedule = args.schedule ?? DEFAULT_BACKUP_SCHEDULE;
+    const prefix = args.prefix ?? "backups";
+    super("lifeboat:index:ScheduledBackup", name, publicProps(args, { runtime, schedule, prefix }), opts);
+    this.runtime = runtime;
+    this.schedule = schedule;
+
+    const fail = (msg: string) => new pulumi.ResourceError(`ScheduledBackup ${name}: ${msg}`, this);
+    if (!NAME_PATTERN.test(args.sourceName)) throw fail(`sourceName ${JSON.stringify(args.sourceName)} must match ${NAME_PATTERN}`);
+    try {
+      assertCron(schedule);
+    } catch (e) {
+      throw fail(`schedule ${(e as Error).message}`);
+    }
+    const networked = args.sourceKind === "postgres" || args.sourceKind === "redis";
+    if (networked && args.sourceUrl === undefined) throw fail(`a ${args.sourceKind} source needs sourceUrl`);
+    if (!args.ageRecipients.length) throw fail("needs at least one age recipient (age1…)");
+    if ((args.accessKeyId === undefined) !== (args.secretAccessKey === undefined)) throw fail("give accessKeyId and secretAccessKey together");
+    let mount;
+    try {
+      mount = sourceMount(args.sourceKind, args);
+    } catch (e) {
+      throw fail((e as Error).message);
+    }
+
+    const secrets: Record<string, pulumi.Input<string>> = {};
+    const put = (k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {
+      if (v !== undefined) secrets[SECRET_ENV[k]] = v;
+    };
+    put("sourceUrl", args.sourceUrl);
+    put("accessKeyId", args.accessKeyId);
+    put("secretAccessKey", args.secretAccessKey);
+    put("alertWebhookUrl", args.alertWebhookUrl);
+    put("pingUrl", args.healthcheckUrl);
+
+    const job = (stateFile?: string) =>
+      pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region), pulumi.all(args.ageRecipients)])
+        .apply(([bucket, p, endpoint, region, recipients]): BackupJob => ({
+          source: args.sourceKind,
+          name: args.sourceName,
+          ...(mount ? { path: mount.path } : {}),
+          recipients,
+          bucket,
+          prefix: p,
+          ...(endpoint ? { endpoint } : {}),
+          ...(region ? { region } : {}),
+          ...(stateFile ? { stateFile } : {}),
+        }));
+
+    if (runtime === "docker") {
+      const backupJob = job(CONTAINER_PATHS.stateFile);
+      this.command = backupJob.apply(backupCommand);
+      const runner = dockerRunner(name, args, this);
+      const container = dockerJobContainer(name, args, runner, {
+        role: "backup",
+        source: args.sourceName,
+        command: this.command.apply((c) => scheduledCommand(schedule, c, { runAtStart: args.runAtStart ?? false, stateFile: CONTAINER_PATHS.stateFile })),
+        secretEnv: pulumi.all(secrets),
+        ...(mount ? { mount } : {}),
+        stateVolume: true,
+        healthcheck: healthcheckCommand(args.sourceName, maxAgeFor(schedule)),
+      }, this);
+      this.containerName = container.name;
+    } else {
+      if (mount) throw fail(`runtime ecs cannot reach a ${args.sourceKind} on a Docker host; use runtime docker for volumes, directories and SQLite files`);
+      this.command = job().apply(backupCommand);
+      this.scheduleExpression = toEventBridgeCron(schedule);
+      const taskRole = args.taskRoleArn !== undefined
+        ? { arn: args.taskRoleArn }
+        : args.taskRolePolicy !== undefined
+          ? { policy: args.taskRolePolicy }
+          : args.bucketArn !== undefined
+            ? {
+                policy: pulumi.all([pulumi.output(args.bucketArn), pulumi.output(prefix), pulumi.output(args.kmsKeyArn)]).apply(([bucketArn, p, kmsKeyArn]) =>
+                  JSON.stringify(writerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) })),
+                ),
+              }
+            : {};
+      if (taskRole.arn === undefined && taskRole.policy === undefined && args.accessKeyId === undefined) {
+        throw fail("runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (writer policy) or accessKeyId/secretAccessKey");
+      }
+      const ecs = ecsJobs(name, args, [{ role: "backup", cron: schedule, command: this.command, secretEnv: Object.fromEntries(Object.keys(secrets).map((k) => [k, k])) }], secrets, taskRole, this);
+      this.taskDefinitionArn = ecs.taskDefinitions["backup"]!.arn;
+      if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
+      this.logGroupName = ecs.logGroup.name;
+    }
+
+    this.registerOutputs({
+      command: this.command,
+      schedule: this.schedule,
+      runtime: this.runtime,
+      ...(this.containerName ? { containerName: this.containerName } : {}),
+      ...(this.scheduleExpression ? { scheduleExpression: this.scheduleExpression } : {}),
+      ...(this.taskDefinitionArn ? { taskDefinitionArn: this.taskDefinitionArn } : {}),
+      ...(this.taskRoleArn ? { taskRoleArn: this.taskRoleArn } : {}),
+      ...(this.logGroupName ? { logGroupName: this.logGroupName } : {}),
+    });
+  }
+}

@@ -1,0 +1,220 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NAME_PATTERN, assertCron } from "lifeboat-core";
+import { restorerPolicy } from "./access/policies";
+import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, scheduledCommand, statusCommand, verifyCommand } from "./schedule/commands";
+import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
+import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
+import { DEFAULT_BACKUP_SCHEDULE, RunnerRuntime, ScheduledSourceKind } from "./scheduledBackup";
+
+/** Default restore-drill schedule (cron, UTC): Sundays at 05:00. */
+export const DEFAULT_VERIFY_SCHEDULE = "0 5 * * 0";
+/** Default health-check schedule (cron, UTC): hourly. */
+export const DEFAULT_STATUS_SCHEDULE = "0 * * * *";
+
+export interface ScheduledVerificationArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+  /** Source name whose backups are verified. */
+  sourceName: string;
+  /** The source's kind (postgres drills restore into a scratch database). */
+  sourceKind: ScheduledSourceKind;
+
+  /** Bucket the backups are in. */
+  bucketName: pulumi.Input<string>;
+  /** Key prefix inside the bucket. @default "backups" */
+  prefix?: pulumi.Input<string>;
+  /** S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
+  endpoint?: pulumi.Input<string>;
+  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
+  region?: pulumi.Input<string>;
+
+  /** Restorer S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
+  accessKeyId?: pulumi.Input<string>;
+  /** Restorer S3 secret access key (secret). Given together with accessKeyId. */
+  secretAccessKey?: pulumi.Input<string>;
+  /** The age private key, AGE-SECRET-KEY-1… (secret): a file in the verify container, never on a command line. */
+  ageIdentity: pulumi.Input<string>;
+  /** PostgreSQL URL of a server where drills create and drop a scratch database (secret). Required for postgres. */
+  scratchUrl?: pulumi.Input<string>;
+
+  /** Restore-drill schedule (5-field cron, UTC). @default "0 5 * * 0" */
+  schedule?: string;
+  /** Health-check (overdue, small, shrunk, failed verification) schedule. @default "0 * * * *" */
+  statusSchedule?: string;
+  /** The source's backup schedule, from which the health check's --max-age follows. @default "0 3 * * *" */
+  backupSchedule?: string;
+  /** Newest backup must be younger than this (e.g. 26h). @default the backup schedule's longest gap plus 1h */
+  maxAge?: string;
+  /** Size floor for the newest backup, e.g. 1m. @default the runner's (1m for postgres) */
+  minBackupSize?: string;
+  /** Alert when a backup is smaller than the previous by more than this fraction. @default 0.5 */
+  maxShrink?: number;
+
+  /** Slack-compatible webhook for failed drills and unhealthy backups (secret). @default none */
+  alertWebhookUrl?: pulumi.Input<string>;
+  /** Healthcheck ping base URL for the drill (secret). @default none */
+  healthcheckUrl?: pulumi.Input<string>;
+  /** Healthcheck ping base URL for the hourly status check (secret). @default none */
+  statusHealthcheckUrl?: pulumi.Input<string>;
+
+  /** Where the runner runs. @default "docker" */
+  runtime?: RunnerRuntime;
+  /** ECS: an existing task role (the restorer). @default one declared with taskRolePolicy or the restorer policy */
+  taskRoleArn?: pulumi.Input<string>;
+  /** ECS: the restorer's IAM policy document (JSON) for a declared task role. @default restorerPolicy from bucketArn */
+  taskRolePolicy?: pulumi.Input<string>;
+  /** ECS on S3: bucket ARN, to declare a task role with restorerPolicy(...). @default none */
+  bucketArn?: pulumi.Input<string>;
+  /** ECS on S3: the bucket's KMS key ARN for restorerPolicy(...). @default none */
+  kmsKeyArn?: pulumi.Input<string>;
+}
+
+const SECRET_ARGS = ["accessKeyId", "secretAccessKey", "ageIdentity", "scratchUrl", "alertWebhookUrl", "healthcheckUrl", "statusHealthcheckUrl"] as const;
+
+/**
+ * One source's scheduled verification: a restore drill (`lifeboat-runner verify`: checksum,
+ * decrypt, restore into a scratch database, compare row counts with the manifest) on its own
+ * schedule, holding the restorer credentials and the age identity; and `lifeboat-runner status`
+ * on a short schedule (hourly by default) so an overdue, small or shrunken backup alerts within
+ * the hour rather than at the next drill.
+ *
+ * Two jobs, on the same runtimes as {@link ScheduledBackup}: two `schedule` containers on a
+ * Docker host, or two Fargate task definitions on EventBridge Scheduler.
+ */
+export class ScheduledVerification extends pulumi.ComponentResource {
+  /** The runner argv of one drill. */
+  readonly verifyCommand: pulumi.Output<string[]>;
+  /** The runner argv of one health check. */
+  readonly statusCommand: pulumi.Output<string[]>;
+  readonly schedule: string;
+  readonly statusSchedule: string;
+  /** The health check's --max-age. */
+  readonly maxAge: string;
+  readonly runtime: RunnerRuntime;
+  /** ECS: EventBridge Scheduler expressions of the drill and the health check. */
+  readonly scheduleExpressions?: { verify: string; status: string };
+  /** ECS: task definition ARNs. */
+  readonly taskDefinitionArns?: { verify: pulumi.Output<string>; status: pulumi.Output<string> };
+  /** ECS: the task role ARN (the restorer). */
+  readonly taskRoleArn?: pulumi.Output<string>;
+  /** Docker: container names. */
+  readonly containerNames?: { verify: pulumi.Output<string>; status: pulumi.Output<string> };
+
+  constructor(name: string, args: ScheduledVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
+    const runtime = args.runtime ?? "docker";
+    const schedule = args.schedule ?? DEFAULT_VERIFY_SCHEDULE;
+    const statusSchedule = args.statusSchedule ?? DEFAULT_STATUS_SCHEDULE;
+    const backupSchedule = args.backupSchedule ?? DEFAULT_BACKUP_SCHEDULE;
+    const prefix = args.prefix ?? "backups";
+    const fail = (msg: string) => new Error(`ScheduledVerification ${name}: ${msg}`);
+    for (const [key, expr] of [["schedule", schedule], ["statusSchedule", statusSchedule], ["backupSchedule", backupSchedule]] as const) {
+      try {
+        assertCron(expr);
+      } catch (e) {
+        throw fail(`${key} ${(e as Error).message}`);
+      }
+    }
+    const maxAge = args.maxAge ?? maxAgeFor(backupSchedule);
+    const props: Record<string, unknown> = { ...args, runtime, schedule, statusSchedule, backupSchedule, maxAge, prefix };
+    for (const k of SECRET_ARGS) delete props[k];
+    super("lifeboat:index:ScheduledVerification", name, props, opts);
+    this.runtime = runtime;
+    this.schedule = schedule;
+    this.statusSchedule = statusSchedule;
+    this.maxAge = maxAge;
+
+    if (!NAME_PATTERN.test(args.sourceName)) throw fail(`sourceName ${JSON.stringify(args.sourceName)} must match ${NAME_PATTERN}`);
+    if (args.sourceKind === "postgres" && args.scratchUrl === undefined) throw fail("a postgres source needs scratchUrl, where the drill restores");
+    if ((args.accessKeyId === undefined) !== (args.secretAccessKey === undefined)) throw fail("give accessKeyId and secretAccessKey together");
+
+    const destination = pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region)])
+      .apply(([bucket, p, endpoint, region]) => ({ bucket, prefix: p, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
+    const identityPath = runtime === "ecs" ? ECS_IDENTITY_FILE : CONTAINER_PATHS.identity;
+    this.verifyCommand = destination.apply((d) => verifyCommand({ ...d, name: args.sourceName, identity: identityPath } satisfies VerifyJob));
+    this.statusCommand = destination.apply((d) =>
+      statusCommand({
+        ...d,
+        name: args.sourceName,
+        maxAge,
+        ...(args.minBackupSize !== undefined ? { minSize: args.minBackupSize } : {}),
+        ...(args.maxShrink !== undefined ? { maxShrink: args.maxShrink } : {}),
+      } satisfies StatusJob),
+    );
+
+    // Shared by both jobs: restorer keys, the alert webhook. The drill alone: scratch URL, its ping, the identity.
+    const shared: Record<string, pulumi.Input<string>> = {};
+    const verifyOnly: Record<string, pulumi.Input<string>> = {};
+    const statusOnly: Record<string, pulumi.Input<string>> = {};
+    const put = (into: Record<string, pulumi.Input<string>>, k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {
+      if (v !== undefined) into[SECRET_ENV[k]] = v;
+    };
+    put(shared, "accessKeyId", args.accessKeyId);
+    put(shared, "secretAccessKey", args.secretAccessKey);
+    put(shared, "alertWebhookUrl", args.alertWebhookUrl);
+    put(verifyOnly, "scratchUrl", args.scratchUrl);
+    put(verifyOnly, "pingUrl", args.healthcheckUrl);
+    put(statusOnly, "pingUrl", args.statusHealthcheckUrl);
+
+    if (runtime === "docker") {
+      const runner = dockerRunner(name, args, this);
+      const verify = dockerJobContainer(name, args, runner, {
+        role: "verify",
+        source: args.sourceName,
+        command: this.verifyCommand.apply((c) => scheduledCommand(schedule, c, { stateFile: CONTAINER_PATHS.stateFile })),
+        secretEnv: pulumi.all({ ...shared, ...verifyOnly }),
+        identity: args.ageIdentity,
+      }, this);
+      const status = dockerJobContainer(name, args, runner, {
+        role: "status",
+        source: args.sourceName,
+        command: this.statusCommand.apply((c) => scheduledCommand(statusSchedule, c, { stateFile: CONTAINER_PATHS.stateFile })),
+        secretEnv: pulumi.all({ ...shared, ...statusOnly }),
+      }, this);
+      this.containerNames = { verify: verify.name, status: status.name };
+    } else {
+      const taskRole = args.taskRoleArn !== undefined
+        ? { arn: args.taskRoleArn }
+        : args.taskRolePolicy !== undefined
+          ? { policy: args.taskRolePolicy }
+          : args.bucketArn !== undefined
+            ? {
+                policy: pulumi.all([pulumi.output(args.bucketArn), pulumi.output(prefix), pulumi.output(args.kmsKeyArn)]).apply(([bucketArn, p, kmsKeyArn]) =>
+                  JSON.stringify(restorerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) })),
+                ),
+              }
+            : {};
+      if (taskRole.arn === undefined && taskRole.policy === undefined && args.accessKeyId === undefined) {
+        throw fail("runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (restorer policy) or accessKeyId/secretAccessKey");
+      }
+      // One Secrets Manager secret holds every value; the two ping URLs need distinct keys in it.
+      const STATUS_PING_KEY = "STATUS_PING_URL";
+      const same = (m: Record<string, unknown>) => Object.fromEntries(Object.keys(m).map((k) => [k, k]));
+      const statusSecrets = Object.fromEntries(Object.entries(statusOnly).map(([k, v]) => [k === SECRET_ENV.pingUrl ? STATUS_PING_KEY : k, v]));
+      const secrets = { ...shared, ...verifyOnly, ...statusSecrets, [AGE_IDENTITY_ENV]: args.ageIdentity };
+      this.scheduleExpressions = { verify: toEventBridgeCron(schedule), status: toEventBridgeCron(statusSchedule) };
+      const ecs = ecsJobs(name, args, [
+        { role: "verify", cron: schedule, command: this.verifyCommand, secretEnv: { ...same(shared), ...same(verifyOnly), [AGE_IDENTITY_ENV]: AGE_IDENTITY_ENV }, identityFile: true },
+        {
+          role: "status",
+          cron: statusSchedule,
+          command: this.statusCommand,
+          secretEnv: { ...same(shared), ...(statusOnly[SECRET_ENV.pingUrl] !== undefined ? { [SECRET_ENV.pingUrl]: STATUS_PING_KEY } : {}) },
+        },
+      ], secrets, taskRole, this);
+      this.taskDefinitionArns = { verify: ecs.taskDefinitions["verify"]!.arn, status: ecs.taskDefinitions["status"]!.arn };
+      if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
+    }
+
+    this.registerOutputs({
+      verifyCommand: this.verifyCommand,
+      statusCommand: this.statusCommand,
+      schedule,
+      statusSchedule,
+      maxAge,
+      runtime,
+      ...(this.scheduleExpressions ? { scheduleExpressions: this.scheduleExpressions } : {}),
+      ...(this.taskDefinitionArns ? { taskDefinitionArns: this.taskDefinitionArns } : {}),
+      ...(this.taskRoleArn ? { taskRoleArn: this.taskRoleArn } : {}),
+      ...(this.containerNames ? { containerNames: this.containerNames } : {}),
+    });
+  }
+}

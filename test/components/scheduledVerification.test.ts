@@ -1,0 +1,219 @@
+import * as pulumi from "@pulumi/pulumi";
+import { scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { ScheduledVerification } from "../../components";
+import { restorerPolicy } from "../../components/access/policies";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";
+import { Declared, declare, installMocks, isSecretValue, ofType, one } from "./mockHarness";
+
+installMocks();
+
+const SECRETS = {
+  identity: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQSECRET",
+  scratchUrl: "postgres://drill:scratch-Pa55-2e1f@scratch.internal:5432/postgres",
+  accessKeyId: "AKIARESTORER00EXAMPLE",
+  secretAccessKey: "restorer-secret-key-8c3a6f",
+  webhook: "https://hooks.slack.com/services/T000/B000/hook-secret-77aa",
+  ping: "https://hc-ping.com/verify-ping-secret-1a2b",
+  statusPing: "https://hc-ping.com/status-ping-secret-3c4d",
+};
+const STATE = "/var/lib/lifeboat/runner-state.json";
+const R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com";
+
+function redacted(v: unknown): unknown {
+  if (isSecretValue(v)) return "[secret]";
+  if (Array.isArray(v)) return v.map(redacted);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redacted(x)]));
+  return v;
+}
+function unwrap(v: unknown): any {
+  expect(isSecretValue(v)).toBe(true);
+  return (v as { value: unknown }).value;
+}
+function expectNoPlainSecrets(resources: Declared[]): void {
+  const text = JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: redacted(r.inputs) })));
+  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
+}
+const envMap = (envs: string[]) => Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+
+describe("ScheduledVerification on a Docker host", () => {
+  let resources: Declared[];
+  beforeAll(async () => {
+    resources = await declare(
+      () =>
+        new ScheduledVerification("app-db-verify", {
+          sourceName: "app-db",
+          sourceKind: "postgres",
+          bucketName: "prod-backups",
+          endpoint: R2_ENDPOINT,
+          region: "auto",
+          accessKeyId: pulumi.secret(SECRETS.accessKeyId),
+          secretAccessKey: pulumi.secret(SECRETS.secretAccessKey),
+          ageIdentity: pulumi.secret(SECRETS.identity),
+          scratchUrl: pulumi.secret(SECRETS.scratchUrl),
+          schedule: "0 5 * * 0",
+          backupSchedule: "30 2 * * *",
+          alertWebhookUrl: pulumi.secret(SECRETS.webhook),
+          healthcheckUrl: pulumi.secret(SECRETS.ping),
+          statusHealthcheckUrl: pulumi.secret(SECRETS.statusPing),
+          dockerHost: "ssh://backup@db-host",
+        }),
+    );
+  });
+  const container = (role: string) => resources.find((r) => r.type === "docker:index/container:Container" && r.name === `app-db-verify-${role}`)!;
+  const dest = { dest: "s3://prod-backups/backups", endpoint: R2_ENDPOINT, region: "auto" };
+
+  it("runs the restore drill on its own cron with the identity file, built by the runner's verifyArgs", () => {
+    const c = container("verify").inputs;
+    expect(c.entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
+    expect(c.command).toEqual(scheduleArgs("0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", ...dest, json: true }), { stateFile: STATE }));
+    expect(c.restart).toBe("unless-stopped");
+  });
+
+  it("runs `status` hourly by default, with --max-age one backup period plus an hour", () => {
+    const c = container("status").inputs;
+    expect(c.command).toEqual(scheduleArgs("0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", ...dest, json: true }), { stateFile: STATE }));
+  });
+
+  it("uploads the age identity as a 0400 file, secret, to the drill only", () => {
+    const uploads = unwrap(container("verify").inputs.uploads);
+    expect(uploads).toEqual([{ file: "/run/lifeboat/age-identity.txt", content: SECRETS.identity, permissions: "0400", owner: "1000", group: "1000" }]);
+    expect(container("status").inputs.uploads).toBeUndefined();
+  });
+
+  it("gives each job only its own secrets, as secret env", () => {
+    expect(envMap(unwrap(container("verify").inputs.envs))).toEqual({
+      AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
+      LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
+      LIFEBOAT_SCRATCH_URL: SECRETS.scratchUrl,
+      LIFEBOAT_PING_URL: SECRETS.ping,
+    });
+    expect(envMap(unwrap(container("status").inputs.envs))).toEqual({
+      AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
+      LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
+      LIFEBOAT_PING_URL: SECRETS.statusPing,
+    });
+  });
+
+  it("mounts nothing from the host and runs on the explicit docker provider", () => {
+    for (const role of ["verify", "status"]) {
+      expect(container(role).inputs.mounts).toEqual([]);
+      expect(container(role).provider).toMatch(/::app-db-verify-docker::/);
+    }
+  });
+
+  it("never shows a secret in plain text; registers its args minus secrets", () => {
+    expectNoPlainSecrets(resources);
+    const self = one(resources, "lifeboat:index:ScheduledVerification").inputs;
+    expect(self).toMatchObject({ sourceName: "app-db", schedule: "0 5 * * 0", statusSchedule: "0 * * * *", maxAge: "25h", runtime: "docker" });
+    for (const k of ["ageIdentity", "scratchUrl", "accessKeyId", "secretAccessKey", "alertWebhookUrl", "healthcheckUrl", "statusHealthcheckUrl"]) {
+      expect(self).not.toHaveProperty(k);
+    }
+  });
+});
+
+describe("ScheduledVerification on ECS Fargate", () => {
+  const CLUSTER = "arn:aws:ecs:eu-west-1:123456789012:cluster/backups";
+  const BUCKET_ARN = "arn:aws:s3:::prod-backups-a1b2c3";
+  let resources: Declared[];
+  beforeAll(async () => {
+    resources = await declare(
+      () =>
+        new ScheduledVerification("app-db-verify", {
+          sourceName: "app-db",
+          sourceKind: "postgres",
+          bucketName: "prod-backups-a1b2c3",
+          region: "eu-west-1",
+          ageIdentity: pulumi.secret(SECRETS.identity),
+          scratchUrl: pulumi.secret(SECRETS.scratchUrl),
+          schedule: "0 5 1 * *",
+          statusSchedule: "*/30 * * * *",
+          backupSchedule: "0 3 * * 0",
+          alertWebhookUrl: pulumi.secret(SECRETS.webhook),
+          healthcheckUrl: pulumi.secret(SECRETS.ping),
+          statusHealthcheckUrl: pulumi.secret(SECRETS.statusPing),
+          runtime: "ecs",
+          clusterArn: CLUSTER,
+          subnetIds: ["subnet-0a1b2c3d"],
+          ecsRegion: "eu-west-1",
+          bucketArn: BUCKET_ARN,
+        }),
+    );
+  });
+  const taskDef = (role: string) => resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition" && r.name === `app-db-verify-${role}`)!;
+  const container = (role: string) => JSON.parse(taskDef(role).inputs.containerDefinitions)[0];
+  const schedule = (role: string) => resources.find((r) => r.type === "aws:scheduler/schedule:Schedule" && r.name === `app-db-verify-${role}`)!.inputs;
+  const rolePolicy = (name: string) => JSON.parse(resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === name)!.inputs.policy);
+  const dest = { dest: "s3://prod-backups-a1b2c3/backups", region: "eu-west-1" };
+
+  it("declares two task definitions and two schedules, and no service", () => {
+    expect(ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")).toHaveLength(2);
+    expect(ofType(resources, "aws:scheduler/schedule:Schedule")).toHaveLength(2);
+    expect(ofType(resources, "aws:ecs/service:Service")).toHaveLength(0);
+  });
+
+  it("runs one drill per task on the drill's cron, reading the identity from a file written by the entrypoint shim", () => {
+    const c = container("verify");
+    expect(c.command).toEqual(verifyArgs({ name: "app-db", identity: ECS_IDENTITY_FILE, ...dest, json: true }));
+    expect(c.entryPoint[0]).toBe("sh");
+    expect(c.entryPoint[2]).toContain(`> ${ECS_IDENTITY_FILE}`);
+    expect(c.entryPoint[2]).toContain(`unset ${AGE_IDENTITY_ENV}`);
+    expect(c.entryPoint[2]).toMatch(/exec node \/app\/runner\/bin\/lifeboat-runner.js "\$@"$/);
+    expect(schedule("verify").scheduleExpression).toBe("cron(0 5 1 * ? *)");
+  });
+
+  it("runs status on its short cron with --max-age from the weekly backup schedule", () => {
+    const c = container("status");
+    expect(c.entryPoint).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
+    expect(c.command).toEqual(statusArgs({ name: "app-db", maxAge: "169h", ...dest, json: true }));
+    expect(schedule("status").scheduleExpression).toBe("cron(0/30 * * * ? *)");
+  });
+
+  it("references secrets from Secrets Manager: the identity and scratch URL only in the drill, each job its own ping URL", () => {
+    const refs = (role: string) => Object.fromEntries(container(role).secrets.map((s: any) => [s.name, s.valueFrom.replace(/^.*:([A-Z_]+)::$/, "$1")]));
+    expect(refs("verify")).toEqual({
+      [AGE_IDENTITY_ENV]: AGE_IDENTITY_ENV,
+      LIFEBOAT_ALERT_WEBHOOK: "LIFEBOAT_ALERT_WEBHOOK",
+      LIFEBOAT_PING_URL: "LIFEBOAT_PING_URL",
+      LIFEBOAT_SCRATCH_URL: "LIFEBOAT_SCRATCH_URL",
+    });
+    expect(refs("status")).toEqual({ LIFEBOAT_ALERT_WEBHOOK: "LIFEBOAT_ALERT_WEBHOOK", LIFEBOAT_PING_URL: "STATUS_PING_URL" });
+    const stored = JSON.parse(unwrap(one(resources, "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString));
+    expect(stored).toEqual({
+      [AGE_IDENTITY_ENV]: SECRETS.identity,
+      LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
+      LIFEBOAT_PING_URL: SECRETS.ping,
+      LIFEBOAT_SCRATCH_URL: SECRETS.scratchUrl,
+      STATUS_PING_URL: SECRETS.statusPing,
+    });
+    expectNoPlainSecrets(resources);
+  });
+
+  it("gives both tasks the restorer role: its inline policy is restorerPolicy(...)", () => {
+    const taskRoleArn = "arn:aws:iam::123456789012:role/app-db-verify-task";
+    expect(taskDef("verify").inputs.taskRoleArn).toBe(taskRoleArn);
+    expect(taskDef("status").inputs.taskRoleArn).toBe(taskRoleArn);
+    expect(rolePolicy("app-db-verify-task")).toEqual(restorerPolicy({ bucketArn: BUCKET_ARN, prefix: "backups", source: "app-db" }));
+  });
+
+  it("scopes the scheduler role to RunTask of exactly these two task definitions and PassRole of the two roles", () => {
+    const [run, pass] = rolePolicy("app-db-verify-scheduler").Statement;
+    expect(run.Action).toBe("ecs:RunTask");
+    expect([...run.Resource].sort()).toEqual([
+      "arn:aws:ecs:eu-west-1:123456789012:task-definition/lifeboat-app-db-verify-status:1",
+      "arn:aws:ecs:eu-west-1:123456789012:task-definition/lifeboat-app-db-verify-verify:1",
+    ]);
+    expect(run.Condition).toEqual({ ArnEquals: { "ecs:cluster": CLUSTER } });
+    expect(pass.Action).toBe("iam:PassRole");
+    expect(pass.Resource).toEqual(["arn:aws:iam::123456789012:role/app-db-verify-execution", "arn:aws:iam::123456789012:role/app-db-verify-task"]);
+  });
+});
+
+describe("ScheduledVerification rejects what it cannot do", () => {
+  it("a postgres drill without a scratch database", () => {
+    expect(
+      () => new ScheduledVerification("v", { sourceName: "db", sourceKind: "postgres", bucketName: "b-1", ageIdentity: pulumi.secret(SECRETS.identity) }),
+    ).toThrow(/scratchUrl/);
+  });
+});
