@@ -1,0 +1,211 @@
+/**
+ * The command lines the scheduled-job components deploy are the command lines the runner's own
+ * end-to-end tests run.
+ *
+ * Both sides build argv with the builders exported by lifeboat-runner, but the components move
+ * secrets into the environment, wrap the run in `schedule … --`, and start the runner through
+ * the image's entrypoint. So this test takes what a component actually declared (the container
+ * inputs and task definitions recorded by the Pulumi mocks), feeds it with the component's
+ * environment through the runner's real command-line parser (the runner's `buildProgram`, with
+ * only the command implementations stubbed), and requires the options each command receives to
+ * equal the options the e2e tests' command lines give it. It also checks that the e2e tests build
+ * their command lines with those builders, and that the entrypoint and state file match
+ * runner/Dockerfile.
+ */
+jest.mock("../../runner/src/commands/backup", () => ({ ...jest.requireActual("../../runner/src/commands/backup"), backupCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/verify", () => ({ ...jest.requireActual("../../runner/src/commands/verify"), verifyCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/status", () => ({ ...jest.requireActual("../../runner/src/commands/status"), statusCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/schedule", () => ({ ...jest.requireActual("../../runner/src/commands/schedule"), scheduleCommand: jest.fn(async () => 0) }));
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { ENV, backupArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { buildProgram } from "../../runner/src/cli";
+import * as backupMod from "../../runner/src/commands/backup";
+import * as verifyMod from "../../runner/src/commands/verify";
+import * as statusMod from "../../runner/src/commands/status";
+import * as scheduleMod from "../../runner/src/commands/schedule";
+import { ScheduledBackup, ScheduledVerification } from "../../components";
+import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
+import { Declared, declare, installMocks, isSecretValue, one } from "../components/mockHarness";
+
+installMocks();
+
+const REPO = join(__dirname, "../..");
+const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+const SOURCE_URL = "postgres://app:pg-Pa55@db.internal:5432/app";
+const SCRATCH_URL = "postgres://drill:scratch-Pa55@scratch.internal:5432/postgres";
+const WEBHOOK = "https://hooks.slack.com/services/T0/B0/x";
+const KEYS = { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret-example" };
+const ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com";
+const BUCKET = "prod-backups";
+const PREFIX = "prod";
+/** The e2e tests' `dest()` fields, with this deployment's values. */
+const DEST = { dest: `s3://${BUCKET}/${PREFIX}`, endpoint: ENDPOINT, region: "auto" };
+
+type Parsed = { command: string; opts: Record<string, unknown>; inner?: string[] };
+const ALL_ENV = new Set<string>([...Object.values(ENV), "LIFEBOAT_AGE_IDENTITY"]);
+
+/** Parses `argv` (after the executable) with the runner's real CLI under exactly `env`, returning what the command received. */
+function parse(argv: string[], env: Record<string, string> = {}): Parsed {
+  const saved = { ...process.env };
+  for (const k of ALL_ENV) delete process.env[k];
+  Object.assign(process.env, env);
+  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, scheduleMod.scheduleCommand]) (m as jest.Mock).mockClear();
+  try {
+    buildProgram(() => undefined).parse(["node", "lifeboat-runner", ...argv]);
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+  const calls: [string, jest.Mock][] = [
+    ["backup", backupMod.backupCommand as jest.Mock],
+    ["verify", verifyMod.verifyCommand as jest.Mock],
+    ["status", statusMod.statusCommand as jest.Mock],
+    ["schedule", scheduleMod.scheduleCommand as jest.Mock],
+  ];
+  const hit = calls.filter(([, m]) => m.mock.calls.length > 0);
+  expect(hit.map(([n]) => n)).toHaveLength(1);
+  const [command, mock] = hit[0]!;
+  const args = mock.mock.calls[0]!;
+  return command === "schedule" ? { command, inner: args[0], opts: { ...args[1] } } : { command, opts: { ...args[0] } };
+}
+
+function envOf(container: Declared): Record<string, string> {
+  expect(isSecretValue(container.inputs.envs)).toBe(true);
+  const lines: string[] = container.inputs.envs.value;
+  return Object.fromEntries(lines.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/** Strips the image's entrypoint from a full exec-form command. */
+function afterExec(cmd: string[]): string[] {
+  expect(cmd.slice(0, RUNNER_EXEC.length)).toEqual(RUNNER_EXEC);
+  return cmd.slice(RUNNER_EXEC.length);
+}
+
+describe("the e2e tests and the image are what the components are compared with", () => {
+  it("the runner e2e tests build every command line with lifeboat-runner's argv builders", () => {
+    for (const file of ["postgres.e2e.test.ts", "files.e2e.test.ts"]) {
+      const src = readFileSync(join(__dirname, file), "utf8");
+      expect(src).toMatch(/import \{[^}]*\bbackupArgs\b[^}]*\} from "lifeboat-runner"/);
+      expect(src).toMatch(/runner\(\s*backupArgs\(/);
+      expect(src).toMatch(/runner\(verifyArgs\(/);
+      expect(src).toMatch(/runner\(statusArgs\(/);
+    }
+    expect(readFileSync(join(__dirname, "files.e2e.test.ts"), "utf8")).toMatch(/scheduleArgs\("0 3 \* \* \*", backupArgs\(/);
+  });
+
+  it("the containers start the runner the way runner/Dockerfile does, with the image's state file", () => {
+    const dockerfile = readFileSync(join(REPO, "runner/Dockerfile"), "utf8");
+    expect(JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!)).toEqual(RUNNER_EXEC);
+    expect(/LIFEBOAT_STATE_FILE=(\S+)/.exec(dockerfile)![1]).toBe(CONTAINER_PATHS.stateFile);
+  });
+});
+
+describe("ScheduledBackup on Docker runs the e2e backup command line", () => {
+  let resources: Declared[];
+  beforeAll(async () => {
+    resources = await declare(
+      () =>
+        new ScheduledBackup("app", {
+          sourceName: "app", sourceKind: "postgres", sourceUrl: pulumi.secret(SOURCE_URL),
+          bucketName: BUCKET, prefix: PREFIX, endpoint: ENDPOINT, region: "auto",
+          accessKeyId: pulumi.secret(KEYS.AWS_ACCESS_KEY_ID), secretAccessKey: pulumi.secret(KEYS.AWS_SECRET_ACCESS_KEY),
+          ageRecipients: [RECIPIENT], schedule: "0 3 * * *", alertWebhookUrl: pulumi.secret(WEBHOOK),
+        }),
+    );
+  });
+
+  it("the container's schedule wrapper parses, on the source's cron, and runs a backup exactly as the e2e `backup()` helper does", () => {
+    const c = one(resources, "docker:index/container:Container");
+    const env = envOf(c);
+    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
+    expect(outer.command).toBe("schedule");
+    expect(outer.opts.cron).toBe("0 3 * * *");
+    expect(outer.opts.stateFile).toBe(CONTAINER_PATHS.stateFile);
+    const deployed = parse(outer.inner!, env);
+    expect(deployed.command).toBe("backup");
+
+    // postgres.e2e.test.ts: backupArgs({ source: "postgres", url, recipients: [key.recipient], ...dest(), json: true, ...spec }) under s3.env.
+    const e2e = parse(
+      backupArgs({ source: "postgres", url: SOURCE_URL, recipients: [RECIPIENT], ...DEST, stateFile: CONTAINER_PATHS.stateFile, json: true, name: "app", alertWebhook: WEBHOOK }),
+      { ...KEYS },
+    );
+    expect(deployed.opts).toEqual(e2e.opts);
+    // The S3 keys the e2e tests pass in the environment reach the container by the same names.
+    expect(env).toMatchObject(KEYS);
+  });
+
+  it("the healthcheck parses as `status --local` on the scheduler's state file", () => {
+    const c = one(resources, "docker:index/container:Container");
+    const [cmd, ...rest] = c.inputs.healthcheck.tests;
+    expect(cmd).toBe("CMD");
+    const hc = parse(afterExec(rest));
+    expect(hc.command).toBe("status");
+    expect(hc.opts).toMatchObject({ local: true, name: "app", stateFile: CONTAINER_PATHS.stateFile, maxAge: "25h" });
+    // files.e2e.test.ts: statusArgs({ name, local: true, maxAge, stateFile }) with an empty env.
+    expect(hc.opts).toEqual(parse(statusArgs({ name: "app", local: true, maxAge: "25h", stateFile: CONTAINER_PATHS.stateFile })).opts);
+  });
+});
+
+describe("ScheduledBackup on ECS runs the e2e backup command line, once per task", () => {
+  it("the task's command with its Secrets Manager env parses to the e2e backup options", async () => {
+    const resources = await declare(
+      () =>
+        new ScheduledBackup("app", {
+          sourceName: "app", sourceKind: "postgres", sourceUrl: pulumi.secret(SOURCE_URL),
+          bucketName: BUCKET, prefix: PREFIX, endpoint: ENDPOINT, region: "auto",
+          accessKeyId: pulumi.secret(KEYS.AWS_ACCESS_KEY_ID), secretAccessKey: pulumi.secret(KEYS.AWS_SECRET_ACCESS_KEY),
+          ageRecipients: [RECIPIENT], runtime: "ecs", clusterArn: "arn:aws:ecs:eu-west-1:123456789012:cluster/c", subnetIds: ["subnet-0a"], ecsRegion: "eu-west-1",
+        }),
+    );
+    const def = JSON.parse(one(resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
+    const stored = JSON.parse(one(resources, "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString.value);
+    // What ECS injects: each `secrets` entry's env name, with the JSON key its valueFrom names.
+    const env = Object.fromEntries(def.secrets.map((s: any) => [s.name, stored[/:([A-Z_]+)::$/.exec(s.valueFrom)![1]!]]));
+    const deployed = parse(afterExec([...def.entryPoint, ...def.command]), env);
+    expect(deployed.command).toBe("backup");
+    const e2e = parse(backupArgs({ source: "postgres", url: SOURCE_URL, recipients: [RECIPIENT], ...DEST, json: true, name: "app" }), { ...KEYS });
+    expect(deployed.opts).toEqual(e2e.opts);
+    expect(env).toMatchObject(KEYS);
+  });
+});
+
+describe("ScheduledVerification runs the e2e verify and status command lines", () => {
+  let resources: Declared[];
+  beforeAll(async () => {
+    resources = await declare(
+      () =>
+        new ScheduledVerification("app", {
+          sourceName: "app", sourceKind: "postgres", bucketName: BUCKET, prefix: PREFIX, endpoint: ENDPOINT, region: "auto",
+          accessKeyId: pulumi.secret(KEYS.AWS_ACCESS_KEY_ID), secretAccessKey: pulumi.secret(KEYS.AWS_SECRET_ACCESS_KEY),
+          ageIdentity: pulumi.secret("AGE-SECRET-KEY-1EXAMPLE"), scratchUrl: pulumi.secret(SCRATCH_URL),
+          schedule: "0 5 * * 0", maxAge: "1h",
+        }),
+    );
+  });
+  const container = (role: string) => resources.find((r) => r.type === "docker:index/container:Container" && r.name === `app-${role}`)!;
+
+  it("verify: e2e `verifyArgs({ name, identity: key.file, scratchUrl, ...dest() })`, with the uploaded identity file", () => {
+    const c = container("verify");
+    const env = envOf(c);
+    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
+    expect(outer.opts.cron).toBe("0 5 * * 0");
+    const deployed = parse(outer.inner!, env);
+    expect(deployed.command).toBe("verify");
+    const identityFile = c.inputs.uploads.value[0].file;
+    const e2e = parse(verifyArgs({ name: "app", identity: identityFile, scratchUrl: SCRATCH_URL, ...DEST, json: true }), { ...KEYS });
+    expect(deployed.opts).toEqual(e2e.opts);
+  });
+
+  it("status: e2e `statusArgs({ name, maxAge, ...dest(), json: true })`, hourly", () => {
+    const c = container("status");
+    const env = envOf(c);
+    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
+    expect(outer.opts.cron).toBe("0 * * * *");
+    const deployed = parse(outer.inner!, env);
+    expect(deployed.command).toBe("status");
+    expect(deployed.opts).toEqual(parse(statusArgs({ name: "app", maxAge: "1h", ...DEST, json: true }), { ...KEYS }).opts);
+  });
+});
