@@ -5,6 +5,10 @@ import { BackupBucket } from "./backupBucket";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
 import { S3Replication } from "./s3Replication";
+import { DockerRuntimeArgs } from "./schedule/docker";
+import { EcsRuntimeArgs } from "./schedule/ecs";
+import { ScheduledBackup } from "./scheduledBackup";
+import { ScheduledVerification } from "./scheduledVerification";
 
 export interface DisasterRecoveryArgs {
   /** One environment's validated configuration (see `validateStackConfig`). */
@@ -22,6 +26,10 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   readonly writers: Record<string, BackupAccess> = {};
   /** Per source: the identity verification and restores read with. */
   readonly restorers: Record<string, BackupAccess> = {};
+  /** Per source: the scheduled backup job. */
+  readonly backups: Record<string, ScheduledBackup> = {};
+  /** Per source: the restore drill and hourly health check (only with an age identity). */
+  readonly verifications: Record<string, ScheduledVerification> = {};
 
   constructor(name: string, args: DisasterRecoveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lifeboat:index:DisasterRecovery", name, {}, opts);
@@ -76,6 +84,56 @@ export class DisasterRecovery extends pulumi.ComponentResource {
           rotationDays: c.credentialRotationDays,
         }, { parent: this });
         (role === "writer" ? this.writers : this.restorers)[source.name] = access;
+      }
+    }
+
+    const rt = c.runtime;
+    const runtime: DockerRuntimeArgs & EcsRuntimeArgs & { runtime: "docker" | "ecs" } =
+      rt.kind === "docker"
+        ? { runtime: "docker", ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) }
+        : {
+          runtime: "ecs", clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
+          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ...(rt.region ? { ecsRegion: rt.region } : {}), ...(rt.image ? { image: rt.image } : {}),
+        };
+    const destination = { bucketName: this.primary.bucketName, prefix: this.primary.prefix, endpoint: this.primary.endpoint, region: this.primary.region };
+    const credentialsOf = (a: BackupAccess) =>
+      a.roleArn ? { taskRoleArn: a.roleArn } : { accessKeyId: a.accessKeyId!, secretAccessKey: a.secretAccessKey! };
+    const alerts = {
+      ...(c.alerts.webhookUrl ? { alertWebhookUrl: pulumi.secret(c.alerts.webhookUrl) } : {}),
+      ...(c.alerts.healthcheckUrl ? { healthcheckUrl: pulumi.secret(c.alerts.healthcheckUrl) } : {}),
+    };
+    for (const source of c.sources) {
+      const what =
+        source.kind === "postgres" || source.kind === "redis" ? { sourceUrl: pulumi.secret(source.url) }
+          : source.kind === "volume" ? { volume: source.volume }
+            : { path: source.path };
+      this.backups[source.name] = new ScheduledBackup(`${name}-${source.name}-backup`, {
+        sourceName: source.name,
+        sourceKind: source.kind,
+        ...what,
+        ...destination,
+        ...credentialsOf(this.writers[source.name]!),
+        ageRecipients: c.ageRecipients,
+        schedule: source.schedule,
+        ...alerts,
+        ...runtime,
+      }, { parent: this });
+      if (c.ageIdentity) {
+        this.verifications[source.name] = new ScheduledVerification(`${name}-${source.name}-verify`, {
+          sourceName: source.name,
+          sourceKind: source.kind,
+          ...destination,
+          ...credentialsOf(this.restorers[source.name]!),
+          ageIdentity: pulumi.secret(c.ageIdentity),
+          ...(source.kind === "postgres" && c.verification.scratchUrl ? { scratchUrl: pulumi.secret(c.verification.scratchUrl) } : {}),
+          schedule: c.verification.schedule,
+          statusSchedule: c.verification.statusSchedule,
+          backupSchedule: source.schedule,
+          maxShrink: c.alerts.maxShrink,
+          ...(source.kind === "postgres" ? { minBackupSize: String(c.alerts.minBackupBytes) } : {}),
+          ...(c.alerts.webhookUrl ? { alertWebhookUrl: pulumi.secret(c.alerts.webhookUrl) } : {}),
+          ...runtime,
+        }, { parent: this });
       }
     }
 

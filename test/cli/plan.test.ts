@@ -80,6 +80,16 @@ describe("lifeboat plan", () => {
     }
   });
 
+  it("declares a scheduled backup per source and a verification job per source in prod", async () => {
+    const report = JSON.parse((await plan("--stack", "prod", "--json")).stdout);
+    const named = (type: string) => report.resources.filter((r: any) => r.type === type).map((r: any) => r.name).sort();
+    const sources = ["app-db", "cache", "n8n-data", "uploads", "wa-sessions"];
+    expect(named("lifeboat:index:ScheduledBackup")).toEqual(sources.map((s) => `lifeboat-prod-${s}-backup`));
+    expect(named("lifeboat:index:ScheduledVerification")).toEqual(sources.map((s) => `lifeboat-prod-${s}-verify`));
+    const appDb = report.resources.find((r: any) => r.type === "docker:index/container:Container" && r.parent === "lifeboat-prod-app-db-backup");
+    expect(appDb.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 * * * *", "backup", "--source", "postgres", "--name", "app-db"]));
+  });
+
   const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
   it("has at least 8 distinct invalid configs", () => expect(invalid.length).toBeGreaterThanOrEqual(8));
 
