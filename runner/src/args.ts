@@ -180,6 +180,39 @@ export function listArgs(s: ListSpec): string[] {
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 
+export interface ReplicateSpec extends DestinationSpec, CommonSpec {
+  /** One source; or `all: true` for every source under `dest`. */
+  name?: string;
+  all?: boolean;
+  /** Replica `s3://BUCKET/PREFIX` (LIFEBOAT_REPLICA_DEST). */
+  to?: string;
+  /** Replica S3-compatible endpoint (LIFEBOAT_REPLICA_S3_ENDPOINT). */
+  toEndpoint?: string;
+  /** Replica region; `auto` for R2 (LIFEBOAT_REPLICA_REGION). */
+  toRegion?: string;
+  /** Lag alert threshold, e.g. the source's RPO `1h` (LIFEBOAT_REPLICA_MAX_LAG; default 26h). */
+  maxLag?: string;
+  /** Copy nothing; only compare both sides and report lag. */
+  noCopy?: boolean;
+}
+
+/**
+ * `replicate`: source side from the destination fields (credentials AWS_*), replica side from
+ * `to*` (credentials LIFEBOAT_REPLICA_ACCESS_KEY_ID / LIFEBOAT_REPLICA_SECRET_ACCESS_KEY).
+ */
+export function replicateArgs(s: ReplicateSpec): string[] {
+  if (!!s.name === !!s.all) throw new Error("replicateArgs: give exactly one of name and all");
+  const a = ["replicate"];
+  push(a, "--name", s.name);
+  push(a, "--all", s.all);
+  push(a, "--to", s.to);
+  push(a, "--to-endpoint", s.toEndpoint);
+  push(a, "--to-region", s.toRegion);
+  push(a, "--max-lag", s.maxLag);
+  if (s.noCopy) a.push("--no-copy");
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
 /** `schedule --cron EXPR -- <command...>`: the long-running container command. */
 export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string } = {}): string[] {
   const a = ["schedule", "--cron", cron];

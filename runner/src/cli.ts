@@ -9,6 +9,7 @@ import { restoreCommand } from "./commands/restore";
 import { verifyCommand } from "./commands/verify";
 import { statusCommand } from "./commands/status";
 import { scheduleCommand } from "./commands/schedule";
+import { replicateCommand } from "./commands/replicate";
 import { redactUrl } from "./redact";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -102,6 +103,27 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
     ),
   ).action((opts) => run(statusCommand(opts, log)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("replicate")
+        .description(
+          "copy new backups (object first, manifest last) and verification records to a replica bucket: sha256-checked against the manifest before the manifest is written, create-only puts, nothing read or deleted on the replica; exit 1 and alert on failure or when the newest backup is not on the replica within --max-lag",
+        )
+        .option("--name <name>", "this source only")
+        .option("--all", "every source under --dest")
+        .addOption(new Option("--to <s3url>", "replica s3://BUCKET/PREFIX").env(ENV.replicaDest))
+        .addOption(new Option("--to-endpoint <url>", "replica S3-compatible endpoint (R2: https://ACCOUNT.r2.cloudflarestorage.com)").env(ENV.replicaEndpoint))
+        .addOption(new Option("--to-region <region>", "replica region; `auto` for R2").env(ENV.replicaRegion))
+        .addOption(new Option("--max-lag <duration>", "alert and exit 1 when the newest backup is older than this and not on the replica (the RPO)").env(ENV.maxLag).default("26h"))
+        .option("--no-copy", "copy nothing: only compare both sides and report lag")
+        .addHelpText(
+          "after",
+          `\nThe source side uses --dest/--endpoint/--region and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.\nThe replica side uses its own identity from ${ENV.replicaAccessKeyId}/${ENV.replicaSecretAccessKey}\n(optional ${ENV.replicaSessionToken}); without them, the source side's credentials.\nOn the replica the runner only lists and puts (If-None-Match: *); it never gets, heads or deletes.`,
+        ),
+    ),
+  ).action((opts) => run(replicateCommand(opts, log)));
 
   program
     .command("schedule")

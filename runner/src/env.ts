@@ -20,4 +20,12 @@ export const ENV = {
   targetUrl: "LIFEBOAT_TARGET_URL",
   accessKeyId: "AWS_ACCESS_KEY_ID",
   secretAccessKey: "AWS_SECRET_ACCESS_KEY",
+  /** replicate: the replica side, with its own identity (R2 <-> S3 pairs use two). */
+  replicaDest: "LIFEBOAT_REPLICA_DEST",
+  replicaEndpoint: "LIFEBOAT_REPLICA_S3_ENDPOINT",
+  replicaRegion: "LIFEBOAT_REPLICA_REGION",
+  replicaAccessKeyId: "LIFEBOAT_REPLICA_ACCESS_KEY_ID",
+  replicaSecretAccessKey: "LIFEBOAT_REPLICA_SECRET_ACCESS_KEY",
+  replicaSessionToken: "LIFEBOAT_REPLICA_SESSION_TOKEN",
+  maxLag: "LIFEBOAT_REPLICA_MAX_LAG",
 } as const;

@@ -1,0 +1,415 @@
+/**
+ * `replicate`: copies backups (object first, manifest last) and verification records from the
+ * source bucket to a replica bucket, for pairs without native replication (R2 -> R2, R2 <-> S3).
+ *
+ * What the replicator identity may do decides the design: it reads and lists the source, and
+ * on the replica it may only list and put (never get, head or delete). So:
+ * - what is already on the replica is known by LISTING the replica;
+ * - every object is streamed from the source through a sha256 hasher and compared with the
+ *   manifest's sha256 before the upload completes: a multipart upload is aborted, a small object
+ *   is never sent, and the manifest (the thing that makes a backup exist) is not written;
+ * - small objects go up in one PutObject that carries x-amz-checksum-sha256, so a store that
+ *   checks it (S3, R2) verifies the bytes it received as well;
+ * - every put is create-only (If-None-Match: *), nothing is ever deleted on the replica: the
+ *   replica bucket's own lifecycle rules do retention.
+ * The newest backup of each source must reach the replica within --max-lag (the RPO), else the
+ * run alerts and exits 1.
+ */
+import { createHash } from "node:crypto";
+import { Readable, Transform, TransformCallback, pipeline } from "node:stream";
+import { Logger } from "pino";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { MANIFEST_SUFFIX, formatDuration, joinKey, parseDuration, sourcePrefix, verificationPrefix } from "lifeboat-core";
+import { BackupEntry, listBackups, listSourceNames } from "../catalog";
+import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output } from "../context";
+import { parseDest, S3Dest } from "../dest";
+import { ENV } from "../env";
+import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
+import { parseManifest, VerificationSchema } from "../manifest";
+import { S3Options, S3Store, Store } from "../store";
+import { formatBytes } from "../progress";
+
+export interface ReplicateOpts extends StoreOpts, CommonOpts {
+  name?: string;
+  all?: boolean;
+  to?: string;
+  toEndpoint?: string;
+  toRegion?: string;
+  maxLag: string;
+  /** false with --no-copy: only list both sides and report (and alert on) lag. */
+  copy: boolean;
+}
+
+export interface SourceReport {
+  source: string;
+  /** Backups (object + manifest) on the source. */
+  backups: number;
+  /** Of those, already on the replica (manifest listed there) before this run. */
+  alreadyOnReplica: number;
+  /** Source keys copied by this run (object and manifest). */
+  copied: string[];
+  /** Source keys whose object was already on the replica and whose manifest this run wrote. */
+  manifestsCompleted: string[];
+  /** Source keys not on the replica after this run. */
+  missing: string[];
+  verificationsCopied: number;
+  newest?: { key: string; time: string; ageSeconds: number; onReplica: boolean };
+  lagging: boolean;
+  problems: string[];
+}
+
+/** sha256 and length of the bytes passing through; fails at the end when they differ from the manifest's. */
+class ManifestCheck extends Transform {
+  private readonly hash = createHash("sha256");
+  bytes = 0;
+  constructor(
+    private readonly key: string,
+    private readonly sha256: string,
+    private readonly size: number,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes > this.size) {
+      cb(new RunError(`${this.key}: the source object is longer than the manifest's ${this.size} bytes (replaced or corrupted); not copied`));
+      return;
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    cb(mismatch(this.key, this.bytes, this.hash.digest("hex"), this.sha256, this.size));
+  }
+}
+
+function mismatch(key: string, bytes: number, got: string, sha256: string, size: number): RunError | null {
+  if (bytes !== size) return new RunError(`${key}: read ${bytes} bytes from the source, the manifest says ${size} (truncated or replaced); not copied`);
+  if (got !== sha256) return new RunError(`${key}: sha256 ${got} of the source bytes does not match the manifest's ${sha256} (corrupted); not copied`);
+  return null;
+}
+
+function validUrl(flag: string, url: string | undefined): void {
+  if (!url) return;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+  } catch {
+    throw new UsageError(`${flag}: must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+}
+
+/** The replica side's client: its own endpoint, region and (optionally) its own identity. */
+function replicaClient(o: ReplicateOpts, s: S3Options): S3Client {
+  const region = o.toRegion || "us-east-1";
+  if (region === "auto" && !o.toEndpoint) {
+    throw new UsageError(`--to-region auto is for R2 and needs --to-endpoint https://ACCOUNT.r2.cloudflarestorage.com (${ENV.replicaEndpoint})`);
+  }
+  validUrl("--to-endpoint", o.toEndpoint);
+  const id = process.env[ENV.replicaAccessKeyId];
+  const secret = process.env[ENV.replicaSecretAccessKey];
+  if (!!id !== !!secret) throw new UsageError(`${ENV.replicaAccessKeyId} and ${ENV.replicaSecretAccessKey} go together: set both or neither`);
+  const token = process.env[ENV.replicaSessionToken];
+  return new S3Client({
+    region,
+    ...(o.toEndpoint ? { endpoint: o.toEndpoint, forcePathStyle: true } : {}),
+    // Without replica keys, the default chain (AWS_* / task role): one identity for both sides.
+    ...(id && secret ? { credentials: { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) } } : {}),
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: s.maxAttempts,
+    retryMode: "standard",
+    requestHandler: { connectionTimeout: Math.min(s.timeoutMs, 15000), requestTimeout: s.timeoutMs },
+  });
+}
+
+function putError(url: string, e: unknown): RunError {
+  const err = e as { name?: string; $metadata?: { attempts?: number; httpStatusCode?: number } };
+  const status = err?.$metadata?.httpStatusCode;
+  const attempts = err?.$metadata?.attempts;
+  const bits = [err?.name && err.name !== "Error" ? err.name : undefined, status ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
+  return new RunError(`put of ${url} failed${attempts ? ` after ${attempts} attempt(s)` : ""}: ${errorMessage(e)}${bits ? ` (${bits})` : ""}`);
+}
+
+const exists412 = (e: unknown) => /\bHTTP 412\b|PreconditionFailed/.test(errorMessage(e));
+
+interface Ctx {
+  o: ReplicateOpts;
+  log: Logger;
+  src: Store;
+  replica: S3Store;
+  client: S3Client;
+  to: S3Dest;
+  partSizeBytes: number;
+  maxLag: number;
+  now: number;
+}
+
+const base = (prefix: string) => (prefix ? joinKey(prefix) + "/" : "");
+
+function replicaKey(c: Ctx, srcKey: string): string {
+  const b = base(c.src.prefix);
+  if (!srcKey.startsWith(b)) throw new RunError(`${srcKey} is not under the source prefix ${b}`);
+  return base(c.replica.prefix) + srcKey.slice(b.length);
+}
+
+/** Streams one object from the source to the replica, checking it against the manifest on the way. */
+async function copyObject(c: Ctx, key: string, rkey: string, sha256: string, size: number): Promise<void> {
+  const body = await c.src.get(key);
+  const url = `s3://${c.to.bucket}/${rkey}`;
+  if (size <= c.partSizeBytes) {
+    // At most one part: read it (bounded by --part-size, as one multipart part would be), check
+    // it, and only then send it, with its sha256 for the server to check too.
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const hash = createHash("sha256");
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        const b = Buffer.from(chunk);
+        n += b.length;
+        if (n > size) throw new RunError(`${key}: the source object is longer than the manifest's ${size} bytes (replaced or corrupted); not copied`);
+        hash.update(b);
+        chunks.push(b);
+      }
+    } finally {
+      body.destroy();
+    }
+    const bad = mismatch(key, n, hash.digest("hex"), sha256, size);
+    if (bad) throw bad;
+    try {
+      await c.client.send(
+        new PutObjectCommand({
+          Bucket: c.to.bucket,
+          Key: rkey,
+          Body: Buffer.concat(chunks, n),
+          ContentLength: n,
+          ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
+          IfNoneMatch: "*",
+          ContentType: "application/octet-stream",
+        }),
+      );
+    } catch (e) {
+      throw putError(url, e);
+    }
+    return;
+  }
+  // Larger: a multipart upload fed through the check. A mismatch fails the stream before its end,
+  // so the upload is never completed and S3Store aborts it.
+  const check = new ManifestCheck(key, sha256, size);
+  const checked = pipeline(body, check, () => undefined) as Readable;
+  await c.replica.putStream(rkey, checked, { onWarning: (t) => c.log.warn(t) });
+}
+
+/** Writes the replica's manifest (the backup's key rewritten when the prefixes differ). */
+async function putManifest(c: Ctx, srcKey: string, rkey: string, text: string): Promise<void> {
+  let body = text;
+  if (rkey !== srcKey) {
+    const json = JSON.parse(text);
+    json.key = rkey;
+    body = JSON.stringify(json, null, 2) + "\n";
+  }
+  await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body).catch((e) => {
+    // Create-only: someone (a concurrent run) wrote it first; the backup is on the replica.
+    if (!exists412(e)) throw e;
+  });
+}
+
+async function copyVerifications(c: Ctx, name: string, warnings: string[]): Promise<number> {
+  const [theirs, ours] = await Promise.all([
+    c.src.list(verificationPrefix(c.src.prefix, name)),
+    c.replica.list(verificationPrefix(c.replica.prefix, name)),
+  ]);
+  const have = new Set(ours.map((x) => x.key));
+  let n = 0;
+  for (const v of theirs) {
+    if (!v.key.endsWith(".json")) continue;
+    const rkey = base(c.replica.prefix) + v.key.slice(base(c.src.prefix).length);
+    if (have.has(rkey)) continue;
+    try {
+      let text = await c.src.getText(v.key);
+      const r = VerificationSchema.safeParse(JSON.parse(text));
+      if (r.success && c.src.prefix !== c.replica.prefix && r.data.key.startsWith(base(c.src.prefix))) {
+        text = JSON.stringify({ ...r.data, key: base(c.replica.prefix) + r.data.key.slice(base(c.src.prefix).length) }, null, 2) + "\n";
+      }
+      await c.replica.putSmall(rkey, text).catch((e) => {
+        if (!exists412(e)) throw e;
+      });
+      n++;
+    } catch (e) {
+      warnings.push(`verification record ${v.key} not copied: ${errorMessage(e)}`);
+    }
+  }
+  return n;
+}
+
+async function replicateSource(c: Ctx, name: string, warnings: string[]): Promise<SourceReport> {
+  const rep: SourceReport = {
+    source: name,
+    backups: 0,
+    alreadyOnReplica: 0,
+    copied: [],
+    manifestsCompleted: [],
+    missing: [],
+    verificationsCopied: 0,
+    lagging: false,
+    problems: [],
+  };
+  let entries: BackupEntry[];
+  try {
+    entries = await listBackups(c.src, name);
+  } catch (e) {
+    rep.problems.push(`${name}: cannot list the source: ${errorMessage(e)}`);
+    return rep;
+  }
+  rep.backups = entries.length;
+  let onReplica: Map<string, number> | undefined;
+  try {
+    const objs = await c.replica.list(sourcePrefix(c.replica.prefix, name));
+    onReplica = new Map(objs.map((x) => [x.key, x.size]));
+  } catch (e) {
+    rep.problems.push(`${name}: cannot list the replica: ${errorMessage(e)}`);
+  }
+  const done = new Set<string>();
+  // Newest first: the newest backup is the one the RPO is about.
+  for (const entry of [...entries].reverse()) {
+    const rkey = replicaKey(c, entry.key);
+    if (onReplica?.has(rkey + MANIFEST_SUFFIX)) {
+      rep.alreadyOnReplica++;
+      done.add(entry.key);
+      continue;
+    }
+    if (!c.o.copy || !onReplica) {
+      rep.missing.push(entry.key);
+      continue;
+    }
+    try {
+      const text = await c.src.getText(entry.manifestKey);
+      const m = parseManifest(text, entry.manifestKey);
+      if (m.key !== entry.key) throw new RunError(`manifest ${entry.manifestKey} describes ${m.key}, not ${entry.key}; not copied`);
+      if (entry.size !== m.storedBytes) {
+        throw new RunError(`${entry.key}: listed size ${entry.size} bytes, the manifest says ${m.storedBytes} (truncated or replaced); not copied`);
+      }
+      const there = onReplica.get(rkey);
+      if (there !== undefined) {
+        // A previous run uploaded (and checked) the object but could not write the manifest.
+        if (there !== m.storedBytes) {
+          throw new RunError(
+            `s3://${c.to.bucket}/${rkey} is on the replica with ${there} bytes but the manifest says ${m.storedBytes}; puts are create-only, so remove it with an identity that may delete there and run again`,
+          );
+        }
+        await putManifest(c, entry.key, rkey, text);
+        rep.manifestsCompleted.push(entry.key);
+      } else {
+        const t0 = Date.now();
+        await copyObject(c, entry.key, rkey, m.sha256, m.storedBytes);
+        // The manifest last: until it is on the replica, the backup does not exist there.
+        await putManifest(c, entry.key, rkey, text);
+        rep.copied.push(entry.key);
+        c.log.info({ key: entry.key, replicaKey: rkey, bytes: m.storedBytes, seconds: (Date.now() - t0) / 1000 }, `copied ${entry.key} (${formatBytes(m.storedBytes)})`);
+      }
+      done.add(entry.key);
+    } catch (e) {
+      const msg = errorMessage(e);
+      rep.problems.push(msg.includes(entry.key) ? msg : `${entry.key}: ${msg}`);
+      rep.missing.push(entry.key);
+      c.log.error({ key: entry.key, err: msg }, `could not copy ${entry.key}: ${msg}`);
+    }
+  }
+  if (c.o.copy && onReplica) {
+    rep.verificationsCopied = await copyVerifications(c, name, warnings).catch((e) => {
+      warnings.push(`${name}: verification records not copied: ${errorMessage(e)}`);
+      return 0;
+    });
+  }
+  const newest = entries[entries.length - 1];
+  if (newest) {
+    const ageSeconds = Math.max(0, (c.now - newest.parts.time.getTime()) / 1000);
+    const on = done.has(newest.key);
+    rep.newest = { key: newest.key, time: newest.parts.time.toISOString(), ageSeconds, onReplica: on };
+    rep.lagging = !on && ageSeconds > c.maxLag;
+  }
+  return rep;
+}
+
+function maxLagSeconds(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`--max-lag: ${(e as Error).message}`);
+  }
+}
+
+export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<number> {
+  if (o.all && o.name) throw new UsageError("--name and --all exclude each other");
+  if (!o.all && !o.name) throw new UsageError("--name NAME or --all is required");
+  const name = o.name ? checkName(o.name) : undefined;
+  if (o.localDir) throw new UsageError("replicate copies between buckets: --local-dir is not supported (use --dest s3://...)");
+  if (!o.to) throw new UsageError(`--to s3://BUCKET/PREFIX (or ${ENV.replicaDest}) is required`);
+  const to = parseDest(o.to, "--to");
+  const from = parseDest(o.dest);
+  const maxLag = maxLagSeconds(o.maxLag);
+  const sameEndpoint = (o.endpoint || "") === (o.toEndpoint || "");
+  const nested = (a: string, b: string) => a === b || (a === "" || b === "") || a.startsWith(b + "/") || b.startsWith(a + "/");
+  if (sameEndpoint && from.bucket === to.bucket && nested(from.prefix, to.prefix)) {
+    throw new UsageError(`--to ${o.to}: the replica must not overlap the source ${o.dest}`);
+  }
+  const alerts = makeAlerts(o, log);
+  const s3opts: S3Options = {
+    maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
+    partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
+    queueSize: intOption("--concurrency", o.concurrency, 1, 32),
+    timeoutMs: intOption("--timeout", o.timeout, 1, 3600) * 1000,
+    endpoint: o.toEndpoint,
+    region: o.toRegion,
+  };
+  const src = makeStore(o);
+  const client = replicaClient(o, s3opts);
+  const replica = new S3Store(client, to, s3opts);
+  const c: Ctx = { o, log, src, replica, client, to, partSizeBytes: s3opts.partSizeBytes, maxLag, now: Date.now() };
+  const fromText = src.description;
+  const toText = replica.description;
+  log.info({ from: fromText, to: toText, copy: o.copy }, `replicate ${fromText} -> ${toText}`);
+  await alerts.ping("start");
+
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const reports: SourceReport[] = [];
+  let names: string[] = [];
+  try {
+    names = name ? [name] : await listSourceNames(src);
+  } catch (e) {
+    problems.push(`cannot list the sources under ${fromText}: ${errorMessage(e)}`);
+  }
+  for (const n of names) {
+    const r = await replicateSource(c, n, warnings);
+    reports.push(r);
+    problems.push(...r.problems);
+  }
+  for (const w of warnings) log.warn(w);
+  const lagging = reports.filter((r) => r.lagging);
+  const lagLines = lagging.map(
+    (r) => `newest backup of ${r.source} (${r.newest!.key}, ${formatDuration(Math.round(r.newest!.ageSeconds))} old) is not on the replica (--max-lag ${formatDuration(maxLag)})`,
+  );
+  const ok = problems.length === 0 && lagging.length === 0;
+  if (problems.length) await alerts.alert(`Lifeboat: replication from ${fromText} to ${toText} FAILED: ${problems.join("; ")}`);
+  if (lagging.length) await alerts.alert(`Lifeboat: replica ${toText} LAGS behind ${fromText}: ${lagLines.join("; ")}`);
+  if (ok) await alerts.ping("success");
+  else await alerts.ping("fail", [...problems, ...lagLines].join("; "));
+
+  const copied = reports.reduce((a, r) => a + r.copied.length + r.manifestsCompleted.length, 0);
+  const human = [
+    `replicate ${ok ? "ok" : "FAILED"}: ${fromText} -> ${toText}${o.copy ? "" : " (--no-copy: nothing copied)"}`,
+    ...reports.map((r) => {
+      const nw = r.newest
+        ? `; newest ${r.newest.time} (${formatDuration(Math.max(1, Math.round(r.newest.ageSeconds)))} ago) ${r.newest.onReplica ? "is" : "is NOT"} on the replica`
+        : "; no backups";
+      return `  ${r.source}: ${r.backups} backup(s), ${r.alreadyOnReplica} already on the replica, ${r.copied.length} copied${r.manifestsCompleted.length ? `, ${r.manifestsCompleted.length} manifest(s) completed` : ""}, ${r.missing.length} missing, ${r.verificationsCopied} verification record(s) copied${nw}`;
+    }),
+    ...lagLines.map((l) => `  LAG: ${l}`),
+    ...problems.map((p) => `  PROBLEM: ${p}`),
+    ...warnings.map((w) => `  warning: ${w}`),
+  ].join("\n");
+  output(o, { ok, from: fromText, to: toText, copy: o.copy, maxLagSeconds: maxLag, copied, sources: reports, lagging: lagging.map((r) => r.source), problems, warnings }, human);
+  if (!ok) process.stderr.write(`lifeboat-runner replicate: ${[...problems, ...lagLines].join("; ")}\n`);
+  return ok ? EXIT_OK : EXIT_FAILED;
+}
