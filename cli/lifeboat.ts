@@ -1,6 +1,9 @@
 import * as path from "path";
 import { Command, Option } from "commander";
 import { ConfigError } from "../components/config/errors";
+import { rawStackConfig } from "../components/config/stackConfig";
+import { validateStackConfig } from "../components/config/validate";
+import { evaluatePolicies } from "../policies/evaluate";
 import { planReport, renderTree } from "./plan/render";
 import { runPlan } from "./plan/runPlan";
 import { findProjectDir, readStackFile, StackFileError } from "./plan/stackFile";
@@ -34,8 +37,16 @@ program
         ...(opts.stack ? { stack: opts.stack } : {}),
         ...(opts.config ? { file: path.resolve(opts.cwd, opts.config) } : {}),
       });
+      // The program validates the same config; validating here first gives the policy settings
+      // (and, on bad config, the same exit-2 message before anything runs).
+      const policy = validateStackConfig(rawStackConfig(stackFile.config), stackFile.stack).policy;
       const run = await runPlan(path.join(__dirname, "..", "index.js"), stackFile);
-      const report = planReport(run, []);
+      const violations = evaluatePolicies(run.resources, {
+        enforcement: policy.enforcement,
+        minimums: policy.minimums,
+        ...(stackFile.config["aws:region"] ? { defaultAwsRegion: stackFile.config["aws:region"] } : {}),
+      });
+      const report = planReport(run, violations);
       process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderTree(report, run)) + "\n");
       process.exit(report.violations.some((v) => v.level === "mandatory") ? EXIT.violations : EXIT.clean);
     } catch (e) {

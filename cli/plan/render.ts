@@ -57,7 +57,22 @@ export function renderTree(report: PlanReport, run: PlanRun): string {
     lines.push("", "Outputs:");
     for (const [k, v] of outs) lines.push(`  ${k}: ${JSON.stringify(v)}`);
   }
+  lines.push("", ...renderViolations(report.violations));
   return lines.join("\n");
+}
+
+/**
+ * The policy section of the tree output: a count, then one line per violation (mandatory
+ * first) naming its level, policy and resource.
+ */
+export function renderViolations(violations: PlanViolation[]): string[] {
+  if (violations.length === 0) return ["Policies: no violations"];
+  const mandatory = violations.filter((v) => v.level === "mandatory").length;
+  const sorted = [...violations].sort((a, b) => (a.level === b.level ? 0 : a.level === "mandatory" ? -1 : 1));
+  return [
+    `Policy violations: ${mandatory} mandatory, ${violations.length - mandatory} advisory`,
+    ...sorted.map((v) => `  [${v.level}] ${v.policy}${v.resource ? ` (${v.resource})` : ""}: ${v.message}`),
+  ];
 }
 
 /** Rules listed per resource in the tree; `--json` has them all. */
