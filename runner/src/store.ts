@@ -10,10 +10,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
+import { uploadStream } from "./upload";
 
 export interface StoredObject {
   key: string;
@@ -111,41 +111,25 @@ export class S3Store implements Store {
   }
 
   async putStream(key: string, body: Readable, o: PutStreamOptions = {}): Promise<void> {
-    // Capture the multipart upload id so that we, not lib-storage, abort it: lib-storage would
-    // replace the original error with the abort's error when the abort itself fails.
+    // Our own create-only multipart upload with a fixed pool of part buffers (see upload.ts:
+    // lib-storage's per-part Buffer.concat made peak memory drift up with the backup's size).
+    // We abort a failed multipart upload ourselves, keeping the original error.
     let uploadId: string | undefined;
-    const client = this.client;
-    const upload = new Upload({
-      client,
-      params: { Bucket: this.dest.bucket, Key: key, Body: body, IfNoneMatch: "*", ContentType: "application/octet-stream" },
-      partSize: this.opts.partSizeBytes,
-      queueSize: this.opts.queueSize,
-      leavePartsOnError: true,
-    });
-    const captureId = (id: string | undefined) => {
-      if (id) uploadId = id;
-    };
-    const mw = (next: any, context: any) => async (args: any) => {
-      const r = await next(args);
-      if (context.commandName === "CreateMultipartUploadCommand") captureId(r.output?.UploadId);
-      return r;
-    };
-    const mwName = `lifeboat-capture-upload-id-${randomBytes(4).toString("hex")}`;
-    client.middlewareStack.add(mw, { step: "initialize", name: mwName });
-    let sent = 0;
-    upload.on("httpUploadProgress", (p) => {
-      if (typeof p.loaded === "number" && p.loaded > sent) {
-        sent = p.loaded;
-        o.onProgress?.(sent);
-      }
-    });
     try {
-      await upload.done();
+      await uploadStream(
+        this.client,
+        { Bucket: this.dest.bucket, Key: key, ContentType: "application/octet-stream" },
+        body,
+        {
+          partSize: this.opts.partSizeBytes,
+          queueSize: this.opts.queueSize,
+          onUploadId: (id) => (uploadId = id),
+          onProgress: o.onProgress,
+        },
+      );
     } catch (e) {
       if (uploadId) await this.abort(key, uploadId, o);
       throw e instanceof RunError ? e : s3Error("upload to", this.url(key), e);
-    } finally {
-      client.middlewareStack.remove(mwName);
     }
   }
 
