@@ -115,6 +115,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...credentialsOf(this.writers[source.name]!),
         ageRecipients: c.ageRecipients,
         schedule: source.schedule,
+        rpo: source.rpo,
         ...alerts,
         ...runtime,
       }, { parent: this });

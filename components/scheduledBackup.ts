@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NAME_PATTERN, assertCron } from "lifeboat-core";
+import { NAME_PATTERN, assertCron, parseDuration } from "lifeboat-core";
 import { writerPolicy } from "./access/policies";
 import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, healthcheckCommand, scheduledCommand, sourceMount } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
@@ -44,6 +44,8 @@ export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   ageRecipients: pulumi.Input<string>[];
   /** When to back up (5-field cron, UTC). @default "0 3 * * *" */
   schedule?: string;
+  /** The source's recovery point objective (e.g. `24h`); the policy pack checks the schedule meets it. @default none declared */
+  rpo?: string;
   /** Docker: also back up once whenever the container starts. @default false */
   runAtStart?: boolean;
 
@@ -115,6 +117,13 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       assertCron(schedule);
     } catch (e) {
       throw fail(`schedule ${(e as Error).message}`);
+    }
+    if (args.rpo !== undefined) {
+      try {
+        parseDuration(args.rpo);
+      } catch (e) {
+        throw fail(`rpo ${(e as Error).message}`);
+      }
     }
     const networked = args.sourceKind === "postgres" || args.sourceKind === "redis";
     if (networked && args.sourceUrl === undefined) throw fail(`a ${args.sourceKind} source needs sourceUrl`);

@@ -7,7 +7,8 @@
  * Judged, each on its own inputs:
  * - `lifeboat:index:ScheduledBackup` components: `schedule` (5-field cron, UTC) against `rpo`
  *   (a duration such as `1h`) or `rpoSeconds` (a number). The source's name for messages is
- *   `source` (a string, or an object with `name`), else the resource name. Without an RPO the
+ *   `sourceName` (what Lifeboat's component registers) or `source` (a string, or an object with
+ *   `name`), else the resource name. Without an RPO the
  *   component is not judged.
  * - raw `aws:scheduler/schedule:Schedule` resources: `scheduleExpression` (`cron(…)` with six
  *   EventBridge fields, or `rate(…)`), and `state: "DISABLED"` (never runs), against the RPO of
@@ -39,7 +40,7 @@ function rpoOf(r: PolicyResourceInput): Rpo | undefined {
 }
 
 function sourceName(r: PolicyResourceInput): string {
-  return knownString(r.inputs.source) ?? knownString(obj(r.inputs.source).name) ?? r.name;
+  return knownString(r.inputs.sourceName) ?? knownString(r.inputs.source) ?? knownString(obj(r.inputs.source).name) ?? r.name;
 }
 
 const RATE_UNITS: Record<string, number> = { minute: 60, hour: 3600, day: 86400 };

@@ -141,19 +141,15 @@ describe("the plan's resources with one resource weakened", () => {
     }]);
   });
 
-  it("schedule slower than RPO: a ScheduledBackup for prod's app-db with its schedule made daily", () => {
+  it("schedule slower than RPO: prod's own ScheduledBackup for app-db with its schedule made daily", () => {
     const resources = policyInput(reports.prod!);
-    // ScheduledBackup components (inputs `source`, `schedule`, `rpo`) when the program declares
-    // them; else declared here from the stack's own objectives output.
-    let backups = resources.filter((r) => r.type === "lifeboat:index:ScheduledBackup" && r.inputs.rpo !== undefined);
-    if (backups.length === 0) {
-      backups = (reports.prod!.outputs.objectives as { source: string; schedule: string; rpo: string }[]).map((o) => ({
-        type: "lifeboat:index:ScheduledBackup", name: `lifeboat-prod-${o.source}-backup`, inputs: { source: o.source, schedule: o.schedule, rpo: o.rpo, ageRecipients: [AGE] },
-      }));
-      resources.push(...backups);
-    }
+    // The program's ScheduledBackup components register `sourceName`, `schedule` and `rpo`.
+    const backups = resources.filter((r) => r.type === "lifeboat:index:ScheduledBackup");
+    expect(backups.map((b) => [b.inputs.sourceName, b.inputs.rpo]).sort()).toEqual([
+      ["app-db", "1h"], ["cache", "24h"], ["n8n-data", "24h"], ["uploads", "24h"], ["wa-sessions", "6h"],
+    ]);
     expect(evaluatePolicies(resources)).toEqual([]);
-    const appDb = backups.find((b) => b.inputs.source === "app-db" || /app-db/.test(b.name))!;
+    const appDb = backups.find((b) => b.inputs.sourceName === "app-db")!;
     expect(appDb.inputs.rpo).toBe("1h");
     appDb.inputs = { ...appDb.inputs, schedule: "0 3 * * *" };
     expect(evaluatePolicies(resources)).toEqual([{
