@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DisasterRecovery, loadStackConfig } from "./components";
+import { DisasterRecovery, loadStackConfig, objectiveRows } from "./components";
 
 // The Lifeboat program: one environment per stack, all of it from stack config.
 // Invalid config throws here, before any resource is declared.
@@ -11,7 +11,8 @@ export const primaryBucket = dr.primary.bucketName;
 export const primaryEndpoint = dr.primary.endpoint;
 export const primaryRegion = dr.primary.region;
 export const replicaBuckets = pulumi.output(dr.replicas.map((r) => r.bucketName));
-export const objectives = config.sources.map((s) => ({ source: s.name, rpo: s.rpo, rto: s.rto, schedule: s.schedule }));
+/** Per source: declared RPO/RTO and the worst-case RPO its schedule gives. */
+export const objectives = objectiveRows(config);
 
 /** Per source, the writer and restorer credentials (secrets) an operator hands to hosts outside Pulumi. */
 export const credentials = pulumi.secret(

@@ -2,6 +2,7 @@ import * as path from "path";
 import { Command, Option } from "commander";
 import { ConfigError } from "../components/config/errors";
 import { rawStackConfig } from "../components/config/stackConfig";
+import { objectiveRows, renderObjectives } from "../components/config/objectives";
 import { validateStackConfig } from "../components/config/validate";
 import { evaluatePolicies } from "../policies/evaluate";
 import { planReport, renderTree } from "./plan/render";
@@ -39,7 +40,8 @@ program
       });
       // The program validates the same config; validating here first gives the policy settings
       // (and, on bad config, the same exit-2 message before anything runs).
-      const policy = validateStackConfig(rawStackConfig(stackFile.config), stackFile.stack).policy;
+      const config = validateStackConfig(rawStackConfig(stackFile.config), stackFile.stack);
+      const policy = config.policy;
       const run = await runPlan(path.join(__dirname, "..", "index.js"), stackFile);
       const violations = evaluatePolicies(run.resources, {
         enforcement: policy.enforcement,
@@ -47,7 +49,8 @@ program
         ...(stackFile.config["aws:region"] ? { defaultAwsRegion: stackFile.config["aws:region"] } : {}),
       });
       const report = planReport(run, violations);
-      process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderTree(report, run)) + "\n");
+      const text = opts.json ? JSON.stringify(report, null, 2) : `${renderTree(report, run)}\n\n${renderObjectives(objectiveRows(config))}`;
+      process.stdout.write(text + "\n");
       process.exit(report.violations.some((v) => v.level === "mandatory") ? EXIT.violations : EXIT.clean);
     } catch (e) {
       if (ConfigError.is(e) || e instanceof StackFileError) {

@@ -4,3 +4,4 @@ export * from "./errors";
 export * from "./profiles";
 export * from "./validate";
 export * from "./stackConfig";
+export * from "./objectives";

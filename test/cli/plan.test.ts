@@ -90,6 +90,17 @@ describe("lifeboat plan", () => {
     expect(appDb.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 * * * *", "backup", "--source", "postgres", "--name", "app-db"]));
   });
 
+  it("prints, per source, the declared RPO next to the worst-case RPO the schedule gives", async () => {
+    const r = await plan("--stack", "prod");
+    expect(r.stdout).toMatch(/Objectives:\n\s+source\s+kind\s+schedule \(UTC\)\s+declared RPO\s+worst-case RPO\s+RTO/);
+    expect(r.stdout).toMatch(/\n\s+app-db\s+postgres\s+0 \* \* \* \*\s+1h\s+1h\s+1h\n/);
+    expect(r.stdout).toMatch(/\n\s+wa-sessions\s+volume\s+0 \*\/6 \* \* \*\s+6h\s+6h\s+4h\n/);
+    const staging = JSON.parse((await plan("--stack", "staging", "--json")).stdout);
+    expect(staging.outputs.objectives).toContainEqual({
+      source: "app-db", kind: "postgres", schedule: "0 3 * * 0", rpo: "7d", worstCaseRpo: "1w", rto: "24h", met: true,
+    });
+  });
+
   const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
   it("has at least 8 distinct invalid configs", () => expect(invalid.length).toBeGreaterThanOrEqual(8));
 

@@ -1,0 +1,39 @@
+import { formatDuration } from "lifeboat-core";
+import { LifeboatConfig } from "./validate";
+
+/** One source's recovery objectives next to what its schedule actually gives. */
+export interface ObjectiveRow {
+  source: string;
+  kind: string;
+  schedule: string;
+  /** Declared recovery point objective. */
+  rpo: string;
+  /** The longest gap between two scheduled backups: the worst-case recovery point. */
+  worstCaseRpo: string;
+  /** Declared recovery time objective. */
+  rto: string;
+  /** Whether the schedule keeps the RPO (config validation refuses configs where it does not). */
+  met: boolean;
+}
+
+/** Objectives as code: per source, the declared RPO beside the worst case the schedule gives. */
+export function objectiveRows(config: LifeboatConfig): ObjectiveRow[] {
+  return config.sources.map((s) => ({
+    source: s.name,
+    kind: s.kind,
+    schedule: s.schedule,
+    rpo: s.rpo,
+    worstCaseRpo: formatDuration(s.scheduleIntervalSeconds),
+    rto: s.rto,
+    met: s.scheduleIntervalSeconds <= s.rpoSeconds,
+  }));
+}
+
+/** The rows as an aligned text table. */
+export function renderObjectives(rows: ObjectiveRow[]): string {
+  const head = ["source", "kind", "schedule (UTC)", "declared RPO", "worst-case RPO", "RTO"];
+  const body = rows.map((r) => [r.source, r.kind, r.schedule, r.rpo, r.worstCaseRpo + (r.met ? "" : "  (misses RPO)"), r.rto]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => "  " + cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return ["Objectives:", line(head), ...body.map(line)].join("\n");
+}
