@@ -48,9 +48,13 @@ export async function readManifest(store: Store, entry: BackupEntry): Promise<Ma
   return m;
 }
 
-/** Parses `--at`: `latest`, an ISO 8601 time, or a key timestamp (20261122T124042.123Z). */
-export function parseAt(text: string | undefined): Date | "latest" {
+/** What `--at` selects: a time, the newest backup, or the newest backup a verification passed. */
+export type AtSelector = Date | "latest" | "latest-verified";
+
+/** Parses `--at`: `latest`, `latest-verified`, an ISO 8601 time, or a key timestamp (20261122T124042.123Z). */
+export function parseAt(text: string | undefined): AtSelector {
   if (!text || text === "latest") return "latest";
+  if (text === "latest-verified") return "latest-verified";
   const k = parseKeyTimestamp(text);
   if (k) return k;
   const d = new Date(text);
@@ -58,18 +62,23 @@ export function parseAt(text: string | undefined): Date | "latest" {
   return d;
 }
 
-/** The newest backup taken at or before `at`, or the one named by `key`. */
-export function pickBackup(entries: BackupEntry[], source: string, at: Date | "latest", key?: string): BackupEntry {
+/**
+ * The newest backup taken at or before `at`, or the one named by `key`. For `latest-verified`
+ * pass the entries already narrowed to those with a passing verification record.
+ */
+export function pickBackup(entries: BackupEntry[], source: string, at: AtSelector, key?: string): BackupEntry {
   if (key) {
     const e = entries.find((x) => x.key === key || x.key.endsWith("/" + key));
     if (!e) throw new RunError(`no backup with key ${key} for source ${source} (an object without its manifest is not a backup)`);
     return e;
   }
-  const candidates = at === "latest" ? entries : entries.filter((e) => e.parts.time.getTime() <= at.getTime());
+  const candidates = at instanceof Date ? entries.filter((e) => e.parts.time.getTime() <= at.getTime()) : entries;
   const e = candidates[candidates.length - 1];
   if (!e) {
     throw new RunError(
-      at === "latest" ? `no backups found for source ${source}` : `no backup of ${source} taken at or before ${at.toISOString()}`,
+      at === "latest" ? `no backups found for source ${source}`
+        : at === "latest-verified" ? `no backup of ${source} has passed verification (run lifeboat-runner verify, or restore --at latest)`
+          : `no backup of ${source} taken at or before ${at.toISOString()}`,
     );
   }
   return e;

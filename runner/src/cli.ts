@@ -38,7 +38,7 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), or `latest`", "latest")
+    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification)", "latest")
     .option("--key <key>", "an exact backup key instead of --at")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }

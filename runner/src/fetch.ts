@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { BackupEntry, listBackups, parseAt, pickBackup, readManifest } from "./catalog";
+import { BackupEntry, listBackups, listVerifications, parseAt, pickBackup, readManifest } from "./catalog";
 import { Manifest } from "./manifest";
 import { Store } from "./store";
 import { identityRecipients, recipientFingerprint } from "./age";
@@ -15,7 +15,11 @@ export interface Selected {
 /** Finds the backup to restore or verify: `--key`, or the newest at or before `--at`. */
 export async function selectBackup(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
   const when = parseAt(at);
-  const entries = await listBackups(store, name);
+  let entries = await listBackups(store, name);
+  if (when === "latest-verified" && !key) {
+    const verified = await listVerifications(store, name);
+    entries = entries.filter((e) => verified.get(e.key)?.ok === true);
+  }
   const entry = pickBackup(entries, name, when, key);
   const manifest = await readManifest(store, entry);
   return { entry, manifest };

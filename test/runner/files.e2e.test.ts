@@ -203,6 +203,32 @@ describe("sqlite", () => {
   });
 });
 
+describe("restore --at latest-verified", () => {
+  test("restores the newest backup a verification passed, not a newer unverified one", async () => {
+    const src = join(work, "verified-src");
+    mkdirSync(src);
+    const restoreTo = (dir: string, at?: string) =>
+      runner(restoreArgs({ name: "dr-files", identity: key.file, targetDir: dir, ...(at ? { at } : {}), ...dest() }), env());
+
+    writeFileSync(join(src, "state.txt"), "checked");
+    expect(describeRun(await backup({ source: "directory", name: "dr-files", path: src }))).toMatch(/^exit 0/);
+    const none = await restoreTo(join(work, "verified-none"), "latest-verified");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no backup of dr-files has passed verification/);
+
+    expect(describeRun(await runner(verifyArgs({ name: "dr-files", identity: key.file, ...dest() }), env()))).toMatch(/^exit 0/);
+    writeFileSync(join(src, "state.txt"), "not yet checked");
+    expect(describeRun(await backup({ source: "directory", name: "dr-files", path: src }))).toMatch(/^exit 0/);
+
+    const verifiedDir = join(work, "verified-restore");
+    expect(describeRun(await restoreTo(verifiedDir, "latest-verified"))).toMatch(/^exit 0/);
+    expect(readFileSync(join(verifiedDir, "state.txt"), "utf8")).toBe("checked");
+    const latestDir = join(work, "latest-restore");
+    expect(describeRun(await restoreTo(latestDir))).toMatch(/^exit 0/);
+    expect(readFileSync(join(latestDir, "state.txt"), "utf8")).toBe("not yet checked");
+  });
+});
+
 describe("local mode", () => {
   test("--no-upload --local-dir DIR --keep-local 2 keeps the newest two and restores from them", async () => {
     const src = join(work, "local-src");
