@@ -1,15 +1,16 @@
 /**
  * The `lifeboat-runner` command lines and environment of the scheduled jobs, as pure functions
- * of resolved values. `ScheduledBackup` and `ScheduledVerification` put exactly these into
- * their containers and task definitions, and test/runner/commandParity.test.ts parses them
- * with the runner's own CLI against the command lines the runner's end-to-end tests run.
+ * of resolved values. `ScheduledBackup`, `ScheduledVerification` and `ScheduledReplication` put
+ * exactly these into their containers and task definitions, and
+ * test/runner/commandParity.test.ts parses them with the runner's own CLI against the command
+ * lines the runner's end-to-end tests run.
  *
  * Only non-secret settings go on the command line. Secrets (source and scratch URLs, S3 keys,
  * webhook and ping URLs) travel as the environment variables the runner reads ({@link ENV}),
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, SourceKind, StatusSpec, VerifySpec, backupArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { BackupSpec, ENV, ReplicateSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, replicateArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -118,6 +119,32 @@ export function statusCommand(job: StatusJob): string[] {
   return statusArgs(statusSpec(job));
 }
 
+/** Every source's copy from one bucket to a replica bucket. */
+export interface ReplicateJob extends JobDestination {
+  /** Where the copies go (its own endpoint and region; R2 <-> S3 pairs differ). */
+  replica: JobDestination;
+  /** Lag alert threshold (`--max-lag`): the RPO, e.g. `1h`. */
+  maxLag: string;
+}
+
+/** The runner spec of one replication run: `--all` sources, non-secret fields only (both sides' keys come from the environment). */
+export function replicateSpec(job: ReplicateJob): ReplicateSpec {
+  return {
+    all: true,
+    to: destUrl(job.replica),
+    ...(job.replica.endpoint ? { toEndpoint: job.replica.endpoint } : {}),
+    ...(job.replica.region ? { toRegion: job.replica.region } : {}),
+    maxLag: job.maxLag,
+    ...dest(job),
+    json: true,
+  };
+}
+
+/** `replicate --all …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
+export function replicateCommand(job: ReplicateJob): string[] {
+  return replicateArgs(replicateSpec(job));
+}
+
 /**
  * The long-running Docker container command: `schedule --cron EXPR [--run-at-start]
  * [--state-file FILE] -- <command>`. The scheduler records its start in the state file, so the
@@ -177,6 +204,9 @@ export interface JobSecrets {
   secretAccessKey?: string;
   alertWebhookUrl?: string;
   pingUrl?: string;
+  /** replicate: the replica side's own S3 key (R2 <-> S3 and R2 -> R2 pairs use one identity per side). */
+  replicaAccessKeyId?: string;
+  replicaSecretAccessKey?: string;
 }
 
 /** The environment variable (name from the runner's {@link ENV}) that carries each secret. */
@@ -187,6 +217,8 @@ export const SECRET_ENV: Readonly<Record<keyof JobSecrets, string>> = {
   secretAccessKey: ENV.secretAccessKey,
   alertWebhookUrl: ENV.alertWebhook,
   pingUrl: ENV.pingUrl,
+  replicaAccessKeyId: ENV.replicaAccessKeyId,
+  replicaSecretAccessKey: ENV.replicaSecretAccessKey,
 };
 
 /** The environment that carries `secrets`; unset and empty values are left out. */

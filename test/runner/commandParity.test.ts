@@ -16,17 +16,19 @@ jest.mock("../../runner/src/commands/backup", () => ({ ...jest.requireActual("..
 jest.mock("../../runner/src/commands/verify", () => ({ ...jest.requireActual("../../runner/src/commands/verify"), verifyCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/status", () => ({ ...jest.requireActual("../../runner/src/commands/status"), statusCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/schedule", () => ({ ...jest.requireActual("../../runner/src/commands/schedule"), scheduleCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/replicate", () => ({ ...jest.requireActual("../../runner/src/commands/replicate"), replicateCommand: jest.fn(async () => 0) }));
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, backupArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { ENV, backupArgs, replicateArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 import { buildProgram } from "../../runner/src/cli";
 import * as backupMod from "../../runner/src/commands/backup";
 import * as verifyMod from "../../runner/src/commands/verify";
 import * as statusMod from "../../runner/src/commands/status";
 import * as scheduleMod from "../../runner/src/commands/schedule";
-import { ScheduledBackup, ScheduledVerification } from "../../components";
+import * as replicateMod from "../../runner/src/commands/replicate";
+import { ScheduledBackup, ScheduledReplication, ScheduledVerification } from "../../components";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
 import { Declared, declare, installMocks, isSecretValue, one } from "../components/mockHarness";
 
@@ -52,7 +54,7 @@ function parse(argv: string[], env: Record<string, string> = {}): Parsed {
   const saved = { ...process.env };
   for (const k of ALL_ENV) delete process.env[k];
   Object.assign(process.env, env);
-  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, scheduleMod.scheduleCommand]) (m as jest.Mock).mockClear();
+  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, scheduleMod.scheduleCommand, replicateMod.replicateCommand]) (m as jest.Mock).mockClear();
   try {
     buildProgram(() => undefined).parse(["node", "lifeboat-runner", ...argv]);
   } finally {
@@ -64,6 +66,7 @@ function parse(argv: string[], env: Record<string, string> = {}): Parsed {
     ["verify", verifyMod.verifyCommand as jest.Mock],
     ["status", statusMod.statusCommand as jest.Mock],
     ["schedule", scheduleMod.scheduleCommand as jest.Mock],
+    ["replicate", replicateMod.replicateCommand as jest.Mock],
   ];
   const hit = calls.filter(([, m]) => m.mock.calls.length > 0);
   expect(hit.map(([n]) => n)).toHaveLength(1);
@@ -207,5 +210,63 @@ describe("ScheduledVerification runs the e2e verify and status command lines", (
     const deployed = parse(outer.inner!, env);
     expect(deployed.command).toBe("status");
     expect(deployed.opts).toEqual(parse(statusArgs({ name: "app", maxAge: "1h", ...DEST, json: true }), { ...KEYS }).opts);
+  });
+});
+
+describe("ScheduledReplication runs the e2e replicate command line", () => {
+  const REPLICA = { bucket: "prod-replica-1", prefix: "dr/prod", endpoint: "https://s3.us-east-2.amazonaws.com", region: "us-east-2" };
+  const REPLICA_KEYS = { LIFEBOAT_REPLICA_ACCESS_KEY_ID: "AKIAREPLICAEXAMPLE", LIFEBOAT_REPLICA_SECRET_ACCESS_KEY: "replica-secret-example" };
+  const PING = "https://hc-ping.com/replicate-x";
+  const args = {
+    bucketName: BUCKET, prefix: PREFIX, endpoint: ENDPOINT, region: "auto",
+    replicaBucketName: REPLICA.bucket, replicaPrefix: REPLICA.prefix, replicaEndpoint: REPLICA.endpoint, replicaRegion: REPLICA.region,
+    accessKeyId: pulumi.secret(KEYS.AWS_ACCESS_KEY_ID), secretAccessKey: pulumi.secret(KEYS.AWS_SECRET_ACCESS_KEY),
+    replicaAccessKeyId: pulumi.secret(REPLICA_KEYS.LIFEBOAT_REPLICA_ACCESS_KEY_ID), replicaSecretAccessKey: pulumi.secret(REPLICA_KEYS.LIFEBOAT_REPLICA_SECRET_ACCESS_KEY),
+    rpo: "1h", alertWebhookUrl: pulumi.secret(WEBHOOK), healthcheckUrl: pulumi.secret(PING),
+  };
+  // replicate.e2e.test.ts: replicateArgs({ all: true, to, toEndpoint, toRegion, ...src(), json: true, alertWebhook, pingUrl, ...spec })
+  // under AWS_* (source) and LIFEBOAT_REPLICA_* (replica); its test-only part size, work dir and state file left out.
+  const e2e = () =>
+    parse(
+      replicateArgs({
+        all: true, to: `s3://${REPLICA.bucket}/${REPLICA.prefix}`, toEndpoint: REPLICA.endpoint, toRegion: REPLICA.region,
+        ...DEST, json: true, alertWebhook: WEBHOOK, pingUrl: PING, maxLag: "1h",
+      }),
+      { ...KEYS, ...REPLICA_KEYS },
+    );
+
+  it("the e2e test builds its replicate command line with replicateArgs, every source", () => {
+    const src = readFileSync(join(__dirname, "replicate.e2e.test.ts"), "utf8");
+    expect(src).toMatch(/import \{[^}]*\breplicateArgs\b[^}]*\} from "lifeboat-runner"/);
+    expect(src).toMatch(/runner\(\s*replicateArgs\(\{\s*all: true,/);
+    expect(src).toMatch(/LIFEBOAT_REPLICA_ACCESS_KEY_ID/);
+  });
+
+  it("Docker: the schedule wrapper parses on the replication cron and runs replicate exactly as the e2e `replicate()` helper does", async () => {
+    const resources = await declare(() => new ScheduledReplication("app", { ...args, schedule: "*/20 * * * *" }));
+    const c = one(resources, "docker:index/container:Container");
+    const env = envOf(c);
+    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
+    expect(outer.command).toBe("schedule");
+    expect(outer.opts.cron).toBe("*/20 * * * *");
+    const deployed = parse(outer.inner!, env);
+    expect(deployed.command).toBe("replicate");
+    expect(deployed.opts).toEqual(e2e().opts);
+    expect(deployed.opts).toMatchObject({ all: true, maxLag: "1h", copy: true });
+    // Both identities the e2e test passes in the environment reach the container by the same names.
+    expect(env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
+  });
+
+  it("ECS: the task's command with its Secrets Manager env parses to the e2e replicate options", async () => {
+    const resources = await declare(
+      () => new ScheduledReplication("app", { ...args, runtime: "ecs", clusterArn: "arn:aws:ecs:us-east-2:123456789012:cluster/c", subnetIds: ["subnet-0a"], ecsRegion: "us-east-2" }),
+    );
+    const def = JSON.parse(one(resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
+    const stored = JSON.parse(one(resources, "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString.value);
+    const env = Object.fromEntries(def.secrets.map((s: any) => [s.name, stored[/:([A-Z_]+)::$/.exec(s.valueFrom)![1]!]]));
+    const deployed = parse(afterExec([...def.entryPoint, ...def.command]), env);
+    expect(deployed.command).toBe("replicate");
+    expect(deployed.opts).toEqual(e2e().opts);
+    expect(env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
   });
 });
