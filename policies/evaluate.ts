@@ -7,6 +7,7 @@ import { encryptionPolicy } from "./encryption";
 import { immutabilityPolicy } from "./immutability";
 import { lifecyclePolicy } from "./lifecycle";
 import { DEFAULT_SETTINGS, EnforcementLevel, LifeboatPolicy, PolicyResourceInput, PolicySettings } from "./model";
+import { pitrPolicy } from "./pitr";
 import { publicAccessPolicy } from "./publicAccess";
 import { replicaPolicy } from "./replica";
 import { retentionPolicy } from "./retention";
@@ -26,6 +27,7 @@ export const POLICIES: readonly LifeboatPolicy[] = [
   replicaPolicy,
   retentionPolicy,
   schedulePolicy,
+  pitrPolicy,
 ];
 
 /** A finding with its policy and level, as `lifeboat plan` reports it. */

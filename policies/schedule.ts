@@ -6,6 +6,8 @@
  *
  * Judged, each on its own inputs:
  * - `lifeboat:index:ScheduledBackup` components: `schedule` (5-field cron, UTC) against `rpo`
+ *   (for a source with `pitr: true`, its `walFlushInterval`, default 60s, instead of the
+ *   base-backup schedule)
  *   (a duration such as `1h`) or `rpoSeconds` (a number). The source's name for messages is
  *   `sourceName` (what Lifeboat's component registers) or `source` (a string, or an object with
  *   `name`), else the resource name. Without an RPO the
@@ -19,14 +21,14 @@
 import { formatDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 import { Finding, knownString, LifeboatPolicy, obj, PolicyResourceInput, PolicySettings, T } from "./model";
 
-interface Rpo {
+export interface Rpo {
   seconds: number;
   /** As declared (`24h`), for messages. */
   text: string;
 }
 
 /** The RPO a ScheduledBackup declares; undefined when none or unknown. */
-function rpoOf(r: PolicyResourceInput): Rpo | undefined {
+export function rpoOf(r: PolicyResourceInput): Rpo | undefined {
   const text = knownString(r.inputs.rpo);
   if (text) {
     try {
@@ -39,7 +41,7 @@ function rpoOf(r: PolicyResourceInput): Rpo | undefined {
   return typeof s === "number" && s > 0 ? { seconds: s, text: formatDuration(s) } : undefined;
 }
 
-function sourceName(r: PolicyResourceInput): string {
+export function sourceName(r: PolicyResourceInput): string {
   return knownString(r.inputs.sourceName) ?? knownString(r.inputs.source) ?? knownString(obj(r.inputs.source).name) ?? r.name;
 }
 
@@ -75,8 +77,21 @@ export function checkSchedules(resources: PolicyResourceInput[], settings: Polic
   const components = resources.filter((r) => r.type === T.scheduledBackup);
   for (const r of components) {
     const rpo = rpoOf(r);
+    if (rpo === undefined) continue;
+    if (r.inputs.pitr === true) {
+      // With WAL streaming the recovery point is the WAL flush interval, not the base-backup schedule.
+      const flush = knownString(r.inputs.walFlushInterval) ?? "60s";
+      const seconds = parseDuration(flush);
+      if (seconds > rpo.seconds) {
+        findings.push({
+          resource: r.name,
+          message: `WAL streaming of ${sourceName(r)} flushes every ${flush}, longer than its RPO of ${rpo.text}: shorten walFlushInterval or raise the RPO`,
+        });
+      }
+      continue;
+    }
     const schedule = knownString(r.inputs.schedule);
-    if (rpo === undefined || !schedule) continue;
+    if (!schedule) continue;
     let interval: number;
     try {
       interval = worstCaseIntervalSeconds(schedule);

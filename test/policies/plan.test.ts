@@ -19,7 +19,6 @@ import { PolicyResourceInput } from "../../policies/model";
 const root = path.resolve(__dirname, "../..");
 const bin = path.join(root, "bin/lifeboat.js");
 const run = promisify(execFile);
-const AGE = "age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx";
 const weakened = (name: string) => path.join("test/fixtures/weakened", `Pulumi.${name}.yaml`);
 
 async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

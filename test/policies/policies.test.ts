@@ -8,6 +8,7 @@ import { evaluatePolicies, POLICIES } from "../../policies/evaluate";
 import { checkImmutability } from "../../policies/immutability";
 import { checkLifecycle } from "../../policies/lifecycle";
 import { DEFAULT_SETTINGS, PolicyResourceInput, PolicySettings } from "../../policies/model";
+import { checkPitr } from "../../policies/pitr";
 import { checkPublicAccess } from "../../policies/publicAccess";
 import { checkReplica } from "../../policies/replica";
 import { checkRetention } from "../../policies/retention";
@@ -24,11 +25,11 @@ const msgs = (f: { message: string }[]) => f.map((x) => x.message);
 
 describe("the compliant stack (R2 primary in weur, S3 replica in eu-central-1)", () => {
   it("passes every policy", () => expect(evaluatePolicies(compliantStack())).toEqual([]));
-  it("has nine policies with stable names", () => {
+  it("has ten policies with stable names", () => {
     expect(POLICIES.map((p) => p.name)).toEqual([
       "lifeboat-backup-encryption", "lifeboat-client-side-encryption", "lifeboat-backup-immutability", "lifeboat-backup-lifecycle",
       "lifeboat-no-public-access", "lifeboat-writer-least-privilege", "lifeboat-replica-other-region", "lifeboat-retention-minimums",
-      "lifeboat-schedule-meets-rpo",
+      "lifeboat-schedule-meets-rpo", "lifeboat-pitr-for-short-rpo",
     ]);
   });
 });
@@ -298,6 +299,39 @@ describe("lifeboat-schedule-meets-rpo", () => {
     expect(eventBridgeIntervalSeconds("cron(0 3 ? * 1 *)")).toBe(7 * 86400);
     expect(eventBridgeIntervalSeconds("cron(0 3 ? * 2-6 *)")).toBe(3 * 86400);
     expect(eventBridgeIntervalSeconds("rate(15 minutes)")).toBe(900);
+  });
+});
+
+describe("lifeboat-schedule-meets-rpo with point-in-time recovery", () => {
+  const pitr = (rpo: string, walFlushInterval?: string): PolicyResourceInput => ({
+    type: "lifeboat:index:ScheduledBackup", name: "prod-app-db",
+    inputs: { sourceName: "app-db", sourceKind: "postgres", schedule: "0 3 * * *", rpo, pitr: true, ...(walFlushInterval ? { walFlushInterval } : {}) },
+  });
+  it("judges the WAL flush interval (default 60s), not the daily base-backup schedule", () => {
+    expect(checkSchedules([pitr("5m")], S)).toEqual([]);
+    expect(checkSchedules([pitr("5m", "2m")], S)).toEqual([]);
+  });
+  it("flags a flush interval longer than the RPO", () => {
+    expect(msgs(checkSchedules([pitr("30s")], S))).toEqual([
+      "WAL streaming of app-db flushes every 60s, longer than its RPO of 30s: shorten walFlushInterval or raise the RPO",
+    ]);
+  });
+});
+
+describe("lifeboat-pitr-for-short-rpo", () => {
+  const sb = (inputs: Record<string, unknown>): PolicyResourceInput => ({ type: "lifeboat:index:ScheduledBackup", name: "prod-app-db", inputs: { sourceName: "app-db", ...inputs } });
+  it("passes postgres with an RPO of 15 minutes or more, or with PITR, and other kinds at any RPO", () => {
+    expect(checkPitr([
+      sb({ sourceKind: "postgres", schedule: "*/15 * * * *", rpo: "15m" }),
+      sb({ sourceKind: "postgres", schedule: "0 3 * * *", rpo: "1m", pitr: true }),
+      sb({ sourceKind: "redis", schedule: "*/5 * * * *", rpo: "5m" }),
+    ])).toEqual([]);
+  });
+  it("flags postgres with an RPO under 15 minutes and no PITR", () => {
+    expect(checkPitr([sb({ sourceKind: "postgres", schedule: "*/5 * * * *", rpo: "5m" })])).toEqual([{
+      resource: "prod-app-db",
+      message: "postgres source app-db declares an RPO of 5m, under 15m: enable point-in-time recovery (pitr: true, WAL streaming) instead of dumping that often",
+    }]);
   });
 });
 
