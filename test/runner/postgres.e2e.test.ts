@@ -13,6 +13,7 @@ import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, REPO, requireBuiltRunner, runner } from "../support/runner";
 import { exec, execOk } from "../support/exec";
 import { requireTool } from "../support/tools";
+import { stockRestoreScript } from "../../components/runbook/stockTools";
 import { waitFor, freePort } from "../support/ports";
 
 jest.setTimeout(180_000);
@@ -207,25 +208,25 @@ describe("postgres backup -> list -> restore", () => {
   });
 
   test("restores with stock tools alone (rclone, sha256sum, age -d, zstd -d, pg_restore) using the runbook's exact commands", async () => {
+    // The script the generated runbook prints (components/runbook/stockTools.ts), with this
+    // test's values; docs/runbook.md's stock-restore block is its body (test/components/runbook.test.ts).
+    // KEY is left empty: the script finds the newest backup with a manifest itself.
+    const script = stockRestoreScript({
+      kind: "postgres", endpoint: s3.endpoint, region: "us-east-1", bucket: BUCKET, prefix: PREFIX, source: "app",
+      identity: key.file, target: pg.url("stock"),
+    });
     const doc = readFileSync(join(REPO, "docs/runbook.md"), "utf8");
     const m = /<!-- stock-restore:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- stock-restore:end -->/.exec(doc);
     expect(m).not.toBeNull();
+    expect(script.endsWith(m![1]!)).toBe(true);
     await createDb("stock");
     const dir = mkdtempSync(join(work, "stock-"));
-    const r = await exec("bash", ["-euo", "pipefail", "-c", m![1]!], {
+    const r = await exec("bash", ["-euo", "pipefail", "-c", script], {
       cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        ...s3.env,
-        ENDPOINT: s3.endpoint,
-        BUCKET,
-        KEY: backupKey,
-        IDENTITY: key.file,
-        TARGET_URL: pg.url("stock"),
-      },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...s3.env },
     });
     expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(r.stderr).toContain(`restoring ${backupKey}`);
     expect(await fingerprint("stock")).toEqual(await fingerprint("app"));
   });
 });

@@ -1,0 +1,5 @@
+export { renderRunbook, bucketDest, destinationSpec, redactUrl, restoreSpecFor, defaultTarget, stockVarsFor, RUNBOOK_VARIABLES, runbookInputFromConfig } from "./render";
+export type { RunbookInput, RunbookBucket, RunbookSource, ResolvedBucket } from "./render";
+export { STOCK_FETCH, STOCK_DECODE, STOCK_RESTORE_SCRIPT, stockScriptBody, stockRestoreScript, stockTargetVariable } from "./stockTools";
+export type { StockRestoreVars } from "./stockTools";
+export { shellQuote, shellJoin, shellValue } from "./shell";

@@ -1,0 +1,213 @@
+/**
+ * The generated runbook (components/runbook): real names in its commands, runner commands equal
+ * to the runner's own argv builders, stock-tools scripts equal to the shared script the
+ * end-to-end test runs, and docs/runbook.md's stock-restore block equal to that shared script.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import {
+  RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_RESTORE_SCRIPT, stockRestoreScript,
+} from "../../components/runbook";
+import { maxAgeFor } from "../../components/schedule/cron";
+import { validateStackConfig } from "../../components/config/validate";
+import { rawStackConfig } from "../../components/config/stackConfig";
+import { readStackFile } from "../../cli/plan/stackFile";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const R2_ENDPOINT = `https://${ACCOUNT}.eu.r2.cloudflarestorage.com`;
+const S3_ENDPOINT = "https://s3.eu-central-1.amazonaws.com";
+
+const prod: RunbookInput = {
+  environment: "prod",
+  profile: "production",
+  stack: "prod",
+  prefix: "backups",
+  primary: { provider: "r2", bucketName: "lifeboat-prod-backups", endpoint: R2_ENDPOINT, region: "auto", accountId: ACCOUNT, jurisdiction: "eu", location: "weur" },
+  replicas: [{ provider: "s3", bucketName: "lifeboat-prod-replica-1", endpoint: S3_ENDPOINT, region: "eu-central-1" }],
+  sources: [
+    { name: "app-db", kind: "postgres", schedule: "0 * * * *", rpo: "1h", rto: "45m", drTargetUrl: "postgres://app:hunter2-secret@dr-db.internal:5432/app" },
+    { name: "n8n-data", kind: "volume", schedule: "0 3 * * *", rpo: "24h", rto: "4h", volume: "n8n_data", drTargetPath: "/srv/dr/n8n" },
+  ],
+  failover: false,
+  verification: { enabled: true, schedule: "0 5 * * 0", statusSchedule: "0 * * * *" },
+  alerting: { webhook: true, healthcheck: false, minBackupBytes: 1_000_000, maxShrink: 0.5 },
+  ageRecipients: ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
+  ageIdentityInStack: true,
+};
+
+const md = renderRunbook(prod);
+const dest = { dest: "s3://lifeboat-prod-backups/backups", endpoint: R2_ENDPOINT, region: "auto" };
+const RUN = "npx lifeboat-runner ";
+
+/** The body of the markdown section whose heading starts with `heading`, up to the next heading of the same or a higher level. */
+function section(doc: string, heading: string): string {
+  let fenced = false;
+  // Headings outside code blocks only (bash comments start with `# ` too).
+  const lines = doc.split("\n").map((l) => {
+    if (l.startsWith("```")) fenced = !fenced;
+    return fenced || l.startsWith("```") ? ` ${l}` : l;
+  });
+  const start = lines.findIndex((l) => l.startsWith(heading));
+  if (start < 0) throw new Error(`no heading ${heading}`);
+  const level = /^#+/.exec(heading)![0].length;
+  const end = lines.findIndex((l, n) => n > start && /^#+ /.test(l) && /^#+/.exec(l)![0].length <= level);
+  return lines.slice(start, end < 0 ? undefined : end).map((l) => l.replace(/^ /, "")).join("\n");
+}
+
+/** Every fenced bash block of a markdown fragment. */
+function blocks(doc: string): string[] {
+  return [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+function runnerLines(doc: string): string[] {
+  return doc.split("\n").filter((l) => l.startsWith(RUN)).map((l) => l.replace(/\s+#.*$/, ""));
+}
+
+describe("renderRunbook for a prod-like environment (R2 primary, S3 replica, postgres + volume)", () => {
+  test("says what is backed up where: a row per source with schedule, RPO and RTO, and both buckets", () => {
+    const where = section(md, "## What is backed up");
+    expect(where).toContain("| `app-db` | PostgreSQL database (pg_dump custom format) | `0 * * * *` | 1h | 45m | `s3://lifeboat-prod-backups/backups/app-db/` |");
+    expect(where).toContain("| `n8n-data` | Docker volume (tar) `n8n_data` | `0 3 * * *` | 24h | 4h | `s3://lifeboat-prod-backups/backups/n8n-data/` |");
+    expect(where).toContain(`\`lifeboat-prod-backups\` (Cloudflare R2, jurisdiction eu, location weur; endpoint ${R2_ENDPOINT})`);
+    expect(where).toContain(`Replica 1: \`lifeboat-prod-replica-1\` (AWS S3, eu-central-1; endpoint ${S3_ENDPOINT}), kept by the scheduled \`replicate\` job`);
+  });
+
+  test("one runner restore command per source, equal to restoreArgs with this environment's bucket, endpoint, region and prefix", () => {
+    const restores = runnerLines(section(md, "## Restore with the runner"));
+    expect(restores).toEqual([
+      RUN + shellJoin(restoreArgs({ name: "app-db", identity: "$IDENTITY", targetUrl: "$TARGET_URL", ...dest })),
+      RUN + shellJoin(restoreArgs({ name: "n8n-data", identity: "$IDENTITY", targetDir: "$TARGET_DIR", ...dest })),
+    ]);
+    // What that looks like: real names, secrets only as variables.
+    expect(restores[0]).toBe(
+      `npx lifeboat-runner restore --name app-db --identity "$IDENTITY" --target-url "$TARGET_URL" --dest s3://lifeboat-prod-backups/backups --endpoint ${R2_ENDPOINT} --region auto`,
+    );
+    // The targets: a fresh database / volume, the DR target's password never printed.
+    const s = section(md, "## Restore with the runner");
+    expect(s).toContain("export TARGET_URL=postgres://app@dr-db.internal:5432/app");
+    expect(s).toContain("export TARGET_DIR=/srv/dr/n8n");
+    expect(md).not.toContain("hunter2");
+  });
+
+  test("list, status and verify commands come from the runner's builders, per source", () => {
+    expect(runnerLines(section(md, "## List backups"))).toEqual([
+      RUN + shellJoin(listArgs({ name: "app-db", ...dest })),
+      RUN + shellJoin(listArgs({ name: "n8n-data", ...dest })),
+      RUN + shellJoin(listArgs({ name: "app-db", dest: "s3://lifeboat-prod-replica-1/backups", endpoint: S3_ENDPOINT, region: "eu-central-1" })),
+      RUN + shellJoin(listArgs({ name: "n8n-data", dest: "s3://lifeboat-prod-replica-1/backups", endpoint: S3_ENDPOINT, region: "eu-central-1" })),
+    ]);
+    expect(runnerLines(section(md, "## Are the backups healthy"))).toEqual([
+      RUN + shellJoin(statusArgs({ name: "app-db", maxAge: maxAgeFor("0 * * * *"), minSize: "1000000", maxShrink: 0.5, ...dest })),
+      RUN + shellJoin(statusArgs({ name: "n8n-data", maxAge: maxAgeFor("0 3 * * *"), maxShrink: 0.5, ...dest })),
+    ]);
+    expect(runnerLines(section(md, "## Verify a backup"))).toEqual([
+      RUN + shellJoin(verifyArgs({ name: "app-db", identity: "$IDENTITY", scratchUrl: "$SCRATCH_URL", ...dest })),
+      RUN + shellJoin(verifyArgs({ name: "n8n-data", identity: "$IDENTITY", ...dest })),
+    ]);
+  });
+
+  test("prerequisites: the age identity from the stack's secret config, restorer credentials from the secret output", () => {
+    const pre = section(md, "## Before you start");
+    expect(pre).toContain("pulumi config get lifeboat:ageIdentity --stack prod > \"$IDENTITY\"");
+    expect(pre).toContain('pulumi stack output "${2:-credentials}" --show-secrets --json --stack prod');
+    expect(pre).toContain(".restorer.accessKeyId");
+    expect(pre).toContain("age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx");
+  });
+
+  test("the stock-tools block per source is the shared script with this environment's values filled in", () => {
+    const stock = section(md, "## Restore with stock tools only");
+    const [pg, vol] = blocks(stock);
+    expect(pg).toBe(stockRestoreScript({
+      kind: "postgres", endpoint: R2_ENDPOINT, region: "auto", bucket: "lifeboat-prod-backups", prefix: "backups", source: "app-db",
+      key: "", identity: "$HOME/.lifeboat/prod-age-identity.txt", target: "postgres://app@dr-db.internal:5432/app",
+    }));
+    expect(pg!.endsWith(STOCK_RESTORE_SCRIPT)).toBe(true);
+    expect(pg).toContain(`ENDPOINT=${R2_ENDPOINT}\nexport AWS_REGION=auto\nBUCKET=lifeboat-prod-backups\nPREFIX=backups\nSOURCE=app-db\nKEY=''\nIDENTITY="$HOME/.lifeboat/prod-age-identity.txt"\nTARGET_URL=postgres://app@dr-db.internal:5432/app\n`);
+    expect(vol!.endsWith(`${STOCK_FETCH}\n${STOCK_DECODE.volume}`)).toBe(true);
+    expect(vol).toContain("TARGET_DIR=/srv/dr/n8n\n");
+  });
+
+  test("the generated stock scripts are valid bash", () => {
+    for (const b of blocks(md)) execFileSync("bash", ["-n", "-c", b]);
+  });
+
+  test("fail over and fail back: the pulumi commands, what happens, and the replica's restore commands", () => {
+    const f = section(md, "## Fail over and fail back");
+    expect(f).toContain("pulumi config set lifeboat:failover true --stack prod\npulumi up --stack prod");
+    expect(f).toContain("pulumi config set lifeboat:failover false --stack prod\npulumi up --stack prod");
+    expect(f).toContain("write to the replica `lifeboat-prod-replica-1`");
+    expect(f).toContain("Backups written to the replica during the failover stay on the replica");
+    expect(f).toContain("| `app-db` | `postgres://app@dr-db.internal:5432/app` | 45m |");
+    const replica = { dest: "s3://lifeboat-prod-replica-1/backups", endpoint: S3_ENDPOINT, region: "eu-central-1" };
+    expect(runnerLines(f)).toEqual([
+      RUN + shellJoin(restoreArgs({ name: "app-db", identity: "$IDENTITY", targetUrl: "$TARGET_URL", ...replica })),
+      RUN + shellJoin(restoreArgs({ name: "n8n-data", identity: "$IDENTITY", targetDir: "$TARGET_DIR", ...replica })),
+      `${RUN}replicate --all --to s3://lifeboat-prod-backups/backups --to-endpoint ${R2_ENDPOINT} --to-region auto --dest s3://lifeboat-prod-replica-1/backups --endpoint ${S3_ENDPOINT} --region eu-central-1`,
+    ]);
+  });
+
+  test("every classic scenario has a heading with the RPO/RTO the config promises for the sources it concerns", () => {
+    const headings = md.split("\n").filter((l) => l.startsWith("### ") && section(md, "## Scenarios").includes(l));
+    expect(headings).toEqual([
+      "### Database corruption (bad migration, accidental DELETE, broken disk pages) — `app-db` RPO 1h, RTO 45m",
+      "### Lost volume (deleted volume, failed disk) — `n8n-data` RPO 24h, RTO 4h",
+      "### Server loss (the Docker host is gone) — `app-db` RPO 1h, RTO 45m; `n8n-data` RPO 24h, RTO 4h",
+      "### Ransomware or a compromised account — `app-db` RPO 1h, RTO 45m; `n8n-data` RPO 24h, RTO 4h",
+    ]);
+    const corruption = section(md, "### Database corruption");
+    expect(runnerLines(corruption)).toEqual([
+      RUN + shellJoin(restoreArgs({ name: "app-db", identity: "$IDENTITY", targetUrl: "$TARGET_URL", at: "2026-01-31T23:00:00Z", ...dest })),
+    ]);
+    expect(runnerLines(section(md, "### Lost volume"))).toEqual([
+      RUN + shellJoin(restoreArgs({ name: "n8n-data", identity: "$IDENTITY", targetDir: "$TARGET_DIR", ...dest })),
+    ]);
+  });
+
+  test("in failover, the runbook says so up front", () => {
+    expect(md).not.toContain("in FAILOVER now");
+    expect(renderRunbook({ ...prod, failover: true })).toContain("**This stack is in FAILOVER now**");
+  });
+
+  test("shell quoting: names that need quotes are quoted, variables stay expandable", () => {
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote("")).toBe("''");
+    expect(shellJoin(["restore", "--target-url", "$TARGET_URL", "--name", "a b"])).toBe(`restore --target-url "$TARGET_URL" --name 'a b'`);
+  });
+});
+
+describe("docs/runbook.md", () => {
+  test("its stock-restore block (run by the postgres end-to-end test) is the shared script, verbatim", () => {
+    const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
+    const m = /<!-- stock-restore:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- stock-restore:end -->/.exec(doc);
+    expect(m).not.toBeNull();
+    // On a mismatch: paste STOCK_RESTORE_SCRIPT from components/runbook/stockTools.ts into the block.
+    expect(m![1]).toBe(STOCK_RESTORE_SCRIPT);
+  });
+
+  test("its other-kinds blocks are the shared step 3 of each kind", () => {
+    const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
+    for (const kind of ["volume", "redis", "sqlite"] as const) expect(doc).toContain(STOCK_DECODE[kind]);
+  });
+});
+
+describe("runbookInputFromConfig", () => {
+  test("the prod stack's config gives a runbook with every source's objectives and restore command", () => {
+    const file = readStackFile({ projectDir: join(__dirname, "../.."), stack: "prod" });
+    const config = validateStackConfig(rawStackConfig(file.config), "prod");
+    const primary = { bucketName: "lifeboat-prod-backups", endpoint: R2_ENDPOINT, region: "auto" };
+    const replica = { bucketName: "lifeboat-prod-replica-1", endpoint: S3_ENDPOINT, region: "eu-central-1" };
+    const input = runbookInputFromConfig(config, { primary, replicas: [replica] });
+    expect(input.sources.map((s) => [s.name, s.kind, s.rpo, s.rto])).toEqual(config.sources.map((s) => [s.name, s.kind, s.rpo, s.rto]));
+    expect(input.primary).toMatchObject({ provider: "r2", jurisdiction: "eu", location: "weur", ...primary });
+    expect(input.replicas).toEqual([{ provider: "s3", ...replica }]);
+    const doc = renderRunbook(input);
+    for (const s of config.sources) {
+      expect(doc).toContain(`| \`${s.name}\` |`);
+      expect(doc).toContain(`--name ${s.name} --identity "$IDENTITY"`);
+    }
+    expect(doc).not.toContain("[secret]");
+    expect(() => runbookInputFromConfig(config, { primary, replicas: [] })).toThrow(/1 replicas configured, 0 resolved/);
+  });
+});
