@@ -220,3 +220,58 @@ export function scheduleArgs(cron: string, command: string[], opts: { runAtStart
   push(a, "--state-file", opts.stateFile);
   return [...a, "--", ...command];
 }
+
+export interface WalStreamSpec extends DestinationSpec, CommonSpec {
+  name: string;
+  /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. A user with REPLICATION. */
+  url?: string;
+  /** Physical replication slot (LIFEBOAT_WAL_SLOT); default `lifeboat_<name>`. */
+  slot?: string;
+  /** Local spool for WAL not yet uploaded (LIFEBOAT_WAL_SPOOL_DIR); a persistent volume. */
+  spoolDir?: string;
+  /** age public keys (LIFEBOAT_AGE_RECIPIENTS). Never an identity. */
+  recipients?: string[];
+  /** How often the partial segment is uploaded, e.g. `60s` (LIFEBOAT_WAL_FLUSH_INTERVAL). */
+  flushInterval?: string;
+  /** Alert when WAL in the bucket lags more than this, e.g. `5m` (LIFEBOAT_WAL_MAX_LAG). */
+  maxLag?: string;
+  statusIntervalSeconds?: number;
+  zstdLevel?: number;
+}
+
+/** `wal-stream`: the long-running PITR sidecar. */
+export function walStreamArgs(s: WalStreamSpec): string[] {
+  const a = ["wal-stream", "--name", s.name];
+  push(a, "--url", s.url);
+  push(a, "--slot", s.slot);
+  push(a, "--spool-dir", s.spoolDir);
+  for (const r of s.recipients ?? []) a.push("--recipient", r);
+  push(a, "--flush-interval", s.flushInterval);
+  push(a, "--max-lag", s.maxLag);
+  push(a, "--status-interval", s.statusIntervalSeconds);
+  push(a, "--zstd-level", s.zstdLevel);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}
+
+export interface BasebackupSpec extends DestinationSpec, CommonSpec {
+  name: string;
+  /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. A user with REPLICATION. */
+  url?: string;
+  /** age public keys (LIFEBOAT_AGE_RECIPIENTS). */
+  recipients?: string[];
+  /** `fetch` (default): the WAL for consistency inside the tar; `none`: from wal-stream. */
+  walMethod?: "fetch" | "none";
+  fastCheckpoint?: boolean;
+  zstdLevel?: number;
+}
+
+/** `basebackup`: a pg_basebackup tar into the tier layout (schedule it like a backup). */
+export function basebackupArgs(s: BasebackupSpec): string[] {
+  const a = ["basebackup", "--name", s.name];
+  push(a, "--url", s.url);
+  for (const r of s.recipients ?? []) a.push("--recipient", r);
+  push(a, "--wal-method", s.walMethod);
+  push(a, "--fast-checkpoint", s.fastCheckpoint);
+  push(a, "--zstd-level", s.zstdLevel);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
+}

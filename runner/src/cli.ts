@@ -11,6 +11,8 @@ import { statusCommand } from "./commands/status";
 import { scheduleCommand } from "./commands/schedule";
 import { replicateCommand } from "./commands/replicate";
 import { redactUrl } from "./redact";
+import { walStreamCommand } from "./commands/walStream";
+import { basebackupCommand } from "./commands/basebackup";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -124,6 +126,41 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         ),
     ),
   ).action((opts) => run(replicateCommand(opts, log)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("wal-stream")
+        .description(
+          "long-running PITR sidecar: pg_receivewal over a physical replication slot (created if missing) into a local spool; uploads each completed WAL segment (zstd + age, manifest) under <prefix>/<source>/wal/ and the partial segment every --flush-interval; stops cleanly on SIGTERM after flushing",
+        )
+        .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
+        .addOption(new Option("--url <url>", "postgres:// URL of a user with the REPLICATION attribute (secret)").env(ENV.url))
+        .addOption(new Option("--slot <name>", "physical replication slot (default lifeboat_<name>)").env(ENV.walSlot))
+        .addOption(new Option("--spool-dir <dir>", "local spool for WAL not yet uploaded; keep it on a persistent volume (default <work-dir>/lifeboat-wal-<name>)").env(ENV.walSpoolDir))
+        .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
+        .addOption(new Option("--flush-interval <duration>", "upload the partial segment this often: the recovery point objective").env(ENV.walFlushInterval).default("60s"))
+        .addOption(new Option("--max-lag <duration>", "alert when WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
+        .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
+        .option("--zstd-level <n>", "zstd compression level", "3"),
+    ),
+  ).action((opts) => run(walStreamCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("basebackup")
+        .description(
+          "pg_basebackup -D - -Ft streamed -> zstd -> age -> multipart upload into the tier layout (<ts>-<rand>.base.tar.zst.age, manifest last); the base of point-in-time recovery with wal-stream",
+        )
+        .option("--name <name>", "source name: the same as wal-stream's")
+        .addOption(new Option("--url <url>", "postgres:// URL of a user with the REPLICATION attribute (secret)").env(ENV.url))
+        .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
+        .addOption(new Option("--wal-method <method>", "fetch: WAL needed for consistency inside the tar; none: it comes from wal-stream").choices(["fetch", "none"]).default("fetch"))
+        .option("--fast-checkpoint", "start with an immediate checkpoint instead of a spread one")
+        .option("--zstd-level <n>", "zstd compression level", "3"),
+    ),
+  ).action((opts) => run(basebackupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   program
     .command("schedule")

@@ -28,4 +28,9 @@ export const ENV = {
   replicaSecretAccessKey: "LIFEBOAT_REPLICA_SECRET_ACCESS_KEY",
   replicaSessionToken: "LIFEBOAT_REPLICA_SESSION_TOKEN",
   maxLag: "LIFEBOAT_REPLICA_MAX_LAG",
+  /** wal-stream: physical replication slot, local spool directory, partial flush interval, upload lag alert. */
+  walSlot: "LIFEBOAT_WAL_SLOT",
+  walSpoolDir: "LIFEBOAT_WAL_SPOOL_DIR",
+  walFlushInterval: "LIFEBOAT_WAL_FLUSH_INTERVAL",
+  walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
 } as const;

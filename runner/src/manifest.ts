@@ -13,13 +13,23 @@ export const EXTENSIONS: Record<SourceKind, string> = {
   sqlite: "sqlite.zst.age",
 };
 
+/**
+ * Kinds a manifest in the tier layout can describe: the `backup --source` kinds plus
+ * `pg-basebackup` (written by `basebackup`, the base of point-in-time recovery).
+ */
+export const MANIFEST_KINDS = [...SOURCE_KINDS, "pg-basebackup"] as const;
+export type ManifestKind = (typeof MANIFEST_KINDS)[number];
+
+/** Extension of a `basebackup` object: the pg_basebackup tar (base.tar with pg_wal when fetched). */
+export const BASEBACKUP_EXT = "base.tar.zst.age";
+
 export const TableCount = z.object({ table: z.string(), rows: z.number().int().nonnegative() });
 
 export const ManifestSchema = z.object({
   version: z.literal(1),
   /** The source name (`--name`). */
   source: z.string(),
-  kind: z.enum(SOURCE_KINDS),
+  kind: z.enum(MANIFEST_KINDS),
   tier: z.enum(TIERS),
   key: z.string(),
   startedAt: z.string(),
@@ -49,6 +59,16 @@ export const ManifestSchema = z.object({
     .optional(),
   /** Single-file kinds (redis, sqlite): the original file name, used by restore --target-dir. */
   file: z.object({ name: z.string() }).optional(),
+  /** pg-basebackup only: where WAL replay starts and the backup becomes consistent. */
+  basebackup: z
+    .object({
+      startLsn: z.string(),
+      endLsn: z.string().optional(),
+      timeline: z.number().int().positive(),
+      /** `fetch`: the WAL from start to end is inside the tar (consistent on its own); `none`: it comes from wal-stream. */
+      walMethod: z.enum(["fetch", "none"]),
+    })
+    .optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -75,3 +95,44 @@ export const VerificationSchema = z.object({
   problems: z.array(z.string()),
 });
 export type Verification = z.infer<typeof VerificationSchema>;
+
+/**
+ * The manifest of one WAL object under `<prefix>/<source>/wal/`, written by `wal-stream` after
+ * the object: a completed segment, a partial segment flushed on the interval, or a timeline
+ * history file.
+ */
+export const WalManifestSchema = z.object({
+  version: z.literal(1),
+  source: z.string(),
+  kind: z.literal("wal"),
+  key: z.string(),
+  /** The file name PostgreSQL asks restore_command for (`000000010000000000000003`, `00000002.history`). */
+  file: z.string(),
+  timeline: z.number().int().positive(),
+  /** A partial segment: the segment as far as it was written when flushed (zero-padded). */
+  partial: z.boolean(),
+  /** When the runner read the file (for a partial: the recovery point it carries). */
+  capturedAt: z.string(),
+  uploadedAt: z.string(),
+  rawBytes: z.number().int().nonnegative(),
+  /** sha256 (hex) of the WAL file itself. */
+  rawSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  storedBytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  compression: z.object({ tool: z.literal("zstd"), level: z.number().int() }),
+  encryption: z.object({ tool: z.literal("age"), recipientFingerprints: z.array(z.string()).min(1) }),
+  host: z.string().optional(),
+});
+export type WalManifest = z.infer<typeof WalManifestSchema>;
+
+export function parseWalManifest(text: string, key: string): WalManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`WAL manifest ${key} is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = WalManifestSchema.safeParse(json);
+  if (!r.success) throw new Error(`WAL manifest ${key} is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}

@@ -11,6 +11,7 @@ import { pgClient, pgEnv, pgTarget, countRows, PgTarget } from "../sources/postg
 import { scrub } from "../redact";
 import { Progress, formatBytes } from "../progress";
 import { TarCounter } from "../tarstats";
+import { baseBackups, restorePitr } from "../pitr/restore";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -58,6 +59,28 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   const jobs = intOption("--jobs", o.jobs, 1, 64);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
+  // Point-in-time recovery: a source with base backups (basebackup + wal-stream) restored into a directory.
+  if (o.targetDir && !o.key && (await baseBackups(store, name)).length > 0) {
+    const started = Date.now();
+    const progress = new Progress(`restore ${name}`, log);
+    try {
+      const detail = await restorePitr(store, { name, at: o.at, targetDir: o.targetDir, identity: o.identity }, log, progress);
+      progress.stop();
+      const secs = (Date.now() - started) / 1000;
+      const result = { ok: true, source: name, kind: "pg-basebackup", seconds: secs, ...detail };
+      log.info(result, `point-in-time restore of ${name} prepared`);
+      output(
+        o,
+        result,
+        `restore ok: ${name} to ${detail.recoveryTarget} from ${detail.base} + ${detail.walFiles} WAL file(s) in ${secs.toFixed(1)}s\n  start it with: ${detail.next}`,
+      );
+      return EXIT_OK;
+    } catch (e) {
+      progress.stop();
+      await alerts.alert(`Lifeboat: point-in-time restore of ${name} FAILED: ${errorMessage(e)}`);
+      throw e;
+    }
+  }
   const sel = await selectBackup(store, name, o.at, o.key);
   const m = sel.manifest;
   const key = sel.entry.key;
@@ -72,7 +95,9 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   log.info({ source: name, key }, `restoring ${key}`);
   try {
     let detail: Record<string, unknown> = {};
-    if (m.kind === "postgres") {
+    if (m.kind === "pg-basebackup") {
+      throw new UsageError(`${key} is a base backup: restore it (with its WAL) with --target-dir DIR [--at TIME]`);
+    } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
       detail = await restorePostgres(o, store, sel, jobs, log, progress);
     } else if (m.kind === "volume" || m.kind === "directory") {

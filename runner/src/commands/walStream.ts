@@ -1,0 +1,344 @@
+/**
+ * `wal-stream`: the point-in-time-recovery sidecar. Runs `pg_receivewal` over a physical
+ * replication slot into a small local spool directory and ships every WAL file to the bucket:
+ *
+ * - each COMPLETED segment (and timeline history file) as `<prefix>/<source>/wal/<file>.<ts>-<rand>.zst.age`
+ *   with its manifest, removed from the spool only after object and manifest were written;
+ * - every `--flush-interval`, the segment being written (`<file>.partial`) when it changed, so
+ *   the recovery point in the bucket is never older than the interval (plus one upload);
+ * - on start, whatever a previous run left in the spool, before anything else.
+ *
+ * The slot makes the server keep WAL the sidecar has not received, and pg_receivewal resumes
+ * from the spool's newest file (or the slot's restart_lsn when the spool is empty), so a restart
+ * or a crash leaves no gap. The sidecar holds only age recipients (public keys): it can write
+ * WAL but never read it back.
+ */
+import { promises as fsp } from "node:fs";
+import { join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { Logger } from "pino";
+import { formatDuration, parseDuration } from "lifeboat-core";
+import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, workDir } from "../context";
+import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
+import { parseRecipients } from "../age";
+import { Proc, requireTools, run, startProc } from "../proc";
+import { pgEnv, pgTarget, PgTarget } from "../sources/postgres";
+import { scrub } from "../redact";
+import { Store } from "../store";
+import { Alerts } from "../alerts";
+import { pgTool } from "../pitr/pgtools";
+import { isCompletedWalFile, isPartialName } from "../pitr/wal";
+import { uploadWal } from "../pitr/walUpload";
+
+export interface WalStreamOpts extends StoreOpts, CommonOpts {
+  name?: string;
+  url?: string;
+  slot?: string;
+  spoolDir?: string;
+  recipient: string[];
+  flushInterval: string;
+  maxLag?: string;
+  zstdLevel: string;
+  statusInterval: string;
+}
+
+/** The slot name wal-stream uses by default: `lifeboat_<name>` with hyphens as underscores. */
+export function defaultSlotName(name: string): string {
+  return `lifeboat_${name.replace(/-/g, "_")}`.slice(0, 63);
+}
+
+function durationOption(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`${flag}: ${errorMessage(e)}`);
+  }
+}
+
+export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<number> {
+  const name = checkName(o.name);
+  const target = pgTarget(o.url);
+  const recipients = parseRecipients(o.recipient ?? []);
+  if (recipients.length === 0) {
+    throw new UsageError("--recipient age1... (or LIFEBOAT_AGE_RECIPIENTS) is required: WAL is always encrypted to an age public key");
+  }
+  const flushSeconds = durationOption("--flush-interval", o.flushInterval);
+  const maxLagSeconds = o.maxLag ? durationOption("--max-lag", o.maxLag) : undefined;
+  if (maxLagSeconds !== undefined && maxLagSeconds <= flushSeconds) {
+    throw new UsageError(`--max-lag ${o.maxLag} must be longer than --flush-interval ${o.flushInterval}: the partial segment is uploaded only every flush interval`);
+  }
+  const slot = o.slot || defaultSlotName(name);
+  if (!/^[a-z0-9_]{1,63}$/.test(slot)) throw new UsageError(`--slot: ${JSON.stringify(slot)} must be lowercase letters, digits and underscores, at most 63 characters`);
+  const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
+  const statusInterval = intOption("--status-interval", o.statusInterval, 1, 3600);
+  const store = makeStore(o);
+  const alerts = makeAlerts(o, log);
+  const receivewal = pgTool("pg_receivewal");
+  requireTools([
+    { cmd: receivewal, why: "streams WAL over the replication slot" },
+    { cmd: "zstd", why: "compresses WAL" },
+    { cmd: "age", why: "encrypts WAL" },
+  ]);
+  const spool = resolve(o.spoolDir || join(workDir(o), `lifeboat-wal-${name}`));
+  await fsp.mkdir(spool, { recursive: true, mode: 0o700 });
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log });
+  return s.run();
+}
+
+interface StreamerConfig {
+  name: string;
+  target: PgTarget;
+  slot: string;
+  spool: string;
+  recipients: string[];
+  zstdLevel: number;
+  flushMs: number;
+  maxLagMs?: number;
+  statusInterval: number;
+  receivewal: string;
+  store: Store;
+  alerts: Alerts;
+  log: Logger;
+}
+
+const POLL_MS = 500;
+
+class WalStreamer {
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private receiver: Proc | undefined;
+  private starting = false;
+  private receiverStartedAt = 0;
+  private nextStartAt = 0;
+  private startFailures = 0;
+  private receiverDownSince: number | undefined = Date.now();
+  private uploadFailures = 0;
+  private nextUploadAt = 0;
+  private nextPartialAt = 0;
+  private lastPartial: { file: string; sha: string } | undefined;
+  /** Everything the spool held at this time is in the bucket. */
+  private coveredAt = Date.now();
+  private lagAlerted = false;
+  private readonly scrubber: (s: string) => string;
+
+  constructor(private readonly c: StreamerConfig) {
+    this.scrubber = (s) => scrub(s, [c.target.password]);
+  }
+
+  async run(): Promise<number> {
+    const { log, name, slot, spool } = this.c;
+    const onSignal = (sig: string) => {
+      if (this.stopping) return;
+      log.info({ signal: sig }, `wal-stream ${name}: ${sig} received, flushing and stopping`);
+      this.stopping = true;
+      this.wake?.();
+    };
+    const term = () => onSignal("SIGTERM");
+    const int = () => onSignal("SIGINT");
+    process.on("SIGTERM", term);
+    process.on("SIGINT", int);
+    log.info({ source: name, slot, spool, flushIntervalSeconds: this.c.flushMs / 1000, dest: this.c.store.description }, `wal-stream ${name} started`);
+    try {
+      // Whatever a previous run left in the spool goes first.
+      await this.syncCompleted();
+      while (!this.stopping) {
+        this.ensureReceiver();
+        if (Date.now() >= this.nextUploadAt) {
+          const ok = await this.syncCompleted();
+          if (ok && Date.now() >= this.nextPartialAt) {
+            this.nextPartialAt = Date.now() + this.c.flushMs;
+            await this.syncPartial();
+          }
+        }
+        await this.checkLag();
+        await this.sleep(POLL_MS);
+      }
+      return await this.shutdown();
+    } finally {
+      process.off("SIGTERM", term);
+      process.off("SIGINT", int);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        r();
+      }
+      this.wake = done;
+    });
+  }
+
+  private ensureReceiver(): void {
+    if (this.receiver || this.starting || this.stopping || Date.now() < this.nextStartAt) return;
+    const { log, slot, spool, target, receivewal } = this.c;
+    const env = pgEnv(target);
+    // Starting is asynchronous: the slot is created (if missing) first.
+    this.starting = true;
+    void (async () => {
+      try {
+        await run("pg_receivewal", receivewal, ["--create-slot", "--if-not-exists", "--slot", slot, "--dbname", target.url, "--no-password"], {
+          env,
+          scrubber: this.scrubber,
+        });
+      } catch (e) {
+        this.starting = false;
+        this.receiverFailed(`creating replication slot ${slot} failed: ${errorMessage(e)}`);
+        return;
+      }
+      this.starting = false;
+      if (this.stopping) return;
+      const p = startProc(
+        "pg_receivewal",
+        receivewal,
+        ["--directory", spool, "--slot", slot, "--dbname", target.url, "--synchronous", "--no-loop", "--no-password", "--status-interval", String(this.c.statusInterval), "--verbose"],
+        { env, scrubber: this.scrubber, stdinIgnore: true },
+      );
+      this.receiver = p;
+      this.receiverStartedAt = Date.now();
+      let buffered = "";
+      p.child.stderr!.on("data", (b: Buffer) => {
+        buffered += b.toString("utf8");
+        let i;
+        while ((i = buffered.indexOf("\n")) >= 0) {
+          const line = this.scrubber(buffered.slice(0, i).trim());
+          buffered = buffered.slice(i + 1);
+          if (!line) continue;
+          if (/starting log streaming/.test(line)) {
+            this.receiverDownSince = undefined;
+            this.startFailures = 0;
+            log.info({ slot }, line);
+          } else if (/error|fatal|could not/i.test(line)) log.warn(line);
+          else log.debug(line);
+        }
+      });
+      p.done.then(
+        () => this.receiverFailed("pg_receivewal exited"),
+        (e) => this.receiverFailed(errorMessage(e)),
+      );
+    })();
+  }
+
+  private receiverFailed(why: string): void {
+    this.receiver = undefined;
+    if (this.stopping) return;
+    this.receiverDownSince ??= Date.now();
+    const ranLong = this.receiverStartedAt && Date.now() - this.receiverStartedAt > 60_000;
+    this.startFailures = ranLong ? 1 : this.startFailures + 1;
+    const backoff = Math.min(30_000, 1000 * 2 ** Math.min(5, this.startFailures - 1));
+    this.nextStartAt = Date.now() + backoff;
+    this.c.log.warn({ slot: this.c.slot, retryInSeconds: backoff / 1000 }, `wal-stream ${this.c.name}: ${this.scrubber(why)}; restarting pg_receivewal in ${backoff / 1000}s`);
+  }
+
+  private async spoolFiles(): Promise<string[]> {
+    return (await fsp.readdir(this.c.spool)).sort();
+  }
+
+  /** Uploads every completed file in the spool, oldest first, removing each once its manifest is written. */
+  private async syncCompleted(): Promise<boolean> {
+    const files = (await this.spoolFiles()).filter(isCompletedWalFile);
+    for (const f of files) {
+      const path = join(this.c.spool, f);
+      try {
+        const data = await fsp.readFile(path);
+        const m = await uploadWal({ store: this.c.store, source: this.c.name, file: f, data, capturedAt: new Date(), recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
+        await fsp.rm(path, { force: true });
+        this.c.log.info({ file: f, key: m.key, rawBytes: m.rawBytes, storedBytes: m.storedBytes }, `uploaded WAL ${f}`);
+        this.uploadFailures = 0;
+      } catch (e) {
+        this.uploadFailed(f, e);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Uploads the segment being written when it changed since the last upload. */
+  private async syncPartial(force = false): Promise<boolean> {
+    const capturedAt = new Date();
+    const partial = (await this.spoolFiles()).filter(isPartialName).pop();
+    if (!partial) {
+      this.covered(capturedAt.getTime());
+      return true;
+    }
+    try {
+      const data = await fsp.readFile(join(this.c.spool, partial));
+      const sha = createHash("sha256").update(data).digest("hex");
+      if (!force && this.lastPartial?.file === partial && this.lastPartial.sha === sha) {
+        this.covered(capturedAt.getTime());
+        return true;
+      }
+      if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
+      const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
+      this.lastPartial = { file: partial, sha };
+      this.covered(capturedAt.getTime());
+      this.c.log.info({ file: partial, key: m.key, storedBytes: m.storedBytes }, `uploaded partial WAL ${partial}`);
+      this.uploadFailures = 0;
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return true; // completed meanwhile: the next pass uploads it
+      this.uploadFailed(partial, e);
+      return false;
+    }
+  }
+
+  private covered(at: number): void {
+    // While pg_receivewal is down, the spool says nothing about what the server has written since.
+    const bound = this.receiverDownSince !== undefined ? Math.min(at, this.receiverDownSince) : at;
+    this.coveredAt = Math.max(this.coveredAt, bound);
+  }
+
+  private uploadFailed(file: string, e: unknown): void {
+    this.uploadFailures++;
+    const backoff = Math.min(30_000, 1000 * 2 ** Math.min(5, this.uploadFailures - 1));
+    this.nextUploadAt = Date.now() + backoff;
+    this.c.log.warn({ file, retryInSeconds: backoff / 1000, err: errorMessage(e) }, `uploading WAL ${file} failed (kept in the spool, retrying): ${errorMessage(e)}`);
+  }
+
+  private async checkLag(): Promise<void> {
+    if (this.c.maxLagMs === undefined) return;
+    const lag = Date.now() - this.coveredAt;
+    if (lag > this.c.maxLagMs && !this.lagAlerted) {
+      this.lagAlerted = true;
+      const why = this.receiverDownSince !== undefined ? "pg_receivewal is not streaming" : this.uploadFailures ? "uploads are failing" : "uploads are behind";
+      const text = `Lifeboat: WAL of ${this.c.name} is ${formatDuration(Math.round(lag / 1000))} behind in ${this.c.store.description} (more than --max-lag ${formatDuration(this.c.maxLagMs / 1000)}): ${why}; point-in-time recovery would lose that much`;
+      this.c.log.error({ lagSeconds: lag / 1000 }, text);
+      await this.c.alerts.failure(text);
+    } else if (lag <= this.c.maxLagMs && this.lagAlerted) {
+      this.lagAlerted = false;
+      const text = `Lifeboat: WAL of ${this.c.name} caught up (lag ${Math.round(lag / 1000)}s)`;
+      this.c.log.info(text);
+      await this.c.alerts.alert(text);
+    }
+  }
+
+  /** SIGTERM: stop pg_receivewal (it writes out what it received), then ship everything left. */
+  private async shutdown(): Promise<number> {
+    const { log, name } = this.c;
+    // Wait for a receiver that is still starting (slot creation) to either start or give up.
+    for (let i = 0; i < 100 && this.starting; i++) await new Promise((r) => setTimeout(r, 100));
+    const p = this.receiver;
+    if (p) {
+      const exited = new Promise<void>((r) => (p.child.exitCode !== null || p.child.signalCode !== null ? r() : p.child.once("close", () => r())));
+      p.child.kill("SIGTERM");
+      const t = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    let ok = false;
+    for (let attempt = 0; attempt < 3 && !ok; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 1000 * attempt));
+      ok = (await this.syncCompleted()) && (await this.syncPartial(true));
+    }
+    if (!ok) {
+      const text = `Lifeboat: wal-stream ${name} stopped with WAL not uploaded; it stays in the spool ${this.c.spool} and is uploaded on the next start`;
+      log.error(text);
+      await this.c.alerts.failure(text);
+      return EXIT_FAILED;
+    }
+    log.info(`wal-stream ${name} stopped; spool flushed`);
+    return EXIT_OK;
+  }
+}
