@@ -1,0 +1,342 @@
+/**
+ * Point-in-time recovery end to end: a PostgreSQL 15 cluster with wal_level=replica, 1 MB WAL
+ * segments and a scram-authenticated replication user; `wal-stream` as a long-running child
+ * process (flush interval 2 s) shipping WAL to s3rver; `basebackup` streamed into the tier
+ * layout; a writer committing a row every ~10 ms (commit times from track_commit_timestamp);
+ * restores with `pg_ctl start` as the postgres user on other ports.
+ *
+ * 1. WAL objects and the base backup are age-encrypted; the sidecar's argv/env hold no identity.
+ * 2. restore --at T1 holds exactly the rows whose commit time is <= T1 (none from (T1, T2]).
+ * 3. kill -9 of the sidecar (its whole process group, as a container kill) in the middle of a
+ *    segment and a restart lose nothing: ids stay contiguous across the restart.
+ * 4. Host loss (writer stops, sidecar killed with its spool): restore --at latest loses at most
+ *    the flush interval of commits (measured and printed).
+ * 5. Restart, stop the source, SIGTERM the sidecar: it flushes and exits 0, and restore --at
+ *    latest has every committed row.
+ */
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "pg";
+import { basebackupArgs, restoreArgs, walStreamArgs } from "lifeboat-runner";
+import { startPostgres, PgServer, postgresIds } from "../support/postgres";
+import { startS3, S3Server } from "../support/s3";
+import { startWebhook, Hook } from "../support/webhook";
+import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
+import { freePort, waitFor } from "../support/ports";
+import { pgBin } from "../support/tools";
+
+jest.setTimeout(240_000);
+
+const BUCKET = "lifeboat-pitr";
+const PREFIX = "prod";
+const NAME = "app-db";
+const FLUSH_SECONDS = 2;
+const REPL = { user: "lifeboat_repl", password: "repl-s3cret-9f2" };
+const AGE_HEADER = "age-encryption.org/v1\n";
+
+let pg: PgServer;
+let s3: S3Server;
+let hook: Hook;
+let key: AgeKey;
+let work: string;
+let spool: string;
+let sidecar: ChildProcess | undefined;
+let sidecarLog = "";
+const restored: Array<{ dir: string; port: number }> = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
+
+function startSidecar(): ChildProcess {
+  const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
+  const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url },
+    detached: true, // its own process group: killing the group is what a container kill does
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
+  child.stderr!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
+  sidecar = child;
+  return child;
+}
+
+function killGroup(child: ChildProcess): Promise<void> {
+  const closed = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("close", () => r())));
+  try {
+    process.kill(-child.pid!, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+  return closed;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+async function slotActive(): Promise<boolean> {
+  const r = await pg.query<{ active: boolean }>("postgres", `SELECT active FROM pg_replication_slots WHERE slot_name = 'lifeboat_app_db'`);
+  return r[0]?.active === true;
+}
+
+/** WAL object keys (not manifests) under wal/. */
+async function walKeys(): Promise<string[]> {
+  return (await s3.keys(BUCKET, `${PREFIX}/${NAME}/wal/`)).filter((k) => !k.endsWith(".manifest.json"));
+}
+
+async function walManifests(): Promise<Array<{ file: string; partial: boolean; capturedAt: string }>> {
+  const ks = (await s3.keys(BUCKET, `${PREFIX}/${NAME}/wal/`)).filter((k) => k.endsWith(".manifest.json"));
+  return Promise.all(ks.map(async (k) => JSON.parse((await s3.get(BUCKET, k)).toString("utf8"))));
+}
+
+// The writer: one row per transaction, as fast as ~10 ms apart.
+let writing = false;
+let writer: Promise<void> | undefined;
+const committed: number[] = [];
+function startWriter(): void {
+  writing = true;
+  writer = (async () => {
+    const c = new Client({ connectionString: pg.url("app") });
+    await c.connect();
+    try {
+      while (writing) {
+        const r = await c.query<{ id: string }>("INSERT INTO ticks (payload) VALUES (repeat(md5(random()::text), 60)) RETURNING id");
+        committed.push(Number(r.rows[0]!.id));
+        await sleep(10);
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+}
+async function stopWriter(): Promise<number> {
+  writing = false;
+  await writer;
+  return committed[committed.length - 1]!;
+}
+
+async function restore(at: string, dir: string) {
+  const r = await runner(restoreArgs({ name: NAME, at, targetDir: dir, identity: key.file, json: true, ...dest() }), { ...s3.env });
+  expect({ code: r.code, out: describeRun(r) }).toMatchObject({ code: 0 });
+  return JSON.parse(r.stdout);
+}
+
+/** Starts a restored data directory with pg_ctl as the postgres user and waits until recovery ended and it was promoted. */
+async function startRestored(dir: string): Promise<Client> {
+  const ids = postgresIds();
+  if (ids.uid !== undefined) spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
+  const port = await freePort();
+  restored.push({ dir, port });
+  const logFile = join(work, `${port}.log`);
+  writeFileSync(logFile, "");
+  if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, logFile]);
+  const r = spawnSync(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "90", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"], { ...ids, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8")}`);
+  const c = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/app` });
+  await c.connect();
+  await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 60_000);
+  return c;
+}
+
+function stopRestored(dir: string): void {
+  if (!existsSync(join(dir, "postmaster.pid"))) return;
+  spawnSync(pgBin("pg_ctl"), ["-D", dir, "-m", "immediate", "-w", "stop"], { ...postgresIds(), encoding: "utf8" });
+}
+
+async function restoredIds(c: Client): Promise<number[]> {
+  return (await c.query<{ id: string }>("SELECT id FROM ticks ORDER BY id")).rows.map((r) => Number(r.id));
+}
+
+function expectContiguous(ids: number[]): void {
+  expect(ids.length).toBeGreaterThan(0);
+  expect(ids[0]).toBe(1);
+  expect(ids[ids.length - 1]).toBe(ids.length); // one writer, no rollbacks: any gap is lost WAL
+}
+
+beforeAll(async () => {
+  requireBuiltRunner();
+  s3 = await startS3();
+  await s3.createBucket(BUCKET);
+  hook = await startWebhook();
+  pg = await startPostgres({ replication: REPL, walSegSizeMB: 1, settings: { track_commit_timestamp: "on" } });
+  key = ageKey();
+  work = mkdtempSync(join(tmpdir(), "lifeboat-pitr-"));
+  chmodSync(work, 0o755); // the postgres user runs the restored clusters under it
+  spool = join(work, "spool");
+  await pg.query("postgres", "CREATE DATABASE app");
+  await pg.query("app", "CREATE TABLE ticks (id bigserial PRIMARY KEY, payload text NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+});
+
+afterAll(async () => {
+  writing = false;
+  await writer?.catch(() => undefined);
+  if (sidecar) await killGroup(sidecar);
+  for (const r of restored) stopRestored(r.dir);
+  await pg?.stop();
+  await s3?.stop();
+  await hook?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+let baseKey = "";
+let T1: Date;
+let T2: Date;
+let lastBeforeDisaster = 0;
+let markAfterRestart = 0;
+
+test("wal-stream ships encrypted segments and partials; basebackup streams a tar into the tier layout; the sidecar holds no identity", async () => {
+  const child = startSidecar();
+  await waitFor("the sidecar's replication slot to be active", slotActive, 30_000);
+  startWriter();
+  const b = await runner(basebackupArgs({ name: NAME, recipients: [key.recipient], fastCheckpoint: true, json: true, ...dest() }), { ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app") });
+  expect({ code: b.code, out: describeRun(b) }).toMatchObject({ code: 0 });
+  const m = JSON.parse(b.stdout).manifest;
+  baseKey = m.key;
+  expect(m.key).toMatch(new RegExp(`^${PREFIX}/${NAME}/(daily|weekly|monthly|yearly)/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]+\\.base\\.tar\\.zst\\.age$`));
+  expect(m).toMatchObject({ kind: "pg-basebackup", basebackup: { timeline: 1, walMethod: "fetch" } });
+  expect(m.basebackup.startLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  expect(b.stdout + b.stderr).not.toContain(REPL.password);
+
+  // Completed segments and partials arrive, each with a manifest.
+  await waitFor("two completed WAL segments and a partial in the bucket", async () => {
+    const ms = await walManifests();
+    return ms.filter((x) => !x.partial).length >= 2 && ms.some((x) => x.partial);
+  }, 60_000);
+  const keys = await walKeys();
+  for (const k of keys) expect(k).toMatch(new RegExp(`^${PREFIX}/${NAME}/wal/([0-9A-F]{24}(\\.partial)?|[0-9A-F]{8}\\.history)\\.\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]+\\.zst\\.age$`));
+  for (const k of [...keys, baseKey]) expect((await s3.get(BUCKET, k)).subarray(0, AGE_HEADER.length).toString("latin1")).toBe(AGE_HEADER);
+
+  // The sidecar process and its pg_receivewal: recipients only, no identity anywhere in argv/env.
+  const identity = readFileSync(key.file, "utf8").match(/AGE-SECRET-KEY-1[0-9A-Z]+/)![0];
+  const procs = [child.pid!, ...childrenOf(child.pid!)];
+  expect(procs.length).toBeGreaterThanOrEqual(2);
+  for (const pid of procs) {
+    const text = readFileSync(`/proc/${pid}/environ`, "utf8") + "\n" + readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    expect(text).not.toContain("AGE-SECRET-KEY");
+    expect(text).not.toContain(identity);
+    expect(text).not.toContain(key.file);
+    expect(text).not.toContain("LIFEBOAT_AGE_IDENTITY_FILE");
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(REPL.password);
+  }
+  expect(readFileSync(`/proc/${child.pid}/cmdline`, "utf8")).toContain(key.recipient);
+});
+
+test("restore --at T1 holds exactly the rows committed by T1", async () => {
+  // T1 after the base backup finished, T2 a few seconds later, WAL shipped beyond both.
+  await sleep(2500);
+  T1 = new Date();
+  await sleep(3000);
+  T2 = new Date();
+  await sleep((FLUSH_SECONDS + 2) * 1000);
+  const dir = join(work, "at-t1");
+  const res = await restore(T1.toISOString(), dir);
+  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString(), walGap: null });
+  expect(res.walFiles).toBeGreaterThan(0);
+  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "+00")}'`);
+  expect(existsSync(join(dir, "recovery.signal"))).toBe(true);
+
+  const byT1 = (await pg.query<{ id: string }>("app", `SELECT id FROM ticks WHERE pg_xact_commit_timestamp(xmin) <= '${T1.toISOString()}' ORDER BY id`)).map((r) => Number(r.id));
+  const t1t2 = await pg.query<{ n: string }>("app", `SELECT count(*) AS n FROM ticks WHERE pg_xact_commit_timestamp(xmin) > '${T1.toISOString()}' AND pg_xact_commit_timestamp(xmin) <= '${T2.toISOString()}'`);
+  expect(Number(t1t2[0]!.n)).toBeGreaterThan(50);
+  const c = await startRestored(dir);
+  try {
+    const ids = await restoredIds(c);
+    expect(ids.length).toBeGreaterThan(50);
+    expect(ids).toEqual(byT1);
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+});
+
+test("kill -9 of the sidecar in the middle of a segment and a restart lose nothing", async () => {
+  const child = sidecar!;
+  const partial = () => readdirSync(spool).find((f) => f.endsWith(".partial"));
+  await waitFor("a partial segment with data in the spool", () => {
+    const p = partial();
+    return !!p && readFileSync(join(spool, p)).subarray(0, 8192).some((x) => x !== 0);
+  });
+  const receivers = childrenOf(child.pid!);
+  await killGroup(child);
+  for (const pid of receivers) await waitFor(`pg_receivewal ${pid} to exit with the group`, () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "));
+  expect(partial()).toBeDefined(); // killed mid-segment
+  await sleep(3000); // the writer keeps committing while the sidecar is down; the slot keeps the WAL
+  startSidecar();
+  await waitFor("the restarted sidecar's slot to be active", slotActive, 30_000);
+  await sleep((FLUSH_SECONDS + 2) * 1000);
+  markAfterRestart = committed[committed.length - 1]!;
+  expect(sidecarLog).toMatch(/starting log streaming/);
+});
+
+test("host loss: with the writer stopped and the sidecar killed, restore --at latest loses at most the flush interval", async () => {
+  await sleep(3000);
+  lastBeforeDisaster = await stopWriter();
+  await killGroup(sidecar!); // the sidecar dies with the host; what is in the bucket is all there is
+  const dir = join(work, "latest-disaster");
+  const res = await restore("latest", dir);
+  expect(res).toMatchObject({ ok: true, recoveryTarget: "latest", walGap: null });
+  expect(res.walFiles).toBeGreaterThan(2);
+  const c = await startRestored(dir);
+  let maxId = 0;
+  try {
+    const ids = await restoredIds(c);
+    expectContiguous(ids); // across the kill -9 and restart: no gap
+    maxId = ids[ids.length - 1]!;
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+  expect(maxId).toBeGreaterThanOrEqual(markAfterRestart);
+  const [loss] = await pg.query<{ s: string; n: string }>(
+    "app",
+    `SELECT extract(epoch FROM (SELECT pg_xact_commit_timestamp(xmin) FROM ticks WHERE id = ${lastBeforeDisaster}) - (SELECT pg_xact_commit_timestamp(xmin) FROM ticks WHERE id = ${maxId}))::text AS s,
+            (SELECT count(*) FROM ticks WHERE id > ${maxId})::text AS n`,
+  );
+  const lossSeconds = Number(loss!.s);
+  // eslint-disable-next-line no-console
+  console.log(`PITR measured loss on host loss: ${lossSeconds.toFixed(3)} s of commits (${loss!.n} of ${lastBeforeDisaster} rows), flush interval ${FLUSH_SECONDS} s`);
+  writeFileSync(join(tmpdir(), "lifeboat-pitr-rpo.txt"), `${lossSeconds}\n${loss!.n}\n${lastBeforeDisaster}\n`);
+  expect(lossSeconds).toBeLessThanOrEqual(FLUSH_SECONDS + 1); // flush interval plus one partial upload
+});
+
+test("restart with the spool, stop the source, SIGTERM: the sidecar flushes and restore --at latest has every row", async () => {
+  const child = startSidecar();
+  await waitFor("the restarted sidecar's slot to be active", slotActive, 30_000);
+  const lastTick = (await pg.query<{ id: string }>("app", "SELECT max(id) AS id FROM ticks"))[0]!.id;
+  expect(Number(lastTick)).toBe(lastBeforeDisaster);
+  await pg.stop(); // fast shutdown: the walsender sends everything, then the sidecar's pg_receivewal loses the server
+  await sleep(1000);
+  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+  process.kill(child.pid!, "SIGTERM");
+  const code = await Promise.race([exited, sleep(30_000).then(() => "timeout" as const)]);
+  expect({ code, log: code === 0 ? "" : sidecarLog.slice(-4000) }).toEqual({ code: 0, log: "" });
+  expect(sidecarLog).toMatch(/spool flushed/);
+  expect(readdirSync(spool).filter((f) => /^[0-9A-F]{24}$/.test(f))).toEqual([]); // every completed segment left the spool
+  const dir = join(work, "latest-final");
+  const res = await restore("latest", dir);
+  expect(res).toMatchObject({ ok: true, walGap: null });
+  const c = await startRestored(dir);
+  try {
+    const ids = await restoredIds(c);
+    expectContiguous(ids);
+    expect(ids.length).toBe(lastBeforeDisaster);
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+  expect(hook.received.filter((h) => /behind/.test(h.body))).toEqual([]);
+  expect(statSync(spool).isDirectory()).toBe(true);
+});
