@@ -21,3 +21,5 @@ export type { BackupJob, VerifyJob, StatusJob } from "./schedule/commands";
 export { DEFAULT_RUNNER_IMAGE } from "./schedule/docker";
 export type { DockerRuntimeArgs } from "./schedule/docker";
 export type { EcsRuntimeArgs } from "./schedule/ecs";
+export { FailoverRestore } from "./failoverRestore";
+export type { FailoverRestoreArgs } from "./failoverRestore";

@@ -6,6 +6,7 @@
  * runbook cannot drift from what is tested. Pure: plain data in, a string out; no Pulumi.
  */
 import { ListSpec, RestoreSpec, SourceKind, listArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { isPlaceholder } from "../config/fields";
 import type { Location } from "../config/schema";
 import type { LifeboatConfig } from "../config/validate";
 import { maxAgeFor } from "../schedule/cron";
@@ -674,7 +675,8 @@ export function runbookInputFromConfig(
       rto: s.rto,
       ...(s.kind === "volume" ? { volume: s.volume } : {}),
       ...(s.kind === "directory" || s.kind === "sqlite" ? { path: s.path } : {}),
-      ...(s.kind === "postgres" && s.drTargetUrl ? { drTargetUrl: s.drTargetUrl } : {}),
+      // An offline plan cannot decrypt a secret DR target; the runbook then names a placeholder host.
+      ...(s.kind === "postgres" && s.drTargetUrl && !isPlaceholder(s.drTargetUrl) ? { drTargetUrl: s.drTargetUrl } : {}),
       ...(s.kind !== "postgres" && s.drTargetPath ? { drTargetPath: s.drTargetPath } : {}),
     })),
     failover: config.failover,

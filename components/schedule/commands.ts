@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, replicateArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, replicateArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -25,8 +25,10 @@ export const CONTAINER_PATHS = {
   stateFile: "/var/lib/lifeboat/runner-state.json",
   /** Where a volume, directory or the directory holding a SQLite file is mounted, read-only. */
   source: "/source",
-  /** The age identity file (verification only). */
+  /** The age identity file (verification and restores only). */
   identity: "/run/lifeboat/age-identity.txt",
+  /** Where a failover restore writes a directory, volume, Redis or SQLite source, read-write. */
+  target: "/target",
 } as const;
 
 /** Where the backups of one source live. */
@@ -119,6 +121,30 @@ export function statusCommand(job: StatusJob): string[] {
   return statusArgs(statusSpec(job));
 }
 
+/** One source's restore of its newest verified backup (failover). */
+export interface RestoreJob extends JobDestination {
+  name: string;
+  kind: SourceKind;
+  identity: string;
+}
+
+/**
+ * `restore --at latest-verified …`: into the database named by LIFEBOAT_TARGET_URL (postgres),
+ * or under CONTAINER_PATHS.target: `<target>/<source>` for archives, `<target>/<source>.rdb`
+ * or `.sqlite` for files.
+ */
+export function restoreSpec(job: RestoreJob): RestoreSpec {
+  const where =
+    job.kind === "postgres" ? {}
+      : job.kind === "volume" || job.kind === "directory" ? { targetDir: `${CONTAINER_PATHS.target}/${job.name}` }
+        : { targetFile: `${CONTAINER_PATHS.target}/${job.name}.${job.kind === "redis" ? "rdb" : "sqlite"}` };
+  return { name: job.name, at: "latest-verified", identity: job.identity, ...where, ...dest(job), json: true };
+}
+
+export function restoreCommand(job: RestoreJob): string[] {
+  return restoreArgs(restoreSpec(job));
+}
+
 /** Every source's copy from one bucket to a replica bucket. */
 export interface ReplicateJob extends JobDestination {
   /** Where the copies go (its own endpoint and region; R2 <-> S3 pairs differ). */
@@ -207,6 +233,8 @@ export interface JobSecrets {
   /** replicate: the replica side's own S3 key (R2 <-> S3 and R2 -> R2 pairs use one identity per side). */
   replicaAccessKeyId?: string;
   replicaSecretAccessKey?: string;
+  /** restore: the PostgreSQL database a failover restore writes into. */
+  targetUrl?: string;
 }
 
 /** The environment variable (name from the runner's {@link ENV}) that carries each secret. */
@@ -219,6 +247,7 @@ export const SECRET_ENV: Readonly<Record<keyof JobSecrets, string>> = {
   pingUrl: ENV.pingUrl,
   replicaAccessKeyId: ENV.replicaAccessKeyId,
   replicaSecretAccessKey: ENV.replicaSecretAccessKey,
+  targetUrl: ENV.targetUrl,
 };
 
 /** The environment that carries `secrets`; unset and empty values are left out. */

@@ -89,3 +89,15 @@ export function toEventBridgeCron(expr: string): string {
 export function maxAgeFor(expr: string, graceSeconds = 3600): string {
   return formatDuration(worstCaseIntervalSeconds(expr) + graceSeconds);
 }
+
+/** Replicate-job schedules from least to most frequent; the first that fits an RPO is used. */
+const REPLICATION_SCHEDULES = ["0 * * * *", "*/30 * * * *", "*/15 * * * *", "*/5 * * * *", "* * * * *"] as const;
+
+/**
+ * How often to run a replicate job so that the replica lags by at most `rpoSeconds`: at most
+ * half the RPO between runs (a backup that lands just after a run is copied by the next one
+ * with time to spare), hourly at the least frequent, every minute at the most.
+ */
+export function replicationSchedule(rpoSeconds: number): string {
+  return REPLICATION_SCHEDULES.find((s) => 2 * worstCaseIntervalSeconds(s) <= rpoSeconds) ?? "* * * * *";
+}

@@ -84,6 +84,10 @@ export interface DockerJob {
   healthcheck?: string[];
   /** How long a fresh container may take before failing healthchecks count. */
   healthStartPeriod?: string;
+  /** Run once and stay stopped (a failover restore), instead of a long-running scheduler. @default false */
+  oneShot?: boolean;
+  /** Mounted read-write at CONTAINER_PATHS.target: where a restore job writes. */
+  targetMount?: SourceMount;
 }
 
 /** Container name on the host: `lifeboat-<component>-<role>`, at most 63 characters. */
@@ -96,11 +100,15 @@ export function containerLabels(component: string, job: Pick<DockerJob, "role" |
   return Object.keys(all).sort().map((label) => ({ label, value: all[label]! }));
 }
 
-/** Declares one long-running runner container: restart unless-stopped, read-only source mount, rotated logs, secrets as secret env/uploads. */
+/**
+ * Declares one runner container: long-running (restart unless-stopped) or one-shot, read-only
+ * source mount, read-write target mount for restores, rotated logs, secrets as secret env/uploads.
+ */
 export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner: DockerRunner, job: DockerJob, parent: pulumi.Resource): docker.Container {
   const opts: pulumi.CustomResourceOptions = { parent, ...(runner.provider ? { provider: runner.provider } : {}) };
   const mounts: docker.types.input.ContainerMount[] = [];
   if (job.mount) mounts.push({ type: job.mount.type, source: job.mount.source, target: job.mount.target, readOnly: true });
+  if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
   if (job.stateVolume) {
     const state = new docker.Volume(`${name}-${job.role}-state`, { name: `${containerName(name, job.role)}-state` }, opts);
     mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
@@ -115,9 +123,10 @@ export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner
       ? { uploads: pulumi.secret(pulumi.output(job.identity).apply((content) => [{ file: CONTAINER_PATHS.identity, content, permissions: "0400", owner: RUNNER_UID, group: RUNNER_UID }])) }
       : {}),
     mounts,
-    restart: "unless-stopped",
+    // A one-shot job runs once when created; Pulumi must not start it again on later updates.
+    restart: job.oneShot ? "no" : "unless-stopped",
     init: true,
-    mustRun: true,
+    mustRun: !job.oneShot,
     stopTimeout: 120,
     ...(job.healthcheck
       ? { healthcheck: { tests: ["CMD", ...job.healthcheck], interval: "5m", timeout: "30s", retries: 2, startPeriod: job.healthStartPeriod ?? "15m" } }

@@ -127,10 +127,23 @@ export function executionSecretsPolicy(secretArn: string): PolicyDocument {
   };
 }
 
+/** EventBridge Scheduler's one-time form: `at(yyyy-mm-ddThh:mm:ss)`, in the schedule's time zone (UTC). */
+export function eventBridgeAt(iso: string): string {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) throw new RangeError(`not an ISO time: ${JSON.stringify(iso)}`);
+  return `at(${t.toISOString().slice(0, 19)})`;
+}
+
 /** One job as a scheduled Fargate task. */
 export interface EcsJob {
   role: string;
+  /** When it runs: a 5-field cron (UTC), or `once` with {@link EcsJob.runAt}. */
   cron: string;
+  /**
+   * One-time job: run once at this ISO time instead of on `cron`. The schedule keeps the time it
+   * was created with (later updates ignore it), so re-running the program does not re-run the job.
+   */
+  runAt?: string;
   /** The runner argv of one run. */
   command: pulumi.Input<string[]>;
   /** The env vars this task receives from the component's secret: env var name → JSON key in the secret. */
@@ -267,8 +280,8 @@ export function ecsJobs(
   const schedules: Record<string, aws.scheduler.Schedule> = {};
   for (const job of jobs) {
     schedules[job.role] = new aws.scheduler.Schedule(`${name}-${job.role}`, {
-      description: `Lifeboat ${name}: ${job.role} on "${job.cron}" (UTC)`,
-      scheduleExpression: toEventBridgeCron(job.cron),
+      description: job.runAt ? `Lifeboat ${name}: ${job.role} once` : `Lifeboat ${name}: ${job.role} on "${job.cron}" (UTC)`,
+      scheduleExpression: job.runAt ? eventBridgeAt(job.runAt) : toEventBridgeCron(job.cron),
       scheduleExpressionTimezone: "UTC",
       flexibleTimeWindow: { mode: "OFF" },
       target: {
@@ -287,7 +300,7 @@ export function ecsJobs(
         retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
       },
       ...regional,
-    }, opts);
+    }, job.runAt ? { ...opts, ignoreChanges: ["scheduleExpression"] } : opts);
   }
 
   return {
