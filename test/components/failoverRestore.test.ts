@@ -1,0 +1,95 @@
+import * as pulumi from "@pulumi/pulumi";
+import { restoreArgs } from "lifeboat-runner";
+import { FailoverRestore } from "../../components";
+import { replicationSchedule } from "../../components/schedule/cron";
+import { eventBridgeAt } from "../../components/schedule/ecs";
+import { Declared, declare, installMocks, isSecretValue, one } from "./mockHarness";
+
+installMocks();
+
+const SECRETS = {
+  identity: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQSECRET",
+  targetUrl: "postgres://app:dr-target-Pa55@dr-db.internal:5432/app",
+  accessKeyId: "AKIARESTORER00EXAMPLE",
+  secretAccessKey: "restorer-secret-key-8c3a6f",
+};
+const replica = { bucketName: "prod-replica", prefix: "backups", endpoint: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1" };
+const keys = { accessKeyId: SECRETS.accessKeyId, secretAccessKey: SECRETS.secretAccessKey };
+
+function noPlainSecrets(resources: Declared[]): void {
+  const redact = (v: unknown): unknown =>
+    isSecretValue(v) ? "[secret]" : Array.isArray(v) ? v.map(redact) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)])) : v;
+  const text = JSON.stringify(resources.map((r) => redact(r.inputs)));
+  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
+}
+
+describe("FailoverRestore on a Docker host", () => {
+  it("restores a database once from the replica's newest verified backup, secrets only as secrets", async () => {
+    let job!: FailoverRestore;
+    const resources = await declare(() => {
+      job = new FailoverRestore("app-db-dr", {
+        sourceName: "app-db", sourceKind: "postgres", ...replica, ...keys,
+        ageIdentity: pulumi.secret(SECRETS.identity), targetUrl: pulumi.secret(SECRETS.targetUrl), dockerHost: "ssh://dr@dr-host",
+      });
+    });
+    const c = one(resources, "docker:index/container:Container");
+    expect(c.inputs.restart).toBe("no");
+    expect(c.inputs.mustRun).toBe(false);
+    expect(c.inputs.command).toEqual(restoreArgs({
+      name: "app-db", at: "latest-verified", identity: "/run/lifeboat/age-identity.txt",
+      dest: "s3://prod-replica/backups", endpoint: replica.endpoint, region: replica.region, json: true,
+    }));
+    expect(isSecretValue(c.inputs.envs)).toBe(true);
+    expect((c.inputs.envs as { value: string[] }).value).toContain(`LIFEBOAT_TARGET_URL=${SECRETS.targetUrl}`);
+    expect(isSecretValue(c.inputs.uploads)).toBe(true);
+    noPlainSecrets(resources);
+    expect(await new Promise((r) => job.from.apply(r))).toBe("s3://prod-replica/backups/app-db (newest verified backup)");
+    expect(job.to).toBe("postgres target (secret)");
+  });
+
+  it("restores a volume into <targetPath>/<source> through a read-write bind mount", async () => {
+    const resources = await declare(() => new FailoverRestore("n8n-dr", {
+      sourceName: "n8n-data", sourceKind: "volume", ...replica, ...keys, ageIdentity: SECRETS.identity, targetPath: "/srv/dr",
+    }));
+    const c = one(resources, "docker:index/container:Container");
+    expect(c.inputs.command).toEqual(expect.arrayContaining(["--target-dir", "/target/n8n-data"]));
+    expect(c.inputs.mounts).toEqual([{ type: "bind", source: "/srv/dr", target: "/target", readOnly: false }]);
+  });
+
+  it("refuses what it cannot do, naming the field", () => {
+    const base = { sourceName: "app-db", ...replica, ...keys, ageIdentity: SECRETS.identity };
+    expect(() => new FailoverRestore("a", { ...base, sourceKind: "postgres" })).toThrow(/needs targetUrl/);
+    expect(() => new FailoverRestore("b", { ...base, sourceKind: "volume" })).toThrow(/needs targetPath/);
+    expect(() => new FailoverRestore("c", { ...base, sourceKind: "volume", targetPath: "/srv", runtime: "ecs", clusterArn: "arn:aws:ecs:eu-central-1:123456789012:cluster/dr", subnetIds: ["subnet-1"] }))
+      .toThrow(/runtime ecs can restore only postgres/);
+  });
+});
+
+describe("FailoverRestore on ECS", () => {
+  it("runs one Fargate task on a one-time schedule at the given time", async () => {
+    const resources = await declare(() => new FailoverRestore("app-db-dr-ecs", {
+      sourceName: "app-db", sourceKind: "postgres", ...replica, taskRoleArn: "arn:aws:iam::123456789012:role/restorer",
+      ageIdentity: SECRETS.identity, targetUrl: SECRETS.targetUrl, runtime: "ecs", runAt: "2026-11-22T14:05:00Z",
+      clusterArn: "arn:aws:ecs:eu-central-1:123456789012:cluster/dr", subnetIds: ["subnet-0abc"],
+    }));
+    expect(one(resources, "aws:scheduler/schedule:Schedule").inputs.scheduleExpression).toBe("at(2026-11-22T14:05:00)");
+    const defs = JSON.parse(one(resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
+    expect(defs[0].command).toEqual(expect.arrayContaining(["restore", "--at", "latest-verified"]));
+    noPlainSecrets(resources);
+  });
+});
+
+describe("pure schedule helpers", () => {
+  it("replicates at least twice per RPO, hourly at the least", () => {
+    expect(replicationSchedule(7 * 86400)).toBe("0 * * * *");
+    expect(replicationSchedule(2 * 3600)).toBe("0 * * * *");
+    expect(replicationSchedule(3600)).toBe("*/30 * * * *");
+    expect(replicationSchedule(30 * 60)).toBe("*/15 * * * *");
+    expect(replicationSchedule(10 * 60)).toBe("*/5 * * * *");
+    expect(replicationSchedule(60)).toBe("* * * * *");
+  });
+  it("writes EventBridge one-time expressions in UTC, and rejects a non-time", () => {
+    expect(eventBridgeAt("2026-11-22T15:05:30+01:00")).toBe("at(2026-11-22T14:05:30)");
+    expect(() => eventBridgeAt("soon")).toThrow(/not an ISO time/);
+  });
+});
