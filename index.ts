@@ -13,6 +13,8 @@ export const primaryRegion = dr.primary.region;
 export const replicaBuckets = pulumi.output(dr.replicas.map((r) => r.bucketName));
 /** Where new backups go: the primary bucket, or in failover the first replica. */
 export const writeBucket = dr.writeTarget.bucketName;
+/** This environment's runbook (markdown): also `npx lifeboat plan --stack NAME --runbook`. */
+export const runbook = dr.runbook;
 /** Whether failover is active, and in failover what each source was restored from and into. */
 export const failover = dr.failover;
 /** Per source: declared RPO/RTO and the worst-case RPO its schedule gives. */

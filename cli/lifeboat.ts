@@ -25,8 +25,9 @@ program
   .addOption(new Option("-s, --stack <name>", "stack whose Pulumi.<name>.yaml to read"))
   .addOption(new Option("-c, --config <file>", "read this stack file instead (the stack name comes from its file name unless --stack is given)"))
   .option("--json", "print {stack, resources, outputs, violations} as JSON; secret values are \"[secret]\"")
+  .option("--runbook", "print this environment's generated runbook (markdown) instead of the tree")
   .option("--cwd <dir>", "project directory (where Pulumi.yaml is)", process.cwd())
-  .action(async (opts: { stack?: string; config?: string; json?: boolean; cwd: string }) => {
+  .action(async (opts: { stack?: string; config?: string; json?: boolean; runbook?: boolean; cwd: string }) => {
     if (!opts.stack && !opts.config) {
       process.stderr.write("lifeboat plan: give --stack NAME or --config FILE\n");
       process.exit(EXIT.invalidConfig);
@@ -49,7 +50,9 @@ program
         ...(stackFile.config["aws:region"] ? { defaultAwsRegion: stackFile.config["aws:region"] } : {}),
       });
       const report = planReport(run, violations);
-      const text = opts.json ? JSON.stringify(report, null, 2) : `${renderTree(report, run)}\n\n${renderObjectives(objectiveRows(config))}`;
+      const text = opts.runbook
+        ? String(report.outputs.runbook ?? "")
+        : opts.json ? JSON.stringify(report, null, 2) : `${renderTree(report, run)}\n\n${renderObjectives(objectiveRows(config))}`;
       process.stdout.write(text + "\n");
       process.exit(report.violations.some((v) => v.level === "mandatory") ? EXIT.violations : EXIT.clean);
     } catch (e) {

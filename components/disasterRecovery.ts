@@ -12,6 +12,7 @@ import { ScheduledReplication } from "./scheduledReplication";
 import { ScheduledVerification } from "./scheduledVerification";
 import { replicationSchedule } from "./schedule/cron";
 import { FailoverRestore } from "./failoverRestore";
+import { renderRunbook, runbookInputFromConfig } from "./runbook";
 
 export interface DisasterRecoveryArgs {
   /** One environment's validated configuration (see `validateStackConfig`). */
@@ -44,6 +45,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   readonly writeTarget: BackupBucket;
   /** Failover only: per source with a DR target, the one-shot restore into it. */
   readonly restores: Record<string, FailoverRestore> = {};
+  /** The runbook for this environment (markdown): real names, exact commands, scenarios. */
+  readonly runbook: pulumi.Output<string>;
   /** What a failover does: whether it is active, where backups go, what was restored from where. */
   readonly failover: pulumi.Output<{ active: boolean; writeBucket: string; restores: { source: string; from: string; to: string }[] }>;
 
@@ -210,7 +213,14 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       : [];
     this.failover = pulumi.all([target.bucketName, pulumi.all(rows)]).apply(([writeBucket, restores]) => ({ active: c.failover, writeBucket, restores }));
 
+    const resolved = (b: BackupBucket) =>
+      pulumi.all([b.bucketName, b.endpoint, b.region]).apply(([bucketName, endpoint, region]) => ({ bucketName, endpoint, region }));
+    this.runbook = pulumi
+      .all([resolved(this.primary), pulumi.all(this.replicas.map(resolved))])
+      .apply(([primary, replicas]) => renderRunbook(runbookInputFromConfig(c, { primary, replicas })));
+
     this.registerOutputs({
+      runbook: this.runbook,
       primaryBucket: this.primary.bucketName,
       replicaBuckets: this.replicas.map((r) => r.bucketName),
       failover: this.failover,

@@ -2,6 +2,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
+import { STOCK_RESTORE_SCRIPT } from "../../components/runbook/stockTools";
 
 const root = path.resolve(__dirname, "../..");
 const bin = path.join(root, "bin/lifeboat.js");
@@ -99,6 +100,20 @@ describe("lifeboat plan", () => {
     expect(staging.outputs.objectives).toContainEqual({
       source: "app-db", kind: "postgres", schedule: "0 3 * * 0", rpo: "7d", worstCaseRpo: "1w", rto: "24h", met: true,
     });
+  });
+
+  it("--runbook prints prod's runbook, whose stock-tools block is the script the runner's stock restore test runs", async () => {
+    const r = await plan("--stack", "prod", "--runbook");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^# Lifeboat runbook: prod\n/);
+    for (const h of ["## Restore with stock tools only", "## Fail over and fail back", "### Database corruption", "### Lost volume", "### Server loss", "### Ransomware"]) {
+      expect(r.stdout).toContain(h);
+    }
+    expect(r.stdout).toContain("`lifeboat-prod-backups`");
+    expect(r.stdout).toContain(STOCK_RESTORE_SCRIPT);
+    expect(r.stdout).not.toContain("[secret]");
+    const json = JSON.parse((await plan("--stack", "prod", "--json")).stdout);
+    expect(json.outputs.runbook).toBe(r.stdout.replace(/\n$/, ""));
   });
 
   const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
