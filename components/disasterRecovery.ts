@@ -168,6 +168,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ageRecipients: c.ageRecipients,
         schedule: source.schedule,
         rpo: source.rpo,
+        ...(source.kind === "postgres" && source.pitr ? { pitr: true, walFlushInterval: source.walFlushInterval } : {}),
         ...alerts,
         ...runtime,
       }, { parent: this });

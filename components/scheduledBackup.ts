@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NAME_PATTERN, assertCron, parseDuration } from "lifeboat-core";
+import { NAME_PATTERN, assertCron, formatDuration, parseDuration } from "lifeboat-core";
 import { writerPolicy } from "./access/policies";
-import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, healthcheckCommand, scheduledCommand, sourceMount } from "./schedule/commands";
+import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, healthcheckCommand, scheduledCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
 import { EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
@@ -46,6 +46,15 @@ export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   schedule?: string;
   /** The source's recovery point objective (e.g. `24h`); the policy pack checks the schedule meets it. @default none declared */
   rpo?: string;
+  /**
+   * postgres on docker: point-in-time recovery. The schedule then takes physical base backups
+   * (`basebackup`) and a `wal-stream` sidecar streams WAL continuously, so the recovery point
+   * is within `walFlushInterval`. The database needs a replication user (see docs/runbook.md).
+   * @default false
+   */
+  pitr?: boolean;
+  /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO). @default "60s" */
+  walFlushInterval?: string;
   /** Docker: also back up once whenever the container starts. @default false */
   runAtStart?: boolean;
 
@@ -102,6 +111,10 @@ export class ScheduledBackup extends pulumi.ComponentResource {
   readonly taskRoleArn?: pulumi.Output<string>;
   /** ECS: the CloudWatch log group. */
   readonly logGroupName?: pulumi.Output<string>;
+  /** pitr: the WAL sidecar's command line. */
+  readonly walStreamCommand?: pulumi.Output<string[]>;
+  /** pitr: the WAL sidecar's container name. */
+  readonly walStreamContainerName?: pulumi.Output<string>;
 
   constructor(name: string, args: ScheduledBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     const runtime = args.runtime ?? "docker";
@@ -123,6 +136,16 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         parseDuration(args.rpo);
       } catch (e) {
         throw fail(`rpo ${(e as Error).message}`);
+      }
+    }
+    const walFlushInterval = args.walFlushInterval ?? "60s";
+    if (args.pitr) {
+      if (args.sourceKind !== "postgres") throw fail(`pitr is for postgres sources, not ${args.sourceKind}`);
+      if (runtime !== "docker") throw fail("pitr needs runtime docker: the WAL sidecar runs continuously, and ECS jobs here are scheduled tasks");
+      try {
+        parseDuration(walFlushInterval);
+      } catch (e) {
+        throw fail(`walFlushInterval ${(e as Error).message}`);
       }
     }
     const networked = args.sourceKind === "postgres" || args.sourceKind === "redis";
@@ -162,8 +185,23 @@ export class ScheduledBackup extends pulumi.ComponentResource {
 
     if (runtime === "docker") {
       const backupJob = job(CONTAINER_PATHS.stateFile);
-      this.command = backupJob.apply(backupCommand);
+      this.command = backupJob.apply(args.pitr ? basebackupCommand : backupCommand);
       const runner = dockerRunner(name, args, this);
+      if (args.pitr) {
+        // Lag alerts fire past the RPO, but never before one flush interval has had time to upload.
+        const flush = parseDuration(walFlushInterval);
+        const maxLag = formatDuration(Math.max(args.rpo ? parseDuration(args.rpo) : 0, flush + 60));
+        this.walStreamCommand = backupJob.apply((j) => walStreamCommand(j, { flushInterval: walFlushInterval, maxLag }));
+        const sidecar = dockerJobContainer(name, args, runner, {
+          role: "wal-stream",
+          source: args.sourceName,
+          command: this.walStreamCommand,
+          secretEnv: pulumi.all(secrets),
+          // The spool lives on this volume: segments survive a restart until they are uploaded.
+          stateVolume: true,
+        }, this);
+        this.walStreamContainerName = sidecar.name;
+      }
       const container = dockerJobContainer(name, args, runner, {
         role: "backup",
         source: args.sourceName,
@@ -203,6 +241,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       schedule: this.schedule,
       runtime: this.runtime,
       ...(this.containerName ? { containerName: this.containerName } : {}),
+      ...(this.walStreamContainerName ? { walStreamContainerName: this.walStreamContainerName, walStreamCommand: this.walStreamCommand } : {}),
       ...(this.scheduleExpression ? { scheduleExpression: this.scheduleExpression } : {}),
       ...(this.taskDefinitionArn ? { taskDefinitionArn: this.taskDefinitionArn } : {}),
       ...(this.taskRoleArn ? { taskRoleArn: this.taskRoleArn } : {}),

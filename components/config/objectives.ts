@@ -8,7 +8,7 @@ export interface ObjectiveRow {
   schedule: string;
   /** Declared recovery point objective. */
   rpo: string;
-  /** The longest gap between two scheduled backups: the worst-case recovery point. */
+  /** The worst-case recovery point: the longest gap between backups, or with PITR the WAL flush interval. */
   worstCaseRpo: string;
   /** Declared recovery time objective. */
   rto: string;
@@ -23,9 +23,9 @@ export function objectiveRows(config: LifeboatConfig): ObjectiveRow[] {
     kind: s.kind,
     schedule: s.schedule,
     rpo: s.rpo,
-    worstCaseRpo: formatDuration(s.scheduleIntervalSeconds),
+    worstCaseRpo: formatDuration(s.worstCaseRpoSeconds),
     rto: s.rto,
-    met: s.scheduleIntervalSeconds <= s.rpoSeconds,
+    met: s.worstCaseRpoSeconds <= s.rpoSeconds,
   }));
 }
 

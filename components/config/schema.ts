@@ -88,6 +88,8 @@ const postgresSource = z.strictObject({
   url: secretUrl(["postgres", "postgresql"], "PostgreSQL"),
   /** Stream WAL continuously for point-in-time recovery (self-hosted Postgres only). */
   pitr: z.boolean({ error: "must be true or false" }).default(false),
+  /** With pitr: how often the partial WAL segment is uploaded; the worst-case RPO. */
+  walFlushInterval: duration.default("60s"),
   /** Where failover restores this database in the DR region. */
   drTargetUrl: secretUrl(["postgres", "postgresql"], "PostgreSQL").optional(),
 });

@@ -11,8 +11,10 @@ export type ResolvedSource = Source & {
   rto: string;
   rpoSeconds: number;
   rtoSeconds: number;
-  /** The longest gap between two scheduled runs: the worst-case RPO the schedule gives. */
+  /** The longest gap between two scheduled runs. */
   scheduleIntervalSeconds: number;
+  /** The most data a restore can lose: the schedule's gap, or with PITR the WAL flush interval. */
+  worstCaseRpoSeconds: number;
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -57,15 +59,25 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     const rto = s.rto ?? c.objectives.rto ?? d.rto;
     const interval = worstCaseIntervalSeconds(schedule);
     const rpoSeconds = parseDuration(rpo);
-    if (interval > rpoSeconds) {
-      issues.push({
-        key: configKey(["sources", i, s.rpo ? "rpo" : s.schedule ? "schedule" : "rpo"]),
-        message:
-          `RPO ${rpo} is shorter than the schedule ${JSON.stringify(schedule)} allows ` +
-          `(up to ${formatDuration(interval)} between backups): back up more often or raise the RPO`,
-      });
+    const pitr = s.kind === "postgres" && s.pitr;
+    // With PITR the base-backup schedule does not bound the loss: the WAL flush interval does.
+    const worstCase = pitr ? parseDuration(s.walFlushInterval) : interval;
+    if (worstCase > rpoSeconds) {
+      issues.push(
+        pitr
+          ? {
+            key: configKey(["sources", i, "walFlushInterval"]),
+            message: `WAL flush interval ${s.walFlushInterval} is longer than the RPO ${rpo}: shorten it or raise the RPO`,
+          }
+          : {
+            key: configKey(["sources", i, s.rpo ? "rpo" : s.schedule ? "schedule" : "rpo"]),
+            message:
+              `RPO ${rpo} is shorter than the schedule ${JSON.stringify(schedule)} allows ` +
+              `(up to ${formatDuration(interval)} between backups): back up more often or raise the RPO`,
+          },
+      );
     }
-    return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval };
+    return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase };
   });
 
   const firstIndex = new Map<string, number>();

@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, replicateArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -94,6 +94,31 @@ export function backupSpec(job: BackupJob): BackupSpec {
 /** `backup …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
 export function backupCommand(job: BackupJob): string[] {
   return backupArgs(backupSpec(job));
+}
+
+/** `basebackup …` for one run of a point-in-time-recovery source (the physical base backup). */
+export function basebackupCommand(job: BackupJob): string[] {
+  const { source: _kind, path: _path, ...spec } = backupSpec(job);
+  return basebackupArgs(spec);
+}
+
+/** Where the WAL sidecar spools segments before upload: on the job's persistent state volume. */
+export const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
+
+/**
+ * `wal-stream …`: the long-running point-in-time-recovery sidecar (pg_receivewal over a
+ * replication slot; the source URL comes from the environment).
+ */
+export function walStreamCommand(job: BackupJob, o: { flushInterval: string; maxLag?: string }): string[] {
+  return walStreamArgs({
+    name: job.name,
+    recipients: [...job.recipients],
+    spoolDir: WAL_SPOOL_DIR,
+    flushInterval: o.flushInterval,
+    ...(o.maxLag ? { maxLag: o.maxLag } : {}),
+    ...dest(job),
+    json: true,
+  });
 }
 
 export function verifySpec(job: VerifyJob): VerifySpec {

@@ -405,3 +405,39 @@ describe("toEventBridgeCron", () => {
     },
   );
 });
+
+describe("ScheduledBackup with point-in-time recovery (pitr)", () => {
+  const pitrArgs = {
+    sourceName: "crm-db", sourceKind: "postgres" as const, sourceUrl: pulumi.secret(SECRETS.sourceUrl),
+    bucketName: "crm-backups", endpoint: "https://s3.eu-west-1.amazonaws.com", region: "eu-west-1",
+    accessKeyId: pulumi.secret(SECRETS.accessKeyId), secretAccessKey: pulumi.secret(SECRETS.secretAccessKey),
+    ageRecipients: [RECIPIENT], schedule: "0 2 * * *", rpo: "5m", pitr: true, walFlushInterval: "30s",
+  };
+
+  it("takes base backups on the schedule and runs the wal-stream sidecar with its spool on a volume", async () => {
+    const resources = await declare(() => new ScheduledBackup("crm-db", pitrArgs));
+    const containers = ofType(resources, "docker:index/container:Container");
+    const backup = containers.find((c) => c.name === "crm-db-backup")!;
+    const sidecar = containers.find((c) => c.name === "crm-db-wal-stream")!;
+    expect(backup.inputs.command.slice(0, 8)).toEqual(["schedule", "--cron", "0 2 * * *", "--state-file", "/var/lib/lifeboat/runner-state.json", "--", "basebackup", "--name"]);
+    expect(sidecar.inputs.command).toEqual(expect.arrayContaining(["wal-stream", "--name", "crm-db", "--flush-interval", "30s", "--max-lag", "5m", "--spool-dir", "/var/lib/lifeboat/wal-spool"]));
+    expect(sidecar.inputs.mounts).toContainEqual(expect.objectContaining({ type: "volume", target: "/var/lib/lifeboat", readOnly: false }));
+    expect(isSecretValue(sidecar.inputs.envs)).toBe(true);
+    expect(sidecar.inputs.uploads).toBeUndefined();
+    const text = JSON.stringify(resources.map((r) => redacted(r.inputs)));
+    for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
+  });
+
+  it("keeps the lag alert above one flush interval when the RPO is as short as the flush", async () => {
+    const resources = await declare(() => new ScheduledBackup("crm-db-2", { ...pitrArgs, rpo: "30s" }));
+    const sidecar = ofType(resources, "docker:index/container:Container").find((c) => c.name === "crm-db-2-wal-stream")!;
+    expect(sidecar.inputs.command).toEqual(expect.arrayContaining(["--max-lag", "90s"]));
+  });
+
+  it("refuses pitr where it cannot work, naming the field", () => {
+    expect(() => new ScheduledBackup("x1", { ...pitrArgs, sourceKind: "redis" })).toThrow(/pitr is for postgres sources, not redis/);
+    expect(() => new ScheduledBackup("x2", { ...pitrArgs, runtime: "ecs", clusterArn: "arn:aws:ecs:eu-west-1:123456789012:cluster/c", subnetIds: ["subnet-1"] }))
+      .toThrow(/pitr needs runtime docker/);
+    expect(() => new ScheduledBackup("x3", { ...pitrArgs, walFlushInterval: "soon" })).toThrow(/walFlushInterval must be a duration/);
+  });
+});

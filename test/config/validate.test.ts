@@ -65,6 +65,20 @@ describe("stack config", () => {
     expect(issues).toContainEqual({ key, message: expect.stringMatching(message) });
   });
 
+  it("with pitr, judges the RPO against the WAL flush interval, not the base-backup schedule", () => {
+    const base = {
+      storage: { provider: "s3", region: "eu-west-1" },
+      ageRecipients: ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
+    };
+    const pg = { name: "crm-db", kind: "postgres", url: "postgres://db/crm", schedule: "0 2 * * *", rpo: "5m" };
+    const c = validateStackConfig({ ...base, sources: [{ ...pg, pitr: true }] }, "prod");
+    expect(c.sources[0]).toMatchObject({ worstCaseRpoSeconds: 60, scheduleIntervalSeconds: 86400, rpoSeconds: 300 });
+    expect(issuesOf(() => validateStackConfig({ ...base, sources: [{ ...pg, pitr: true, walFlushInterval: "10m" }] }, "prod"))).toEqual([
+      { key: "lifeboat:sources[0].walFlushInterval", message: "WAL flush interval 10m is longer than the RPO 5m: shorten it or raise the RPO" },
+    ]);
+    expect(issuesOf(() => validateStackConfig({ ...base, sources: [pg] }, "prod"))[0]!.key).toBe("lifeboat:sources[0].rpo");
+  });
+
   it("reports every bad key at once, not only the first", () => {
     const issues = issuesOf(() =>
       validateStackConfig({ storage: { provider: "r2" }, sources: [], ageRecipients: ["nope"], retention: { daily: 0, weekly: 1, monthly: 1, yearly: 1 } }, "prod"),
