@@ -1,30 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN } from "lifeboat-core";
 import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreCommand } from "./schedule/commands";
-import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
-import { RunnerRuntime, ScheduledSourceKind } from "./scheduledBackup";
+import { dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
-export interface FailoverRestoreArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+export interface FailoverRestoreArgs extends JobRuntimeArgs, JobBucketArgs, JobKeyArgs, Pick<JobTaskRoleArgs, "taskRoleArn">, Pick<JobAlertArgs, "alertWebhookUrl"> {
   /** Source whose newest verified backup is restored. */
   sourceName: string;
   /** The source's kind: what the restore writes (a database, a directory, a file). */
   sourceKind: ScheduledSourceKind;
 
-  /** The bucket to restore from: in a failover, the DR replica. */
-  bucketName: pulumi.Input<string>;
-  /** Key prefix inside the bucket. @default "backups" */
-  prefix?: pulumi.Input<string>;
-  /** S3 API endpoint of the bucket. @default the SDK's for region */
-  endpoint?: pulumi.Input<string>;
-  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
-  region?: pulumi.Input<string>;
-  /** Restorer S3 access key id (secret). Required on docker; on ECS only without a task role. */
-  accessKeyId?: pulumi.Input<string>;
-  /** Restorer S3 secret access key (secret). Given together with accessKeyId. */
-  secretAccessKey?: pulumi.Input<string>;
-  /** ECS: the restorer's task role. @default none (keys instead) */
-  taskRoleArn?: pulumi.Input<string>;
   /** The age private key (secret): a file in the container, never on a command line. */
   ageIdentity: pulumi.Input<string>;
 
@@ -35,10 +21,6 @@ export interface FailoverRestoreArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
 
   /** ECS: when the one-time task runs (ISO). Kept from the first deployment. @default five minutes after the program runs */
   runAt?: string;
-  /** Slack-compatible webhook for a failed restore (secret). @default none */
-  alertWebhookUrl?: pulumi.Input<string>;
-  /** Where the runner runs. @default "docker" */
-  runtime?: RunnerRuntime;
 }
 
 const SECRET_ARGS = ["accessKeyId", "secretAccessKey", "ageIdentity", "targetUrl", "alertWebhookUrl"] as const;

@@ -3,18 +3,19 @@ import { NAME_PATTERN, assertCron, formatDuration, parseDuration } from "lifeboa
 import { writerPolicy } from "./access/policies";
 import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, healthcheckCommand, scheduledCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
-import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
+import { dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { ecsJobs } from "./schedule/ecs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
+
+export type { RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
 /** What a scheduled job backs up: the runner's source kinds. */
-export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite";
 /** Where the runner runs: a container on a Docker host, or Fargate tasks on EventBridge Scheduler. */
-export type RunnerRuntime = "docker" | "ecs";
 
 /** Default backup schedule (cron, UTC): daily at 03:00. */
 export const DEFAULT_BACKUP_SCHEDULE = "0 3 * * *";
 
-export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+export interface ScheduledBackupArgs extends JobRuntimeArgs, JobBucketArgs, JobKeyArgs, JobTaskRoleArgs, JobAlertArgs {
   /** Source name: the key segment under the prefix (lowercase letters, digits, hyphens). */
   sourceName: string;
   /** What to back up. */
@@ -25,20 +26,6 @@ export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   volume?: string;
   /** Absolute host path of the directory or SQLite file (directory and sqlite sources). Required for those. */
   path?: string;
-
-  /** Bucket the backups go to. */
-  bucketName: pulumi.Input<string>;
-  /** Key prefix inside the bucket. @default "backups" */
-  prefix?: pulumi.Input<string>;
-  /** S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
-  endpoint?: pulumi.Input<string>;
-  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
-  region?: pulumi.Input<string>;
-
-  /** Writer S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
-  accessKeyId?: pulumi.Input<string>;
-  /** Writer S3 secret access key (secret). Given together with accessKeyId. */
-  secretAccessKey?: pulumi.Input<string>;
 
   /** age public keys (age1…) every backup is encrypted to. */
   ageRecipients: pulumi.Input<string>[];
@@ -57,22 +44,6 @@ export interface ScheduledBackupArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   walFlushInterval?: string;
   /** Docker: also back up once whenever the container starts. @default false */
   runAtStart?: boolean;
-
-  /** Slack-compatible webhook for failed runs (secret). @default none */
-  alertWebhookUrl?: pulumi.Input<string>;
-  /** Healthcheck ping base URL: /start, success and /fail pings (secret). @default none */
-  healthcheckUrl?: pulumi.Input<string>;
-
-  /** Where the runner runs. @default "docker" */
-  runtime?: RunnerRuntime;
-  /** ECS: an existing task role (the writer). @default one declared with taskRolePolicy or the writer policy */
-  taskRoleArn?: pulumi.Input<string>;
-  /** ECS: the writer's IAM policy document (JSON) for a declared task role. @default writerPolicy from bucketArn */
-  taskRolePolicy?: pulumi.Input<string>;
-  /** ECS on S3: bucket ARN, to declare a task role with writerPolicy(...). @default none */
-  bucketArn?: pulumi.Input<string>;
-  /** ECS on S3: the bucket's KMS key ARN for writerPolicy(...). @default none */
-  kmsKeyArn?: pulumi.Input<string>;
 }
 
 /** Args that hold secrets; they never reach the component's registered props. */

@@ -4,9 +4,9 @@ import { replicatorPolicy } from "./access/policies";
 import { replicatorSide } from "./backupAccess";
 import { CONTAINER_PATHS, JobDestination, ReplicateJob, SECRET_ENV, replicateCommand, scheduledCommand } from "./schedule/commands";
 import { toEventBridgeCron } from "./schedule/cron";
-import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { EcsRuntimeArgs, TaskRoleSpec, ecsJobs } from "./schedule/ecs";
-import { RunnerRuntime } from "./scheduledBackup";
+import { dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { TaskRoleSpec, ecsJobs } from "./schedule/ecs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime } from "./schedule/jobArgs";
 
 /** Default replication schedule (cron, UTC): hourly. */
 export const DEFAULT_REPLICATE_SCHEDULE = "0 * * * *";
@@ -16,16 +16,7 @@ export const DEFAULT_REPLICATION_RPO = "26h";
 /** Stand-in replica ARN when only the source side of the replicator policy is wanted (replica on R2, with its own keys). */
 const R2_REPLICA_PLACEHOLDER_ARN = "arn:aws:s3:::lifeboat-r2-replica-placeholder";
 
-export interface ScheduledReplicationArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
-  /** Source bucket the backups are copied from. */
-  bucketName: pulumi.Input<string>;
-  /** Key prefix inside the source bucket (every source under it is copied). @default "backups" */
-  prefix?: pulumi.Input<string>;
-  /** Source S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
-  endpoint?: pulumi.Input<string>;
-  /** Source bucket region, `auto` for R2. @default the runner's AWS_REGION */
-  region?: pulumi.Input<string>;
-
+export interface ScheduledReplicationArgs extends JobRuntimeArgs, JobBucketArgs, JobKeyArgs, JobTaskRoleArgs, JobAlertArgs {
   /** Replica bucket the backups are copied to. */
   replicaBucketName: pulumi.Input<string>;
   /** Key prefix inside the replica bucket. @default the source prefix */
@@ -35,10 +26,6 @@ export interface ScheduledReplicationArgs extends DockerRuntimeArgs, EcsRuntimeA
   /** Replica bucket region, `auto` for R2 (then replicaEndpoint is required). @default "us-east-1" (the runner's) */
   replicaRegion?: pulumi.Input<string>;
 
-  /** Source-side (read + list) S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
-  accessKeyId?: pulumi.Input<string>;
-  /** Source-side S3 secret access key (secret). Given together with accessKeyId. */
-  secretAccessKey?: pulumi.Input<string>;
   /** Replica-side (list + put) S3 access key id (secret), LIFEBOAT_REPLICA_ACCESS_KEY_ID. @default the source side's identity */
   replicaAccessKeyId?: pulumi.Input<string>;
   /** Replica-side S3 secret access key (secret). Given together with replicaAccessKeyId. */
@@ -49,21 +36,6 @@ export interface ScheduledReplicationArgs extends DockerRuntimeArgs, EcsRuntimeA
   /** Recovery point objective: alert (and fail the run) when the newest backup is older than this and not on the replica (`--max-lag`). @default "26h" */
   rpo?: string;
 
-  /** Slack-compatible webhook for failed or lagging runs (secret). @default none */
-  alertWebhookUrl?: pulumi.Input<string>;
-  /** Healthcheck ping base URL: /start, success and /fail pings (secret). @default none */
-  healthcheckUrl?: pulumi.Input<string>;
-
-  /** Where the runner runs. @default "docker" */
-  runtime?: RunnerRuntime;
-  /** ECS: an existing task role (the replicator, e.g. BackupAccess roleArn). @default one declared with taskRolePolicy or the replicator policy */
-  taskRoleArn?: pulumi.Input<string>;
-  /** ECS: the replicator's IAM policy document (JSON) for a declared task role. @default replicatorPolicy from bucketArn (and replicaBucketArn) */
-  taskRolePolicy?: pulumi.Input<string>;
-  /** ECS on S3: source bucket ARN, to declare a task role with replicatorPolicy(...). @default none */
-  bucketArn?: pulumi.Input<string>;
-  /** ECS on S3: the source bucket's KMS key ARN. @default none */
-  kmsKeyArn?: pulumi.Input<string>;
   /** ECS on S3 -> S3: replica bucket ARN for the declared task role; without it the role covers the source side only (replica keys given). @default none */
   replicaBucketArn?: pulumi.Input<string>;
   /** ECS on S3 -> S3: the replica bucket's KMS key ARN (in the DR region). @default none */

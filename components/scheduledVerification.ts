@@ -3,34 +3,22 @@ import { NAME_PATTERN, assertCron } from "lifeboat-core";
 import { restorerPolicy } from "./access/policies";
 import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, scheduledCommand, statusCommand, verifyCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
-import { DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsRuntimeArgs, ecsJobs } from "./schedule/ecs";
-import { DEFAULT_BACKUP_SCHEDULE, RunnerRuntime, ScheduledSourceKind } from "./scheduledBackup";
+import { dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
+import { DEFAULT_BACKUP_SCHEDULE } from "./scheduledBackup";
 
 /** Default restore-drill schedule (cron, UTC): Sundays at 05:00. */
 export const DEFAULT_VERIFY_SCHEDULE = "0 5 * * 0";
 /** Default health-check schedule (cron, UTC): hourly. */
 export const DEFAULT_STATUS_SCHEDULE = "0 * * * *";
 
-export interface ScheduledVerificationArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+export interface ScheduledVerificationArgs extends JobRuntimeArgs, JobBucketArgs, JobKeyArgs, JobTaskRoleArgs, JobAlertArgs {
   /** Source name whose backups are verified. */
   sourceName: string;
   /** The source's kind (postgres drills restore into a scratch database). */
   sourceKind: ScheduledSourceKind;
 
-  /** Bucket the backups are in. */
-  bucketName: pulumi.Input<string>;
-  /** Key prefix inside the bucket. @default "backups" */
-  prefix?: pulumi.Input<string>;
-  /** S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
-  endpoint?: pulumi.Input<string>;
-  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
-  region?: pulumi.Input<string>;
-
-  /** Restorer S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
-  accessKeyId?: pulumi.Input<string>;
-  /** Restorer S3 secret access key (secret). Given together with accessKeyId. */
-  secretAccessKey?: pulumi.Input<string>;
   /** The age private key, AGE-SECRET-KEY-1… (secret): a file in the verify container, never on a command line. */
   ageIdentity: pulumi.Input<string>;
   /** PostgreSQL URL of a server where drills create and drop a scratch database (secret). Required for postgres. */
@@ -49,23 +37,8 @@ export interface ScheduledVerificationArgs extends DockerRuntimeArgs, EcsRuntime
   /** Alert when a backup is smaller than the previous by more than this fraction. @default 0.5 */
   maxShrink?: number;
 
-  /** Slack-compatible webhook for failed drills and unhealthy backups (secret). @default none */
-  alertWebhookUrl?: pulumi.Input<string>;
-  /** Healthcheck ping base URL for the drill (secret). @default none */
-  healthcheckUrl?: pulumi.Input<string>;
   /** Healthcheck ping base URL for the hourly status check (secret). @default none */
   statusHealthcheckUrl?: pulumi.Input<string>;
-
-  /** Where the runner runs. @default "docker" */
-  runtime?: RunnerRuntime;
-  /** ECS: an existing task role (the restorer). @default one declared with taskRolePolicy or the restorer policy */
-  taskRoleArn?: pulumi.Input<string>;
-  /** ECS: the restorer's IAM policy document (JSON) for a declared task role. @default restorerPolicy from bucketArn */
-  taskRolePolicy?: pulumi.Input<string>;
-  /** ECS on S3: bucket ARN, to declare a task role with restorerPolicy(...). @default none */
-  bucketArn?: pulumi.Input<string>;
-  /** ECS on S3: the bucket's KMS key ARN for restorerPolicy(...). @default none */
-  kmsKeyArn?: pulumi.Input<string>;
 }
 
 const SECRET_ARGS = ["accessKeyId", "secretAccessKey", "ageIdentity", "scratchUrl", "alertWebhookUrl", "healthcheckUrl", "statusHealthcheckUrl"] as const;

@@ -1,0 +1,61 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DockerRuntimeArgs } from "./docker";
+import { EcsRuntimeArgs } from "./ecs";
+
+/**
+ * The args every runner job component shares (ScheduledBackup, ScheduledVerification,
+ * ScheduledReplication, FailoverRestore), one concept per interface. Each job runs as one
+ * identity from `BackupAccess`: the writer for backups, the restorer for drills and restores,
+ * the replicator for replication.
+ */
+
+/** What a source is. */
+export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite";
+/** Where the runner runs: a container on a Docker host, or scheduled Fargate tasks. */
+export type RunnerRuntime = "docker" | "ecs";
+
+/** The bucket a job reads or writes. */
+export interface JobBucketArgs {
+  /** Bucket name. */
+  bucketName: pulumi.Input<string>;
+  /** Key prefix inside the bucket. @default "backups" */
+  prefix?: pulumi.Input<string>;
+  /** S3 API endpoint (R2's account endpoint; AWS's regional endpoint). @default the SDK's for region */
+  endpoint?: pulumi.Input<string>;
+  /** Bucket region, `auto` for R2. @default the runner's AWS_REGION */
+  region?: pulumi.Input<string>;
+}
+
+/** The job identity's S3 key (BackupAccess `accessKeyId`/`secretAccessKey`). */
+export interface JobKeyArgs {
+  /** S3 access key id (secret). Required on docker; on ECS only for R2 (else the task role). */
+  accessKeyId?: pulumi.Input<string>;
+  /** S3 secret access key (secret). Given together with accessKeyId. */
+  secretAccessKey?: pulumi.Input<string>;
+}
+
+/** ECS: the task role the job runs as. */
+export interface JobTaskRoleArgs {
+  /** ECS: an existing task role (BackupAccess `roleArn`). @default one declared from taskRolePolicy or bucketArn */
+  taskRoleArn?: pulumi.Input<string>;
+  /** ECS: the IAM policy document (JSON) of a declared task role. @default the job's policy built from bucketArn */
+  taskRolePolicy?: pulumi.Input<string>;
+  /** ECS on S3: bucket ARN, to declare a task role with the job's least-privilege policy. @default none */
+  bucketArn?: pulumi.Input<string>;
+  /** ECS on S3: the bucket's KMS key ARN, for that policy. @default none */
+  kmsKeyArn?: pulumi.Input<string>;
+}
+
+/** Where a job reports failures. */
+export interface JobAlertArgs {
+  /** Slack-compatible webhook for failed runs (secret). @default none */
+  alertWebhookUrl?: pulumi.Input<string>;
+  /** Healthcheck ping base URL: /start, success and /fail pings (secret). @default none */
+  healthcheckUrl?: pulumi.Input<string>;
+}
+
+/** Where the runner runs, with that runtime's settings. */
+export interface JobRuntimeArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
+  /** Where the runner runs. @default "docker" */
+  runtime?: RunnerRuntime;
+}
