@@ -13,13 +13,19 @@
  *    the flush interval of commits (measured and printed).
  * 5. Restart, stop the source, SIGTERM the sidecar: it flushes and exits 0, and restore --at
  *    latest has every committed row.
+ * 6. verify on a base backup: sha256, decrypt, unpack into the work dir, pg_verifybackup against
+ *    the backup_manifest inside the tar (file checksums, WAL from start to end); --at latest
+ *    picks the base backup over a newer pg_dump backup and the WAL objects. A flipped byte in
+ *    the stored object and a damaged file inside a re-encrypted (sha256-consistent) backup are
+ *    both detected and named, exit 1, with a failed verification record.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { basebackupArgs, restoreArgs, walStreamArgs } from "lifeboat-runner";
+import { backupArgs, basebackupArgs, restoreArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
 import { startPostgres, PgServer, postgresIds } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
@@ -262,6 +268,43 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
   }
 });
 
+async function verify(sel: { at?: string; key?: string }) {
+  const r = await runner(verifyArgs({ name: NAME, ...sel, identity: key.file, json: true, ...dest() }), { ...s3.env });
+  let out: any;
+  try {
+    out = JSON.parse(r.stdout);
+  } catch {
+    out = undefined;
+  }
+  return { code: r.code, out, run: r };
+}
+
+/** Verification records written for `objectKey`, oldest first. */
+async function verificationRecords(objectKey: string): Promise<Array<{ key: string; ok: boolean; problems: string[] }>> {
+  const ks = (await s3.keys(BUCKET, `${PREFIX}/_verifications/${NAME}/`)).filter((k) => k.endsWith(".json"));
+  const recs = await Promise.all(ks.map(async (k) => JSON.parse((await s3.get(BUCKET, k)).toString("utf8"))));
+  return recs.filter((r) => r.key === objectKey);
+}
+
+test("verify --at latest picks the base backup (not a newer pg_dump backup, not WAL) and passes pg_verifybackup", async () => {
+  // A pg_dump backup of the same source, newer than the base backup; WAL objects keep arriving too.
+  const d = await runner(backupArgs({ source: "postgres", name: NAME, recipients: [key.recipient], json: true, ...dest() }), { ...s3.env, LIFEBOAT_SOURCE_URL: pg.url("app") });
+  expect({ code: d.code, out: describeRun(d) }).toMatchObject({ code: 0 });
+  const dumpKey = JSON.parse(d.stdout).manifest.key;
+  expect(dumpKey).toMatch(/\.dump\.zst\.age$/);
+  expect((await walKeys()).length).toBeGreaterThan(0);
+
+  const v = await verify({ at: "latest" });
+  expect({ code: v.code, out: describeRun(v.run) }).toMatchObject({ code: 0 });
+  expect(v.out).toMatchObject({ ok: true, key: baseKey, problems: [], verifiedWith: "pg_verifybackup" });
+  expect(v.out.files).toBeGreaterThan(100);
+  expect(v.out.fileBytes).toBeGreaterThan(1_000_000);
+  expect(v.out.wal).toMatch(/^parsed/);
+  expect(await verificationRecords(baseKey)).toEqual([expect.objectContaining({ ok: true, problems: [] })]);
+  // The temp directory under the work dir is gone.
+  expect(readdirSync(work).filter((f) => f.startsWith("lifeboat-verify-"))).toEqual([]);
+});
+
 test("kill -9 of the sidecar in the middle of a segment and a restart lose nothing", async () => {
   const child = sidecar!;
   const partial = () => readdirSync(spool).find((f) => f.endsWith(".partial"));
@@ -339,4 +382,85 @@ test("restart with the spool, stop the source, SIGTERM: the sidecar flushes and 
   }
   expect(hook.received.filter((h) => /behind/.test(h.body))).toEqual([]);
   expect(statSync(spool).isDirectory()).toBe(true);
+});
+
+/** The decrypted, decompressed bytes of a stored backup object. */
+function decodeObject(stored: Buffer): Buffer {
+  const dec = spawnSync("sh", ["-c", `age --decrypt -i '${key.file}' | zstd -d -q -c -`], { input: stored, maxBuffer: 1 << 30 });
+  if (dec.status !== 0) throw new Error(`decoding failed: ${dec.stderr}`);
+  return dec.stdout;
+}
+
+function encodeObject(raw: Buffer): Buffer {
+  const enc = spawnSync("sh", ["-c", `zstd -q -c - | age -r '${key.recipient}'`], { input: raw, maxBuffer: 1 << 30 });
+  if (enc.status !== 0) throw new Error(`encoding failed: ${enc.stderr}`);
+  return enc.stdout;
+}
+
+/** The offset of a regular file's content in a tar, found by its header's name field. */
+function tarContentOffset(tar: Buffer, name: string): number {
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const entry = header.subarray(0, 100).toString("latin1").replace(/\0.*$/s, "");
+    const size = parseInt(header.subarray(124, 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+    if (entry === name || entry === `./${name}`) return off + 512;
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`${name} not found in the tar`);
+}
+
+test("verify names a base backup whose file inside does not match its backup_manifest (sha256 consistent): exit 1", async () => {
+  const manifestKey = `${baseKey}.manifest.json`;
+  const original = await s3.get(BUCKET, baseKey);
+  const originalManifest = await s3.get(BUCKET, manifestKey);
+  try {
+    // Damage PG_VERSION ("15\n" -> "14\n", same size) and re-encrypt; the manifest's sha256 follows,
+    // so only a check of the files themselves can tell.
+    const tar = decodeObject(original);
+    const at = tarContentOffset(tar, "PG_VERSION");
+    expect(tar.subarray(at, at + 2).toString("latin1")).toMatch(/^\d\d/);
+    tar[at + 1] = tar[at + 1] === 0x34 ? 0x35 : 0x34;
+    const stored = encodeObject(tar);
+    const m = JSON.parse(originalManifest.toString("utf8"));
+    m.storedBytes = stored.length;
+    m.sha256 = createHash("sha256").update(stored).digest("hex");
+    await s3.put(BUCKET, baseKey, stored);
+    await s3.put(BUCKET, manifestKey, Buffer.from(JSON.stringify(m, null, 2) + "\n"));
+
+    const v = await verify({ key: baseKey });
+    expect({ code: v.code, out: describeRun(v.run) }).toMatchObject({ code: 1 });
+    expect(v.out).toMatchObject({ ok: false, key: baseKey });
+    expect(v.out.problems.join("\n")).toMatch(new RegExp(`${baseKey.replace(/[.]/g, "\\.")}: pg_verifybackup: .*PG_VERSION`));
+    expect(v.out.problems.join("\n")).not.toMatch(/sha256/);
+    const recs = await verificationRecords(baseKey);
+    expect(recs[recs.length - 1]).toMatchObject({ ok: false });
+  } finally {
+    await s3.put(BUCKET, baseKey, original);
+    await s3.put(BUCKET, manifestKey, originalManifest);
+  }
+  expect(readdirSync(work).filter((f) => f.startsWith("lifeboat-verify-"))).toEqual([]);
+});
+
+test("verify names a base backup object with a flipped byte (sha256 mismatch): exit 1, human report names it", async () => {
+  const original = await s3.get(BUCKET, baseKey);
+  try {
+    const bad = Buffer.from(original);
+    bad[Math.floor(bad.length / 2)]! ^= 0x01;
+    await s3.put(BUCKET, baseKey, bad);
+    const v = await verify({ at: "latest" });
+    expect({ code: v.code, out: describeRun(v.run) }).toMatchObject({ code: 1 });
+    expect(v.out).toMatchObject({ ok: false, key: baseKey });
+    expect(v.out.problems.join("\n")).toContain(`${baseKey}: sha256 `);
+    expect(v.out.problems.join("\n")).toContain("(corrupted)");
+    // Without --json: the report names the object and the problem.
+    const h = await runner(verifyArgs({ name: NAME, at: "latest", identity: key.file, noRecord: true, ...dest() }), { ...s3.env });
+    expect(h.code).toBe(1);
+    expect(h.stdout).toContain(`verify FAILED: ${baseKey}`);
+    expect(h.stdout).toMatch(/PROBLEM: .*sha256 .*\(corrupted\)/);
+  } finally {
+    await s3.put(BUCKET, baseKey, original);
+  }
+  const ok = await verify({ key: baseKey });
+  expect({ code: ok.code, out: describeRun(ok.run) }).toMatchObject({ code: 0 });
 });

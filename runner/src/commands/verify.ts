@@ -7,7 +7,10 @@ import { Logger } from "pino";
 import { keyTimestamp, verificationPrefix } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
-import { checkIdentity, download, selectBackup, Selected } from "../fetch";
+import { checkIdentity, download, Selected } from "../fetch";
+import { listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
+import { BASEBACKUP_EXT } from "../manifest";
+import { baseVerifyTools, verifyBaseBackup } from "../pitr/verifyBase";
 import { Verification } from "../manifest";
 import { requireTools, run, startProc } from "../proc";
 import { countRows, pgClient, pgEnv, pgTarget, quoteIdent } from "../sources/postgres";
@@ -37,9 +40,10 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const name = checkName(o.name);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
-  const sel = await selectBackup(store, name, o.at, o.key);
+  const sel = await selectForVerify(store, name, o.at, o.key);
   const m = sel.manifest;
   checkIdentity(o.identity, m, sel.entry.key);
+  if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
   if (m.kind === "postgres") {
     pgTarget(o.scratchUrl, "--scratch-url");
     requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
@@ -92,6 +96,24 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/**
+ * The backup to verify: `--key`, or the newest at or before `--at` (only those with a passing
+ * record for `latest-verified`). A point-in-time source (one with base backups) is verified
+ * through its base backups: its WAL objects under wal/ are never candidates, and pg_dump
+ * backups it may hold from before PITR was enabled are not what a restore starts from.
+ */
+export async function selectForVerify(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
+  const when = parseAt(at);
+  let entries = await listBackups(store, name);
+  if (!key && entries.some((e) => e.parts.ext === BASEBACKUP_EXT)) entries = entries.filter((e) => e.parts.ext === BASEBACKUP_EXT);
+  if (when === "latest-verified" && !key) {
+    const verified = await listVerifications(store, name);
+    entries = entries.filter((e) => verified.get(e.key)?.ok === true);
+  }
+  const entry = pickBackup(entries, name, when, key);
+  return { entry, manifest: await readManifest(store, entry) };
+}
+
 async function check(o: VerifyOpts, store: Store, sel: Selected, problems: string[], progress: Progress, log: Logger): Promise<Record<string, unknown>> {
   const m = sel.manifest;
   if (sel.entry.size !== m.storedBytes) {
@@ -102,6 +124,7 @@ async function check(o: VerifyOpts, store: Store, sel: Selected, problems: strin
     if (dl.rawBytes() !== m.rawBytes) problems.push(`${sel.entry.key}: decompressed to ${dl.rawBytes()} bytes, manifest says ${m.rawBytes}`);
   };
   if (m.kind === "postgres") return verifyPostgres(o, sel, dl, problems, rawCheck, log);
+  if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log);
   if (m.kind === "volume" || m.kind === "directory") {
     const counter = new TarCounter();
     await Promise.all([pipeline(dl.out, counter, sink()), dl.done]);
