@@ -3,7 +3,7 @@ import { restoreArgs } from "lifeboat-runner";
 import { FailoverRestore } from "../../components";
 import { replicationSchedule } from "../../components/schedule/cron";
 import { eventBridgeAt } from "../../components/schedule/ecs";
-import { Declared, declare, installMocks, isSecretValue, one } from "./mockHarness";
+import { declare, expectNoPlainSecrets, installMocks, isSecretValue, one } from "./mockHarness";
 
 installMocks();
 
@@ -15,13 +15,6 @@ const SECRETS = {
 };
 const replica = { bucketName: "prod-replica", prefix: "backups", endpoint: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1" };
 const keys = { accessKeyId: SECRETS.accessKeyId, secretAccessKey: SECRETS.secretAccessKey };
-
-function noPlainSecrets(resources: Declared[]): void {
-  const redact = (v: unknown): unknown =>
-    isSecretValue(v) ? "[secret]" : Array.isArray(v) ? v.map(redact) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)])) : v;
-  const text = JSON.stringify(resources.map((r) => redact(r.inputs)));
-  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
-}
 
 describe("FailoverRestore on a Docker host", () => {
   it("restores a database once from the replica's newest verified backup, secrets only as secrets", async () => {
@@ -42,7 +35,7 @@ describe("FailoverRestore on a Docker host", () => {
     expect(isSecretValue(c.inputs.envs)).toBe(true);
     expect((c.inputs.envs as { value: string[] }).value).toContain(`LIFEBOAT_TARGET_URL=${SECRETS.targetUrl}`);
     expect(isSecretValue(c.inputs.uploads)).toBe(true);
-    noPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
     expect(await new Promise((r) => job.from.apply(r))).toBe("s3://prod-replica/backups/app-db (newest verified backup)");
     expect(job.to).toBe("postgres target (secret)");
   });
@@ -75,7 +68,7 @@ describe("FailoverRestore on ECS", () => {
     expect(one(resources, "aws:scheduler/schedule:Schedule").inputs.scheduleExpression).toBe("at(2026-11-22T14:05:00)");
     const defs = JSON.parse(one(resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
     expect(defs[0].command).toEqual(expect.arrayContaining(["restore", "--at", "latest-verified"]));
-    noPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 });
 

@@ -60,3 +60,28 @@ export function one(resources: Declared[], type: string): Declared {
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
   return found[0]!;
 }
+
+/** Inputs with every secret-wrapped value replaced by `"[secret]"`, as `lifeboat plan --json` prints them. */
+export function redacted(v: unknown): unknown {
+  if (isSecretValue(v)) return "[secret]";
+  if (Array.isArray(v)) return v.map(redacted);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redacted(x)]));
+  return v;
+}
+
+/** The plain value inside a secret-wrapped input; fails the test when the input is not secret. */
+export function unwrap(v: unknown): any {
+  expect(isSecretValue(v)).toBe(true);
+  return (v as { value: unknown }).value;
+}
+
+/** No value of `secrets` appears anywhere in what the engine received outside secret wrappers. */
+export function expectNoPlainSecrets(resources: Declared[], secrets: Record<string, string>): void {
+  const text = JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: redacted(r.inputs) })));
+  for (const s of Object.values(secrets)) expect(text).not.toContain(s);
+}
+
+/** Docker `envs` (`KEY=value` lines) as a map. */
+export function envMap(envs: string[]): Record<string, string> {
+  return Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}

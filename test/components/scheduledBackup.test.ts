@@ -4,7 +4,7 @@ import { backupArgs, scheduleArgs, statusArgs } from "lifeboat-runner";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
 import { writerPolicy } from "../../components/access/policies";
 import { ECS_TASK_EXECUTION_POLICY_ARN } from "../../components/schedule/ecs";
-import { Declared, declare, installMocks, isSecretValue, ofType, one, valueOf } from "./mockHarness";
+import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, ofType, one, redacted, unwrap, valueOf } from "./mockHarness";
 
 installMocks();
 
@@ -18,30 +18,6 @@ const SECRETS = {
   ping: "https://hc-ping.com/ping-secret-0d6b",
 };
 const R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com";
-
-/** Inputs with every secret-wrapped value replaced, as `lifeboat plan --json` prints them. */
-function redacted(v: unknown): unknown {
-  if (isSecretValue(v)) return "[secret]";
-  if (Array.isArray(v)) return v.map(redacted);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redacted(x)]));
-  return v;
-}
-
-/** The plain value inside a secret-wrapped input. */
-function unwrap(v: unknown): any {
-  expect(isSecretValue(v)).toBe(true);
-  return (v as { value: unknown }).value;
-}
-
-/** No secret value appears anywhere in what the engine received outside secret wrappers. */
-function expectNoPlainSecrets(resources: Declared[]): void {
-  const text = JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: redacted(r.inputs) })));
-  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
-}
-
-function envMap(envs: string[]): Record<string, string> {
-  return Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 
 describe("ScheduledBackup on a Docker host (postgres on R2)", () => {
   let resources: Declared[];
@@ -133,7 +109,7 @@ describe("ScheduledBackup on a Docker host (postgres on R2)", () => {
   });
 
   it("never shows a secret in plain text in any declared input, its own registered props included", () => {
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 
   it("registers its own args minus secrets, with defaults filled, for policies to judge", () => {
@@ -190,7 +166,7 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expect(one(resources, "docker:index/container:Container").inputs.image).toBe(image.imageName);
     expect(ofType(resources, "pulumi:providers:docker")).toHaveLength(0);
     expect(ofType(resources, "docker:index/remoteImage:RemoteImage")).toHaveLength(0);
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 });
 
@@ -281,7 +257,7 @@ describe("ScheduledBackup on ECS Fargate (postgres on S3)", () => {
     expect(exec.Statement).toEqual([{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: Object.values(refs)[0]!.replace(/:[A-Z_]+::$/, "") }]);
     expect(taskDef().inputs.executionRoleArn).toBe(arnOf("app-db-backup-execution"));
     expect(one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn).toBe(ECS_TASK_EXECUTION_POLICY_ARN);
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 
   it("logs to a CloudWatch log group with retention", () => {

@@ -3,7 +3,7 @@ import { ENV, replicateArgs, scheduleArgs } from "lifeboat-runner";
 import { BackupAccess, BackupBucket, ScheduledReplication, bucketAccessFields, replicatorSide, toEventBridgeCron } from "../../components";
 import { replicatorPolicy } from "../../components/access/policies";
 import { CONTAINER_PATHS } from "../../components/schedule/commands";
-import { Declared, declare, installMocks, isSecretValue, ofType, one, valueOf } from "./mockHarness";
+import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, ofType, one, redacted, unwrap, valueOf } from "./mockHarness";
 
 installMocks();
 
@@ -20,28 +20,6 @@ const R2_EU_ENDPOINT = "https://0123456789abcdef0123456789abcdef.eu.r2.cloudflar
 const S3_DR_ENDPOINT = "https://s3.us-east-2.amazonaws.com";
 const CLUSTER = "arn:aws:ecs:us-east-2:123456789012:cluster/dr";
 const arnOf = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
-
-function redacted(v: unknown): unknown {
-  if (isSecretValue(v)) return "[secret]";
-  if (Array.isArray(v)) return v.map(redacted);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redacted(x)]));
-  return v;
-}
-
-function unwrap(v: unknown): any {
-  expect(isSecretValue(v)).toBe(true);
-  return (v as { value: unknown }).value;
-}
-
-/** No secret value appears anywhere in what the engine received outside secret wrappers. */
-function expectNoPlainSecrets(resources: Declared[]): void {
-  const text = JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: redacted(r.inputs) })));
-  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
-}
-
-function envMap(envs: string[]): Record<string, string> {
-  return Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 
 /** R2 (primary) -> S3 in another region, two identities. */
 const R2_TO_S3 = {
@@ -120,7 +98,7 @@ describe("ScheduledReplication on a Docker host (R2 -> S3)", () => {
     });
     expect(ENV.replicaAccessKeyId).toBe("LIFEBOAT_REPLICA_ACCESS_KEY_ID");
     expect(ENV.replicaSecretAccessKey).toBe("LIFEBOAT_REPLICA_SECRET_ACCESS_KEY");
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 
   it("declares no healthcheck and no state volume: replicate records nothing for `status --local`", () => {
@@ -239,7 +217,7 @@ describe("ScheduledReplication on ECS Fargate (R2 -> R2 in another jurisdiction,
       LIFEBOAT_REPLICA_SECRET_ACCESS_KEY: SECRETS.replicaSecretAccessKey,
       LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
     });
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 
   it("declares no task role (keys on both sides) and scopes the scheduler role to this task definition, cluster and roles", () => {
@@ -313,7 +291,7 @@ describe("ScheduledReplication on ECS with a task role", () => {
     expect(JSON.stringify(policy)).not.toContain("placeholder");
     const def = JSON.parse(one(r, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
     expect(def.secrets.map((s: any) => s.name).sort()).toEqual(["LIFEBOAT_REPLICA_ACCESS_KEY_ID", "LIFEBOAT_REPLICA_SECRET_ACCESS_KEY"]);
-    expectNoPlainSecrets(r);
+    expectNoPlainSecrets(r, SECRETS);
   });
 
   it("uses an existing task role (BackupAccess identity role) and declares none", async () => {

@@ -3,7 +3,7 @@ import { scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 import { ScheduledVerification } from "../../components";
 import { restorerPolicy } from "../../components/access/policies";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";
-import { Declared, declare, installMocks, isSecretValue, ofType, one } from "./mockHarness";
+import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, ofType, one, unwrap } from "./mockHarness";
 
 installMocks();
 
@@ -19,21 +19,6 @@ const SECRETS = {
 const STATE = "/var/lib/lifeboat/runner-state.json";
 const R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com";
 
-function redacted(v: unknown): unknown {
-  if (isSecretValue(v)) return "[secret]";
-  if (Array.isArray(v)) return v.map(redacted);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redacted(x)]));
-  return v;
-}
-function unwrap(v: unknown): any {
-  expect(isSecretValue(v)).toBe(true);
-  return (v as { value: unknown }).value;
-}
-function expectNoPlainSecrets(resources: Declared[]): void {
-  const text = JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: redacted(r.inputs) })));
-  for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
-}
-const envMap = (envs: string[]) => Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
 describe("ScheduledVerification on a Docker host", () => {
   let resources: Declared[];
@@ -104,7 +89,7 @@ describe("ScheduledVerification on a Docker host", () => {
   });
 
   it("never shows a secret in plain text; registers its args minus secrets", () => {
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
     const self = one(resources, "lifeboat:index:ScheduledVerification").inputs;
     expect(self).toMatchObject({ sourceName: "app-db", schedule: "0 5 * * 0", statusSchedule: "0 * * * *", maxAge: "25h", runtime: "docker" });
     for (const k of ["ageIdentity", "scratchUrl", "accessKeyId", "secretAccessKey", "alertWebhookUrl", "healthcheckUrl", "statusHealthcheckUrl"]) {
@@ -187,7 +172,7 @@ describe("ScheduledVerification on ECS Fargate", () => {
       LIFEBOAT_SCRATCH_URL: SECRETS.scratchUrl,
       STATUS_PING_URL: SECRETS.statusPing,
     });
-    expectNoPlainSecrets(resources);
+    expectNoPlainSecrets(resources, SECRETS);
   });
 
   it("gives both tasks the restorer role: its inline policy is restorerPolicy(...)", () => {
