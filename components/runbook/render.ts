@@ -47,6 +47,10 @@ export interface RunbookSource {
   drTargetUrl?: string;
   /** Where failover restores this volume, directory or file. */
   drTargetPath?: string;
+  /** Postgres with point-in-time recovery: base backups (`basebackup`) plus a `wal-stream` sidecar instead of dumps. */
+  pitr?: boolean;
+  /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO), e.g. `60s`. */
+  walFlushInterval?: string;
 }
 
 /** Everything the runbook needs, as plain data (no Outputs, no secrets). */
@@ -101,7 +105,19 @@ export const RUNBOOK_VARIABLES = {
   targetDir: "$TARGET_DIR",
   targetFile: "$TARGET_FILE",
   scratchUrl: "$SCRATCH_URL",
+  /** Point-in-time recovery: the recovery target (`--at`). */
+  at: "$AT",
 } as const;
+
+/** A data directory to restore a PITR source into: new, on the host that will run it. */
+export function pitrTargetDir(s: Pick<RunbookSource, "name">): string {
+  return `/var/lib/postgresql/restored/${s.name}`;
+}
+
+/** The restore spec of a point-in-time recovery: a data directory, the time from `$AT` (or `latest`). */
+export function pitrRestoreSpec(s: Pick<RunbookSource, "name">, b: RunbookBucket, prefix: string, at: string = RUNBOOK_VARIABLES.at): RestoreSpec {
+  return { name: s.name, at, targetDir: RUNBOOK_VARIABLES.targetDir, identity: RUNBOOK_VARIABLES.identity, ...destinationSpec(b, prefix) };
+}
 
 /** `s3://BUCKET/PREFIX`. */
 export function bucketDest(b: Pick<RunbookBucket, "bucketName">, prefix: string): string {
@@ -193,6 +209,7 @@ class Renderer {
     this.health();
     this.list();
     this.restoreWithRunner();
+    this.pointInTime();
     this.restoreWithStockTools();
     this.verify();
     this.failover();
@@ -215,8 +232,18 @@ class Renderer {
     return `${this.run} ${shellJoin(argv)}`;
   }
 
+  /** The restore of a source's newest backup; for a PITR source, of everything shipped (`--at latest`) into a data directory. */
   private restoreCommand(s: RunbookSource, b: RunbookBucket = this.i.primary): string {
+    if (s.pitr) return this.cmd(restoreArgs(pitrRestoreSpec(s, b, this.i.prefix, "latest")));
     return this.cmd(restoreArgs(restoreSpecFor(s, b, this.i.prefix)));
+  }
+
+  private pitrCommand(s: RunbookSource, b: RunbookBucket = this.i.primary): string {
+    return this.cmd(restoreArgs(pitrRestoreSpec(s, b, this.i.prefix)));
+  }
+
+  private pitrTargetLine(s: RunbookSource): string {
+    return `export TARGET_DIR=${shellQuote(pitrTargetDir(s))}   # empty or absent, on the host that will run it`;
   }
 
   private listCommand(s: RunbookSource, b: RunbookBucket = this.i.primary): string {
@@ -244,6 +271,7 @@ class Renderer {
   }
 
   private targetLine(s: RunbookSource): string {
+    if (s.pitr) return this.pitrTargetLine(s);
     const v = stockTargetVariable(s.kind);
     const note =
       s.kind === "postgres" ? "# an EMPTY database; the password from PGPASSWORD or ~/.pgpass"
@@ -413,6 +441,11 @@ class Renderer {
     );
     for (const s of i.sources) {
       this.p(`### \`${s.name}\`: ${SHORT_LABEL[s.kind]}, RPO ${s.rpo}, RTO ${s.rto}`);
+      if (s.pitr) {
+        this.p(`Point-in-time recovery (base backups plus streamed WAL, no dumps): everything shipped, into a new data directory; any other time and how to start it under "Restore to a point in time".`);
+        this.code("bash", [this.useRestorer(s.name), this.targetLine(s), this.restoreCommand(s)].join("\n"));
+        continue;
+      }
       if (s.kind === "volume" && !s.drTargetPath) this.p(`On the Docker host, as root (the volume's directory belongs to Docker):`);
       const before =
         s.kind === "volume" && !s.drTargetPath ? [`docker volume create ${shellQuote(`${s.volume ?? s.name}_restored`)}   # a fresh volume to restore into`]
@@ -440,6 +473,74 @@ class Renderer {
     }
   }
 
+  private pointInTime(): void {
+    const i = this.i;
+    const pitr = i.sources.filter((s) => s.pitr);
+    if (pitr.length === 0) return;
+    this.p(`## Restore to a point in time`);
+    this.p(
+      `${pitr.map((s) => `\`${s.name}\``).join(", ")} ${pitr.length > 1 ? "have" : "has"} point-in-time recovery: a \`wal-stream\` sidecar ` +
+        `ships the write-ahead log continuously (the partial segment every flush interval) and the scheduled job takes ` +
+        `base backups (\`pg_basebackup\`) instead of dumps. A restore picks the newest base backup that finished at or ` +
+        `before the target, decrypts it and the WAL after it (each object checked against its manifest) into a new data ` +
+        `directory, and writes \`recovery.signal\` plus \`restore_command\`, \`recovery_target_time\` and ` +
+        `\`recovery_target_action = 'promote'\` into its \`postgresql.auto.conf\`. You then start that directory with ` +
+        `PostgreSQL: it replays to the target and opens read-write.`,
+    );
+    for (const s of pitr) {
+      const port = 5433;
+      this.p(`### \`${s.name}\` as of a time — worst-case loss ${s.walFlushInterval ?? "60s"} (the WAL flush interval), RTO ${s.rto}`);
+      this.p(
+        `On the host that will run the restored database, with the same PostgreSQL major version as the source. ` +
+          `\`$AT\` is a UTC (or offset) time, or \`latest\` for everything that was shipped; a time after the last ` +
+          `shipped commit stops recovery with "recovery ended before configured recovery target was reached": use \`latest\` then.`,
+      );
+      this.code("bash", [
+        this.useRestorer(s.name),
+        this.targetLine(s),
+        `export AT='2026-01-31T22:59:59Z'   # or: export AT=latest`,
+        `sudo install -d -m 700 -o "$(id -u)" "$TARGET_DIR"   # a new, empty directory you can write to`,
+        this.pitrCommand(s),
+        `sudo chown -R postgres:postgres "$TARGET_DIR"   # PostgreSQL runs as the user that owns the directory`,
+        ``,
+        `# start it on a spare port: WAL is replayed to $AT, then the server is promoted and opens read-write`,
+        `sudo -u postgres pg_ctl start -D "$TARGET_DIR" -o '-p ${port}' -l "$TARGET_DIR/restore.log" -w -t 3600`,
+        `sudo -u postgres psql -p ${port} -Atc 'SELECT pg_is_in_recovery()'   # f: recovery ended and it was promoted`,
+        `sudo tail -n 20 "$TARGET_DIR/restore.log"   # "recovery stopping before commit ...", "selected new timeline ID", "archive recovery complete"`,
+        `# still t (recovery paused or waiting for WAL that does not exist): promote by hand`,
+        `sudo -u postgres pg_ctl promote -D "$TARGET_DIR"`,
+      ].join("\n"));
+      this.p(
+        `The restore prints \`walGap\` when a WAL segment is missing in the bucket: replay stops before it. Check the ` +
+          `data (recent rows, row counts), then point the application at port ${port} (or stop the old server and start ` +
+          `this directory on its port). Once it is promoted, delete \`$TARGET_DIR/lifeboat_wal\` (the WAL copied for ` +
+          `replay) and take a new base backup: the restored server is on a new timeline.`,
+      );
+    }
+    this.p(`### What the database needs for wal-stream`);
+    this.p(
+      `The sidecar (\`wal-stream\`, flushing every ${[...new Set(pitr.map((s) => s.walFlushInterval ?? "60s"))].join(" / ")}) ` +
+        `and \`basebackup\` connect with replication rights; managed providers (Supabase, Neon, Railway) do not allow ` +
+        `that: use their own PITR there. On the source server:`,
+    );
+    this.code("sql", `CREATE ROLE lifeboat_repl WITH LOGIN REPLICATION PASSWORD '...';   -- the sidecar's and basebackup's user`);
+    this.code("", [
+      `# postgresql.conf (wal_level needs a restart)`,
+      `wal_level = replica`,
+      `max_wal_senders = 10          # at least 2: wal-stream plus a running basebackup`,
+      `max_replication_slots = 10`,
+      ``,
+      `# pg_hba.conf (then SELECT pg_reload_conf()): replication from the backup host only, with a password`,
+      `host  replication  lifeboat_repl  10.0.0.0/24  scram-sha-256`,
+    ].join("\n"));
+    this.p(
+      `\`wal-stream\` keeps the physical replication slot ${pitr.map((s) => `\`${`lifeboat_${s.name.replace(/-/g, "_")}`.slice(0, 63)}\``).join(", ")} (the runner's default; \`--slot\` to choose): ` +
+        `while the sidecar is down the server keeps the WAL it has not received, so disk use grows on the database ` +
+        `server (the \`--max-lag\` alert fires). If you retire the sidecar, drop the slot ` +
+        `(\`SELECT pg_drop_replication_slot('...')\`). Replay past the end of a base backup needs wal-stream running.`,
+    );
+  }
+
   private restoreWithStockTools(): void {
     const i = this.i;
     this.p(`## Restore with stock tools only`);
@@ -453,6 +554,15 @@ class Renderer {
     );
     for (const s of i.sources) {
       this.p(`### \`${s.name}\` with stock tools`);
+      if (s.pitr) {
+        this.p(
+          `\`${s.name}\` has base backups and WAL, not dumps: the steps (newest \`*.base.tar.zst.age\` before the ` +
+            `target through \`age -d | zstd -d | tar -x\`, every WAL object under \`${bucketDest(i.primary, i.prefix)}/${s.name}/wal/\` ` +
+            `decrypted into \`lifeboat_wal/\`, then \`recovery.signal\` and the settings shown under "Restore to a point in time") ` +
+            `are in docs/runbook.md, "Restore to a point in time", "With stock tools only".`,
+        );
+        continue;
+      }
       this.code("bash", this.stockScript(s));
     }
     this.p(
@@ -475,16 +585,21 @@ class Renderer {
         `it records the result beside the backups (\`list\` shows it).` +
         (i.verification.enabled
           ? ` The stack runs it on \`${i.verification.schedule}\` for every source.`
-          : ` This stack schedules no drill (no \`lifeboat:ageIdentity\`): run it by hand after every restore test.`),
+          : ` This stack schedules no drill (no \`lifeboat:ageIdentity\`): run it by hand after every restore test.`) +
+        (i.sources.some((s) => s.pitr)
+          ? ` For a point-in-time source (${i.sources.filter((s) => s.pitr).map((s) => `\`${s.name}\``).join(", ")}) it checks the newest ` +
+            `base backup instead: unpacked into a temporary directory and checked with \`pg_verifybackup\` against the ` +
+            `\`backup_manifest\` inside it (every file's checksum, and the WAL from the backup's start to its end), no scratch database.`
+          : ""),
     );
     this.code("bash", [
-      ...(i.sources.some((s) => s.kind === "postgres") ? [`export SCRATCH_URL='postgres://postgres@SCRATCH-HOST:5432/postgres'   # may CREATE/DROP databases`] : []),
+      ...(i.sources.some((s) => s.kind === "postgres" && !s.pitr) ? [`export SCRATCH_URL='postgres://postgres@SCRATCH-HOST:5432/postgres'   # may CREATE/DROP databases`] : []),
       ...i.sources.map((s) => [
         this.useRestorer(s.name),
         this.cmd(verifyArgs({
           name: s.name,
           identity: RUNBOOK_VARIABLES.identity,
-          ...(s.kind === "postgres" ? { scratchUrl: RUNBOOK_VARIABLES.scratchUrl } : {}),
+          ...(s.kind === "postgres" && !s.pitr ? { scratchUrl: RUNBOOK_VARIABLES.scratchUrl } : {}),
           ...destinationSpec(i.primary, i.prefix),
         })),
       ].join("\n")),
@@ -548,10 +663,25 @@ class Renderer {
       `3. Restore it into a NEW empty database, never over the live one:`,
     );
     if (dbs.length > 0) {
-      this.code("bash", dbs.map((s) => [
-        this.useRestorer(s.name), this.targetLine(s),
-        this.cmd(restoreArgs({ ...restoreSpecFor(s, i.primary, i.prefix), at: "2026-01-31T23:00:00Z" })) + "   # the time before the damage",
-      ].join("\n")).join("\n\n"));
+      this.code("bash", dbs.map((s) => s.pitr
+        ? [
+          this.useRestorer(s.name), this.targetLine(s),
+          `export AT='2026-01-31T22:59:59Z'   # point-in-time: ONE SECOND before the damage (the DROP/DELETE/migration), UTC`,
+          this.pitrCommand(s),
+        ].join("\n")
+        : [
+          this.useRestorer(s.name), this.targetLine(s),
+          this.cmd(restoreArgs({ ...restoreSpecFor(s, i.primary, i.prefix), at: "2026-01-31T23:00:00Z" })) + "   # the time before the damage",
+        ].join("\n")).join("\n\n"));
+    }
+    const pitrDbs = dbs.filter((s) => s.pitr);
+    if (pitrDbs.length > 0) {
+      this.p(
+        `For ${pitrDbs.map((s) => `\`${s.name}\``).join(", ")} (point-in-time recovery) the restore replays the WAL up to ` +
+          `\`$AT\`: set it to a second before the damage (find the time in the application's or PostgreSQL's log), start ` +
+          `the directory with \`pg_ctl\` and check it as under "Restore to a point in time"; only what was written after ` +
+          `\`$AT\` is lost.`,
+      );
     }
     this.p(
       `4. Check it (row counts are compared with the manifest automatically; spot-check recent rows), then point the application at it.`,
@@ -678,6 +808,7 @@ export function runbookInputFromConfig(
       // An offline plan cannot decrypt a secret DR target; the runbook then names a placeholder host.
       ...(s.kind === "postgres" && s.drTargetUrl && !isPlaceholder(s.drTargetUrl) ? { drTargetUrl: s.drTargetUrl } : {}),
       ...(s.kind !== "postgres" && s.drTargetPath ? { drTargetPath: s.drTargetPath } : {}),
+      ...(s.kind === "postgres" && s.pitr ? { pitr: true, walFlushInterval: s.walFlushInterval } : {}),
     })),
     failover: config.failover,
     verification: { enabled: !!config.ageIdentity, schedule: config.verification.schedule, statusSchedule: config.verification.statusSchedule },

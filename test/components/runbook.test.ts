@@ -211,3 +211,91 @@ describe("runbookInputFromConfig", () => {
     expect(() => runbookInputFromConfig(config, { primary, replicas: [] })).toThrow(/1 replicas configured, 0 resolved/);
   });
 });
+
+describe("renderRunbook for a point-in-time (pitr) Postgres source", () => {
+  const pitrInput: RunbookInput = {
+    ...prod,
+    sources: [{ ...prod.sources[0]!, pitr: true, walFlushInterval: "30s", rpo: "5m" }, prod.sources[1]!],
+  };
+  const doc = renderRunbook(pitrInput);
+  const pitr = section(doc, "## Restore to a point in time");
+  const pitrRestore = RUN + shellJoin(restoreArgs({ name: "app-db", at: "$AT", targetDir: "$TARGET_DIR", identity: "$IDENTITY", ...dest }));
+
+  test("has a 'Restore to a point in time' section with the exact restoreArgs command, pg_ctl start, the recovery check and promote", () => {
+    const bash = blocks(pitr).join("\n");
+    expect(bash).toContain(pitrRestore);
+    expect(pitrRestore).toContain(`restore --name app-db --at "$AT" --identity "$IDENTITY" --target-dir "$TARGET_DIR" --dest s3://lifeboat-prod-backups/backups`);
+    expect(bash).toContain("use_restorer app-db");
+    expect(bash).toContain("export TARGET_DIR=/var/lib/postgresql/restored/app-db");
+    expect(bash).toMatch(/^export AT='\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'/m);
+    // Then start it, check recovery ended, promote if needed: in that order.
+    const order = [pitrRestore, `chown -R postgres:postgres "$TARGET_DIR"`, `pg_ctl start -D "$TARGET_DIR"`, "SELECT pg_is_in_recovery()", `pg_ctl promote -D "$TARGET_DIR"`].map((x) => bash.indexOf(x));
+    expect(order.every((n) => n >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(pitr).toContain("30s (the WAL flush interval)");
+    expect(pitr).toContain("recovery_target_time");
+    expect(pitr).toContain("lifeboat_wal");
+    // What the database needs for wal-stream, consistent with docs/runbook.md.
+    expect(pitr).toContain("### What the database needs for wal-stream");
+    for (const x of ["LOGIN REPLICATION", "wal_level = replica", "max_wal_senders", "max_replication_slots", "host  replication  lifeboat_repl", "`lifeboat_app_db`"]) expect(pitr).toContain(x);
+    const docs = section(readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8"), "## Restore to a point in time");
+    for (const x of ["wal_level = replica", "max_wal_senders = 10          # at least 2: wal-stream plus a running basebackup", "max_replication_slots = 10", "host  replication  lifeboat_repl  10.0.0.0/24  scram-sha-256", "recovery_target_action = 'promote'"]) {
+      expect(docs).toContain(x);
+      expect(pitr).toContain(x);
+    }
+    expect(doc).not.toContain("hunter2");
+  });
+
+  test("the PITR section comes after 'Restore with the runner', whose block for the source restores --at latest into a data directory", () => {
+    expect(doc.indexOf("## Restore to a point in time")).toBeGreaterThan(doc.indexOf("## Restore with the runner"));
+    const runner = section(doc, "### `app-db`: PostgreSQL");
+    expect(blocks(runner).join("\n")).toContain(RUN + shellJoin(restoreArgs({ name: "app-db", at: "latest", targetDir: "$TARGET_DIR", identity: "$IDENTITY", ...dest })));
+    expect(runner).not.toContain("--target-url");
+    // The volume source is unchanged.
+    expect(doc).toContain(RUN + shellJoin(restoreArgs({ name: "n8n-data", identity: "$IDENTITY", targetDir: "$TARGET_DIR", ...dest })));
+  });
+
+  test("database corruption: the PITR source restores to a second before the damage", () => {
+    const sc = section(doc, "### Database corruption");
+    const bash = blocks(sc).join("\n");
+    expect(bash).toMatch(/export AT='2026-01-31T22:59:59Z' {3}# point-in-time: ONE SECOND before the damage/);
+    expect(bash).toContain(pitrRestore);
+    expect(bash).not.toContain("--target-url");
+    expect(sc).toMatch(/a second before the damage/);
+  });
+
+  test("verify needs no scratch database for the PITR source and says it runs pg_verifybackup", () => {
+    const v = section(doc, "## Verify a backup");
+    expect(v).toContain(RUN + shellJoin(verifyArgs({ name: "app-db", identity: "$IDENTITY", ...dest })));
+    expect(blocks(v).join("\n")).not.toContain("SCRATCH_URL"); // no postgres source needs one here
+    expect(v).toContain("pg_verifybackup");
+  });
+
+  test("the stock-tools section does not offer the pg_dump script for the PITR source", () => {
+    const st = section(doc, "### `app-db` with stock tools");
+    expect(blocks(st)).toEqual([]);
+    expect(st).toContain("docs/runbook.md");
+  });
+
+  test("without pitr there is no point-in-time section", () => {
+    expect(md).not.toContain("## Restore to a point in time");
+    expect(md).not.toContain("pg_ctl");
+    expect(md).not.toContain('export AT=');
+  });
+
+  test("runbookInputFromConfig carries pitr and walFlushInterval", () => {
+    const file = readStackFile({ projectDir: join(__dirname, "../.."), stack: "prod" });
+    const raw = rawStackConfig(file.config);
+    const config = validateStackConfig(raw, "prod");
+    const pg = config.sources.find((s) => s.kind === "postgres")!;
+    const withPitr = { ...config, sources: config.sources.map((s) => (s === pg ? { ...s, pitr: true, walFlushInterval: "15s" } : s)) } as typeof config;
+    const primary = { bucketName: "lifeboat-prod-backups", endpoint: R2_ENDPOINT, region: "auto" };
+    const replicas = config.replicas.map((_, n) => ({ bucketName: `replica-${n}`, endpoint: S3_ENDPOINT, region: "eu-central-1" }));
+    const input = runbookInputFromConfig(withPitr, { primary, replicas });
+    expect(input.sources.find((s) => s.name === pg.name)).toMatchObject({ pitr: true, walFlushInterval: "15s" });
+    expect(input.sources.filter((s) => s.name !== pg.name).every((s) => s.pitr === undefined)).toBe(true);
+    expect(renderRunbook(input)).toContain("## Restore to a point in time");
+    const plain = runbookInputFromConfig(config, { primary, replicas });
+    expect(plain.sources.some((s) => s.pitr)).toBe(pg.pitr === true);
+  });
+});
