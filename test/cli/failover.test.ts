@@ -1,17 +1,16 @@
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { promisify } from "util";
+import { plan, ROOT } from "./planCli";
 
-const root = path.resolve(__dirname, "../..");
-const run = promisify(execFile);
+const root = ROOT;
 
 interface Resource { type: string; name: string; parent: string | null; inputs: Record<string, unknown> }
 
 async function planJson(file: string): Promise<{ resources: Resource[]; outputs: Record<string, any>; violations: unknown[] }> {
-  const { stdout } = await run(process.execPath, [path.join(root, "bin/lifeboat.js"), "plan", "--config", file, "--stack", "prod", "--json"], { cwd: root, maxBuffer: 64 << 20 });
-  return JSON.parse(stdout);
+  const r = await plan("--config", file, "--stack", "prod", "--json");
+  expect(r.stderr).toBe("");
+  return JSON.parse(r.stdout);
 }
 
 const key = (r: Resource) => `${r.type}::${r.name}`;

@@ -1,24 +1,10 @@
-import { execFile } from "child_process";
-import * as path from "path";
-import { promisify } from "util";
 import { walStreamArgs } from "lifeboat-runner";
+import { plan } from "./planCli";
 
-const root = path.resolve(__dirname, "../..");
-const run = promisify(execFile);
-
-async function plan(file: string): Promise<{ code: number; stdout: string }> {
-  try {
-    const { stdout } = await run(process.execPath, [path.join(root, "bin/lifeboat.js"), "plan", "--config", file, "--json"], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout };
-  } catch (e) {
-    const err = e as { code: number; stdout: string };
-    return { code: err.code, stdout: err.stdout };
-  }
-}
 
 describe("point-in-time recovery in a stack (pitr: true)", () => {
   it("declares the WAL sidecar beside nightly base backups, and the RPO is the flush interval", async () => {
-    const r = await plan("test/fixtures/pitr/Pulumi.selfhosted.yaml");
+    const r = await plan("--config", "test/fixtures/pitr/Pulumi.selfhosted.yaml", "--json");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     const containers = report.resources.filter((x: any) => x.type === "docker:index/container:Container");
@@ -46,7 +32,7 @@ describe("point-in-time recovery in a stack (pitr: true)", () => {
   });
 
   it("flags dumping every 5 minutes instead of streaming WAL (exit 1, naming the policy)", async () => {
-    const r = await plan("test/fixtures/pitr/Pulumi.dumps.yaml");
+    const r = await plan("--config", "test/fixtures/pitr/Pulumi.dumps.yaml", "--json");
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).violations).toEqual([{
       policy: "lifeboat-pitr-for-short-rpo", level: "mandatory", resource: "lifeboat-dumps-crm-db-backup",

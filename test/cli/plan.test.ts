@@ -3,21 +3,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
 import { STOCK_RESTORE_SCRIPT } from "../../components/runbook/stockTools";
+import { plan, ROOT } from "./planCli";
 
-const root = path.resolve(__dirname, "../..");
-const bin = path.join(root, "bin/lifeboat.js");
+const root = ROOT;
 const run = promisify(execFile);
 
-/** Runs the built CLI as a user would; resolves with exit code and output, never rejects. */
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, "plan", ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
 
 beforeAll(() => {
   if (!fs.existsSync(path.join(root, "dist/cli/lifeboat.js"))) throw new Error("dist/ is missing: run `npm run build` first (npm test does)");

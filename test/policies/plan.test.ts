@@ -9,27 +9,14 @@
  * one resource as another stack (or a hand edit) would, and evaluates the same pure policies
  * plan uses. The policies stay the guard for stacks that are not built from Lifeboat config.
  */
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { promisify } from "util";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { PolicyResourceInput } from "../../policies/model";
+import { plan } from "../cli/planCli";
 
 const root = path.resolve(__dirname, "../..");
-const bin = path.join(root, "bin/lifeboat.js");
-const run = promisify(execFile);
 const weakened = (name: string) => path.join("test/fixtures/weakened", `Pulumi.${name}.yaml`);
-
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, "plan", ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
 
 interface Report {
   resources: { type: string; name: string; parent: string | null; inputs: Record<string, any> }[];
