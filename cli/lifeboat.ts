@@ -20,7 +20,8 @@ program
   .command("plan")
   .description(
     "Evaluate the Lifeboat program for one stack with Pulumi mocks: offline, no credentials, no Pulumi CLI.\n" +
-      "Prints the resource tree and policy violations. Exit 0 clean, 1 mandatory violations, 2 invalid config.",
+      "Prints the resource tree and policy violations. Exit 0 clean, 1 mandatory violations, 2 invalid config.\n" +
+      "Set LIFEBOAT_DEBUG=1 for full stack traces when diagnosing a crash (plan trims them for speed).",
   )
   .addOption(new Option("-s, --stack <name>", "stack whose Pulumi.<name>.yaml to read"))
   .addOption(new Option("-c, --config <file>", "read this stack file instead (the stack name comes from its file name unless --stack is given)"))
