@@ -13,6 +13,21 @@ function stableHex(...parts: string[]): string {
 export type RegionOf = (args: pulumi.runtime.MockResourceArgs) => string;
 
 /**
+ * Remembers the region of every explicit `aws` provider as it is registered, so that a
+ * resource's region is its own `region` input, else its provider's, else `defaultRegion`.
+ */
+export function awsRegions(defaultRegion: string): { observe(args: pulumi.runtime.MockResourceArgs): void; regionOf: RegionOf } {
+  const byProvider = new Map<string, string>();
+  return {
+    observe(args) {
+      if (args.type === "pulumi:providers:aws") byProvider.set(args.name, String(args.inputs.region ?? defaultRegion));
+    },
+    // A provider reference is `urn:pulumi:stack::project::pulumi:providers:aws::NAME::ID`.
+    regionOf: (args) => String(args.inputs.region ?? byProvider.get(args.provider?.split("::")[3] ?? "") ?? defaultRegion),
+  };
+}
+
+/**
  * Computed outputs as the real providers would return them (ids, ARNs, generated names,
  * endpoints), so documents derived from them (an IAM policy on a bucket ARN) resolve fully
  * in the plan instead of showing as unknowns.

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { mockCall, mockOutputs } from "./mocks";
+import { awsRegions, mockCall, mockOutputs } from "./mocks";
 import { StackFile } from "./stackFile";
 
 /** One declared resource as plan reports it; secret values are `"[secret]"`. */
@@ -43,15 +43,14 @@ export async function runPlan(programPath: string, stackFile: StackFile, project
 async function runProgram(programPath: string, stackFile: StackFile, project: string): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
-  const providerRegion = new Map<string, string>();
-  const defaultRegion = stackFile.config["aws:region"] ?? "us-east-1";
+  const regions = awsRegions(stackFile.config["aws:region"] ?? "us-east-1");
 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        if (args.type === "pulumi:providers:aws") providerRegion.set(args.name, String(args.inputs.region ?? defaultRegion));
+        regions.observe(args);
         resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
-        return mockOutputs(args, (a) => String(a.inputs.region ?? providerRegion.get(providerName(a.provider)) ?? defaultRegion));
+        return mockOutputs(args, regions.regionOf);
       },
       call: mockCall,
     },
@@ -94,10 +93,6 @@ function structToJs(state: unknown): Record<string, unknown> {
   return s.toJavaScript ? s.toJavaScript() : (state as Record<string, unknown>);
 }
 
-function providerName(ref: string | undefined): string {
-  // `urn:pulumi:stack::project::pulumi:providers:aws::NAME::ID`
-  return ref?.split("::")[3] ?? "";
-}
 
 /** Replaces every engine-marked secret with `"[secret]"`. */
 export function redact(value: unknown): unknown {

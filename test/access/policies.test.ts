@@ -4,7 +4,6 @@
  * Every simulation must validate (real action names, resource types, context keys) and
  * no context key may be silently ignored, so a typo cannot turn into a passing "denied".
  */
-import { runSimulation } from "@cloud-copilot/iam-simulate";
 import fc from "fast-check";
 import { NAME_PATTERN } from "lifeboat-core";
 import {
@@ -16,45 +15,15 @@ import {
   s3ReplicationRolePolicy,
   writerPolicy,
 } from "../../components/access/policies";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { ACCOUNT, decide } from "./simulate";
 
-type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
-
-const ACCOUNT = "123456789012";
-const USER = `arn:aws:iam::${ACCOUNT}:user/lifeboat-prod-main-db-writer`;
 const BUCKET = "arn:aws:s3:::acme-backups-prod";
 const OTHER_BUCKET = "arn:aws:s3:::acme-backups-staging";
 const KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 const OTHER_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/99999999-2222-3333-4444-555555555555`;
 const VIA_S3 = { "kms:ViaService": "s3.eu-west-1.amazonaws.com" };
-/** The default key policy: the account's IAM policies decide (KMS needs a key policy to allow at all). */
-const KEY_POLICY = {
-  Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" }],
-};
 
-async function decide(
-  policy: PolicyDocument,
-  action: string,
-  resource: string,
-  context: Record<string, string | string[]> = {},
-  principal = USER,
-): Promise<Decision> {
-  const result = await runSimulation(
-    {
-      request: { principal, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
-      identityPolicies: [{ name: "under-test", policy }],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      ...(action.startsWith("kms:") ? { resourcePolicy: KEY_POLICY } : {}),
-    },
-    {},
-  );
-  if (result.resultType === "error") throw new Error(`simulation rejected ${action} ${resource}: ${JSON.stringify(result.errors)}`);
-  if (result.resultType !== "single") throw new Error(`unexpected wildcard simulation for ${resource}`);
-  const ignored = result.result.ignoredContextKeys ?? [];
-  if (ignored.length) throw new Error(`simulator ignored context keys ${ignored.join(", ")} for ${action}`);
-  return result.overallResult as Decision;
-}
 
 const obj = (bucket: string, key: string) => `${bucket}/${key}`;
 const BACKUP = "prod/main-db/daily/20260114T020000.000Z-a1b2c3d4.dump.zst.age";

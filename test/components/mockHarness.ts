@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { mockCall, mockOutputs } from "../../cli/plan/mocks";
+import { awsRegions, mockCall, mockOutputs } from "../../cli/plan/mocks";
 
 /** A resource the component declared, with its inputs as the engine received them. */
 export interface Declared {
@@ -17,11 +17,13 @@ const declared: Declared[] = [];
  * the same realistic outputs as `lifeboat plan`. Call once at the top of a test file.
  */
 export function installMocks(stack = "test"): void {
+  const regions = awsRegions("us-east-1");
   pulumi.runtime.setMocks(
     {
       newResource(args) {
         declared.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
-        return mockOutputs(args, (a) => String(a.inputs.region ?? "us-east-1"));
+        regions.observe(args);
+        return mockOutputs(args, regions.regionOf);
       },
       call: mockCall,
     },
