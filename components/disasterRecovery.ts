@@ -99,6 +99,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     const tightestRpo = c.sources.reduce((a, s) => (s.rpoSeconds < a.rpoSeconds ? s : a));
     this.replicas.forEach((replica, i) => {
       const primary = this.primary;
+      const loc = c.replicas[i]!;
       if (primary.provider === "s3" && replica.provider === "s3") {
         new S3Replication(`${name}-replication-${i + 1}`, {
           sourceBucketName: primary.bucketName,
@@ -106,6 +107,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
           sourceKmsKeyArn: primary.kmsKeyArn!,
           replicaBucketArn: replica.arn!,
           replicaKmsKeyArn: replica.kmsKeyArn!,
+          replicationTimeControl: loc.provider === "s3" && loc.replicationTimeControl,
         }, { parent: this, providers: { aws: awsProviders.get("backups")! } });
         return;
       }

@@ -54,6 +54,8 @@ export const s3Location = z.strictObject({
   objectLockMode: z.enum(["GOVERNANCE", "COMPLIANCE"]).optional(),
   /** Move monthly and yearly backups to Glacier Instant Retrieval after this many days. */
   infrequentAccessAfterDays: positiveInt.optional(),
+  /** As an S3 replica of an S3 primary: S3 Replication Time Control (15-minute SLA, billed extra). */
+  replicationTimeControl: z.boolean({ error: "must be true or false" }).default(false),
 });
 
 const location = z.discriminatedUnion("provider", [r2Location, s3Location]);

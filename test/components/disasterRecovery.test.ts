@@ -76,3 +76,15 @@ describe("DisasterRecovery, R2 primary with R2 and S3 replicas", () => {
     for (const j of jobs) expect(j.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 * * * *", "replicate", "--all", "--max-lag", "24h"]));
   });
 });
+
+describe("DisasterRecovery replication time control", () => {
+  it("is off unless the S3 replica asks for it, then on with its 15-minute metrics", async () => {
+    const rule = async (replica: object) =>
+      one(await environment({ provider: "s3", region: "eu-west-1" }, [replica]), "aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs.rules[0].destination;
+    expect((await rule({ provider: "s3", region: "eu-central-1" })).replicationTime).toBeUndefined();
+    expect(await rule({ provider: "s3", region: "eu-central-1", replicationTimeControl: true })).toMatchObject({
+      replicationTime: { status: "Enabled", time: { minutes: 15 } },
+      metrics: { status: "Enabled", eventThreshold: { minutes: 15 } },
+    });
+  });
+});
