@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { PassThrough, Readable, Transform, TransformCallback } from "node:stream";
 import { Proc, startProc, allDone } from "./proc";
 import { errorMessage, RunError } from "./errors";
@@ -61,7 +62,8 @@ function streamFailure(s: NodeJS.EventEmitter, what: string): Promise<void> {
 export interface EncodedStream {
   /** The encrypted bytes to store. Errors if any stage fails; ends only when all succeeded. */
   body: Readable;
-  raw: ByteCounter;
+  /** Bytes the source produced (zstd's input); exact once `done` resolved. */
+  raw: { readonly bytes: number };
   hasher: Hasher;
   procs: Proc[];
   /** Resolves when every stage succeeded. */
@@ -79,48 +81,146 @@ export function zstdJobArgs(level: number): string[] {
   return level <= 5 ? ["-B2MiB"] : [];
 }
 
-/** `raw → zstd → age -r ...` with on-the-fly byte counts and sha256 of the encrypted output. */
+/**
+ * The exact byte counts zstd reports for one stream at verbosity -vv (`(N B => M B, …)`;
+ * zstd 1.4 says `(N => M bytes, …)`): for compression, bytes read and written. The last report
+ * in `stderr` wins. Undefined when there is none.
+ */
+export function parseZstdReport(stderr: string): { in: number; out: number } | undefined {
+  const re = /\(\s*(\d+)(?: B)? =>\s*(\d+)(?: B| bytes),/g;
+  let m: RegExpExecArray | null;
+  let last: { in: number; out: number } | undefined;
+  while ((m = re.exec(stderr))) last = { in: Number(m[1]), out: Number(m[2]) };
+  return last;
+}
+
+/** zstd's count of bytes read so far, from /proc (Linux), for progress only; 0 when unknown. */
+function bytesReadSoFar(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** True when `raw` is the stdout of the last source process and node has not read a byte of it. */
+function canConnectDirectly(raw: Readable, sourceProcs: Proc[]): boolean {
+  const last = sourceProcs[sourceProcs.length - 1];
+  const sock = raw as Readable & { bytesRead?: number };
+  return (
+    last !== undefined &&
+    last.child.stdout === raw &&
+    sock.bytesRead === 0 &&
+    raw.readableLength === 0 &&
+    raw.readableFlowing !== true &&
+    !raw.destroyed
+  );
+}
+
+/**
+ * `raw → zstd → age -r ...` with on-the-fly byte counts and sha256 of the encrypted output.
+ *
+ * With `direct` and a source process's own stdout as `raw`, the processes are connected by kernel
+ * pipes (`source | zstd | age`): node reads only the encrypted bytes, which it must hash and
+ * upload anyway, and the raw byte count is zstd's own exact report of what it read (parsed when
+ * it exits; a missing report fails the run rather than write a wrong manifest). Otherwise (a
+ * node stream such as the tar counter, or bytes already read) node copies the raw bytes into zstd
+ * and counts them itself.
+ */
 export function encode(
   raw: Readable,
   sourceProcs: Proc[],
   recipients: string[],
   zstdLevel: number,
   onRawBytes?: (n: number) => void,
+  opts: { direct?: boolean } = {},
 ): EncodedStream {
-  const zstd = startProc("zstd", "zstd", [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), "-q", "-c", "-"]);
-  const age = startProc("age", "age", ["--encrypt", ...recipients.flatMap((r) => ["-r", r])]);
-  const counter = new ByteCounter(onRawBytes);
+  const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
+  const zstdArgs = [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), direct ? "-vv" : "-q", "-c", "-"];
+  const zstd = startProc("zstd", "zstd", zstdArgs, direct ? { stdinFrom: raw } : {});
+  const age = startProc("age", "age", ["--encrypt", ...recipients.flatMap((r) => ["-r", r])], { stdinFrom: zstd.child.stdout! });
   const hasher = new Hasher();
-  raw.on("error", () => undefined);
-  raw.pipe(counter).pipe(zstd.child.stdin!);
-  zstd.child.stdout!.pipe(age.child.stdin!);
-  age.child.stdout!.pipe(hasher);
   const procs = [...sourceProcs, zstd, age];
-  const done = Promise.race([
-    allDone(procs),
-    streamFailure(raw, "reading the source"),
-    streamFailure(counter, "reading the source"),
-  ]);
+  let rawCount: { readonly bytes: number };
+  let done: Promise<void>;
+  if (direct) {
+    const count = { bytes: 0 };
+    rawCount = count;
+    let timer: NodeJS.Timeout | undefined;
+    if (onRawBytes) {
+      timer = setInterval(() => onRawBytes(bytesReadSoFar(zstd.child.pid)), 1000);
+      timer.unref();
+    }
+    done = allDone(procs).then(
+      () => {
+        if (timer) clearInterval(timer);
+        const report = parseZstdReport(zstd.stderr.text());
+        if (!report) throw new RunError(`zstd did not report how many bytes it read: ${zstd.stderr.text().trim().slice(-300)}`);
+        count.bytes = report.in;
+        onRawBytes?.(count.bytes);
+      },
+      (e) => {
+        if (timer) clearInterval(timer);
+        throw e;
+      },
+    );
+  } else {
+    const counter = new ByteCounter(onRawBytes);
+    rawCount = counter;
+    raw.on("error", () => undefined);
+    raw.pipe(counter).pipe(zstd.child.stdin!);
+    done = Promise.race([
+      allDone(procs),
+      streamFailure(raw, "reading the source"),
+      streamFailure(counter, "reading the source"),
+    ]);
+  }
+  age.child.stdout!.pipe(hasher);
   const gate = new Gate(done);
   hasher.pipe(gate);
   const kill = () => procs.forEach((p) => p.kill());
   done.catch(kill);
-  return { body: gate, raw: counter, hasher, procs, done, kill };
+  return { body: gate, raw: rawCount, hasher, procs, done, kill };
 }
 
 /**
  * `stored → age -d -i KEY → zstd -d`, computing the stored bytes' sha256 on the way. If
  * decryption stops early (corrupt or truncated object, wrong key), the rest of the download is
  * still hashed so the caller can say which it was. `hashed` resolves when every stored byte was
- * hashed; `done` when decryption and decompression succeeded.
+ * hashed; `done` when decryption and decompression succeeded. age and zstd are connected by a
+ * kernel pipe: node copies only the stored bytes (which it hashes) and the decoded output.
  */
 export function decode(
   stored: Readable,
   identityFile: string,
 ): { out: Readable; hasher: Hasher; procs: Proc[]; done: Promise<void>; hashed: Promise<void>; kill(): void } {
+  const d = startDecode(stored, identityFile, ["-d", "-q", "-c", "-"]);
+  const out = new PassThrough();
+  d.zstd.child.stdout!.pipe(out);
+  d.done.catch((e) => out.destroy(e));
+  return { out, hasher: d.hasher, procs: d.procs, done: d.done, hashed: d.hashed, kill: d.kill };
+}
+
+/**
+ * Like `decode`, but zstd writes the decoded bytes to `file` itself (`zstd -d -o FILE`), so they
+ * never pass through node. `file` must not exist. Node hashes the stored bytes as they arrive.
+ */
+export function decodeToFile(
+  stored: Readable,
+  identityFile: string,
+  file: string,
+): { hasher: Hasher; procs: Proc[]; done: Promise<void>; hashed: Promise<void>; kill(): void } {
+  // umask 077: the decrypted file is readable by its owner only, like the runner's own writes.
+  const d = startDecode(stored, identityFile, ["-c", 'umask 077 && exec zstd "$@"', "zstd", "-d", "-q", "-o", file, "-"], "sh");
+  return { hasher: d.hasher, procs: d.procs, done: d.done, hashed: d.hashed, kill: d.kill };
+}
+
+function startDecode(stored: Readable, identityFile: string, zstdArgs: string[], zstdCmd = "zstd") {
   const hasher = new Hasher();
   const age = startProc("age", "age", ["--decrypt", "-i", identityFile]);
-  const zstd = startProc("zstd", "zstd", ["-d", "-q", "-c", "-"]);
+  const zstd = startProc("zstd", zstdCmd, zstdArgs, { stdinFrom: age.child.stdout! });
   stored.on("error", () => undefined);
   const hashed = new Promise<void>((resolve, reject) => {
     hasher.on("end", resolve);
@@ -139,18 +239,12 @@ export function decode(
   age.child.on("close", (code) => {
     if (code !== 0) drain();
   });
-  age.child.stdout!.pipe(zstd.child.stdin!);
-  const out = new PassThrough();
-  zstd.child.stdout!.pipe(out);
   const procs = [age, zstd];
   const done = Promise.all([allDone(procs), hashed]).then(() => undefined);
   const kill = () => {
     procs.forEach((p) => p.kill());
     if (!stored.destroyed) stored.destroy();
   };
-  done.catch((e) => {
-    procs.forEach((p) => p.kill());
-    out.destroy(e);
-  });
-  return { out, hasher, procs, done, hashed, kill };
+  done.catch(() => procs.forEach((p) => p.kill()));
+  return { hasher, zstd, procs, done, hashed, kill };
 }

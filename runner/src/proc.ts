@@ -1,4 +1,5 @@
 import { spawn, spawnSync, ChildProcess, SpawnOptions } from "node:child_process";
+import { Readable } from "node:stream";
 import { RunError, UsageError } from "./errors";
 
 /** Keeps the last `limit` bytes of a process's stderr for error messages. */
@@ -28,18 +29,28 @@ export interface Proc {
 
 /**
  * Spawns a tool with stdin/stdout piped and stderr captured. A missing tool is reported by name.
- * `scrubber` removes secrets from the error text.
+ * `scrubber` removes secrets from the error text. `stdinFrom`, another child's stdout that node
+ * has not read from, becomes this tool's stdin directly (a kernel pipe between the two, no copy
+ * through node); node's own copy of that descriptor is closed, so a reader that dies makes the
+ * writer fail with EPIPE instead of blocking forever.
  */
 export function startProc(
   name: string,
   cmd: string,
   args: string[],
-  opts: SpawnOptions & { scrubber?: (s: string) => string; stdinIgnore?: boolean; okCodes?: number[]; onWarnExit?: (code: number, stderr: string) => void } = {},
+  opts: SpawnOptions & {
+    scrubber?: (s: string) => string;
+    stdinIgnore?: boolean;
+    stdinFrom?: Readable;
+    okCodes?: number[];
+    onWarnExit?: (code: number, stderr: string) => void;
+  } = {},
 ): Proc {
   const child = spawn(cmd, args, {
     ...opts,
-    stdio: [opts.stdinIgnore ? "ignore" : "pipe", "pipe", "pipe"],
+    stdio: [opts.stdinFrom ?? (opts.stdinIgnore ? "ignore" : "pipe"), "pipe", "pipe"],
   });
+  if (opts.stdinFrom) opts.stdinFrom.destroy();
   const stderr = new TailBuffer();
   child.stderr!.on("data", (b: Buffer) => stderr.push(b));
   // Writes into a process that died are reported through `done`, not as an unhandled EPIPE.

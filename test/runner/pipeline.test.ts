@@ -1,0 +1,85 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { decodeToFile, encode, parseZstdReport } from "../../runner/src/pipeline";
+import { startProc } from "../../runner/src/proc";
+
+/** The encoded bytes, collected. */
+async function collect(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(
+    body,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        chunks.push(c);
+        cb();
+      },
+    }),
+  );
+  return Buffer.concat(chunks);
+}
+
+describe("pipeline: source | zstd | age connected by kernel pipes", () => {
+  let dir: string;
+  let identity: string;
+  let recipient: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "lifeboat-pipeline-"));
+    identity = join(dir, "key.txt");
+    execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
+    recipient = readFileSync(identity, "utf8").match(/public key: (age1[0-9a-z]+)/)![1]!;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("zstd's byte report, 1.5 (-vv) and 1.4 formats; the last report wins; none is undefined", () => {
+    expect(parseZstdReport("Using stdin for input \n/*stdin*\\            :100.00%   (123456789 B => 123459625 B, /*stdout*\\) \n")).toEqual({ in: 123456789, out: 123459625 });
+    expect(parseZstdReport("/*stdin*\\            :  (     0 B =>     13 B, /*stdout*\\) \n")).toEqual({ in: 0, out: 13 });
+    expect(parseZstdReport("stdin                : 25.00%   (  4000 =>   1000 bytes, /*stdout*\\) \n")).toEqual({ in: 4000, out: 1000 });
+    expect(parseZstdReport("(1 B => 2 B, a)\n(3 B => 4 B, b)")).toEqual({ in: 3, out: 4 });
+    expect(parseZstdReport("zstd: error 70 : Write error : cannot write block : Broken pipe")).toBeUndefined();
+  });
+
+  test("a process source: exact raw bytes from zstd, and the stored bytes decode back to the source's output", async () => {
+    const bytes = 5_000_123;
+    const src = startProc("head", "sh", ["-c", `head -c ${bytes} /dev/urandom | tee ${join(dir, "raw.bin")}`], { stdinIgnore: true });
+    const enc = encode(src.child.stdout!, [src], [recipient], 3, undefined, { direct: true });
+    const stored = await collect(enc.body);
+    await enc.done;
+    expect(enc.procs.find((p) => p.name === "zstd")!.child.spawnargs).toContain("-vv"); // connected directly
+    expect(enc.raw.bytes).toBe(bytes);
+    expect(enc.hasher.bytes).toBe(stored.length);
+    const out = join(dir, "decoded.bin");
+    const dec = decodeToFile(Readable.from([stored]), identity, out);
+    await dec.done;
+    expect(dec.hasher.digest()).toBe(enc.hasher.digest());
+    expect(readFileSync(out).equals(readFileSync(join(dir, "raw.bin")))).toBe(true);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+  });
+
+  test("a source that fails after writing part of its output fails the stream: the body errors, never ends cleanly", async () => {
+    const src = startProc("dumper", "sh", ["-c", "head -c 3000000 /dev/urandom; exit 3"], { stdinIgnore: true });
+    const enc = encode(src.child.stdout!, [src], [recipient], 3, undefined, { direct: true });
+    await expect(collect(enc.body)).rejects.toThrow(/dumper exited with code 3/);
+    await expect(enc.done).rejects.toThrow(/dumper/);
+  });
+
+  test("a node stream source still goes through node and is counted there", async () => {
+    const enc = encode(Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(234, 2)]), [], [recipient], 3, undefined, { direct: true });
+    await collect(enc.body);
+    await enc.done;
+    expect(enc.raw.bytes).toBe(1234);
+  });
+
+  test("zstd dying makes the source fail instead of blocking on a full pipe", async () => {
+    const src = startProc("dumper", "sh", ["-c", "cat /dev/zero"], { stdinIgnore: true });
+    const enc = encode(src.child.stdout!, [src], [recipient], 3, undefined, { direct: true });
+    const body = collect(enc.body);
+    body.catch(() => undefined);
+    setTimeout(() => enc.procs.find((p) => p.name === "zstd")!.child.kill("SIGKILL"), 300);
+    await expect(enc.done).rejects.toThrow(/zstd was killed|dumper/);
+    await expect(body).rejects.toThrow();
+  }, 20_000);
+});
