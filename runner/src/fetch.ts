@@ -4,7 +4,7 @@ import { Manifest } from "./manifest";
 import { Store } from "./store";
 import { identityRecipients, recipientFingerprint } from "./age";
 import { RunError, UsageError } from "./errors";
-import { ByteCounter, decode } from "./pipeline";
+import { ByteCounter, Hasher, decode, decodeToFile } from "./pipeline";
 import { Proc } from "./proc";
 
 export interface Selected {
@@ -57,6 +57,34 @@ export async function download(store: Store, sel: Selected, identity: string, on
   const counter = new ByteCounter(onRawBytes);
   dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
+  const done = checked(sel, dec);
+  return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };
+}
+
+/**
+ * Downloads a backup and lets zstd write the decoded bytes to `file` (which must not exist): the
+ * decoded bytes never pass through node. `done` resolves once every stored byte was read, decrypted
+ * and decompressed and the sha256 and size match the manifest; until then the file is not to be
+ * trusted. Progress counts stored bytes.
+ */
+export async function downloadToFile(
+  store: Store,
+  sel: Selected,
+  identity: string,
+  file: string,
+  onStoredBytes?: (n: number) => void,
+): Promise<{ done: Promise<void>; procs: Proc[]; kill(): void }> {
+  const body = await store.get(sel.entry.key);
+  const dec = decodeToFile(body, identity, file);
+  if (onStoredBytes) {
+    let n = 0;
+    body.on("data", (c: Buffer) => onStoredBytes((n += c.length)));
+  }
+  return { done: checked(sel, dec), procs: dec.procs, kill: dec.kill };
+}
+
+/** `dec.done`, then the stored bytes' size and sha256 against the manifest; errors say "corrupted" or "truncated" when the bytes tell us so. */
+function checked(sel: Selected, dec: { done: Promise<void>; hashed: Promise<void>; hasher: Hasher }): Promise<void> {
   const done = dec.done.then(
     () => {
       const problems = integrityProblems(sel, dec.hasher.bytes, dec.hasher.digest());
@@ -70,7 +98,7 @@ export async function download(store: Store, sel: Selected, identity: string, on
     },
   );
   done.catch(() => undefined);
-  return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };
+  return done;
 }
 
 export function integrityProblems(sel: Selected, bytes: number, sha256: string): string[] {

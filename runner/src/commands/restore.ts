@@ -5,9 +5,10 @@ import { pipeline } from "node:stream/promises";
 import { Logger } from "pino";
 import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
-import { checkIdentity, download, selectBackup } from "../fetch";
+import { checkIdentity, download, downloadToFile, selectBackup } from "../fetch";
 import { requireTools, run, startProc } from "../proc";
-import { pgClient, pgEnv, pgTarget, countRows, PgTarget } from "../sources/postgres";
+import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/postgres";
+import { Client } from "pg";
 import { scrub } from "../redact";
 import { Progress, formatBytes } from "../progress";
 import { TarCounter } from "../tarstats";
@@ -132,19 +133,28 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
   const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-restore-"));
   try {
     const dumpFile = join(dir, "dump.pgc");
-    const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
-    await Promise.all([pipeline(dl.out, createWriteStream(dumpFile, { mode: 0o600 })), dl.done]);
+    // zstd writes the file itself (the decoded bytes never pass through node); node hashes the
+    // stored bytes as they arrive and `done` checks them against the manifest.
+    const dl = await downloadToFile(store, sel, o.identity!, dumpFile, (n) => {
+      progress.update(n);
+      progress.updateStored(n);
+    });
+    await dl.done;
     const args = ["--clean", "--if-exists", "--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, dumpFile];
     await run("pg_restore", "pg_restore", args, { env: pgEnv(target), scrubber: (s) => scrub(s, [target.password]) });
-    // Compare with the row counts taken in the dump's snapshot.
-    const c = pgClient(target);
-    c.on("error", () => undefined);
-    await c.connect();
+    // Compare with the row counts taken in the dump's snapshot, over --jobs connections.
+    const clients: Client[] = [];
     let counts;
     try {
-      counts = await countRows(c);
+      for (let i = 0; i < jobs; i++) {
+        const c = pgClient(target);
+        c.on("error", () => undefined);
+        clients.push(c);
+      }
+      await Promise.all(clients.map((c) => c.connect()));
+      counts = await countRowsOn(clients);
     } finally {
-      await c.end().catch(() => undefined);
+      for (const c of clients) await c.end().catch(() => undefined);
     }
     const mismatches = compareCounts(sel.manifest.postgres?.tables ?? [], counts);
     if (mismatches.length) log.warn({ mismatches }, `restored row counts differ from the manifest: ${mismatches.join("; ")}`);
