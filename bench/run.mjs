@@ -373,7 +373,7 @@ function renderMarkdown(doc) {
     "",
     `Run ${doc.date}, ${doc.runs} run(s) per case, interleaved (case order rotates each round), total ${doc.totalSeconds.toFixed(0)} s. ` +
       `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, ${m.postgres}, zstd ${m.tools.zstd}, age ${m.tools.age}, ${m.tools.rclone}. ` +
-      "Shared machine: other engineers' test runs were using the same 2 cores at the same time.",
+      "Other work on the same cores adds noise; the min–max spreads show how much, and bench/notes.md says what the run had to share.",
     "",
     "Times are the median of the runs with min–max in parentheses; peak RSS is the largest sum of VmRSS over the whole process tree " +
       "(shell, pg_dump, zstd, age, rclone, gzip, pg_restore, node) in one 50 ms sample, median (min–max) of the runs. " +
