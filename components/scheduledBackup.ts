@@ -5,7 +5,7 @@ import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupComman
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer, dockerRunner } from "./schedule/docker";
 import { ecsJobs } from "./schedule/ecs";
-import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 export type { RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
@@ -187,20 +187,9 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       if (mount) throw fail(`runtime ecs cannot reach a ${args.sourceKind} on a Docker host; use runtime docker for volumes, directories and SQLite files`);
       this.command = job().apply(backupCommand);
       this.scheduleExpression = toEventBridgeCron(schedule);
-      const taskRole = args.taskRoleArn !== undefined
-        ? { arn: args.taskRoleArn }
-        : args.taskRolePolicy !== undefined
-          ? { policy: args.taskRolePolicy }
-          : args.bucketArn !== undefined
-            ? {
-                policy: pulumi.all([pulumi.output(args.bucketArn), pulumi.output(prefix), pulumi.output(args.kmsKeyArn)]).apply(([bucketArn, p, kmsKeyArn]) =>
-                  JSON.stringify(writerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) })),
-                ),
-              }
-            : {};
-      if (taskRole.arn === undefined && taskRole.policy === undefined && args.accessKeyId === undefined) {
-        throw fail("runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (writer policy) or accessKeyId/secretAccessKey");
-      }
+      const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
+        pulumi.output(prefix).apply((p) => JSON.stringify(writerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));
+      requireEcsCredentials(taskRole, args, "writer", fail);
       const ecs = ecsJobs(name, args, [{ role: "backup", cron: schedule, command: this.command, secretEnv: Object.fromEntries(Object.keys(secrets).map((k) => [k, k])) }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["backup"]!.arn;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;

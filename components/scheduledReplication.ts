@@ -5,8 +5,8 @@ import { replicatorSide } from "./backupAccess";
 import { CONTAINER_PATHS, JobDestination, ReplicateJob, SECRET_ENV, replicateCommand, scheduledCommand } from "./schedule/commands";
 import { toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { TaskRoleSpec, ecsJobs } from "./schedule/ecs";
-import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime } from "./schedule/jobArgs";
+import { ecsJobs } from "./schedule/ecs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 /** Default replication schedule (cron, UTC): hourly. */
 export const DEFAULT_REPLICATE_SCHEDULE = "0 * * * *";
@@ -152,27 +152,18 @@ export class ScheduledReplication extends pulumi.ComponentResource {
       this.containerName = container.name;
     } else {
       this.scheduleExpression = toEventBridgeCron(schedule);
-      const taskRole: TaskRoleSpec = args.taskRoleArn !== undefined
-        ? { arn: args.taskRoleArn }
-        : args.taskRolePolicy !== undefined
-          ? { policy: args.taskRolePolicy }
-          : args.bucketArn !== undefined
-            ? {
-                policy: pulumi
-                  .all([pulumi.output(args.bucketArn), pulumi.output(prefix), pulumi.output(args.kmsKeyArn), pulumi.output(args.replicaBucketArn), pulumi.output(replicaPrefix), pulumi.output(args.replicaKmsKeyArn)])
-                  .apply(([bucketArn, p, kmsKeyArn, replicaArn, rp, replicaKey]) => {
-                    const doc = replicatorPolicy({
-                      source: { bucketArn, prefix: p, ...(kmsKeyArn ? { kmsKeyArn } : {}) },
-                      replica: { bucketArn: replicaArn ?? R2_REPLICA_PLACEHOLDER_ARN, prefix: rp, ...(replicaArn && replicaKey ? { kmsKeyArn: replicaKey } : {}) },
-                    });
-                    return JSON.stringify(replicaArn ? doc : replicatorSide(doc, bucketArn, kmsKeyArn));
-                  }),
-              }
-            : {};
+      const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
+        pulumi
+          .all([pulumi.output(prefix), pulumi.output(args.replicaBucketArn), pulumi.output(replicaPrefix), pulumi.output(args.replicaKmsKeyArn)])
+          .apply(([p, replicaArn, rp, replicaKey]) => {
+            const doc = replicatorPolicy({
+              source: { bucketArn, prefix: p, ...(kmsKeyArn ? { kmsKeyArn } : {}) },
+              replica: { bucketArn: replicaArn ?? R2_REPLICA_PLACEHOLDER_ARN, prefix: rp, ...(replicaArn && replicaKey ? { kmsKeyArn: replicaKey } : {}) },
+            });
+            return JSON.stringify(replicaArn ? doc : replicatorSide(doc, bucketArn, kmsKeyArn));
+          }));
+      requireEcsCredentials(taskRole, args, "replicator", fail);
       const hasRole = taskRole.arn !== undefined || taskRole.policy !== undefined;
-      if (!hasRole && args.accessKeyId === undefined) {
-        throw fail("runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (replicator policy) or accessKeyId/secretAccessKey");
-      }
       if (hasRole && args.accessKeyId !== undefined && args.replicaAccessKeyId === undefined) {
         // The replica client falls back to the default chain, where AWS_* (the source keys) win over the task role.
         throw fail("with source keys in AWS_*, the replica side would use them too, never the task role: give replicaAccessKeyId/replicaSecretAccessKey (R2 -> S3 needs a key on the S3 side), or drop the task role");

@@ -5,7 +5,7 @@ import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, scheduledCommand, st
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer, dockerRunner } from "./schedule/docker";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
-import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
+import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 import { DEFAULT_BACKUP_SCHEDULE } from "./scheduledBackup";
 
 /** Default restore-drill schedule (cron, UTC): Sundays at 05:00. */
@@ -144,20 +144,9 @@ export class ScheduledVerification extends pulumi.ComponentResource {
       }, this);
       this.containerNames = { verify: verify.name, status: status.name };
     } else {
-      const taskRole = args.taskRoleArn !== undefined
-        ? { arn: args.taskRoleArn }
-        : args.taskRolePolicy !== undefined
-          ? { policy: args.taskRolePolicy }
-          : args.bucketArn !== undefined
-            ? {
-                policy: pulumi.all([pulumi.output(args.bucketArn), pulumi.output(prefix), pulumi.output(args.kmsKeyArn)]).apply(([bucketArn, p, kmsKeyArn]) =>
-                  JSON.stringify(restorerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) })),
-                ),
-              }
-            : {};
-      if (taskRole.arn === undefined && taskRole.policy === undefined && args.accessKeyId === undefined) {
-        throw fail("runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (restorer policy) or accessKeyId/secretAccessKey");
-      }
+      const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
+        pulumi.output(prefix).apply((p) => JSON.stringify(restorerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));
+      requireEcsCredentials(taskRole, args, "restorer", fail);
       // One Secrets Manager secret holds every value; the two ping URLs need distinct keys in it.
       const STATUS_PING_KEY = "STATUS_PING_URL";
       const same = (m: Record<string, unknown>) => Object.fromEntries(Object.keys(m).map((k) => [k, k]));

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DockerRuntimeArgs } from "./docker";
-import { EcsRuntimeArgs } from "./ecs";
+import { EcsRuntimeArgs, TaskRoleSpec } from "./ecs";
 
 /**
  * The args every runner job component shares (ScheduledBackup, ScheduledVerification,
@@ -58,4 +58,26 @@ export interface JobAlertArgs {
 export interface JobRuntimeArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   /** Where the runner runs. @default "docker" */
   runtime?: RunnerRuntime;
+}
+
+/**
+ * The ECS task role a job runs as: the role given, else a role with the policy given, else a
+ * role with `policyFor(bucketArn, kmsKeyArn)`, the job's own least-privilege document; none
+ * without a bucket ARN (the job then needs S3 keys).
+ */
+export function jobTaskRole(
+  args: JobTaskRoleArgs,
+  policyFor: (bucketArn: string, kmsKeyArn: string | undefined) => pulumi.Output<string>,
+): TaskRoleSpec {
+  if (args.taskRoleArn !== undefined) return { arn: args.taskRoleArn };
+  if (args.taskRolePolicy !== undefined) return { policy: args.taskRolePolicy };
+  if (args.bucketArn === undefined) return {};
+  return { policy: pulumi.all([pulumi.output(args.bucketArn), pulumi.output(args.kmsKeyArn)]).apply(([arn, key]) => policyFor(arn, key)) };
+}
+
+/** Throws `fail(...)` when an ECS job would have neither a task role nor S3 keys. */
+export function requireEcsCredentials(role: TaskRoleSpec, keys: JobKeyArgs, policyName: string, fail: (msg: string) => Error): void {
+  if (role.arn === undefined && role.policy === undefined && keys.accessKeyId === undefined) {
+    throw fail(`runtime ecs needs S3 credentials: taskRoleArn, taskRolePolicy, bucketArn (${policyName} policy) or accessKeyId/secretAccessKey`);
+  }
 }
