@@ -199,6 +199,10 @@ export function decode(
   const d = startDecode(stored, identityFile, ["-d", "-q", "-c", "-"]);
   const out = new PassThrough();
   d.zstd.child.stdout!.pipe(out);
+  // The failure is reported through `done`, which every consumer awaits. Destroying `out` with it
+  // stops whoever reads; without a listener its 'error' event would crash the process (and lose the
+  // report) when the failure comes mid-stream, e.g. age rejecting a corrupted chunk.
+  out.on("error", () => undefined);
   d.done.catch((e) => out.destroy(e));
   return { out, hasher: d.hasher, procs: d.procs, done: d.done, hashed: d.hashed, kill: d.kill };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { decodeToFile, encode, parseZstdReport } from "../../runner/src/pipeline";
+import { decode, decodeToFile, encode, parseZstdReport } from "../../runner/src/pipeline";
 import { startProc } from "../../runner/src/proc";
 
 /** The encoded bytes, collected. */
@@ -82,4 +82,29 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     await expect(enc.done).rejects.toThrow(/zstd was killed|dumper/);
     await expect(body).rejects.toThrow();
   }, 20_000);
+
+  test("a corrupted chunk that age rejects mid-stream fails `done`, and a reader without an error listener survives it", async () => {
+    // 8 MiB of incompressible bytes: many 64 KiB age chunks, so age fails long before the end.
+    const raw = Buffer.alloc(8 << 20);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;
+    const src = startProc("cat", "cat", []);
+    src.child.stdin!.end(raw);
+    const enc = encode(src.child.stdout!, [src], [recipient], 1, undefined, { direct: true });
+    const stored = await collect(enc.body);
+    await enc.done;
+    stored[Math.floor(stored.length / 10)]! ^= 0x01;
+
+    const dec = decode(Readable.from([stored]), identity);
+    // A slow reader that never listens for errors on `out`, as `pipe()` into tar does.
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(_c, _e, cb) {
+        setTimeout(cb, 1);
+      },
+    });
+    dec.out.pipe(slow);
+    await expect(dec.done).rejects.toThrow();
+    // Give any stray 'error' event the chance to surface as an uncaught exception.
+    await new Promise((r) => setTimeout(r, 200));
+  });
 });
