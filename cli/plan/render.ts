@@ -55,7 +55,7 @@ export function renderTree(report: PlanReport, run: PlanRun): string {
   const outs = Object.entries(report.outputs);
   if (outs.length) {
     lines.push("", "Outputs:");
-    for (const [k, v] of outs) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+    for (const [k, v] of outs) lines.push(`  ${k}: ${outputSummary(k, v)}`);
   }
   lines.push("", ...renderViolations(report.violations));
   return lines.join("\n");
@@ -73,6 +73,14 @@ export function renderViolations(violations: PlanViolation[]): string[] {
     `Policy violations: ${mandatory} mandatory, ${violations.length - mandatory} advisory`,
     ...sorted.map((v) => `  [${v.level}] ${v.policy}${v.resource ? ` (${v.resource})` : ""}: ${v.message}`),
   ];
+}
+
+/** A stack output on one line; a document (the runbook) is named, not printed: `--json` or `--runbook` has it. */
+function outputSummary(key: string, value: unknown): string {
+  if (typeof value === "string" && value.includes("\n")) {
+    return `(${value.split("\n").length} lines of text${key === "runbook" ? "; print it with --runbook" : ""})`;
+  }
+  return JSON.stringify(value);
 }
 
 /** Rules listed per resource in the tree; `--json` has them all. */

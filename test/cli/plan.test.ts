@@ -22,6 +22,8 @@ describe("lifeboat plan", () => {
     expect(r.stdout).toMatch(/R2BucketLifecycle\s+lifeboat-prod-backups-lifecycle/);
     expect(r.stdout).toMatch(/R2BucketLock\s+lifeboat-prod-backups-lock/);
     expect(r.stdout).toMatch(/BucketVersioning\s+lifeboat-prod-replica-1-versioning/);
+    // Documents among the outputs are named, not dumped into the tree.
+    expect(r.stdout).toMatch(/\n  runbook: \(\d+ lines of text; print it with --runbook\)\n/);
   });
 
   it("--json gives {stack, resources, outputs, violations}; prod and staging declare both providers between them", async () => {
