@@ -1,5 +1,7 @@
+import { hostname } from "node:os";
 import { z } from "zod";
-import { TIERS } from "lifeboat-core";
+import { Tier, TIERS } from "lifeboat-core";
+import { recipientFingerprint } from "./age";
 
 export const SOURCE_KINDS = ["postgres", "volume", "directory", "redis", "sqlite"] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
@@ -71,6 +73,44 @@ export const ManifestSchema = z.object({
     .optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** What a finished run knows about the object it stored. */
+export interface StoredObject {
+  source: string;
+  kind: ManifestKind;
+  tier: Tier;
+  key: string;
+  started: Date;
+  finished: Date;
+  rawBytes: number;
+  storedBytes: number;
+  sha256: string;
+  zstdLevel: number;
+  /** age public keys it was encrypted to (recorded as fingerprints). */
+  recipients: string[];
+  /** Tool versions, the runner's included. */
+  tools: Record<string, string>;
+}
+
+/** The manifest fields every backup records about its object; each kind adds its own facts. */
+export function storedObjectManifest(o: StoredObject): Manifest {
+  return {
+    version: 1,
+    source: o.source,
+    kind: o.kind,
+    tier: o.tier,
+    key: o.key,
+    startedAt: o.started.toISOString(),
+    finishedAt: o.finished.toISOString(),
+    rawBytes: o.rawBytes,
+    storedBytes: o.storedBytes,
+    sha256: o.sha256,
+    compression: { tool: "zstd", level: o.zstdLevel },
+    encryption: { tool: "age", recipientFingerprints: o.recipients.map(recipientFingerprint) },
+    tools: o.tools,
+    host: hostname(),
+  };
+}
 
 export function parseManifest(text: string, key: string): Manifest {
   let json: unknown;

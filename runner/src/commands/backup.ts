@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { Logger } from "pino";
 import { backupKey, manifestKey, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
-import { parseRecipients, recipientFingerprint } from "../age";
+import { parseRecipients } from "../age";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
-import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind } from "../manifest";
+import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { requireTools } from "../proc";
 import { openSource } from "../sources";
@@ -109,20 +108,20 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     const facts = await src.finish();
     const finished = new Date();
     const manifest: Manifest = {
-      version: 1,
-      source: v.name,
-      kind: v.kind,
-      tier,
-      key,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      rawBytes: enc.raw.bytes,
-      storedBytes: enc.hasher.bytes,
-      sha256: enc.hasher.digest(),
-      compression: { tool: "zstd", level: v.zstdLevel },
-      encryption: { tool: "age", recipientFingerprints: v.recipients.map(recipientFingerprint) },
-      tools: { ...v.tools, ...src.tools, "lifeboat-runner": RUNNER_VERSION },
-      host: hostname(),
+      ...storedObjectManifest({
+        source: v.name,
+        kind: v.kind,
+        tier,
+        key,
+        started,
+        finished,
+        rawBytes: enc.raw.bytes,
+        storedBytes: enc.hasher.bytes,
+        sha256: enc.hasher.digest(),
+        zstdLevel: v.zstdLevel,
+        recipients: v.recipients,
+        tools: { ...v.tools, ...src.tools, "lifeboat-runner": RUNNER_VERSION },
+      }),
       ...facts,
     };
     // The manifest is written last: until it exists, the backup does not.

@@ -12,13 +12,12 @@
  * WAL to wal-stream. Either way, replay beyond the end of the backup comes from wal-stream.
  */
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { Logger } from "pino";
 import { backupKey, manifestKey, tierFor } from "lifeboat-core";
-import { parseRecipients, recipientFingerprint } from "../age";
+import { parseRecipients } from "../age";
 import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
-import { BASEBACKUP_EXT, Manifest } from "../manifest";
+import { BASEBACKUP_EXT, Manifest, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { requireTools, startProc } from "../proc";
 import { pgEnv, pgTarget } from "../sources/postgres";
@@ -89,20 +88,20 @@ export async function basebackupCommand(o: BasebackupOpts, log: Logger): Promise
     if (!facts.startLsn || !facts.timeline) throw new RunError(`pg_basebackup did not report its start point: ${scrubber(pgb.stderr.text().slice(-500))}`);
     const finished = new Date();
     const manifest: Manifest = {
-      version: 1,
-      source: name,
-      kind: "pg-basebackup",
-      tier,
-      key,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      rawBytes: enc.raw.bytes,
-      storedBytes: enc.hasher.bytes,
-      sha256: enc.hasher.digest(),
-      compression: { tool: "zstd", level: zstdLevel },
-      encryption: { tool: "age", recipientFingerprints: recipients.map(recipientFingerprint) },
-      tools: { ...tools, "lifeboat-runner": RUNNER_VERSION },
-      host: hostname(),
+      ...storedObjectManifest({
+        source: name,
+        kind: "pg-basebackup",
+        tier,
+        key,
+        started,
+        finished,
+        rawBytes: enc.raw.bytes,
+        storedBytes: enc.hasher.bytes,
+        sha256: enc.hasher.digest(),
+        zstdLevel,
+        recipients,
+        tools: { ...tools, "lifeboat-runner": RUNNER_VERSION },
+      }),
       basebackup: { startLsn: facts.startLsn, endLsn: facts.endLsn, timeline: facts.timeline, walMethod },
     };
     await store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
