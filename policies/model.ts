@@ -115,10 +115,6 @@ export const T = {
   scheduledBackup: "lifeboat:index:ScheduledBackup",
 } as const;
 
-export function isUnknown(v: unknown): boolean {
-  return v === UNKNOWN;
-}
-
 /** A string input that is known (not unknown, not secret, not empty). */
 export function knownString(v: unknown): string | undefined {
   return typeof v === "string" && v !== UNKNOWN && v !== SECRET && v !== "" ? v : undefined;

@@ -88,14 +88,6 @@ export function parseLsn(lsn: string): bigint {
   return (BigInt("0x" + m[1]) << 32n) | BigInt("0x" + m[2]);
 }
 
-/** The segment file name holding `lsn` on `timeline`, for a given segment size. */
-export function segmentFileFor(timeline: number, lsn: bigint, segSize: number): string {
-  const segno = lsn / BigInt(segSize);
-  const perId = 0x100000000n / BigInt(segSize);
-  const hex = (n: bigint | number) => n.toString(16).toUpperCase().padStart(8, "0");
-  return hex(timeline) + hex(segno / perId) + hex(segno % perId);
-}
-
 /** The segment after `file` on the same timeline. */
 export function nextSegment(file: string, segSize: number): string {
   const perId = 0x100000000n / BigInt(segSize);
