@@ -56,6 +56,10 @@ export async function download(store: Store, sel: Selected, identity: string, on
   // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
   const counter = new ByteCounter(onRawBytes);
   dec.out.on("error", (e) => counter.destroy(e));
+  // As in decode(): the failure is reported through `done`, which every consumer awaits. Consumers
+  // pipe() `out` into tar or pg_restore, and pipe() listens for no 'error' on its source, so without
+  // this listener a download failing before the end crashed the process (exit 1, no report).
+  counter.on("error", () => undefined);
   dec.out.pipe(counter);
   const done = checked(sel, dec);
   return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };

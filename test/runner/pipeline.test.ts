@@ -6,6 +6,8 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { decode, decodeToFile, encode, parseZstdReport } from "../../runner/src/pipeline";
 import { startProc } from "../../runner/src/proc";
+import { download, Selected } from "../../runner/src/fetch";
+import { Store } from "../../runner/src/store";
 
 /** The encoded bytes, collected. */
 async function collect(body: Readable): Promise<Buffer> {
@@ -106,5 +108,46 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     await expect(dec.done).rejects.toThrow();
     // Give any stray 'error' event the chance to surface as an uncaught exception.
     await new Promise((r) => setTimeout(r, 200));
+  });
+});
+
+describe("download: the decoded stream of a stored backup", () => {
+  let dir: string;
+  let identity: string;
+  let recipient: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "lifeboat-download-"));
+    identity = join(dir, "key.txt");
+    execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
+    recipient = readFileSync(identity, "utf8").match(/public key: (age1[0-9a-z]+)/)![1]!;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // The cause of the pitr.e2e "verify flipped byte" flake: verify pipe()s `out` into tar, and pipe()
+  // listens for no 'error' on its source. When the download failed before `out` ended, `out` was
+  // destroyed with the error, the 'error' event had no listener, and node crashed with exit 1 and no
+  // report. Failing mid-stream every time: the stored body errors after its first chunk.
+  test("a failure before the end is reported through done, never as an uncaught 'error' on out", async () => {
+    const src = startProc("head", "head", ["-c", String(4 << 20), "/dev/urandom"], { stdinIgnore: true });
+    const enc = encode(src.child.stdout!, [src], [recipient], 1, undefined, { direct: true });
+    const stored = await collect(enc.body);
+    await enc.done;
+    const body = new Readable({ read() {} });
+    body.push(stored.subarray(0, 256 << 10));
+    const store = { get: async () => body } as unknown as Store;
+    const sel = { entry: { key: "t/daily/x.age" }, manifest: { storedBytes: stored.length, sha256: "0".repeat(64) } } as unknown as Selected;
+    const dl = await download(store, sel, identity);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      dl.out.pipe(new Writable({ write: (_c, _e, cb) => setTimeout(cb, 1) }));
+      setTimeout(() => body.destroy(new Error("connection reset")), 50);
+      await expect(dl.done).rejects.toThrow(/connection reset/);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+    expect(uncaught).toEqual([]);
   });
 });

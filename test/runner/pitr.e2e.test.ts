@@ -429,8 +429,7 @@ test("verify names a base backup whose file inside does not match its backup_man
     await s3.put(BUCKET, manifestKey, Buffer.from(JSON.stringify(m, null, 2) + "\n"));
 
     const v = await verify({ key: baseKey });
-    expect({ code: v.code, out: describeRun(v.run) }).toMatchObject({ code: 1 });
-    expect(v.out).toMatchObject({ ok: false, key: baseKey });
+    expect({ code: v.code, out: v.out, run: describeRun(v.run) }).toMatchObject({ code: 1, out: { ok: false, key: baseKey } });
     expect(v.out.problems.join("\n")).toMatch(new RegExp(`${baseKey.replace(/[.]/g, "\\.")}: pg_verifybackup: .*PG_VERSION`));
     expect(v.out.problems.join("\n")).not.toMatch(/sha256/);
     const recs = await verificationRecords(baseKey);
@@ -449,8 +448,7 @@ test("verify names a base backup object with a flipped byte (sha256 mismatch): e
     bad[Math.floor(bad.length / 2)]! ^= 0x01;
     await s3.put(BUCKET, baseKey, bad);
     const v = await verify({ at: "latest" });
-    expect({ code: v.code, out: describeRun(v.run) }).toMatchObject({ code: 1 });
-    expect(v.out).toMatchObject({ ok: false, key: baseKey });
+    expect({ code: v.code, out: v.out, run: describeRun(v.run) }).toMatchObject({ code: 1, out: { ok: false, key: baseKey } });
     expect(v.out.problems.join("\n")).toContain(`${baseKey}: sha256 `);
     expect(v.out.problems.join("\n")).toContain("(corrupted)");
     // Without --json: the report names the object and the problem.
