@@ -38,7 +38,7 @@ describe("Pulumi project config, as Pulumi checks it before the program runs", (
     expect(sf.config["lifeboat:credentialRotationDays"]).toBe("90");
   });
 
-  it("the shipped Pulumi.yaml is a valid project file and declares no key a stack cannot leave out but profile-free keys", () => {
+  it("the shipped Pulumi.yaml is a valid project file that requires only storage, sources and ageRecipients", () => {
     const { project: p, issues } = parseProject(YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")));
     expect(issues).toEqual([]);
     const required = [...p!.config].filter(([, d]) => d.default === undefined && d.value === undefined).map(([k]) => k).sort();
