@@ -147,9 +147,7 @@ export function applyProjectConfig(
       values: merged,
       issues: missing.map((m) => ({
         key: m.key,
-        message:
-          `is required: Pulumi.yaml declares it without a default, and Pulumi refuses the stack ` +
-          `("${missingKeysMessage(stack, [m.written])}"${missing.length > 1 ? `, one of ${missing.length} missing` : ""})`,
+        message: `is required: Pulumi.yaml declares it without a default, so Pulumi stops with "${missingKeysMessage(stack, [m.written])}"`,
       })),
     };
   }

@@ -54,7 +54,9 @@ export function readStackFile(opts: { projectDir: string; stack?: string; file?:
     if (!key) {
       keyIssues.push({
         key: written,
-        message: `could not parse ${written} as a configuration key (configuration keys should be of the form \`<namespace>:<name>\`, e.g. ${project.name}:${written})`,
+        message:
+          `could not parse ${written} as a configuration key (configuration keys should be of the form \`<namespace>:<name>\`` +
+          (written.includes(":") ? ")" : `, e.g. ${project.name}:${written})`),
       });
     } else if (value === null || value === undefined) {
       keyIssues.push({ key, message: "has no value (remove the key or give it one)" });

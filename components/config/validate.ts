@@ -185,7 +185,7 @@ function describeOne(issue: z.core.$ZodIssue): ConfigIssue {
       if (input === undefined) {
         return { key: configKey(issue.path), message: issue.message.startsWith("is required") ? issue.message : "is required" };
       }
-      return { key: configKey(issue.path), message: withGot(issue.message, got) };
+      return { key: configKey(issue.path), message: withGot(plainType(issue.message, input), got) };
     case "invalid_value":
       return { key: configKey(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}` };
     case "invalid_union": {
@@ -206,9 +206,23 @@ function describeOne(issue: z.core.$ZodIssue): ConfigIssue {
   }
 }
 
+/** YAML words for zod's type names: a stack file has mappings and lists, not objects and arrays. */
+const YAML_TYPES: Record<string, string> = { object: "a mapping (key: value lines)", array: "a list (- item lines)", string: "text", number: "a number", boolean: "true or false" };
+
+/** zod's own `Invalid input: expected object, received string` as `must be a mapping (…), not text`. */
+function plainType(message: string, input: unknown): string {
+  const m = /^Invalid input: expected (\w+)/.exec(message);
+  if (!m) return message;
+  const received = Array.isArray(input) ? "array" : input === null ? "null" : typeof input;
+  return `must be ${YAML_TYPES[m[1]!] ?? m[1]}, not ${YAML_TYPES[received] ?? received}`;
+}
+
 /** The issue's message with any quoted value cut, for secret-bearing fields. */
 function redactedMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === "invalid_type") return (issue as { input?: unknown }).input === undefined ? "is required" : issue.message;
+  if (issue.code === "invalid_type") {
+    const input = (issue as { input?: unknown }).input;
+    return input === undefined ? "is required" : plainType(issue.message, input);
+  }
   return issue.message.replace(/,? got .*$/s, "") + " (value not shown: this key holds a secret)";
 }
 
