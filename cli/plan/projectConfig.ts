@@ -171,6 +171,18 @@ export function applyProjectConfig(
   return { values: merged, issues };
 }
 
+/**
+ * tokens.ParseStackName: a stack name is 1-100 letters, digits, `-`, `_`, `.`. Pulumi's message
+ * for a name it refuses, or undefined for a valid one.
+ */
+export function stackNameProblem(stack: string): string | undefined {
+  if (stack.length === 0) return "a stack name may not be empty";
+  if (stack.length > 100) return "a stack name cannot exceed 100 characters";
+  const bad = [...stack].findIndex((c) => !/[A-Za-z0-9_.-]/.test(c));
+  if (bad < 0) return undefined;
+  return `a stack name may only contain alphanumeric, hyphens, underscores, or periods: invalid character ${JSON.stringify(stack[bad])} at position ${bad}`;
+}
+
 /** Pulumi's wording: `'a'`, `'a' and 'b'`, `'a', 'b' and 'c'` (sorted). */
 export function missingKeysMessage(stack: string, keys: string[]): string {
   const sorted = [...keys].sort();

@@ -3,7 +3,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue } from "../../components/config/errors";
 import { SECRET_PLACEHOLDER } from "../../components/config/fields";
-import { applyProjectConfig, parseProject, StackValue } from "./projectConfig";
+import { applyProjectConfig, parseProject, stackNameProblem, StackValue } from "./projectConfig";
 
 /** A stack's config as the Pulumi engine would hand it to the program, but offline. */
 export interface StackFile {
@@ -38,6 +38,8 @@ export function readStackFile(opts: { projectDir: string; stack?: string; file?:
   const file = opts.file ?? path.join(opts.projectDir, `Pulumi.${opts.stack}.yaml`);
   const stack = opts.stack ?? /Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file))?.[1];
   if (!stack) throw new StackFileError(`cannot tell the stack name from ${file}: pass --stack`);
+  const badName = stackNameProblem(stack);
+  if (badName) throw new StackFileError(`stack ${JSON.stringify(stack)}: ${badName} (from ${opts.stack !== undefined ? "--stack" : `the file name ${path.basename(file)}; pass --stack`})`);
   if (!fs.existsSync(file)) throw new StackFileError(`stack file not found: ${file}`);
   const { project, issues: projectIssues } = parseProject(parseYaml(path.join(opts.projectDir, "Pulumi.yaml")));
   if (!project) throw new ConfigError(projectIssues);

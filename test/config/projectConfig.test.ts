@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue } from "../../components/config";
-import { applyProjectConfig, missingKeysMessage, parseProject, Project, StackValue } from "../../cli/plan/projectConfig";
+import { applyProjectConfig, missingKeysMessage, parseProject, Project, stackNameProblem, StackValue } from "../../cli/plan/projectConfig";
 import { readStackFile } from "../../cli/plan/stackFile";
 
 const root = path.resolve(__dirname, "../..");
@@ -109,5 +109,25 @@ describe("Pulumi project config, as Pulumi checks it before the program runs", (
     const p: Project = parseProject(YAML.parse(project("  a: 1\n"))).project!;
     const stackValues = new Map<string, StackValue>([["app:a", { value: "2", secure: false }]]);
     expect(applyProjectConfig("dev", p, stackValues).values.get("app:a")).toEqual({ value: "2", secure: false });
+  });
+});
+
+describe("stack names, as Pulumi parses them", () => {
+  it.each([
+    ["prod", undefined],
+    ["Prod_EU.2", undefined],
+    ["my stack", "invalid character \" \" at position 2"],
+    ["x".repeat(101), "cannot exceed 100 characters"],
+  ])("%j", (stack, problem) => {
+    if (problem === undefined) expect(stackNameProblem(stack)).toBeUndefined();
+    else expect(stackNameProblem(stack)).toContain(problem);
+  });
+
+  it("refuses a stack file whose name makes an invalid stack name, before reading it", () => {
+    const p = projectDir(project("  a: 1\n"), "config: {}\n", "my stack");
+    expect(() => readStackFile({ projectDir: p.dir, file: path.join(p.dir, "Pulumi.my stack.yaml") })).toThrow(
+      /stack "my stack": a stack name may only contain alphanumeric, hyphens, underscores, or periods: invalid character " " at position 2 \(from the file name/,
+    );
+    fs.rmSync(p.dir, { recursive: true, force: true });
   });
 });
