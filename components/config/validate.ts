@@ -159,7 +159,7 @@ function duplicateNames(sources: ReadonlyArray<{ name: string }>): ConfigIssue[]
 const SECRET_FIELDS = new Set(["url", "drTargetUrl", "webhookUrl", "healthcheckUrl", "scratchUrl", "ageIdentity"]);
 
 /** Whether an issue's value may be quoted: not under a secret field, and not an age private key. */
-export function mayEcho(path: ReadonlyArray<PropertyKey>, input: unknown): boolean {
+function mayEcho(path: ReadonlyArray<PropertyKey>, input: unknown): boolean {
   if (path.some((p) => typeof p === "string" && SECRET_FIELDS.has(p))) return false;
   return !(typeof input === "string" && looksLikeAgeIdentity(input));
 }
