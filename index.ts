@@ -7,6 +7,8 @@ const config = loadStackConfig();
 const dr = new DisasterRecovery(`lifeboat-${config.environment}`, { config });
 
 export const environment = config.environment;
+/** Which profile's defaults apply, and why: `production (from the stack name "prod")`. */
+export const profile = `${config.profile} (${config.profileReason})`;
 export const primaryBucket = dr.primary.bucketName;
 export const primaryEndpoint = dr.primary.endpoint;
 export const primaryRegion = dr.primary.region;

@@ -1,7 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { ConfigError, ConfigIssue } from "../../components/config/errors";
 import { SECRET_PLACEHOLDER } from "../../components/config/fields";
+import { applyProjectConfig, parseProject, stackNameProblem, StackValue } from "./projectConfig";
 
 /** A stack's config as the Pulumi engine would hand it to the program, but offline. */
 export interface StackFile {
@@ -26,7 +28,9 @@ export function findProjectDir(start: string): string {
 }
 
 /**
- * Reads `Pulumi.<stack>.yaml` (or `file`) plus the project's config defaults from Pulumi.yaml.
+ * Reads `Pulumi.<stack>.yaml` (or `file`) and applies Pulumi.yaml's `config:` the way Pulumi
+ * does before the program runs (see ./projectConfig): required keys, declared types, secrets,
+ * defaults. Throws a {@link ConfigError} naming each key Pulumi would refuse.
  * `secure:` values cannot be decrypted without the stack's secrets provider: they become the
  * placeholder and their key is marked secret, so plan treats them as present-but-secret.
  */
@@ -34,37 +38,93 @@ export function readStackFile(opts: { projectDir: string; stack?: string; file?:
   const file = opts.file ?? path.join(opts.projectDir, `Pulumi.${opts.stack}.yaml`);
   const stack = opts.stack ?? /Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file))?.[1];
   if (!stack) throw new StackFileError(`cannot tell the stack name from ${file}: pass --stack`);
+  const badName = stackNameProblem(stack);
+  if (badName) throw new StackFileError(`stack ${JSON.stringify(stack)}: ${badName} (from ${opts.stack !== undefined ? "--stack" : `the file name ${path.basename(file)}; pass --stack`})`);
   if (!fs.existsSync(file)) throw new StackFileError(`stack file not found: ${file}`);
-  const doc = parseYaml(file) as { config?: Record<string, unknown> } | null;
-  const project = parseYaml(path.join(opts.projectDir, "Pulumi.yaml")) as { name?: string; config?: Record<string, unknown> };
+  const { project, issues: projectIssues } = parseProject(parseYaml(path.join(opts.projectDir, "Pulumi.yaml")));
+  if (!project) throw new ConfigError(projectIssues);
 
-  const values: Record<string, unknown> = {};
-  for (const [key, decl] of Object.entries(project?.config ?? {})) {
-    if (decl && typeof decl === "object" && "default" in decl) values[fullKey(key, project.name)] = (decl as { default: unknown }).default;
+  const doc = parseYaml(file) ?? {};
+  if (!isMap(doc)) throw new StackFileError(`${file} is not a stack file: expected a mapping with a config: section`);
+  const section = doc.config ?? {};
+  if (!isMap(section)) throw new ConfigError([{ key: "config", message: `must be a mapping of <namespace>:<name> keys to values (${file})` }]);
+
+  const values = new Map<string, StackValue>();
+  const keyIssues: ConfigIssue[] = [];
+  for (const [written, value] of Object.entries(section)) {
+    const key = parseConfigKey(written);
+    if (!key) {
+      keyIssues.push({
+        key: written,
+        message:
+          `could not parse ${written} as a configuration key (configuration keys should be of the form \`<namespace>:<name>\`` +
+          (written.includes(":") ? ")" : `, e.g. ${project.name}:${written})`),
+      });
+    } else if (value === null || value === undefined) {
+      keyIssues.push({ key, message: "has no value (remove the key or give it one)" });
+    } else {
+      values.set(key, { value: pulumiText(value), secure: isSecure(value) });
+    }
   }
-  const secretKeys = new Set<string>();
-  for (const [key, value] of Object.entries(doc?.config ?? {})) {
-    const k = fullKey(key, project.name);
-    const { value: v, secret } = hideSecrets(value);
-    values[k] = v;
-    if (secret) secretKeys.add(k);
-  }
+  if (keyIssues.length > 0) throw new ConfigError(keyIssues);
+
+  const applied = applyProjectConfig(stack, project, values);
+  if (applied.issues.length > 0) throw new ConfigError(applied.issues);
+
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return { stack, config, secretKeys: [...secretKeys] };
+  const secretKeys: string[] = [];
+  for (const [k, { value }] of applied.values) {
+    const { value: v, secret } = hideSecrets(value);
+    config[k] = typeof v === "string" ? v : JSON.stringify(v);
+    if (secret) secretKeys.push(k);
+  }
+  return { stack, config, secretKeys };
 }
 
+/**
+ * YAML errors name the line and column only: the parser's excerpt of the offending line could
+ * hold a secret (a decrypted value pasted in by mistake), so it is never printed.
+ */
 function parseYaml(file: string): unknown {
+  let text: string;
   try {
-    return YAML.parse(fs.readFileSync(file, "utf8"));
+    text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new StackFileError(`${file} is not valid YAML: ${(e as Error).message}`);
+    throw new StackFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+  }
+  if (text.includes("\u0000")) throw new StackFileError(`${file} is not a YAML text file (it holds NUL bytes)`);
+  try {
+    return YAML.parse(text);
+  } catch (e) {
+    const err = e as { linePos?: { line: number; col: number }[]; code?: string; message: string };
+    const where = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
+    const what = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new StackFileError(`${file} is not valid YAML${where}: ${what}`);
   }
 }
 
-/** Keys without a namespace belong to the project, as Pulumi reads them. */
-function fullKey(key: string, project = "lifeboat"): string {
-  return key.includes(":") ? key : `${project}:${key}`;
+/**
+ * config.ParseKey: `<namespace>:<name>`, or `<namespace>:config:<name>`. A stack file key
+ * without a namespace is refused by Pulumi, so it is refused here too.
+ */
+export function parseConfigKey(written: string): string | undefined {
+  const parts = written.split(":");
+  if (parts.length === 2 && parts[0] && parts[1]) return written;
+  if (parts.length === 3 && parts[0] && parts[1] === "config" && parts[2]) return `${parts[0]}:${parts[2]}`;
+  return undefined;
+}
+
+/** Pulumi keeps stack scalars as text (`90`, `true`); structured values keep their shape. */
+function pulumiText(value: unknown): unknown {
+  return typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+}
+
+function isSecure(value: unknown): boolean {
+  return isMap(value) && Object.keys(value).length === 1 && "secure" in value;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function hideSecrets(value: unknown): { value: unknown; secret: boolean } {
@@ -72,12 +132,11 @@ function hideSecrets(value: unknown): { value: unknown; secret: boolean } {
     const parts = value.map(hideSecrets);
     return { value: parts.map((p) => p.value), secret: parts.some((p) => p.secret) };
   }
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 1 && entries[0]![0] === "secure") return { value: SECRET_PLACEHOLDER, secret: true };
+  if (isSecure(value)) return { value: SECRET_PLACEHOLDER, secret: true };
+  if (isMap(value)) {
     let secret = false;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of entries) {
+    for (const [k, v] of Object.entries(value)) {
       const p = hideSecrets(v);
       out[k] = p.value;
       secret ||= p.secret;

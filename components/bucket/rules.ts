@@ -54,8 +54,11 @@ export function bucketRules(input: BucketRulesInput): PrefixRule[] {
       });
     }
   }
+  // Ids are unique by construction: a source's end in its tier (`app-db-daily`), a compliance
+  // prefix's in `-compliance`, which is no tier (`compliance-x` + `daily` and `x-daily` would
+  // both have been `compliance-x-daily`, and S3 refuses a configuration with duplicate ids).
   for (const c of input.compliance ?? []) {
-    rules.push({ id: `compliance-${c.prefix}`, prefix: joinKey(input.prefix, c.prefix) + "/", expireDays: c.days, lockDays: c.days });
+    rules.push({ id: `${c.prefix}-compliance`, prefix: joinKey(input.prefix, c.prefix) + "/", expireDays: c.days, lockDays: c.days });
   }
   rules.push({
     id: "verifications",

@@ -1,5 +1,5 @@
 import { CompliancePrefix, DEFAULT_COMPLIANCE, PROD_RETENTION, Retention, STAGING_RETENTION } from "lifeboat-core";
-import { Profile } from "./schema";
+import { Profile, PROFILES } from "./schema";
 
 /** What an environment gets when its stack file does not say otherwise. */
 export interface ProfileDefaults {
@@ -53,9 +53,36 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
   },
 };
 
-/** `prod`, `production`, `prod-eu` → production; `staging`, `stage-2` → staging; else development. */
-export function profileForStack(stack: string): Profile {
-  if (/^prod/.test(stack)) return "production";
-  if (/^stag/.test(stack)) return "staging";
-  return "development";
+/** Which profile applies and why, for plan to say. */
+export interface ProfileChoice {
+  profile: Profile;
+  /** `set by lifeboat:profile`, or `from the stack name "prod-eu"`. */
+  reason: string;
+}
+
+/** Stack-name words that say a profile. Anything else says nothing, and the stack must set lifeboat:profile. */
+const PROFILE_WORDS: Record<Profile, readonly string[]> = {
+  production: ["prod", "production", "prd", "live"],
+  staging: ["staging", "stage", "stg"],
+  development: ["dev", "development", "local", "sandbox"],
+};
+
+/**
+ * The profile a stack name says: a word of it (split on `-`, `_`, `.`; any case) names exactly
+ * one profile. `prod`, `prod-eu`, `eu_Prod` → production; `staging-2` → staging; `dev` →
+ * development. `eu` says nothing, `products` is not `prod`, and `prod-staging` is ambiguous:
+ * those get undefined, and the stack must state lifeboat:profile rather than silently get the
+ * development profile (7-day retention, advisory policies).
+ */
+export function profileForStack(stack: string): Profile | undefined {
+  const words = stack.toLowerCase().split(/[-_.]+/);
+  const said = PROFILES.filter((p) => words.some((w) => PROFILE_WORDS[p].includes(w)));
+  return said.length === 1 ? said[0] : undefined;
+}
+
+/** The profile `lifeboat:profile` sets, else the one the stack name says, else undefined. */
+export function chooseProfile(stated: Profile | undefined, stack: string): ProfileChoice | undefined {
+  if (stated) return { profile: stated, reason: "set by lifeboat:profile" };
+  const fromName = profileForStack(stack);
+  return fromName ? { profile: fromName, reason: `from the stack name ${JSON.stringify(stack)}` } : undefined;
 }

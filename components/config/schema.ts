@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { Region as AWS_REGION } from "@pulumi/aws/types/enums";
+import { tierExpiryDays, TIERS } from "lifeboat-core";
 import {
-  absolutePath, ageIdentity, ageRecipient, cron, duration, name, nonNegativeInt, positiveInt, secretUrl,
+  absolutePath, ageIdentity, ageRecipient, boundedInt, cron, duration, MAX_RETENTION_DAYS, name, nonNegativeInt, positiveInt, secretUrl,
 } from "./fields";
 
 /**
@@ -13,14 +15,22 @@ import {
 export const PROFILES = ["production", "staging", "development"] as const;
 export type Profile = (typeof PROFILES)[number];
 
-/** R2 location hints, as Cloudflare names them. */
+/** R2 location hints, as Cloudflare names them (@pulumi/cloudflare R2Bucket `location`). */
 export const R2_LOCATIONS = ["apac", "eeur", "enam", "weur", "wnam", "oc"] as const;
 /** R2 jurisdictions; `default` is no jurisdiction restriction. */
 export const R2_JURISDICTIONS = ["default", "eu", "fedramp"] as const;
 
-const awsRegion = z
-  .string({ error: "must be an AWS region such as eu-west-1" })
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: "must be an AWS region such as eu-west-1" });
+/** Every AWS region the provider knows (@pulumi/aws `Region`): `zz-nowhere-1` has the shape of one and is not. */
+export const AWS_REGIONS: readonly string[] = Object.values(AWS_REGION);
+const awsRegion = z.string({ error: "must be an AWS region such as eu-west-1" }).refine((v) => AWS_REGIONS.includes(v), {
+  error: "must be an AWS region such as eu-west-1 (one of the regions @pulumi/aws knows)",
+});
+
+/** Days are whole days up to what S3 object lock accepts as a default retention. */
+const retentionDays = boundedInt(MAX_RETENTION_DAYS, "S3 object lock keeps at most 100 years");
+
+/** The values CloudWatch Logs accepts for a log group's retention. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 const cloudflareAccountId = z
   .string({ error: "is required: the 32-character Cloudflare account id" })
@@ -43,7 +53,7 @@ export const r2Location = z.strictObject({
   /** Bucket name; derived from project, environment and role when unset. */
   bucketName: bucketName.optional(),
   /** Move monthly and yearly backups to InfrequentAccess after this many days. */
-  infrequentAccessAfterDays: positiveInt.optional(),
+  infrequentAccessAfterDays: retentionDays.optional(),
 });
 
 export const s3Location = z.strictObject({
@@ -53,35 +63,46 @@ export const s3Location = z.strictObject({
   /** Object-lock mode for the bucket's default retention. */
   objectLockMode: z.enum(["GOVERNANCE", "COMPLIANCE"]).optional(),
   /** Move monthly and yearly backups to Glacier Instant Retrieval after this many days. */
-  infrequentAccessAfterDays: positiveInt.optional(),
+  infrequentAccessAfterDays: retentionDays.optional(),
   /** As an S3 replica of an S3 primary: S3 Replication Time Control (15-minute SLA, billed extra). */
   replicationTimeControl: z.boolean({ error: "must be true or false" }).default(false),
 });
 
 const location = z.discriminatedUnion("provider", [r2Location, s3Location]);
 
-export const retention = z.strictObject({
-  daily: positiveInt,
-  weekly: nonNegativeInt,
-  monthly: nonNegativeInt,
-  yearly: nonNegativeInt,
-});
+export const retention = z
+  .strictObject({
+    daily: positiveInt,
+    weekly: nonNegativeInt,
+    monthly: nonNegativeInt,
+    yearly: nonNegativeInt,
+  })
+  .superRefine((r, ctx) => {
+    // Each tier is locked and expired after its days on the retention calendar; past 100 years
+    // S3 refuses the lock (and 10^9 would pass every other check).
+    for (const tier of TIERS) {
+      const days = tierExpiryDays({ daily: 0, weekly: 0, monthly: 0, yearly: 0, [tier]: r[tier] })[tier];
+      if (days > MAX_RETENTION_DAYS) {
+        ctx.addIssue({ code: "custom", path: [tier], message: `keeps backups ${days} days: S3 object lock keeps at most ${MAX_RETENTION_DAYS} days (100 years)` });
+      }
+    }
+  });
 
-const compliancePrefix = z.strictObject({ prefix: name, days: positiveInt });
+const compliancePrefix = z.strictObject({ prefix: name, days: retentionDays });
 
 const objectives = z.strictObject({
   /** Recovery point objective: the most data, in time, you accept to lose. */
-  rpo: duration.optional(),
+  rpo: duration().optional(),
   /** Recovery time objective: how long a restore may take. */
-  rto: duration.optional(),
+  rto: duration().optional(),
 });
 
 const sourceCommon = {
   name,
   /** When to back up (cron, UTC). Defaults from the profile. */
   schedule: cron.optional(),
-  rpo: duration.optional(),
-  rto: duration.optional(),
+  rpo: duration().optional(),
+  rto: duration().optional(),
 };
 
 const postgresSource = z.strictObject({
@@ -91,7 +112,7 @@ const postgresSource = z.strictObject({
   /** Stream WAL continuously for point-in-time recovery (self-hosted Postgres only). */
   pitr: z.boolean({ error: "must be true or false" }).default(false),
   /** With pitr: how often the partial WAL segment is uploaded; the worst-case RPO. */
-  walFlushInterval: duration.default("60s"),
+  walFlushInterval: duration(86_400).default("60s"),
   /** Where failover restores this database in the DR region. */
   drTargetUrl: secretUrl(["postgres", "postgresql"], "PostgreSQL").optional(),
 });
@@ -154,9 +175,11 @@ const ecsRuntime = z.strictObject({
   cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)], {
     error: "must be one of 256, 512, 1024, 2048, 4096",
   }).default(512),
-  memory: positiveInt.default(1024),
-  assignPublicIp: z.boolean().default(false),
-  logRetentionDays: positiveInt.default(30),
+  memory: boundedInt(30_720, "Fargate tasks have at most 30 GB").default(1024),
+  assignPublicIp: z.boolean({ error: "must be true or false" }).default(false),
+  logRetentionDays: z.union(LOG_RETENTION_DAYS.map((d) => z.literal(d)), {
+    error: `must be one of the retentions CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}`,
+  }).default(30),
 });
 const runtime = z.discriminatedUnion("kind", [dockerRuntime, ecsRuntime]);
 
@@ -206,7 +229,7 @@ export const stackConfig = z.strictObject({
   ageIdentity: ageIdentity.optional(),
   verification: verification.default({ statusSchedule: "0 * * * *" }),
   /** Rotate access keys every this many days. */
-  credentialRotationDays: positiveInt.default(90),
+  credentialRotationDays: boundedInt(3650, "rotate at least every ten years").default(90),
   /** Protect buckets and keys from `pulumi destroy`. */
   protect: z.boolean({ error: "must be true or false" }).default(true),
   /** Stand up the DR region: write to the first replica and restore into DR targets. */

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { CompliancePrefix, formatDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
+import { environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
 import { ConfigError, ConfigIssue, configKey } from "./errors";
-import { PROFILE_DEFAULTS, profileForStack } from "./profiles";
+import { looksLikeAgeIdentity } from "./fields";
+import { chooseProfile, PROFILE_DEFAULTS } from "./profiles";
 import { Location, ParsedStackConfig, Profile, Runtime, Source, stackConfig } from "./schema";
 
 /** A source with every default filled in and its objectives in seconds. */
@@ -21,6 +23,8 @@ export type ResolvedSource = Source & {
 export interface LifeboatConfig {
   stack: string;
   profile: Profile;
+  /** Why this profile applies: `set by lifeboat:profile` or `from the stack name "prod"`. */
+  profileReason: string;
   environment: string;
   storage: Location;
   prefix: string;
@@ -49,9 +53,34 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const parsed = stackConfig.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
   const c = parsed.data;
-  const profile = c.profile ?? profileForStack(stack);
+  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c)];
+  const env = environmentFor(c.environment, stack);
+  if ("issue" in env) issues.push(env.issue);
+  const environment = "environment" in env ? env.environment : stack;
+  if (c.failover && c.replicas.length === 0) {
+    issues.push({ key: configKey(["failover"]), message: "needs at least one replica in lifeboat:replicas to fail over to" });
+  }
+  if (c.ageIdentity && !c.verification.scratchUrl && c.sources.some((s) => s.kind === "postgres")) {
+    issues.push({
+      key: configKey(["verification", "scratchUrl"]),
+      message: "is required to verify postgres sources: a server where the drill may create and drop a scratch database",
+    });
+  }
+
+  const choice = chooseProfile(c.profile, stack);
+  if (!choice) {
+    issues.push({
+      key: configKey(["profile"]),
+      message:
+        `is required: the stack name ${JSON.stringify(stack)} does not say which profile applies ` +
+        `(a word such as prod, staging or dev does); set it to production, staging or development`,
+    });
+    // Without a profile the defaults (schedules, objectives) are unknown: report what is known.
+    throw new ConfigError([...issues, ...duplicateNames(c.sources)]);
+  }
+  const { profile } = choice;
   const d = PROFILE_DEFAULTS[profile];
-  const issues: ConfigIssue[] = [];
+  issues.push(...duplicateNames(c.sources));
 
   const sources = c.sources.map((s, i): ResolvedSource => {
     const schedule = s.schedule ?? d.schedule;
@@ -80,29 +109,14 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase };
   });
 
-  const firstIndex = new Map<string, number>();
-  c.sources.forEach((s, i) => {
-    const seen = firstIndex.get(s.name);
-    if (seen === undefined) firstIndex.set(s.name, i);
-    else issues.push({ key: configKey(["sources", i, "name"]), message: `duplicate source name ${JSON.stringify(s.name)} (also sources[${seen}])` });
-  });
-
-  if (c.failover && c.replicas.length === 0) {
-    issues.push({ key: configKey(["failover"]), message: "needs at least one replica in lifeboat:replicas to fail over to" });
-  }
-  if (c.ageIdentity && !c.verification.scratchUrl && sources.some((s) => s.kind === "postgres")) {
-    issues.push({
-      key: configKey(["verification", "scratchUrl"]),
-      message: "is required to verify postgres sources: a server where the drill may create and drop a scratch database",
-    });
-  }
   if (issues.length > 0) throw new ConfigError(issues);
 
   const objectLockMode = (c.storage.provider === "s3" && c.storage.objectLockMode) || d.objectLockMode;
   return {
     stack,
     profile,
-    environment: c.environment ?? stack,
+    profileReason: choice.reason,
+    environment,
     storage: c.storage,
     prefix: c.prefix,
     replicas: c.replicas,
@@ -126,7 +140,31 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   };
 }
 
-/** Turns a zod issue into `key: what is wrong, got <value>`. */
+function duplicateNames(sources: ReadonlyArray<{ name: string }>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const firstIndex = new Map<string, number>();
+  sources.forEach((s, i) => {
+    const seen = firstIndex.get(s.name);
+    if (seen === undefined) firstIndex.set(s.name, i);
+    else issues.push({ key: configKey(["sources", i, "name"]), message: `duplicate source name ${JSON.stringify(s.name)} (also sources[${seen}])` });
+  });
+  return issues;
+}
+
+/**
+ * Fields that hold secrets (credentials in URLs, webhook tokens, the age identity). `pulumi up`
+ * decrypts `secure:` values before the program sees them, so a malformed one must never be
+ * echoed back in an error, a log or a CI transcript.
+ */
+const SECRET_FIELDS = new Set(["url", "drTargetUrl", "webhookUrl", "healthcheckUrl", "scratchUrl", "ageIdentity"]);
+
+/** Whether an issue's value may be quoted: not under a secret field, and not an age private key. */
+function mayEcho(path: ReadonlyArray<PropertyKey>, input: unknown): boolean {
+  if (path.some((p) => typeof p === "string" && SECRET_FIELDS.has(p))) return false;
+  return !(typeof input === "string" && looksLikeAgeIdentity(input));
+}
+
+/** Turns a zod issue into `key: what is wrong, got <value>` (the value only where {@link mayEcho}). */
 function describeIssue(issue: z.core.$ZodIssue): ConfigIssue[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => ({
@@ -139,13 +177,15 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigIssue[] {
 
 function describeOne(issue: z.core.$ZodIssue): ConfigIssue {
   const input = (issue as { input?: unknown }).input;
-  const got = input !== undefined && (typeof input !== "object" || input === null) ? `, got ${JSON.stringify(input)}` : "";
+  const secret = !mayEcho(issue.path, input);
+  const got = !secret && input !== undefined && (typeof input !== "object" || input === null) ? `, got ${JSON.stringify(input)}` : "";
+  if (secret) return { key: configKey(issue.path), message: redactedMessage(issue) };
   switch (issue.code) {
     case "invalid_type":
       if (input === undefined) {
         return { key: configKey(issue.path), message: issue.message.startsWith("is required") ? issue.message : "is required" };
       }
-      return { key: configKey(issue.path), message: withGot(issue.message, got) };
+      return { key: configKey(issue.path), message: withGot(plainType(issue.message, input), got) };
     case "invalid_value":
       return { key: configKey(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}` };
     case "invalid_union": {
@@ -164,6 +204,26 @@ function describeOne(issue: z.core.$ZodIssue): ConfigIssue {
     default:
       return { key: configKey(issue.path), message: withGot(issue.message, got) };
   }
+}
+
+/** YAML words for zod's type names: a stack file has mappings and lists, not objects and arrays. */
+const YAML_TYPES: Record<string, string> = { object: "a mapping (key: value lines)", array: "a list (- item lines)", string: "text", number: "a number", boolean: "true or false" };
+
+/** zod's own `Invalid input: expected object, received string` as `must be a mapping (…), not text`. */
+function plainType(message: string, input: unknown): string {
+  const m = /^Invalid input: expected (\w+)/.exec(message);
+  if (!m) return message;
+  const received = Array.isArray(input) ? "array" : input === null ? "null" : typeof input;
+  return `must be ${YAML_TYPES[m[1]!] ?? m[1]}, not ${YAML_TYPES[received] ?? received}`;
+}
+
+/** The issue's message with any quoted value cut, for secret-bearing fields. */
+function redactedMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type") {
+    const input = (issue as { input?: unknown }).input;
+    return input === undefined ? "is required" : plainType(issue.message, input);
+  }
+  return issue.message.replace(/,? got .*$/s, "") + " (value not shown: this key holds a secret)";
 }
 
 function withGot(message: string, got: string): string {

@@ -61,7 +61,7 @@ describe("stack config", () => {
   it.each(cases)("rejects %s naming %s", (name, key, message) => {
     const file = path.join(__dirname, "../fixtures/invalid", `Pulumi.${name}.yaml`);
     expect(fs.existsSync(file)).toBe(true);
-    const issues = issuesOf(() => load(name, file));
+    const issues = issuesOf(() => load("prod", file));
     expect(issues).toContainEqual({ key, message: expect.stringMatching(message) });
   });
 
@@ -93,6 +93,141 @@ describe("stack config", () => {
       x: "01234567890123456789",
       n: 90,
       b: true,
+    });
+  });
+});
+
+describe("stack config that the providers or Pulumi would refuse (issue #13)", () => {
+  const AGE = "age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx";
+  const base = {
+    storage: { provider: "s3", region: "eu-west-1" },
+    sources: [{ name: "app-db", kind: "postgres", url: "postgres://app@db/app" }],
+    ageRecipients: [AGE],
+  };
+  const issues = (over: Record<string, unknown>, stack = "prod") => issuesOf(() => validateStackConfig({ ...base, ...over }, stack));
+  const keys = (over: Record<string, unknown>, stack = "prod") => issues(over, stack).map((i) => i.key);
+
+  describe("profile", () => {
+    it("says which profile applies and why", () => {
+      expect(validateStackConfig(base, "prod-eu")).toMatchObject({ profile: "production", profileReason: 'from the stack name "prod-eu"' });
+      expect(validateStackConfig(base, "eu_Staging")).toMatchObject({ profile: "staging" });
+      expect(validateStackConfig({ ...base, profile: "production" }, "eu")).toMatchObject({ profile: "production", profileReason: "set by lifeboat:profile" });
+    });
+
+    it.each(["eu", "products", "prod-staging", "customer-a"])("refuses stack %s, whose name does not say, without lifeboat:profile", (stack) => {
+      expect(issues({}, stack)).toContainEqual({ key: "lifeboat:profile", message: expect.stringMatching(/is required: the stack name .* does not say which profile applies/) });
+    });
+  });
+
+  describe("environment", () => {
+    it("derives a valid environment from a stack name such as Prod_EU", () => {
+      expect(validateStackConfig(base, "Prod_EU").environment).toBe("prod-eu");
+    });
+    it("refuses a stack name that cannot make one, naming lifeboat:environment", () => {
+      expect(keys({}, "prod-" + "x".repeat(60))).toEqual(["lifeboat:environment"]);
+      expect(keys({ environment: "e".repeat(41) })).toEqual(["lifeboat:environment"]);
+    });
+  });
+
+  describe("retention prefixes", () => {
+    it("refuses a compliance prefix equal to a source name: its expiry would cut the source's yearly backups", () => {
+      expect(issues({ compliance: [{ prefix: "app-db", days: 365 }] })).toEqual([
+        { key: "lifeboat:compliance[0].prefix", message: expect.stringMatching(/is also a source name, so it overlaps that source's tier prefixes/) },
+      ]);
+    });
+    it("refuses a repeated compliance prefix and one named like a tier", () => {
+      expect(keys({ compliance: [{ prefix: "audit", days: 365 }, { prefix: "audit", days: 30 }] })).toEqual(["lifeboat:compliance[1].prefix"]);
+      expect(keys({ compliance: [{ prefix: "yearly", days: 3650 }] })).toEqual(["lifeboat:compliance[0].prefix"]);
+    });
+  });
+
+  describe("values the providers reject", () => {
+    it("refuses retention above S3 object lock's 36 500 days, naming the tier", () => {
+      expect(issues({ retention: { daily: 1e9, weekly: 0, monthly: 0, yearly: 0 } })).toEqual([
+        { key: "lifeboat:retention.daily", message: expect.stringMatching(/36500 days/) },
+      ]);
+      expect(keys({ retention: { daily: 7, weekly: 0, monthly: 0, yearly: 100 } })).toEqual(["lifeboat:retention.yearly"]);
+      expect(keys({ compliance: [{ prefix: "deals", days: 36501 }] })).toEqual(["lifeboat:compliance[0].days"]);
+      expect(validateStackConfig({ ...base, retention: { daily: 7, weekly: 0, monthly: 0, yearly: 99 } }, "prod").retention.yearly).toBe(99);
+    });
+
+    it("refuses regions that do not exist, for S3 and ECS", () => {
+      expect(keys({ storage: { provider: "s3", region: "zz-nowhere-1" } })).toEqual(["lifeboat:storage.region"]);
+      expect(keys({ replicas: [{ provider: "s3", region: "eu-west-9" }] })).toEqual(["lifeboat:replicas[0].region"]);
+      expect(validateStackConfig({ ...base, storage: { provider: "s3", region: "ap-southeast-7" } }, "prod").storage).toMatchObject({ region: "ap-southeast-7" });
+    });
+
+    it("refuses two identical replicas and a replica with the primary's bucket name", () => {
+      const replica = { provider: "s3", region: "eu-north-1" };
+      expect(keys({ replicas: [replica, { ...replica }] })).toEqual(["lifeboat:replicas[1]"]);
+      expect(keys({ storage: { provider: "s3", region: "eu-west-1", bucketName: "acme-backups" }, replicas: [{ ...replica, bucketName: "acme-backups" }] })).toEqual([
+        "lifeboat:replicas[0].bucketName",
+      ]);
+    });
+
+    it("refuses an RPO of 1000000w and other objectives past a year", () => {
+      expect(issues({ objectives: { rpo: "1000000w" } })).toEqual([{ key: "lifeboat:objectives.rpo", message: "must be at most 366d, got 1000000w" }]);
+      expect(keys({ sources: [{ ...base.sources[0], rto: "400d" }] })).toEqual(["lifeboat:sources[0].rto"]);
+    });
+
+    it.each([
+      ["sources", { sources: [{ ...base.sources[0], schedule: "0 0 31 2 *" }] }, "lifeboat:sources[0].schedule"],
+      ["drill", { verification: { schedule: "0 0 30 2 *" } }, "lifeboat:verification.schedule"],
+      ["status check", { verification: { statusSchedule: "0 0 31 4 *" } }, "lifeboat:verification.statusSchedule"],
+    ])("refuses a %s schedule that never fires, naming the key (no crash)", (_what, over, key) => {
+      expect(issues(over)).toEqual([{ key, message: expect.stringMatching(/^never fires/) }]);
+    });
+  });
+
+  describe("secrets never echoed", () => {
+    const SECRET = "hunter2-very-secret";
+    it.each([
+      ["sources[0].url", { sources: [{ name: "db", kind: "postgres", url: `mysql://u:${SECRET}@db/x` }] }],
+      ["sources[0].drTargetUrl", { sources: [{ ...base.sources[0], drTargetUrl: `pg://u:${SECRET}@dr/x` }] }],
+      ["sources[0].url", { sources: [{ name: "cache", kind: "redis", url: `http://:${SECRET}@redis` }] }],
+      ["alerts.webhookUrl", { alerts: { webhookUrl: `hooks.slack.com/services/${SECRET}` } }],
+      ["alerts.healthcheckUrl", { alerts: { healthcheckUrl: `ftp://${SECRET}` } }],
+      ["verification.scratchUrl", { verification: { scratchUrl: `x${SECRET}` } }],
+      ["ageIdentity", { ageIdentity: `AGE-SECRET-KEY-1${SECRET}` }],
+      ["ageIdentity", { ageIdentity: 12345 }],
+    ])("a malformed %s is named, its value is not shown", (key, over) => {
+      const found = issues(over);
+      expect(found.map((i) => i.key)).toContain(`lifeboat:${key}`);
+      expect(JSON.stringify(found)).not.toMatch(new RegExp(`${SECRET}|12345`));
+    });
+
+    it("says an age identity pasted into ageRecipients is a private key, without printing it", () => {
+      const identity = "AGE-SECRET-KEY-18WCMQX0RX6D0ZXHGQH3FZGY5DLM0GPDY2QG8ZJ3PA6VDLTYWN4ESJ8TGH2";
+      const found = issues({ ageRecipients: [identity] });
+      expect(found).toEqual([{ key: "lifeboat:ageRecipients[0]", message: expect.stringMatching(/^this is an age identity \(private key\)/) }]);
+      expect(JSON.stringify(found)).not.toContain("18WCMQX0");
+    });
+  });
+
+  describe("age recipients", () => {
+    it("refuses a recipient whose bech32 checksum does not match (a typo)", () => {
+      const typo = AGE.slice(0, 20) + (AGE[20] === "q" ? "p" : "q") + AGE.slice(21);
+      expect(issues({ ageRecipients: [AGE, typo] })).toEqual([
+        { key: "lifeboat:ageRecipients[1]", message: expect.stringMatching(/bech32 checksum does not match/) },
+      ]);
+    });
+  });
+
+  describe("components with no valid config path", () => {
+    const ecs = { kind: "ecs", clusterArn: "arn:aws:ecs:eu-west-1:123456789012:cluster/backups", subnetIds: ["subnet-0abc"] };
+    it("refuses volume, directory and sqlite sources on the ECS runtime, naming the source's kind", () => {
+      expect(keys({ runtime: ecs, sources: [base.sources[0], { name: "n8n", kind: "volume", volume: "n8n_data" }, { name: "files", kind: "directory", path: "/srv" }] })).toEqual([
+        "lifeboat:sources[1].kind", "lifeboat:sources[2].kind",
+      ]);
+    });
+    it("refuses pitr on the ECS runtime, and a failover restore into a host path", () => {
+      expect(keys({ runtime: ecs, sources: [{ ...base.sources[0], pitr: true, rpo: "5m" }] })).toEqual(["lifeboat:sources[0].pitr"]);
+      expect(keys({ runtime: ecs, failover: true, replicas: [{ provider: "s3", region: "eu-north-1" }], sources: [base.sources[0], { name: "cache", kind: "redis", url: "redis://r", drTargetPath: "/dr" }] })).toEqual([
+        "lifeboat:sources[1].drTargetPath",
+      ]);
+    });
+    it("refuses CloudWatch log retentions CloudWatch does not accept", () => {
+      expect(keys({ runtime: { ...ecs, logRetentionDays: 31 } })).toEqual(["lifeboat:runtime.logRetentionDays"]);
     });
   });
 });
