@@ -6,12 +6,13 @@
  * become `***`. It works on free text, not on parsed URLs, so that what a URL parser would reject
  * or misread is still covered: the userinfo runs to the last "@" before whitespace (an unencoded
  * "@", "/" or ":" in the password stays inside it), and a bare value runs to whitespace (an
- * unencoded "&" stays inside it). Over-redacting the rest of a token is the price of that.
+ * unencoded "&" stays inside it). Over-redacting the rest of a token is the price of that. A
+ * plain "key" is not a secret name here (prose such as "key=value", S3 keys, sslkey paths).
  */
 export function redactUrl(text: string): string {
   return text
     .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)\S*@/gi, "$1***@")
-    .replace(/((?:^|[^\w-])[\w-]*(?:pass|pwd|secret|token|key)[\w-]*\s*=\s*)(?:'(?:[^'\\]|\\[\s\S])*(?:'|$)|\S*)/gi, "$1***");
+    .replace(/((?:^|[^\w-])[\w-]*(?:pass|pwd|secret|token|api_?key|access_?key)[\w-]*\s*=\s*)(?:'(?:[^'\\]|\\[\s\S])*(?:'|$)|\S*)/gi, "$1***");
 }
 
 /** Replaces every occurrence of the given secret values in `text`. */

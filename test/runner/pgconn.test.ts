@@ -145,5 +145,7 @@ describe("redactUrl: one redaction for every form", () => {
     expect(redactUrl("host=h user=app password='a b' dbname=crm")).toBe("host=h user=app password=*** dbname=crm");
     expect(redactUrl("postgres://app@h/crm?sslmode=disable")).toBe("postgres://app@h/crm?sslmode=disable");
     expect(redactUrl("backup of app failed: pg_dump exited 1")).toBe("backup of app failed: pg_dump exited 1");
+    expect(redactUrl("--url: must be a postgres:// URL or a libpq key=value connection string")).toBe("--url: must be a postgres:// URL or a libpq key=value connection string");
+    expect(redactUrl("GET /x?api_key=abc123&access_key=k2 sslkey=/etc/client.key")).toBe("GET /x?api_key=*** sslkey=/etc/client.key");
   });
 });
