@@ -12,6 +12,9 @@ import { Client, ClientConfig } from "pg";
 import { parse as parseConnectionString, toClientConfig } from "pg-connection-string";
 import pgpass = require("pgpass");
 import { UsageError } from "./errors";
+import { ENV } from "./env";
+
+const ENV_OF_FLAG: Record<string, string> = { "--url": ENV.url, "--target-url": ENV.targetUrl, "--scratch-url": ENV.scratchUrl };
 
 export interface PgConn {
   /** libpq keywords of the connection, the password never among them (host, port, dbname, user, sslmode, …). */
@@ -48,7 +51,7 @@ const SSLMODES = new Set(["disable", "allow", "prefer", "require", "verify-ca", 
 
 /** Parses `input` (the value of `flag`) into a PgConn; every error names the flag and never echoes the input. */
 export function parsePgConn(input: string | undefined, flag = "--url"): PgConn {
-  if (!input) throw new UsageError(`${flag} postgres://USER@HOST:PORT/DB (or LIFEBOAT_SOURCE_URL) is required for a postgres source`);
+  if (!input) throw new UsageError(`${flag} postgres://USER@HOST:PORT/DB (or ${ENV_OF_FLAG[flag] ?? ENV.url}) is required for a postgres source`);
   const all = /^postgres(ql)?:\/\//i.test(input) ? parseUri(input, flag) : /^\s*[A-Za-z_]+\s*=/.test(input) ? parseKeyValue(input, flag) : undefined;
   if (!all) {
     throw new UsageError(`${flag}: must be a postgres:// or postgresql:// URL or a libpq key=value connection string (host=… dbname=…)`);
@@ -59,7 +62,8 @@ export function parsePgConn(input: string | undefined, flag = "--url"): PgConn {
   const { password, ...params } = all;
   if (!params.dbname) throw new UsageError(`${flag}: names no database (postgres://HOST/DBNAME or dbname=DBNAME)`);
   if (params.host?.includes(",")) throw new UsageError(`${flag}: several hosts are not supported: name one host`);
-  if (params.port !== undefined && !/^\d{1,5}$/.test(params.port)) throw new UsageError(`${flag}: port must be a number, got ${JSON.stringify(params.port)}`);
+  // The value is not echoed: in "postgres://user:secret/db" (no host) the password is the "port".
+  if (params.port !== undefined && !/^\d{1,5}$/.test(params.port)) throw new UsageError(`${flag}: port must be a number`);
   if (params.sslmode !== undefined && !SSLMODES.has(params.sslmode)) {
     throw new UsageError(`${flag}: sslmode must be one of ${[...SSLMODES].join(", ")}, got ${JSON.stringify(params.sslmode)}`);
   }

@@ -95,6 +95,8 @@ describe("parsePgConn: every form carries the password to pg and keeps it out of
       [`host=h password='${pw}`, /--target-url: unterminated quoted value of "password"/],
       [`host=h password=${pw}`, /--target-url: names no database/],
       [`postgres://app:Sup3rS3cret@h:abc/crm`, /--target-url: port must be a number/],
+      [`postgres://app:Sup3rS3cret/crm`, /--target-url: port must be a number/], // no host: the password reads as a port
+      ["", /--target-url postgres:\/\/USER@HOST:PORT\/DB \(or LIFEBOAT_TARGET_URL\) is required/],
       [`postgres://app:Sup3rS3cret@h/crm?sslmode=on`, /--target-url: sslmode must be one of/],
       [`mysql://app:Sup3rS3cret@h/crm`, /--target-url: must be a postgres:\/\/ or postgresql:\/\/ URL or a libpq key=value/],
       [`postgres://app:Sup3r S3cret@h/crm`, /--target-url: a URL cannot hold spaces/],
