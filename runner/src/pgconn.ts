@@ -74,8 +74,9 @@ export function parsePgConn(input: string | undefined, flag = "--url"): PgConn {
 }
 
 function make(params: Record<string, string>, password: string | undefined): PgConn {
-  const host = params.host ?? "";
-  const display = `postgres://${params.user ? encodeURIComponent(params.user) + "@" : ""}${host.startsWith("/") ? encodeURIComponent(host) : host}${params.port ? ":" + params.port : ""}/${encodeURIComponent(params.dbname ?? "")}`;
+  const h = params.host ?? "";
+  const host = h.startsWith("/") ? encodeURIComponent(h) : h.includes(":") ? `[${h}]` : h;
+  const display = `postgres://${params.user ? encodeURIComponent(params.user) + "@" : ""}${host}${params.port ? ":" + params.port : ""}/${encodeURIComponent(params.dbname ?? "")}`;
   return { params, password, url: toConninfo(params), display };
 }
 
@@ -194,24 +195,27 @@ function fallbackPassword(p: { host?: string; port: number; database?: string; u
  * string: `pg` lets a connectionString's (empty) password override the `password` field.
  */
 export function pgClientConfig(c: PgConn, appName = "lifeboat-runner"): ClientConfig {
-  const { password: _none, ...rest } = c.params as Record<string, string>;
+  const k: Record<string, string | undefined> = c.params;
+  // pg cannot fall back from TLS to plain text as libpq's allow/prefer do: it connects as libpq
+  // does with no server TLS (plain), and only require/verify-* make it encrypt.
+  const tls = k.sslmode !== undefined && k.sslmode !== "allow" && k.sslmode !== "prefer";
   // pg-connection-string applies the ssl* keywords with libpq's meaning (files read, modes mapped).
   const q = ["sslmode", "sslrootcert", "sslcert", "sslkey"]
-    .filter((k) => rest[k] !== undefined)
-    .map((k) => `${k}=${encodeURIComponent(rest[k]!)}`);
-  const ssl = q.length ? toClientConfig(parseConnectionString(`postgres://x/?uselibpqcompat=true&${q.join("&")}`)).ssl : undefined;
+    .filter((n) => k[n] !== undefined)
+    .map((n) => `${n}=${encodeURIComponent(k[n]!)}`);
+  const ssl = tls ? toClientConfig(parseConnectionString(`postgres://x/?uselibpqcompat=true&${q.join("&")}`)).ssl : k.sslmode ? false : undefined;
   return {
-    host: rest.host,
-    port: rest.port ? Number(rest.port) : undefined,
-    user: rest.user,
-    database: rest.dbname,
+    host: k.host,
+    port: k.port ? Number(k.port) : undefined,
+    user: k.user,
+    database: k.dbname,
     ...(ssl !== undefined ? { ssl } : {}),
-    ...(rest.options ? { options: rest.options } : {}),
-    ...(rest.client_encoding ? { client_encoding: rest.client_encoding } : {}),
-    ...(rest.connect_timeout ? { connectionTimeoutMillis: Number(rest.connect_timeout) * 1000 } : {}),
-    application_name: rest.application_name ?? appName,
+    ...(k.options ? { options: k.options } : {}),
+    ...(k.client_encoding ? { client_encoding: k.client_encoding } : {}),
+    ...(k.connect_timeout ? { connectionTimeoutMillis: Number(k.connect_timeout) * 1000 } : {}),
+    application_name: k.application_name ?? appName,
     // pg calls this only when the server asks for a password; undefined makes it send none.
-    password: c.password ?? (() => fallbackPassword({ host: rest.host, port: Number(rest.port || 5432), database: rest.dbname, user: rest.user }) as Promise<string>),
+    password: c.password ?? (() => fallbackPassword({ host: k.host, port: Number(k.port || 5432), database: k.dbname, user: k.user }) as Promise<string>),
   };
 }
 

@@ -77,6 +77,8 @@ describe("parsePgConn: every form carries the password to pg and keeps it out of
     expect(pgClientConfig(pgTarget("postgres://app@h/crm?sslmode=disable")).ssl).toBe(false);
     expect(pgClientConfig(pgTarget("postgres://app@h/crm?sslmode=require")).ssl).toEqual({ rejectUnauthorized: false });
     expect(pgClientConfig(pgTarget("host=h dbname=crm")).ssl).toBeUndefined();
+    expect(pgClientConfig(pgTarget("host=h dbname=crm sslmode=prefer")).ssl).toBe(false);
+    expect(pgClientConfig(pgTarget("host=h dbname=crm sslmode=verify-full")).ssl).toEqual({});
   });
 
   test("withDatabase keeps server and credentials, changes only the database", () => {
