@@ -1,13 +1,14 @@
 // A throwaway PostgreSQL 15 cluster on loopback and databases of realistic mixed content.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, pgBin, requireFromRepo, waitFor } from "./util.mjs";
 
 /**
  * initdb (as the `postgres` OS user when running as root: initdb refuses root) and start a
- * server on a free loopback port, tuned for throwaway data (fsync off). Returns `url(db)`,
+ * server on a free loopback port, tuned for throwaway data (fsync off), every connection
+ * authenticated with scram-sha-256 as production servers do. Returns `url(db)` (password included),
  * `query(db, sql)` (rows of the last statement), `recreate(db)` and `stop()`.
  */
 export async function startPostgres() {
@@ -20,7 +21,12 @@ export async function startPostgres() {
   chmodSync(dir, 0o700);
   if (ids.uid !== undefined) chownSync(dir, ids.uid, ids.gid);
   const data = join(dir, "data");
-  const init = spawnSync(pgBin("initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"], { ...ids, encoding: "utf8" });
+  const password = "bench:p@ss/w%rd";
+  const pwfile = join(dir, "pwfile");
+  writeFileSync(pwfile, password + "\n", { mode: 0o600 });
+  if (ids.uid !== undefined) chownSync(pwfile, ids.uid, ids.gid);
+  const init = spawnSync(pgBin("initdb"), ["-D", data, "-U", "postgres", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync", "-E", "UTF8", "--locale=C"], { ...ids, encoding: "utf8" });
+  rmSync(pwfile);
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
   const child = spawn(
@@ -31,7 +37,7 @@ export async function startPostgres() {
   );
   let log = "";
   child.stderr.on("data", (b) => (log = (log + b).slice(-4000)));
-  const url = (db) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  const url = (db) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
   const { Client } = requireFromRepo("pg");
   const query = async (db, sql) => {
     const c = new Client({ connectionString: url(db) });

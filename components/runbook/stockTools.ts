@@ -43,9 +43,11 @@ test "$expected" = "$actual" || { echo "sha256 mismatch: $actual, manifest says 
 
 /** Step 3 per kind: decrypt (age), decompress (zstd) and put the data in place. */
 export const STOCK_DECODE: Record<SourceKind, string> = {
-  postgres: `# 3. Decrypt and decompress, then restore into an empty database.
+  postgres: `# 3. Decrypt and decompress, then restore into an empty database. One job: with -j, a trigger
+#    on a partitioned table can be created mid-load and fire for restored rows. The password
+#    goes in PGPASSWORD (or ~/.pgpass), not in TARGET_URL, where any local user could read it.
 age -d -i "$IDENTITY" backup.age | zstd -d -o backup.dump
-pg_restore --clean --if-exists --no-owner -j 2 -d "$TARGET_URL" backup.dump
+pg_restore --clean --if-exists --no-owner -d "$TARGET_URL" backup.dump
 `,
   volume: `# 3. Decrypt, decompress and unpack into an empty directory.
 mkdir -p "$TARGET_DIR"

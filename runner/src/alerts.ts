@@ -1,5 +1,6 @@
 import { Logger } from "pino";
 import { errorMessage } from "./errors";
+import { redactUrl } from "./redact";
 
 export interface AlertOptions {
   /** Slack-compatible incoming webhook: receives `{"text": ...}`. */
@@ -44,12 +45,12 @@ export class Alerts {
   async ping(kind: "start" | "success" | "fail", text?: string): Promise<void> {
     if (!this.o.pingUrl) return;
     const url = joinPing(this.o.pingUrl, kind === "success" ? "" : kind);
-    await post(url, text, this.timeout, this.log, `healthcheck ${kind} ping`);
+    await post(url, text && redactUrl(text), this.timeout, this.log, `healthcheck ${kind} ping`);
   }
 
   async alert(text: string): Promise<void> {
     if (!this.o.webhook) return;
-    await post(this.o.webhook, JSON.stringify({ text }), this.timeout, this.log, "alert webhook");
+    await post(this.o.webhook, JSON.stringify({ text: redactUrl(text) }), this.timeout, this.log, "alert webhook");
   }
 
   /** A failed run: webhook and fail ping, in parallel. */

@@ -12,6 +12,9 @@ import { scheduleCommand } from "./commands/schedule";
 import { replicateCommand } from "./commands/replicate";
 import { redactUrl } from "./redact";
 import { walStreamCommand } from "./commands/walStream";
+
+/** How a Postgres connection may be given (runner/src/pgconn.ts parses all of them). */
+const PG_FORMS = "postgres://USER:PASSWORD@HOST:PORT/DB URL, password percent-encoded or as ?password=, or a libpq key=value string; with no password, PGPASSWORD or PGPASSFILE";
 import { basebackupCommand } from "./commands/basebackup";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -61,7 +64,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last")
         .addOption(new Option("--source <kind>", "what to back up").choices(SOURCE_KINDS as unknown as string[]))
         .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
-        .addOption(new Option("--url <url>", "postgres:// or redis:// URL of the source (secret)").env(ENV.url))
+        .addOption(new Option("--url <url>", `redis:// URL or postgres source (${PG_FORMS}) (secret)`).env(ENV.url))
         .addOption(new Option("--path <path>", "directory, volume mount point or SQLite file").env(ENV.path))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .option("--no-upload", "local mode: write to --local-dir instead of uploading")
@@ -77,7 +80,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
   commonOptions(
     destOptions(
       selectOptions(program.command("restore").description("restore a backup into an empty database or directory"))
-        .addOption(new Option("--target-url <url>", "postgres database to restore into (secret)").env(ENV.targetUrl))
+        .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
         .option("--force", "restore into a non-empty target (replacing what the backup holds)")
@@ -88,7 +91,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
   commonOptions(
     destOptions(
       selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest"))
-        .addOption(new Option("--scratch-url <url>", "postgres URL of a database to CREATE/DROP scratch databases from (secret)").env(ENV.scratchUrl))
+        .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record"),
     ),
   ).action((opts) => run(verifyCommand(opts, log)));
@@ -135,7 +138,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
           "long-running PITR sidecar: pg_receivewal over a physical replication slot (created if missing) into a local spool; uploads each completed WAL segment (zstd + age, manifest) under <prefix>/<source>/wal/ and the partial segment every --flush-interval; stops cleanly on SIGTERM after flushing",
         )
         .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
-        .addOption(new Option("--url <url>", "postgres:// URL of a user with the REPLICATION attribute (secret)").env(ENV.url))
+        .addOption(new Option("--url <url>", `postgres connection of a user with the REPLICATION attribute (${PG_FORMS}) (secret)`).env(ENV.url))
         .addOption(new Option("--slot <name>", "physical replication slot (default lifeboat_<name>)").env(ENV.walSlot))
         .addOption(new Option("--spool-dir <dir>", "local spool for WAL not yet uploaded; keep it on a persistent volume (default <work-dir>/lifeboat-wal-<name>)").env(ENV.walSpoolDir))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
@@ -154,7 +157,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
           "pg_basebackup -D - -Ft streamed -> zstd -> age -> multipart upload into the tier layout (<ts>-<rand>.base.tar.zst.age, manifest last); the base of point-in-time recovery with wal-stream",
         )
         .option("--name <name>", "source name: the same as wal-stream's")
-        .addOption(new Option("--url <url>", "postgres:// URL of a user with the REPLICATION attribute (secret)").env(ENV.url))
+        .addOption(new Option("--url <url>", `postgres connection of a user with the REPLICATION attribute (${PG_FORMS}) (secret)`).env(ENV.url))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .addOption(new Option("--wal-method <method>", "fetch: WAL needed for consistency inside the tar; none: it comes from wal-stream").choices(["fetch", "none"]).default("fetch"))
         .option("--fast-checkpoint", "start with an immediate checkpoint instead of a spread one")

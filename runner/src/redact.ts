@@ -1,17 +1,18 @@
-/** Keeps secrets out of logs, errors and manifests. */
+/** Keeps secrets out of logs, errors, alerts and manifests. */
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; non-URLs are returned as is. */
+/**
+ * The password of every URL in `text` (`scheme://user:PASSWORD@host`), and the value of every
+ * secret-looking `key=value` (a URL's `?password=…`, a libpq `password='…'`, `PGPASSWORD=…`)
+ * become `***`. It works on free text, not on parsed URLs, so that what a URL parser would reject
+ * or misread is still covered: the userinfo runs to the last "@" before whitespace (an unencoded
+ * "@", "/" or ":" in the password stays inside it), and a bare value runs to whitespace (an
+ * unencoded "&" stays inside it). Over-redacting the rest of a token is the price of that. A
+ * plain "key" is not a secret name here (prose such as "key=value", S3 keys, sslkey paths).
+ */
 export function redactUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password) u.password = "***";
-    for (const k of [...u.searchParams.keys()]) {
-      if (/pass|secret|token|key/i.test(k)) u.searchParams.set(k, "***");
-    }
-    return u.toString();
-  } catch {
-    return text.replace(/(\/\/[^:/@\s]+:)[^@\s]+@/g, "$1***@");
-  }
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)\S*@/gi, "$1***@")
+    .replace(/((?:^|[^\w-])[\w-]*(?:pass|pwd|secret|token|api_?key|access_?key)[\w-]*\s*=\s*)(?:'(?:[^'\\]|\\[\s\S])*(?:'|$)|\S*)/gi, "$1***");
 }
 
 /** Replaces every occurrence of the given secret values in `text`. */

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { backupArgs, basebackupArgs, restoreArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
-import { startPostgres, PgServer, postgresIds } from "../support/postgres";
+import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
@@ -151,7 +151,7 @@ async function startRestored(dir: string): Promise<Client> {
   if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, logFile]);
   const r = spawnSync(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "90", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"], { ...ids, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8")}`);
-  const c = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/app` });
+  const c = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
   await c.connect();
   await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 60_000);
   return c;

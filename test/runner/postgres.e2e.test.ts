@@ -1,9 +1,12 @@
 /**
- * End to end against a real PostgreSQL 15 cluster, s3rver on loopback (behind a recording,
- * fault-injecting proxy) and a local webhook, running the built CLI with the exact argv the
- * Pulumi components use (the builders exported by lifeboat-runner).
+ * End to end against a real PostgreSQL 15 cluster that authenticates every connection with
+ * scram-sha-256, s3rver on loopback (behind a recording, fault-injecting proxy) and a local
+ * webhook, running the built CLI with the exact argv the Pulumi components use (the builders
+ * exported by lifeboat-runner). The backup identity is the app's own role (not a superuser).
+ * The data is the project's fixture (test/fixtures/pgapp), plus Pagila when
+ * ../shared/fixtures/pagila exists (required with CI=true).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { backupArgs, listArgs, restoreArgs, statusArgs, verifyArgs, BackupSpec } from "lifeboat-runner";
@@ -22,6 +25,8 @@ const BUCKET = "lifeboat-e2e";
 const PREFIX = "prod";
 const DEST = `s3://${BUCKET}/${PREFIX}`;
 const PAGILA = resolve(REPO, "../shared/fixtures/pagila");
+const HAS_PAGILA = existsSync(join(PAGILA, "schema.sql"));
+const FIXTURE = join(REPO, "test/fixtures/pgapp");
 const MARKER = "lifeboat-plaintext-marker-7c1e";
 
 let pg: PgServer;
@@ -34,11 +39,18 @@ let work: string;
 const dest = () => ({ dest: DEST, endpoint: s3.endpoint, region: "us-east-1", stateFile: join(work, "state.json"), workDir: work });
 const env = () => ({ ...s3.env });
 
-async function psqlFile(db: string, file: string): Promise<void> {
-  await execOk("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-d", pg.url(db), "-f", file]);
+/** psql -f FILE as the superuser or the app role, the password through the environment, not argv. */
+async function psqlFile(db: string, file: string, as: "postgres" | "app" = "postgres"): Promise<void> {
+  const password = as === "app" ? pg.app.password : pg.superPassword;
+  await execOk("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", as, "-d", db, "-f", file], {
+    env: { ...process.env, PGPASSWORD: password },
+  });
 }
 
-/** Row count and content checksum of every table and materialized view, plus every sequence's state. */
+/**
+ * Row count and content checksum of every table and materialized view, every sequence's state
+ * (value and is_called), every large object's content and the grants on the fixture's tables.
+ */
 async function fingerprint(db: string): Promise<Record<string, string>> {
   const rels = await pg.query<{ s: string; n: string; k: string; p: boolean }>(
     db,
@@ -59,21 +71,26 @@ async function fingerprint(db: string): Promise<Record<string, string>> {
     );
     out[`${r.s}.${r.n}`] = `${row!.c}:${row!.h}`;
   }
-  const seqs = await pg.query<{ s: string; n: string; v: string | null; c: boolean }>(
-    db,
-    `SELECT schemaname AS s, sequencename AS n, last_value::text AS v FROM pg_sequences ORDER BY 1, 2`,
-  );
-  for (const q of seqs) out[`seq ${q.s}.${q.n}`] = String(q.v);
+  const seqs = await pg.query<{ s: string; n: string }>(db, `SELECT schemaname AS s, sequencename AS n FROM pg_sequences ORDER BY 1, 2`);
+  for (const q of seqs) {
+    const [v] = await pg.query<{ v: string; c: boolean }>(db, `SELECT last_value::text AS v, is_called AS c FROM "${q.s}"."${q.n}"`);
+    out[`seq ${q.s}.${q.n}`] = `${v!.v} called=${v!.c}`;
+  }
+  const los = await pg.query<{ o: string; h: string }>(db, "SELECT oid::text AS o, md5(lo_get(oid)) AS h FROM pg_largeobject_metadata ORDER BY oid");
+  out["large objects"] = los.map((l) => `${l.o}:${l.h}`).join(",");
+  const acl = await pg.query<{ n: string; a: string }>(db, "SELECT relname AS n, relacl::text AS a FROM pg_class WHERE relnamespace = 'shop'::regnamespace AND relacl IS NOT NULL ORDER BY 1");
+  out["grants shop"] = acl.map((r) => `${r.n}=${r.a}`).join(" ");
   return out;
 }
 
+/** A database owned by the app role: the backup, restore and verify identity of these tests. */
 async function createDb(name: string): Promise<void> {
-  await pg.query("postgres", `CREATE DATABASE "${name}"`);
+  await pg.query("postgres", `CREATE DATABASE "${name}" OWNER ${pg.app.user}`);
 }
 
 function backup(spec: Partial<BackupSpec> & { name: string }) {
   return runner(
-    backupArgs({ source: "postgres", url: pg.url("app"), recipients: [key.recipient], ...dest(), json: true, ...spec }),
+    backupArgs({ source: "postgres", url: pg.appUrl("app"), recipients: [key.recipient], ...dest(), json: true, ...spec }),
     env(),
   );
 }
@@ -88,9 +105,16 @@ beforeAll(async () => {
   key = ageKey(work);
   other = ageKey(work);
   await createDb("app");
-  await psqlFile("app", join(PAGILA, "schema.sql"));
-  await psqlFile("app", join(PAGILA, "data.sql"));
-  await pg.query("app", "REFRESH MATERIALIZED VIEW public.rental_by_category");
+  await psqlFile("postgres", join(FIXTURE, "roles.sql"));
+  await psqlFile("app", join(FIXTURE, "schema.sql"), "app");
+  if (HAS_PAGILA) {
+    await psqlFile("app", join(PAGILA, "schema.sql"));
+    await psqlFile("app", join(PAGILA, "data.sql"));
+    await pg.query("app", "REFRESH MATERIALIZED VIEW public.rental_by_category");
+  }
+  // The backup role reads what it does not own (Pagila, crm) the way a production backup user
+  // does: through pg_read_all_data, not superuser.
+  await pg.query("postgres", `GRANT pg_read_all_data TO ${pg.app.user}`);
   // Generated data beside Pagila: a table with an identity column, numerics, json and NULLs.
   await pg.query(
     "app",
@@ -112,7 +136,7 @@ describe("postgres backup -> list -> restore", () => {
   let backupKey: string;
   let manifest: any;
 
-  test("backs up Pagila plus generated data with exact per-table row counts from the dump's snapshot", async () => {
+  test("backs up the fixture plus generated data with exact per-table row counts from the dump's snapshot", async () => {
     const r = await backup({ name: "app" });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -126,10 +150,15 @@ describe("postgres backup -> list -> restore", () => {
     expect(require("node:crypto").createHash("sha256").update(stored).digest("hex")).toBe(manifest.sha256);
     // Counts in the manifest equal the source's, partitions included.
     const counts = Object.fromEntries(manifest.postgres.tables.map((t: any) => [t.table, t.rows]));
-    expect(counts["public.payment_p2022_01"]).toBeGreaterThan(0);
+    expect(counts["shop.orders_2025"]! + counts["shop.orders_2026"]! + counts["shop.orders_other"]!).toBe(6000);
+    expect(counts["shop.orders_other"]).toBeGreaterThan(0); // the DEFAULT partition
     expect(counts["crm.leads"]).toBe(20000);
-    expect(counts["public.rental_by_category"]).toBeGreaterThan(0); // materialized view
-    expect(counts["public.payment"]).toBeUndefined(); // the partitioned parent holds no rows itself
+    expect(counts["shop.revenue_by_status"]).toBe(4); // materialized view
+    expect(counts["shop.orders"]).toBeUndefined(); // the partitioned parent holds no rows itself
+    if (HAS_PAGILA) {
+      expect(counts["public.payment_p2022_01"]).toBeGreaterThan(0);
+      expect(counts["public.rental_by_category"]).toBeGreaterThan(0);
+    }
     const fp = await fingerprint("app");
     for (const [t, n] of Object.entries(counts)) expect(`${t}:${fp[t]!.split(":")[0]}`).toBe(`${t}:${n}`);
     expect(manifest.postgres.serverVersion).toMatch(/^\d+/);
@@ -149,11 +178,46 @@ describe("postgres backup -> list -> restore", () => {
 
   test("restores into an empty database: row counts, checksums, sequences and the materialized view are identical", async () => {
     await createDb("restored");
-    const r = await runner(restoreArgs({ name: "app", identity: key.file, targetUrl: pg.url("restored"), jobs: 2, ...dest(), json: true }), env());
-    expect(r.code).toBe(0);
+    const r = await runner(restoreArgs({ name: "app", identity: key.file, targetUrl: pg.appUrl("restored"), jobs: 2, ...dest(), json: true }), env());
+    expect(describeRun(r)).toMatch(/^exit 0/);
     expect(JSON.parse(r.stdout).rowCountMismatches).toEqual([]);
-    expect(await fingerprint("restored")).toEqual(await fingerprint("app"));
+    const restored = await fingerprint("restored");
+    expect(restored).toEqual(await fingerprint("app"));
+    // The fixture's awkward sequences, spelled out: near bigint max, counting down, never called.
+    expect(restored["seq shop.order_ids"]).toBe(`${9223372036854700000n + 5999n} called=true`);
+    expect(restored["seq shop.countdown"]).toBe("82 called=true");
+    expect(restored["seq shop.fresh"]).toBe("42 called=false");
+    expect(restored["large objects"]!.split(",")).toHaveLength(25);
+    expect(restored["grants shop"]).toMatch(/lb_reader=r\/app/);
   });
+
+  test("parallel restores never fire the fixture's triggers for restored rows (the trigger pass comes after all data)", async () => {
+    // Measured before the two-pass restore: 2 of 12 `pg_restore -j 4` runs of this fixture came
+    // back with extra shop.order_log rows (an audit trigger on the partitioned parent created while
+    // partitions were loading) and exit 0. Each run here would catch it in the row-count check.
+    for (let i = 0; i < 3; i++) {
+      await createDb(`parallel${i}`);
+      const r = await runner(restoreArgs({ name: "app", identity: key.file, targetUrl: pg.appUrl(`parallel${i}`), jobs: 4, ...dest(), json: true }), env());
+      expect(describeRun(r)).toMatch(/^exit 0/);
+      expect(JSON.parse(r.stdout).rowCountMismatches).toEqual([]);
+      const [log] = await pg.query<{ n: string }>(`parallel${i}`, "SELECT count(*)::text AS n FROM shop.order_log");
+      expect(log!.n).toBe("6500");
+    }
+  });
+
+  if (HAS_PAGILA || process.env.CI === "true") {
+    test("Pagila (../shared/fixtures/pagila, required on CI) is in the backup and comes back identical", async () => {
+      expect(HAS_PAGILA).toBe(true);
+      const counts = Object.fromEntries(manifest.postgres.tables.map((t: any) => [t.table, t.rows]));
+      expect(counts["public.payment_p2022_01"]).toBeGreaterThan(0);
+      expect(counts["public.rental_by_category"]).toBeGreaterThan(0);
+      const [src, dst] = [await fingerprint("app"), await fingerprint("restored")];
+      for (const t of ["public.payment_p2022_01", "public.rental_by_category", "public.film", "seq public.payment_payment_id_seq"]) {
+        expect(src[t]).toBeDefined();
+        expect([t, dst[t]]).toEqual([t, src[t]]);
+      }
+    });
+  }
 
   test("refuses a non-empty target without --force", async () => {
     const r = await runner(restoreArgs({ name: "app", identity: key.file, targetUrl: pg.url("restored"), ...dest() }), env());
@@ -162,7 +226,7 @@ describe("postgres backup -> list -> restore", () => {
   });
 
   test("verify restores into a scratch database, compares row counts and records the result", async () => {
-    const r = await runner(verifyArgs({ name: "app", identity: key.file, scratchUrl: pg.url("postgres"), ...dest() }), env());
+    const r = await runner(verifyArgs({ name: "app", identity: key.file, scratchUrl: pg.appUrl("postgres"), ...dest() }), env());
     expect(describeRun(r)).toMatch(/^exit 0/);
     expect(r.stdout).toMatch(/verify ok/);
     const records = await s3.keys(BUCKET, `${PREFIX}/_verifications/app/`);
@@ -184,7 +248,7 @@ describe("postgres backup -> list -> restore", () => {
     const missing = await runner(restoreArgs({ name: "app", targetUrl: pg.url("untouched"), ...dest() }), env());
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--identity KEYFILE .*is required/);
-    const notKey = await runner(restoreArgs({ name: "app", identity: join(PAGILA, "README.md"), targetUrl: pg.url("untouched"), ...dest() }), env());
+    const notKey = await runner(restoreArgs({ name: "app", identity: join(FIXTURE, "schema.sql"), targetUrl: pg.url("untouched"), ...dest() }), env());
     expect(notKey.code).toBe(2);
     expect(notKey.stderr).toMatch(/holds no age private key/);
     const tables = await pg.query("untouched", "SELECT 1 FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema')");
@@ -213,7 +277,7 @@ describe("postgres backup -> list -> restore", () => {
     // KEY is left empty: the script finds the newest backup with a manifest itself.
     const script = stockRestoreScript({
       kind: "postgres", endpoint: s3.endpoint, region: "us-east-1", bucket: BUCKET, prefix: PREFIX, source: "app",
-      identity: key.file, target: pg.url("stock"),
+      identity: key.file, target: `postgres://${pg.app.user}@127.0.0.1:${pg.port}/stock`,
     });
     const doc = readFileSync(join(REPO, "docs/runbook.md"), "utf8");
     const m = /<!-- stock-restore:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- stock-restore:end -->/.exec(doc);
@@ -223,7 +287,8 @@ describe("postgres backup -> list -> restore", () => {
     const dir = mkdtempSync(join(work, "stock-"));
     const r = await exec("bash", ["-euo", "pipefail", "-c", script], {
       cwd: dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...s3.env },
+      // The password through the environment, not the script's pg_restore argv.
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...s3.env, PGPASSWORD: pg.app.password },
     });
     expect(describeRun(r)).toMatch(/^exit 0/);
     expect(r.stderr).toContain(`restoring ${backupKey}`);
@@ -349,5 +414,126 @@ describe("failures leave no backup behind", () => {
     expect(reqs.some((q) => q.method === "DELETE" && q.url.includes("uploadId="))).toBe(true);
     expect(await s3.keys(BUCKET, `${PREFIX}/dropped/`)).toEqual([]);
     expect(r.stderr).toMatch(/upload to s3:\/\/lifeboat-e2e\/prod\/dropped\//);
+  });
+
+  test("no process ever holds a password in its argv: /proc/*/cmdline sampled all through slowed backups (and pg_dump seen)", async () => {
+    // The forms that carry the password in the string; the big table and slow part uploads keep
+    // pg_dump streaming (blocked on its pipe) for seconds.
+    for (const f of urlForms().slice(0, 4)) {
+      let running = true;
+      let sweeps = 0;
+      const pgDumps = new Set<string>();
+      const leaks: string[] = [];
+      s3.setFault({ kind: "slow-parts", ms: 300 });
+      const run = runner(bigSpec({ name: "argv", url: undefined, alertWebhook: undefined, pingUrl: undefined }), { ...env(), LIFEBOAT_SOURCE_URL: f.url("big") }).finally(
+        () => (running = false),
+      );
+      try {
+        while (running) {
+          for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+            let argv: string;
+            try {
+              argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+            } catch {
+              continue; // exited between readdir and read
+            }
+            if (/(^|\/)pg_dump /.test(argv) && argv.includes(`port='${pg.port}'`)) pgDumps.add(`${pid} ${argv}`);
+            for (const p of passwordSpellings()) if (argv.includes(p)) leaks.push(`${pid}: ${argv}`);
+          }
+          sweeps++;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      } finally {
+        s3.setFault({ kind: "none" });
+      }
+      const r = await run;
+      expect([f.form, describeRun(r)]).toEqual([f.form, expect.stringMatching(/^exit 0/)]);
+      expect([f.form, leaks]).toEqual([f.form, []]);
+      expect(sweeps).toBeGreaterThan(20);
+      // The check looked at the right process: pg_dump of this database as the app role.
+      expect([f.form, pgDumps.size > 0]).toEqual([f.form, true]);
+      for (const p of pgDumps) expect(p).toMatch(/--dbname=.*user='app'.*dbname='big'/);
+    }
+  });
+});
+
+/** The app role's connection to `db` in every form a user may give; the passfile form needs PGPASSFILE. */
+function urlForms(): Array<{ form: string; url: (db: string) => string; env?: NodeJS.ProcessEnv }> {
+  const pw = pg.app.password;
+  const enc = encodeURIComponent(pw);
+  const hostPort = `127.0.0.1:${pg.port}`;
+  const passfile = join(work, "pgpass");
+  // .pgpass escapes ":" and "\"; libpq ignores the file unless it is 0600.
+  writeFileSync(passfile, `127.0.0.1:${pg.port}:*:${pg.app.user}:${pw.replace(/[\\:]/g, "\\$&")}\n`, { mode: 0o600 });
+  return [
+    { form: "URI with percent-encoded password", url: (db) => `postgres://${pg.app.user}:${enc}@${hostPort}/${db}` },
+    { form: "URI with ?password=", url: (db) => `postgres://${pg.app.user}@${hostPort}/${db}?password=${enc}` },
+    { form: "postgresql:// URI with sslmode=disable", url: (db) => `postgresql://${pg.app.user}:${enc}@${hostPort}/${db}?sslmode=disable` },
+    {
+      form: "libpq key=value DSN",
+      url: (db) => `host=127.0.0.1 port=${pg.port} user=${pg.app.user} password='${pw.replace(/[\\']/g, "\\$&")}' dbname=${db}`,
+    },
+    { form: "URI without password + PGPASSFILE", url: (db) => `postgres://${pg.app.user}@${hostPort}/${db}`, env: { PGPASSFILE: passfile } },
+  ];
+}
+
+/** Every spelling of both cluster passwords that would give them away. */
+function passwordSpellings(): string[] {
+  return [pg.app.password, encodeURIComponent(pg.app.password), pg.superPassword, encodeURIComponent(pg.superPassword), "p@ss", "p%40ss"];
+}
+
+function expectNoPassword(where: string, text: string): void {
+  for (const p of passwordSpellings()) expect({ where, leaks: text.includes(p) ? p : null }).toEqual({ where, leaks: null });
+}
+
+describe("every URL form, against the scram-sha-256 server: connects, and the password never shows", () => {
+  test("the server asks every connection for a password (scram-sha-256, not trust), over TCP and the Unix socket", async () => {
+    for (const host of ["127.0.0.1", pg.dir]) {
+      const r = await exec("psql", ["-h", host, "-p", String(pg.port), "-U", "postgres", "-d", "postgres", "-w", "-c", "SELECT 1"], {
+        env: { PATH: process.env.PATH, HOME: work },
+      });
+      expect([host, r.code, r.stderr]).toEqual([host, 2, expect.stringMatching(/no password supplied/)]);
+    }
+    const [method] = await pg.query<{ m: string }>("postgres", "SELECT string_agg(DISTINCT auth_method, ',') AS m FROM pg_hba_file_rules");
+    expect(method!.m).toBe("scram-sha-256");
+  });
+
+  test.each([0, 1, 2, 3, 4])("form %i: backup, restore, verify and a failing backup", async (i) => {
+    const f = urlForms()[i]!;
+    const name = `form${i}`;
+    const stateFile = join(work, `${name}-state.json`);
+    // The URLs go through the environment, as the deployed containers pass them.
+    const e = (vars: NodeJS.ProcessEnv) => ({ ...env(), ...f.env, ...vars });
+    const common = { ...dest(), stateFile, json: true, alertWebhook: `${hook.url}/${name}`, pingUrl: `${hook.url}/ping-${name}` };
+    const seen: Array<[string, string]> = [];
+    const b = await runner(backupArgs({ source: "postgres", name, recipients: [key.recipient], ...common }), e({ LIFEBOAT_SOURCE_URL: f.url("app") }));
+    seen.push([`${f.form}: backup output`, b.stdout + b.stderr]);
+    expect([f.form, describeRun(b)]).toEqual([f.form, expect.stringMatching(/^exit 0/)]);
+    const manifest = JSON.parse(b.stdout).manifest;
+    expect(manifest.postgres.tables.find((t: any) => t.table === "shop.orders_other").rows).toBeGreaterThan(0);
+    seen.push([`${f.form}: manifest`, (await s3.get(BUCKET, manifest.key + ".manifest.json")).toString()]);
+
+    await createDb(`${name}_restored`);
+    const r = await runner(restoreArgs({ name, identity: key.file, ...common }), e({ LIFEBOAT_TARGET_URL: f.url(`${name}_restored`) }));
+    seen.push([`${f.form}: restore output`, r.stdout + r.stderr]);
+    expect([f.form, describeRun(r)]).toEqual([f.form, expect.stringMatching(/^exit 0/)]);
+    expect(JSON.parse(r.stdout).rowCountMismatches).toEqual([]);
+
+    const v = await runner(verifyArgs({ name, identity: key.file, ...common }), e({ LIFEBOAT_SCRATCH_URL: f.url("postgres") }));
+    seen.push([`${f.form}: verify output`, v.stdout + v.stderr]);
+    expect([f.form, describeRun(v)]).toEqual([f.form, expect.stringMatching(/^exit 0/)]);
+
+    // A failing run (the database does not exist) reports the connection error: to stderr, the
+    // state file, the alert webhook and the fail ping.
+    const bad = await runner(backupArgs({ source: "postgres", name, recipients: [key.recipient], ...common }), e({ LIFEBOAT_SOURCE_URL: f.url("nosuchdb") }));
+    seen.push([`${f.form}: failing backup output`, bad.stdout + bad.stderr]);
+    expect([f.form, bad.code]).toEqual([f.form, 1]);
+    expect(bad.stderr).toMatch(/nosuchdb/);
+    await waitFor("the failure alert", () => hook.received.some((x) => x.path === `/${name}`));
+    for (const h of hook.received.filter((x) => x.path === `/${name}` || x.path.startsWith(`/ping-${name}`))) seen.push([`${f.form}: webhook ${h.path}`, h.body]);
+    expect(seen.some(([w, t]) => w.includes("webhook") && /nosuchdb/.test(t))).toBe(true);
+    seen.push([`${f.form}: state file`, readFileSync(stateFile, "utf8")]);
+    expect(readFileSync(stateFile, "utf8")).toMatch(/nosuchdb/);
+    for (const [where, text] of seen) expectNoPassword(where, text);
   });
 });

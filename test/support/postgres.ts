@@ -13,8 +13,17 @@ export interface PgServer {
   dir: string;
   /** With `replication`: a URL for the replication user, password included (pass it through the environment). */
   replicationUrl?(db: string): string;
-  /** URL of a database on this server (as the `postgres` superuser, trust auth on loopback). */
+  /**
+   * URL of a database on this server as the `postgres` superuser, password included: the cluster
+   * authenticates every connection (TCP and Unix socket) with scram-sha-256, as production does.
+   */
   url(db: string): string;
+  /** The superuser's password (it holds URL-reserved characters, percent-encoded in `url`). */
+  superPassword: string;
+  /** A LOGIN role that is not a superuser (CREATEDB only), with a password: the app's own identity. */
+  app: { user: string; password: string };
+  /** URL of a database as the `app` role, password percent-encoded. */
+  appUrl(db: string): string;
   query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]>;
   stop(): Promise<void>;
 }
@@ -42,7 +51,16 @@ function asPostgres(): { uid?: number; gid?: number } {
   return { uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-/** A throwaway PostgreSQL cluster in a temp dir on a free loopback port, run as the postgres OS user. */
+/** Passwords with characters that URLs, DSNs and SQL must escape, so every test exercises the escaping. */
+export const SUPER_PASSWORD = "Su:p@ss/w%rd";
+export const APP_ROLE = { user: "app", password: "App p@ss/w:rd%'?" };
+
+/** `postgres://user:password@127.0.0.1:port/db`, user and password percent-encoded. */
+export function pgUrl(port: number, user: string, password: string, db: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+}
+
+/** A throwaway PostgreSQL cluster in a temp dir on a free loopback port, run as the postgres OS user, scram-sha-256 for every connection. */
 export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   requireTool("pg_dump", "postgresql-client");
   requireTool("pg_restore", "postgresql-client");
@@ -54,12 +72,17 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   chmodSync(dir, 0o700);
   if (ids.uid !== undefined) chownSync(dir, ids.uid, ids.gid!);
   const data = join(dir, "data");
-  const initArgs = ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"];
+  // initdb reads the superuser's password from a file the postgres OS user can read; removed once used.
+  const pwfile = join(dir, "pwfile");
+  writeFileSync(pwfile, SUPER_PASSWORD + "\n", { mode: 0o600 });
+  if (ids.uid !== undefined) chownSync(pwfile, ids.uid, ids.gid!);
+  const initArgs = ["-D", data, "-U", "postgres", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync", "-E", "UTF8", "--locale=C"];
   if (opts.walSegSizeMB) initArgs.push(`--wal-segsize=${opts.walSegSizeMB}`);
   const init = spawnSync(initdb, initArgs, {
     ...ids,
     encoding: "utf8",
   });
+  rmSync(pwfile);
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error}`);
   const settings: Record<string, string> = { ...(opts.settings ?? {}) };
   if (opts.replication) {
@@ -77,7 +100,7 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   );
   let log = "";
   child.stderr!.on("data", (b) => (log = (log + b.toString()).slice(-4000)));
-  const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  const url = (db: string) => pgUrl(port, "postgres", SUPER_PASSWORD, db);
   const query = async <T>(db: string, sql: string): Promise<T[]> => {
     const c = new Client({ connectionString: url(db) });
     await c.connect();
@@ -93,16 +116,21 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
     await query("postgres", "SELECT 1");
     return true;
   });
+  const sqlString = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  await query("postgres", `CREATE ROLE ${APP_ROLE.user} WITH LOGIN CREATEDB PASSWORD ${sqlString(APP_ROLE.password)}`);
   const repl = opts.replication;
   if (repl) {
-    await query("postgres", `CREATE ROLE ${repl.user} WITH LOGIN REPLICATION PASSWORD '${repl.password.replace(/'/g, "''")}'`);
+    await query("postgres", `CREATE ROLE ${repl.user} WITH LOGIN REPLICATION PASSWORD ${sqlString(repl.password)}`);
   }
   return {
     port,
     dataDir: data,
     dir,
-    ...(repl ? { replicationUrl: (db: string) => `postgres://${repl.user}:${encodeURIComponent(repl.password)}@127.0.0.1:${port}/${db}` } : {}),
+    ...(repl ? { replicationUrl: (db: string) => pgUrl(port, repl.user, repl.password, db) } : {}),
     url,
+    superPassword: SUPER_PASSWORD,
+    app: APP_ROLE,
+    appUrl: (db: string) => pgUrl(port, APP_ROLE.user, APP_ROLE.password, db),
     query,
     async stop() {
       if (child.exitCode === null) {

@@ -9,6 +9,7 @@ import { requireTools } from "../proc";
 import { openSource } from "../sources";
 import { pgTarget } from "../sources/postgres";
 import { redisCliArgs } from "../sources/redis";
+import { redactUrl } from "../redact";
 import { checkDirectory } from "../sources/archive";
 import { Progress, formatBytes } from "../progress";
 import { recordRun } from "../state";
@@ -153,7 +154,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     progress.stop();
     enc?.kill();
     src?.procs.forEach((p) => p.kill());
-    const msg = errorMessage(e);
+    const msg = redactUrl(errorMessage(e));
     log.error({ source: v.name, key, err: msg }, `backup of ${v.name} failed: ${msg}`);
     await recordRun(stateFile, v.name, {
       ok: false,

@@ -10,6 +10,7 @@ import { requireTools, run, startProc } from "../proc";
 import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/postgres";
 import { Client } from "pg";
 import { scrub } from "../redact";
+import { splitTriggers } from "../pgtoc";
 import { Progress, formatBytes } from "../progress";
 import { TarCounter } from "../tarstats";
 import { baseBackups, restorePitr } from "../pitr/restore";
@@ -140,8 +141,17 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
       progress.updateStored(n);
     });
     await dl.done;
-    const args = ["--clean", "--if-exists", "--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, dumpFile];
-    await run("pg_restore", "pg_restore", args, { env: pgEnv(target), scrubber: (s) => scrub(s, [target.password]) });
+    const pgRestore = (args: string[]) =>
+      run("pg_restore", "pg_restore", ["--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
+        env: pgEnv(target),
+        scrubber: (s) => scrub(s, [target.password]),
+      });
+    // Triggers in a second pass, once every row is in (see pgtoc.ts).
+    const lists = splitTriggers(await run("pg_restore", "pg_restore", ["--list", dumpFile]));
+    await fsp.writeFile(join(dir, "main.list"), lists.main);
+    await fsp.writeFile(join(dir, "triggers.list"), lists.triggers);
+    await pgRestore(["--clean", "--if-exists", `--use-list=${join(dir, "main.list")}`]);
+    if (lists.hasTriggers) await pgRestore([`--use-list=${join(dir, "triggers.list")}`]);
     // Compare with the row counts taken in the dump's snapshot, over --jobs connections.
     const clients: Client[] = [];
     let counts;

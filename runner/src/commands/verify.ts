@@ -14,6 +14,7 @@ import { baseVerifyTools, verifyBaseBackup } from "../pitr/verifyBase";
 import { Verification } from "../manifest";
 import { requireTools, run, startProc } from "../proc";
 import { countRows, pgClient, pgEnv, pgTarget, quoteIdent } from "../sources/postgres";
+import { withDatabase } from "../pgconn";
 import { scrub } from "../redact";
 import { TarCounter } from "../tarstats";
 import { compareCounts } from "./restore";
@@ -171,9 +172,7 @@ async function verifyPostgres(
 ): Promise<Record<string, unknown>> {
   const admin = pgTarget(o.scratchUrl, "--scratch-url");
   const dbName = `lifeboat_verify_${randomBytes(5).toString("hex")}`;
-  const scratchUrl = new URL(admin.url);
-  scratchUrl.pathname = "/" + dbName;
-  const scratch = { ...admin, url: scratchUrl.toString(), display: admin.display.replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`) };
+  const scratch = withDatabase(admin, dbName);
   const scrubber = (s: string) => scrub(s, [admin.password]);
   const c = pgClient(admin);
   c.on("error", () => undefined);

@@ -1,44 +1,14 @@
 import { availableParallelism } from "node:os";
 import { Client } from "pg";
 import { startProc, requireTools } from "../proc";
-import { RunError, UsageError, errorMessage } from "../errors";
-import { redactUrl, scrub } from "../redact";
+import { RunError, errorMessage } from "../errors";
+import { scrub } from "../redact";
+import { parsePgConn, pgClient, pgEnv } from "../pgconn";
 import { OpenSource, SourceOptions } from "./types";
 
-export interface PgTarget {
-  /** URL without the password, safe for argv. */
-  url: string;
-  password?: string;
-  display: string;
-}
-
-/** Splits a postgres URL into an argv-safe URL and a password for PGPASSWORD. */
-export function pgTarget(url: string | undefined, flag = "--url"): PgTarget {
-  if (!url) throw new UsageError(`${flag} postgres://USER@HOST:PORT/DB (or LIFEBOAT_SOURCE_URL) is required for a postgres source`);
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`${flag}: not a URL: ${JSON.stringify(redactUrl(url))}`);
-  }
-  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
-    throw new UsageError(`${flag}: must start with postgres:// or postgresql://, got ${u.protocol}//`);
-  }
-  if (!u.pathname || u.pathname === "/") throw new UsageError(`${flag}: names no database (postgres://HOST/DBNAME)`);
-  const password = u.password ? decodeURIComponent(u.password) : undefined;
-  u.password = "";
-  return { url: u.toString(), password, display: redactUrl(url) };
-}
-
-export function pgEnv(t: PgTarget): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  if (t.password !== undefined) env.PGPASSWORD = t.password;
-  return env;
-}
-
-export function pgClient(t: PgTarget, appName = "lifeboat-runner"): Client {
-  return new Client({ connectionString: t.url, password: t.password, application_name: appName });
-}
+// Connection parsing lives in ../pgconn; these names stay for the commands that import them from here.
+export { parsePgConn as pgTarget, pgEnv, pgClient } from "../pgconn";
+export type { PgConn as PgTarget } from "../pgconn";
 
 /** Leaf tables (partitions included, partitioned parents excluded) and populated materialized views, minus extension members. */
 export const TABLES_SQL = `
@@ -104,7 +74,7 @@ export function quoteIdent(s: string): string {
  * transaction stays open until the counts are done, which keeps the snapshot importable.
  */
 export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
-  const target = pgTarget(o.url);
+  const target = parsePgConn(o.url);
   const tools = requireTools([{ cmd: "pg_dump", why: "dumps the postgres source" }]);
   const scrubber = (s: string) => scrub(s, [target.password]);
   const client = pgClient(target);
