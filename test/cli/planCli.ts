@@ -1,6 +1,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { promisify } from "util";
+import { lifeboatCli } from "../../cli/plan/main";
 
 /** The repository root: where Pulumi.yaml and the stack files are. */
 export const ROOT = path.resolve(__dirname, "../..");
@@ -24,4 +25,23 @@ export async function plan(...args: string[]): Promise<PlanResult> {
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
   }
+}
+
+/**
+ * `lifeboat ARGS` in the test's own process: for paths that stop before the program runs
+ * (usage, invalid config), where spawning a process per case only costs time.
+ */
+export async function cliInProcess(...args: string[]): Promise<PlanResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await lifeboatCli(["node", "lifeboat", ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const planned = new Map<string, Promise<PlanResult>>();
+/** {@link plan}, run once per distinct argument list in this test file: a file's tests share one process per plan. */
+export function planOnce(...args: string[]): Promise<PlanResult> {
+  const key = JSON.stringify(args);
+  if (!planned.has(key)) planned.set(key, plan(...args));
+  return planned.get(key)!;
 }
