@@ -6,7 +6,7 @@ import { rawStackConfig } from "../../components/config/stackConfig";
 import { objectiveRows, renderObjectives } from "../../components/config/objectives";
 import { validateStackConfig } from "../../components/config/validate";
 import { evaluatePolicies } from "../../policies/evaluate";
-import { planReport, renderTree } from "./render";
+import { markInventedNames, planReport, renderTree } from "./render";
 import { runPlan } from "./runPlan";
 import { findProjectDir, readStackFile, StackFileError } from "./stackFile";
 
@@ -100,6 +100,7 @@ async function plan(opts: PlanOptions, io: CliIo): Promise<number> {
       ...(stackFile.config["aws:region"] ? { defaultAwsRegion: stackFile.config["aws:region"] } : {}),
     });
     const report = planReport(run, violations);
+    if (typeof report.outputs.runbook === "string") report.outputs.runbook = markInventedNames(report.outputs.runbook, run.invented);
     const text = opts.runbook
       ? String(report.outputs.runbook ?? "")
       : opts.json ? JSON.stringify(report, null, 2) : `${renderTree(report, run)}\n\n${renderObjectives(objectiveRows(config))}`;

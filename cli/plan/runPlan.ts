@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { awsRegions, mockCall, mockOutputs } from "./mocks";
+import { GENERATED_SUFFIX_MOCK, awsRegions, mockCall, mockOutputs } from "./mocks";
 import { StackFile } from "./stackFile";
 
 /** One declared resource as plan reports it; secret values are `"[secret]"`. */
@@ -17,6 +17,14 @@ export interface PlanRun {
   stack: string;
   resources: PlannedResource[];
   outputs: Record<string, unknown>;
+  /** Names the mocks made up where the provider generates one at `pulumi up` (S3 buckets from a prefix). */
+  invented: InventedName[];
+}
+
+/** A physical name only `pulumi up` can know, and the part of it that is known (the prefix). */
+export interface InventedName {
+  name: string;
+  known: string;
 }
 
 const SECRET_TEXT = "[secret]";
@@ -43,6 +51,7 @@ export async function runPlan(programPath: string, stackFile: StackFile, project
 async function runProgram(programPath: string, stackFile: StackFile, project: string): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
+  const invented: InventedName[] = [];
   const regions = awsRegions(stackFile.config["aws:region"] ?? "us-east-1");
 
   await pulumi.runtime.setMocks(
@@ -50,7 +59,11 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       newResource(args) {
         regions.observe(args);
         resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
-        return mockOutputs(args, regions.regionOf);
+        const out = mockOutputs(args, regions.regionOf);
+        if (args.type === "aws:s3/bucket:Bucket" && !args.inputs.bucket) {
+          invented.push({ name: out.id, known: String(args.inputs.bucketPrefix ?? out.id.slice(0, -GENERATED_SUFFIX_MOCK)) });
+        }
+        return out;
       },
       call: mockCall,
     },
@@ -84,7 +97,7 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       r.parentType = p.type;
     }
   }
-  return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs };
+  return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs, invented };
 }
 
 /** The stack's registered outputs arrive as a protobuf Struct with secrets still marked. */

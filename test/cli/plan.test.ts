@@ -110,6 +110,30 @@ describe("lifeboat plan", () => {
     expect(json.outputs.runbook).toBe(r.stdout.replace(/\n$/, ""));
   });
 
+  it("--runbook does not pass made-up names off as real, names a secret DR target by its key, and mounts only what it restored", async () => {
+    const r = await planOnce("--stack", "prod", "--runbook");
+    const json = JSON.parse((await planOnce("--stack", "prod", "--json")).stdout);
+    // The replica's S3 name gets its suffix from AWS at `pulumi up`: the plan's stand-in is not in the runbook.
+    const replica = json.outputs.replicaBuckets[0];
+    expect(r.stdout).not.toContain(replica);
+    expect(r.stdout).toContain("s3://lifeboat-prod-replica-1-<suffix>/backups");
+    expect(r.stdout).toMatch(/^# Lifeboat runbook: prod\n\n> \*\*Offline plan:\*\* AWS completes `lifeboat-prod-replica-1-<suffix>`/);
+    // app-db's drTargetUrl is a secure: value: it is configured, not "none configured".
+    const failoverTable = r.stdout.slice(r.stdout.indexOf("| source | DR target | RTO |"));
+    expect(failoverTable).toMatch(/\| `app-db` \| the secret `lifeboat:sources\[0\]\.drTargetUrl` \(`pulumi config get --path 'lifeboat:sources\[0\]\.drTargetUrl' --stack prod`\) \| 1h \|/);
+    expect(failoverTable).not.toMatch(/\| `app-db` \| none configured/);
+    // n8n-data restores into its DR directory: no `n8n_data_restored` volume exists to mount.
+    expect(r.stdout).not.toContain("n8n_data_restored");
+    expect(r.stdout).toContain("`/srv/lifeboat-dr` bind-mounted");
+    // Every section that restores into a `_restored` volume creates it (failover and stock tools too).
+    const sections = r.stdout.split(/\n(?=#{2,3} )/);
+    for (const section of sections) {
+      for (const m of section.matchAll(/TARGET_DIR=\/var\/lib\/docker\/volumes\/([^/]+)\/_data/g)) {
+        expect([section.split("\n")[0], section.includes(`docker volume create ${m[1]}`)]).toEqual([section.split("\n")[0], true]);
+      }
+    }
+  });
+
   const invalid = fs.readdirSync(path.join(__dirname, "../fixtures/invalid")).filter((f) => f.endsWith(".yaml"));
   it("has at least 8 distinct invalid configs", () => expect(invalid.length).toBeGreaterThanOrEqual(8));
 
