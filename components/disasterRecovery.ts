@@ -240,9 +240,17 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   }
 }
 
-/** The ECS runtime's region: as configured, else the one in the cluster ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`). */
+/**
+ * The ECS runtime's region: the cluster's, from its ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`),
+ * or `runtime.region` when the ARN has none. Tasks, schedules and secrets must be in the cluster's
+ * region, so a `runtime.region` that names another one is rejected.
+ */
 export function ecsRegion(rt: { region?: string | undefined; clusterArn: string }): string {
-  const region = rt.region ?? rt.clusterArn.split(":")[3];
+  const fromArn = rt.clusterArn.split(":")[3] || undefined;
+  if (rt.region && fromArn && rt.region !== fromArn) {
+    throw new ConfigError([{ key: "lifeboat:runtime.region", message: `is ${rt.region}, but the cluster in lifeboat:runtime.clusterArn is in ${fromArn}: ECS tasks run in their cluster's region` }]);
+  }
+  const region = fromArn ?? rt.region;
   if (!region) throw new ConfigError([{ key: "lifeboat:runtime.region", message: "is required: the cluster ARN names no region" }]);
   return region;
 }

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { cliInProcess as cli, ROOT } from "./planCli";
+import { cliInProcess as cli, plan, ROOT } from "./planCli";
 
 const run = promisify(execFile);
 
@@ -35,6 +35,29 @@ describe("lifeboat usage", () => {
     const r = await cli("plan", "--help");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/2 invalid config or usage/);
+  });
+});
+
+describe("lifeboat plan, an error the program itself throws", () => {
+  it("exits 2 with the message naming the key, not 1 from the runtime's leftover rejection (ECS region against the cluster's)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-ecs-"));
+    const file = path.join(dir, "Pulumi.prod.yaml");
+    fs.writeFileSync(file, YAML.stringify({ config: {
+      "lifeboat:storage": { provider: "s3", region: "eu-west-1" },
+      "lifeboat:runtime": { kind: "ecs", region: "eu-west-1", clusterArn: "arn:aws:ecs:us-east-2:123456789012:cluster/backups", subnetIds: ["subnet-0abc"] },
+      "lifeboat:sources": [{ name: "app-db", kind: "postgres", url: "postgres://b:pw@db/app" }],
+      "lifeboat:ageRecipients": ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
+    } }));
+    try {
+      const r = await plan("--config", file);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "lifeboat plan: invalid Lifeboat stack configuration:\n" +
+        "  lifeboat:runtime.region: is eu-west-1, but the cluster in lifeboat:runtime.clusterArn is in us-east-2: ECS tasks run in their cluster's region\n",
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

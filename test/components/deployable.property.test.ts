@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { ConfigError, DisasterRecovery, LifeboatConfig, validateStackConfig } from "../../components";
+import { ecsRegion } from "../../components/disasterRecovery";
 import { NAME_RULES, NameKind } from "../../components/naming";
 import { Declared, declare, installMocks } from "./mockHarness";
 
@@ -210,5 +211,16 @@ describe("AWS providers", () => {
     const writerRole = resources.find((r) => r.type === "aws:iam/role:Role" && r.name === "lifeboat-prod-app-db-writer")!;
     expect(regionOf(resources, writerRole)).toBe("eu-west-1");
     expect(resources.filter((r) => r.type.startsWith("aws:") && !regionOf(resources, r))).toEqual([]);
+  });
+});
+
+describe("ecsRegion", () => {
+  const arn = "arn:aws:ecs:us-east-2:123456789012:cluster/backups";
+  it("is the cluster's region; a runtime.region naming another one is rejected, naming the key", () => {
+    expect(ecsRegion({ clusterArn: arn })).toBe("us-east-2");
+    expect(ecsRegion({ clusterArn: arn, region: "us-east-2" })).toBe("us-east-2");
+    expect(ecsRegion({ clusterArn: "arn:aws:ecs::123456789012:cluster/b", region: "eu-west-1" })).toBe("eu-west-1");
+    expect(() => ecsRegion({ clusterArn: arn, region: "eu-west-1" })).toThrow(/lifeboat:runtime\.region: is eu-west-1, but the cluster .* is in us-east-2/);
+    expect(() => ecsRegion({ clusterArn: "arn:aws:ecs::123456789012:cluster/b" })).toThrow(/lifeboat:runtime\.region: is required/);
   });
 });
