@@ -122,7 +122,7 @@ const stack = fc
     storage: location,
     replicas: fc.array(location, { maxLength: 2 }),
     runtime,
-    names: fc.uniqueArray(longName(63), { minLength: 1, maxLength: 4 }),
+    names: fc.uniqueArray(longName(63), { minLength: 1, maxLength: 6 }),
     verify: fc.boolean(),
     failover: fc.boolean(),
   })
@@ -162,10 +162,10 @@ describe("physical names of generated valid configs", () => {
         const resources = await declare(() => new DisasterRecovery(`lifeboat-${config!.environment}`, { config: config! }));
         expect(nameProblems(resources)).toEqual([]);
       }),
-      { numRuns: 30, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },
+      { numRuns: 20, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },
     );
     // Most generated configs must be valid, or the property says little.
-    expect(planned).toBeGreaterThanOrEqual(20);
+    expect(planned).toBeGreaterThanOrEqual(14);
   }, 180_000);
 });
 
