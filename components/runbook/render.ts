@@ -12,6 +12,7 @@ import type { LifeboatConfig } from "../config/validate";
 import { maxAgeFor } from "../schedule/cron";
 import { shellJoin, shellQuote } from "./shell";
 import { stockRestoreScript, stockTargetVariable } from "./stockTools";
+import { drTargetIn } from "./targets";
 
 /** One bucket, as the runbook addresses it. */
 export interface RunbookBucket {
@@ -157,17 +158,20 @@ export function restoreSpecFor(s: Pick<RunbookSource, "name" | "kind">, b: Runbo
 
 /** The default restore target of a source (a fresh place, never the live one). */
 export function defaultTarget(s: RunbookSource): string {
+  if (s.kind === "postgres") {
+    return s.drTargetUrl ? redactUrl(s.drTargetUrl) : `postgres://postgres@NEW-DB-HOST:5432/${s.name.replace(/[^A-Za-z0-9_]/g, "_")}_restored`;
+  }
+  // A DR target directory holds each source under its own name, where the failover restore job writes it.
+  if (s.drTargetPath) return drTargetIn(s.kind, s.drTargetPath, s.name);
   switch (s.kind) {
-    case "postgres":
-      return s.drTargetUrl ? redactUrl(s.drTargetUrl) : `postgres://postgres@NEW-DB-HOST:5432/${s.name.replace(/[^A-Za-z0-9_]/g, "_")}_restored`;
     case "volume":
-      return s.drTargetPath ?? `/var/lib/docker/volumes/${s.volume ?? s.name}_restored/_data`;
+      return `/var/lib/docker/volumes/${s.volume ?? s.name}_restored/_data`;
     case "directory":
-      return s.drTargetPath ?? `${s.path ?? `/srv/${s.name}`}.restored`;
+      return `${s.path ?? `/srv/${s.name}`}.restored`;
     case "redis":
-      return s.drTargetPath ?? `/srv/restore/${s.name}/dump.rdb`;
+      return `/srv/restore/${s.name}/dump.rdb`;
     case "sqlite":
-      return s.drTargetPath ?? `${s.path ?? `/srv/${s.name}.sqlite`}.restored`;
+      return `${s.path ?? `/srv/${s.name}.sqlite`}.restored`;
   }
 }
 
@@ -479,7 +483,7 @@ class Renderer {
         // With a DR target the restore wrote into that host directory; no `_restored` volume exists.
         return s.drTargetPath
           ? `Then stop the containers using \`${s.volume ?? s.name}\`, start them with the restored directory ` +
-            `\`${s.drTargetPath}\` bind-mounted in its place (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`
+            `\`${defaultTarget(s)}\` bind-mounted in its place (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`
           : `Then stop the containers using \`${s.volume ?? s.name}\`, start them with the restored volume ` +
             `\`${s.volume ?? s.name}_restored\` mounted instead (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`;
       case "directory":
@@ -640,7 +644,7 @@ class Renderer {
     this.p(`### Fail over (the primary ${i.primary.provider === "r2" ? "R2 bucket" : "region"} is unavailable)`);
     this.code("bash", `pulumi config set lifeboat:failover true ${this.stackFlag}\npulumi up ${this.stackFlag}`);
     const targets = i.sources.map((s) => {
-      const t = s.kind === "postgres" ? (s.drTargetUrl ? `\`${redactUrl(s.drTargetUrl)}\`` : s.drTargetUrlKey && this.secretKey(s.drTargetUrlKey)) : s.drTargetPath && `\`${s.drTargetPath}\``;
+      const t = s.kind === "postgres" ? (s.drTargetUrl ? `\`${redactUrl(s.drTargetUrl)}\`` : s.drTargetUrlKey && this.secretKey(s.drTargetUrlKey)) : s.drTargetPath && `\`${defaultTarget(s)}\``;
       return `| \`${s.name}\` | ${t || "none configured: restore by hand (below)"} | ${s.rto} |`;
     });
     this.p(

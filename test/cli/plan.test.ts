@@ -124,7 +124,10 @@ describe("lifeboat plan", () => {
     expect(failoverTable).not.toMatch(/\| `app-db` \| none configured/);
     // n8n-data restores into its DR directory: no `n8n_data_restored` volume exists to mount.
     expect(r.stdout).not.toContain("n8n_data_restored");
-    expect(r.stdout).toContain("`/srv/lifeboat-dr` bind-mounted");
+    // ... and by hand into the same place the failover restore job writes (`/srv/lifeboat-dr/n8n-data`), not over the whole DR directory.
+    expect(r.stdout).toContain("`/srv/lifeboat-dr/n8n-data` bind-mounted");
+    expect(r.stdout).toContain("export TARGET_DIR=/srv/lifeboat-dr/n8n-data ");
+    expect(r.stdout).not.toMatch(/TARGET_DIR=\/srv\/lifeboat-dr\s/);
     // Every section that restores into a `_restored` volume creates it (failover and stock tools too).
     const sections = r.stdout.split(/\n(?=#{2,3} )/);
     for (const section of sections) {
