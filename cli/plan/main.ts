@@ -5,6 +5,7 @@ import { ConfigError } from "../../components/config/errors";
 import { rawStackConfig } from "../../components/config/stackConfig";
 import { objectiveRows, renderObjectives } from "../../components/config/objectives";
 import { validateStackConfig } from "../../components/config/validate";
+import { lifeboatProgram } from "../../components/program";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { markInventedNames, planReport, renderTree } from "./render";
 import { runPlan } from "./runPlan";
@@ -92,8 +93,7 @@ async function plan(opts: PlanOptions, io: CliIo): Promise<number> {
     // (and, on bad config, the same exit-2 message before anything runs).
     const config = validateStackConfig(rawStackConfig(stackFile.config), stackFile.stack);
     const policy = config.policy;
-    // Extensionless: dist/index.js when built, index.ts under ts-jest.
-    const run = await runPlan(path.join(__dirname, "..", "..", "index"), stackFile);
+    const run = await runPlan(lifeboatProgram, stackFile);
     const violations = evaluatePolicies(run.resources, {
       enforcement: policy.enforcement,
       minimums: policy.minimums,

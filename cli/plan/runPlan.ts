@@ -31,24 +31,25 @@ const SECRET_TEXT = "[secret]";
 const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /**
- * Runs the Pulumi program at `programPath` for one stack under Pulumi mocks: offline, no
- * credentials, as an update (not a preview) so that every computed value is known.
- * A program may only be run once per process: Node caches the module.
+ * Runs a Pulumi program (a function that declares resources and returns the stack outputs) for
+ * one stack under Pulumi mocks: offline, no credentials, as an update (not a preview) so that
+ * every computed value is known. Each run sets the whole config and a fresh mock monitor and
+ * stack, so one process can plan several stacks one after another (not concurrently).
  */
-export async function runPlan(programPath: string, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
+export async function runPlan(program: () => unknown, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
   // The SDK captures `new Error().stack` for every promise it creates (leak diagnostics for the
   // real engine); formatting those stacks is about a third of a plan's time. Messages are kept;
   // LIFEBOAT_DEBUG=1 keeps full stack traces for diagnosing a crash.
   const stackTraceLimit = Error.stackTraceLimit;
   if (!process.env.LIFEBOAT_DEBUG) Error.stackTraceLimit = 0;
   try {
-    return await runProgram(programPath, stackFile, project);
+    return await runProgram(program, stackFile, project);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
-async function runProgram(programPath: string, stackFile: StackFile, project: string): Promise<PlanRun> {
+async function runProgram(program: () => unknown, stackFile: StackFile, project: string): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
   const invented: InventedName[] = [];
@@ -81,8 +82,7 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       if (p?.__name && p.__pulumiType !== STACK_TYPE) parents.set(`${t.type}::${t.name}`, { name: p.__name, type: p.__pulumiType ?? "" });
       return undefined;
     });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(programPath);
+    return program();
   });
   await pulumi.runtime.disconnect();
 

@@ -27,21 +27,30 @@ export async function plan(...args: string[]): Promise<PlanResult> {
   }
 }
 
+let queue: Promise<unknown> = Promise.resolve();
 /**
- * `lifeboat ARGS` in the test's own process: for paths that stop before the program runs
- * (usage, invalid config), where spawning a process per case only costs time.
+ * `lifeboat ARGS` in the test's own process, through the same code as the binary but its
+ * entry point: no process per plan. Runs one at a time (the Pulumi runtime is process-global),
+ * in call order, whatever the caller awaits concurrently.
  */
-export async function cliInProcess(...args: string[]): Promise<PlanResult> {
-  let stdout = "";
-  let stderr = "";
-  const code = await lifeboatCli(["node", "lifeboat", ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
-  return { code, stdout, stderr };
+export function cliInProcess(...args: string[]): Promise<PlanResult> {
+  const run = queue.then(async () => {
+    let stdout = "";
+    let stderr = "";
+    const code = await lifeboatCli(["node", "lifeboat", ...args, ...(args[0] === "plan" && !args.includes("--cwd") ? ["--cwd", ROOT] : [])], {
+      out: (t) => void (stdout += t),
+      err: (t) => void (stderr += t),
+    });
+    return { code, stdout, stderr };
+  });
+  queue = run.catch(() => undefined);
+  return run;
 }
 
 const planned = new Map<string, Promise<PlanResult>>();
-/** {@link plan}, run once per distinct argument list in this test file: a file's tests share one process per plan. */
+/** `lifeboat plan ARGS` in-process, once per distinct argument list in a test file. */
 export function planOnce(...args: string[]): Promise<PlanResult> {
   const key = JSON.stringify(args);
-  if (!planned.has(key)) planned.set(key, plan(...args));
+  if (!planned.has(key)) planned.set(key, cliInProcess("plan", ...args));
   return planned.get(key)!;
 }
