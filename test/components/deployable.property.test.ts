@@ -48,6 +48,12 @@ function nameProblems(resources: Declared[]): string[] {
   const providers = new Map(resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((p) => [p.name, p.inputs]));
   const problems: string[] = [];
   const seen = new Map<string, string>();
+  // Pulumi refuses two resources with one URN; type and name together are at least as strict.
+  const urns = new Set<string>();
+  for (const r of resources) {
+    if (urns.has(`${r.type}::${r.name}`)) problems.push(`${r.type} ${r.name} is declared twice (duplicate URN)`);
+    urns.add(`${r.type}::${r.name}`);
+  }
   for (const r of resources) {
     if (r.type.startsWith("pulumi:providers:") || r.type.startsWith("lifeboat:")) continue;
     const provider = providers.get(providerName(r.provider) ?? "");
@@ -88,6 +94,8 @@ const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const longName = (max: number) =>
   fc.oneof(
     { weight: 1, arbitrary: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,62}$/) },
+    // Names that spell the role suffixes Lifeboat appends, where one resource's name could become another's.
+    { weight: 1, arbitrary: fc.constantFrom("a", "a-backup", "a-writer", "backups", "replica-1", "replicator-1", "replicate-1", "verify", "x-status") },
     { weight: 2, arbitrary: fc.integer({ min: Math.max(1, max - 12), max }).chain((n) => fc.stringMatching(new RegExp(`^[a-z][a-z0-9-]{${n - 1}}$`))) },
   );
 const location = fc.oneof(
