@@ -87,17 +87,18 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     this.replicas = c.replicas.map((r, i) => bucketFor(`replica-${i + 1}`, r));
 
     const rt = c.runtime;
+    // ECS tasks, their roles, secrets, logs and schedules live in the cluster's region.
+    const clusterRegion = rt.kind === "ecs" ? ecsRegion(rt) : undefined;
+    const ecsProvider = clusterRegion ? new aws.Provider(`${name}-ecs-aws`, { region: clusterRegion as aws.Region }, { parent: this }) : undefined;
+    const jobOpts: pulumi.ComponentResourceOptions = { parent: this, ...(ecsProvider ? { providers: { aws: ecsProvider } } : {}) };
     const runtime: DockerRuntimeArgs & EcsRuntimeArgs & { runtime: "docker" | "ecs" } =
       rt.kind === "docker"
         ? { runtime: "docker", ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) }
         : {
           runtime: "ecs", clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
-          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ecsRegion: ecsRegion(rt), ...(rt.image ? { image: rt.image } : {}),
+          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ecsRegion: clusterRegion!, ...(rt.image ? { image: rt.image } : {}),
         };
     const identity = rt.kind === "ecs" ? "role" : "user";
-    // ECS tasks, their roles, secrets, logs and schedules live in the cluster's region.
-    const ecsProvider = rt.kind === "ecs" ? new aws.Provider(`${name}-ecs-aws`, { region: ecsRegion(rt) as aws.Region }, { parent: this }) : undefined;
-    const jobOpts: pulumi.ComponentResourceOptions = { parent: this, ...(ecsProvider ? { providers: { aws: ecsProvider } } : {}) };
     const credentialsOf = (a: BackupAccess) =>
       a.roleArn ? { taskRoleArn: a.roleArn } : { accessKeyId: a.accessKeyId!, secretAccessKey: a.secretAccessKey! };
     const webhook = c.alerts.webhookUrl ? { alertWebhookUrl: pulumi.secret(c.alerts.webhookUrl) } : {};
