@@ -14,6 +14,7 @@ import {
 import { R2Role, permissionGroupIds, r2Endpoint, r2PermissionGroupNames, r2S3Credentials, r2TokenResources } from "./access/r2Token";
 import { rotatingName, rotationEpoch, rotationWindow } from "./access/rotation";
 import type { BackupBucket, R2Jurisdiction, StorageProvider } from "./backupBucket";
+import { physicalName } from "./naming";
 
 /** Which job the identity is for. */
 export type AccessRole = "writer" | "restorer" | "replicator";
@@ -291,16 +292,17 @@ export class BackupAccess extends pulumi.ComponentResource {
     const tags = { "lifeboat:role": this.role, "lifeboat:component": base };
     if (env.identity === "role") {
       const role = new aws.iam.Role(base, {
+        name: physicalName("iamRole", base),
         description: `Lifeboat ${this.role} (${base}) for ECS tasks`,
         assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy(env.trustAccountId ? { sourceAccount: env.trustAccountId } : {})),
         tags,
       }, child);
-      new aws.iam.RolePolicy(`${base}-policy`, { role: role.name, policy }, child);
+      new aws.iam.RolePolicy(`${base}-policy`, { name: physicalName("iamPolicy", base, "policy"), role: role.name, policy }, child);
       return { roleArn: role.arn };
     }
     const keys = [env.epochs.previous, env.epochs.current].map((epoch) => {
-      const user = new aws.iam.User(rotatingName(base, epoch), { path: "/lifeboat/", tags: { ...tags, "lifeboat:rotation-epoch": epoch } }, child);
-      const userPolicy = new aws.iam.UserPolicy(rotatingName(`${base}-policy`, epoch), { user: user.name, policy }, child);
+      const user = new aws.iam.User(rotatingName(base, epoch), { name: physicalName("iamUser", base, epoch), path: "/lifeboat/", tags: { ...tags, "lifeboat:rotation-epoch": epoch } }, child);
+      const userPolicy = new aws.iam.UserPolicy(rotatingName(`${base}-policy`, epoch), { name: physicalName("iamPolicy", base, "policy", epoch), user: user.name, policy }, child);
       // The key waits for the policy so a container never starts with a key that cannot yet write.
       return new aws.iam.AccessKey(rotatingName(`${base}-key`, epoch), { user: user.name }, { ...child, dependsOn: [userPolicy] });
     });
@@ -325,7 +327,7 @@ export class BackupAccess extends pulumi.ComponentResource {
       (epoch) =>
         new cloudflare.AccountToken(rotatingName(`${base}-token`, epoch), {
           accountId,
-          name: `lifeboat ${base} ${r2Role} ${epoch}`,
+          name: physicalName("r2Token", `lifeboat ${base} ${r2Role} ${epoch}`),
           policies: [{ effect: "allow", permissionGroups, resources }],
         }, { parent: this }),
     );

@@ -6,6 +6,7 @@ import { r2Endpoint } from "./access/r2Token";
 import { r2LifecycleRules, r2LockRules } from "./bucket/r2Rules";
 import { bucketRules, minimumLockDays } from "./bucket/rules";
 import { s3BucketPolicy, s3LifecycleRules } from "./bucket/s3Rules";
+import { physicalName } from "./naming";
 
 export type StorageProvider = "r2" | "s3";
 export type R2LocationHint = "apac" | "eeur" | "enam" | "weur" | "wnam" | "oc";
@@ -15,7 +16,7 @@ export type ObjectLockMode = "GOVERNANCE" | "COMPLIANCE";
 export interface BackupBucketArgs {
   /** Where the bucket lives: Cloudflare R2 or AWS S3. */
   provider: StorageProvider;
-  /** Bucket name. @default the component name (R2), or the component name plus a random suffix (S3) */
+  /** Bucket name. @default the component name (R2), or the component name plus a random suffix (S3), shortened with a hash when too long */
   bucketName?: string;
   /** Key prefix under which every source writes. @default "backups" */
   prefix?: string;
@@ -99,7 +100,7 @@ export class BackupBucket extends pulumi.ComponentResource {
       this.jurisdiction = args.jurisdiction ?? "default";
       const bucket = new cloudflare.R2Bucket(name, {
         accountId: args.accountId,
-        name: args.bucketName ?? name,
+        name: args.bucketName ?? physicalName("r2Bucket", name),
         jurisdiction: this.jurisdiction,
         ...(args.location ? { location: args.location } : {}),
         storageClass: "Standard",
@@ -117,7 +118,7 @@ export class BackupBucket extends pulumi.ComponentResource {
         deletionWindowInDays: args.kmsDeletionWindowDays ?? 30,
       }, keep);
       const bucket = new aws.s3.Bucket(name, {
-        ...(args.bucketName ? { bucket: args.bucketName } : { bucketPrefix: `${name}-`.slice(0, 37) }),
+        ...(args.bucketName ? { bucket: args.bucketName } : { bucketPrefix: physicalName("s3BucketPrefix", name) }),
         objectLockEnabled: true,
         forceDestroy: false,
       }, keep);

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupAccess, bucketAccessFields } from "./backupAccess";
 import { BackupBucket } from "./backupBucket";
+import { ConfigError } from "./config/errors";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
 import { S3Replication } from "./s3Replication";
@@ -54,16 +55,14 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     super("lifeboat:index:DisasterRecovery", name, {}, opts);
     const c = args.config;
     const sources = c.sources.map((s) => s.name);
-    // One explicit provider per S3 location, so a replica never lands in the primary's region by default.
-    const awsProviders = new Map<string, aws.Provider>();
+    // Every AWS resource gets an explicit provider with a region from config, never the default
+    // provider (which needs a region neither stack sets): one per S3 location, so a replica never
+    // lands in the primary's region, and IAM identities on a bucket use that bucket's provider.
+    const awsProviders = new Map<BackupBucket, aws.Provider>();
     const bucketFor = (role: string, loc: Location): BackupBucket => {
-      const bucketOpts: pulumi.ComponentResourceOptions = { parent: this };
-      if (loc.provider === "s3") {
-        const provider = new aws.Provider(`${name}-${role}-aws`, { region: loc.region as aws.Region }, { parent: this });
-        awsProviders.set(role, provider);
-        bucketOpts.providers = { aws: provider };
-      }
-      return new BackupBucket(`${name}-${role}`, {
+      const provider = loc.provider === "s3" ? new aws.Provider(`${name}-${role}-aws`, { region: loc.region as aws.Region }, { parent: this }) : undefined;
+      const bucketOpts: pulumi.ComponentResourceOptions = { parent: this, ...(provider ? { providers: { aws: provider } } : {}) };
+      const bucket = new BackupBucket(`${name}-${role}`, {
         provider: loc.provider,
         ...(loc.bucketName ? { bucketName: loc.bucketName } : {}),
         prefix: c.prefix,
@@ -76,17 +75,28 @@ export class DisasterRecovery extends pulumi.ComponentResource {
           ? { accountId: loc.accountId, jurisdiction: loc.jurisdiction, ...(loc.location ? { location: loc.location } : {}) }
           : { region: loc.region, objectLockMode: c.objectLockMode }),
       }, bucketOpts);
+      if (provider) awsProviders.set(bucket, provider);
+      return bucket;
+    };
+    /** Options for a child that declares AWS resources about these buckets (the first S3 one's provider). */
+    const onBuckets = (...buckets: BackupBucket[]): pulumi.ComponentResourceOptions => {
+      const provider = buckets.map((b) => awsProviders.get(b)).find((p) => p !== undefined);
+      return { parent: this, ...(provider ? { providers: { aws: provider } } : {}) };
     };
     this.primary = bucketFor("backups", c.storage);
     this.replicas = c.replicas.map((r, i) => bucketFor(`replica-${i + 1}`, r));
 
     const rt = c.runtime;
+    // ECS tasks, their roles, secrets, logs and schedules live in the cluster's region.
+    const clusterRegion = rt.kind === "ecs" ? ecsRegion(rt) : undefined;
+    const ecsProvider = clusterRegion ? new aws.Provider(`${name}-ecs-aws`, { region: clusterRegion as aws.Region }, { parent: this }) : undefined;
+    const jobOpts: pulumi.ComponentResourceOptions = { parent: this, ...(ecsProvider ? { providers: { aws: ecsProvider } } : {}) };
     const runtime: DockerRuntimeArgs & EcsRuntimeArgs & { runtime: "docker" | "ecs" } =
       rt.kind === "docker"
         ? { runtime: "docker", ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) }
         : {
           runtime: "ecs", clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
-          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ...(rt.region ? { ecsRegion: rt.region } : {}), ...(rt.image ? { image: rt.image } : {}),
+          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ecsRegion: clusterRegion!, ...(rt.image ? { image: rt.image } : {}),
         };
     const identity = rt.kind === "ecs" ? "role" : "user";
     const credentialsOf = (a: BackupAccess) =>
@@ -108,7 +118,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
           replicaBucketArn: replica.arn!,
           replicaKmsKeyArn: replica.kmsKeyArn!,
           replicationTimeControl: loc.provider === "s3" && loc.replicationTimeControl,
-        }, { parent: this, providers: { aws: awsProviders.get("backups")! } });
+        }, onBuckets(primary));
         return;
       }
       const access = new BackupAccess(`${name}-replicator-${i + 1}`, {
@@ -118,7 +128,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         // An R2 source's token travels as AWS_* keys, so the S3 side needs keys too, never a task role.
         identity: primary.provider === "r2" ? "user" : identity,
         rotationDays: c.credentialRotationDays,
-      }, { parent: this });
+      }, onBuckets(primary, replica));
       new ScheduledReplication(`${name}-replicate-${i + 1}`, {
         bucketName: primary.bucketName,
         prefix: primary.prefix,
@@ -135,7 +145,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         // The backups' healthcheck URL is theirs: a replicate job pinging it would mask a missed backup.
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
     });
 
     // Failover: new backups go to the first replica, verification follows them there, and each
@@ -150,7 +160,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
           source: source.name,
           identity,
           rotationDays: c.credentialRotationDays,
-        }, { parent: this });
+        }, onBuckets(target));
         (role === "writer" ? this.writers : this.restorers)[source.name] = access;
       }
     }
@@ -173,7 +183,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" && source.pitr ? { pitr: true, walFlushInterval: source.walFlushInterval } : {}),
         ...alerts,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
       if (!c.ageIdentity) continue;
       const ageIdentity = pulumi.secret(c.ageIdentity);
       this.verifications[source.name] = new ScheduledVerification(`${name}-${source.name}-verify`, {
@@ -190,7 +200,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" ? { minBackupSize: String(c.alerts.minBackupBytes) } : {}),
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
       const drTarget = source.kind === "postgres" ? source.drTargetUrl : source.drTargetPath;
       if (!c.failover || drTarget === undefined) continue;
       this.restores[source.name] = new FailoverRestore(`${name}-${source.name}-failover-restore`, {
@@ -202,7 +212,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" ? { targetUrl: pulumi.secret(drTarget) } : { targetPath: drTarget }),
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
     }
 
     type RestoreRow = { source: string; from: string; to: string };
@@ -229,4 +239,19 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       failover: this.failover,
     });
   }
+}
+
+/**
+ * The ECS runtime's region: the cluster's, from its ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`),
+ * or `runtime.region` when the ARN has none. Tasks, schedules and secrets must be in the cluster's
+ * region, so a `runtime.region` that names another one is rejected.
+ */
+export function ecsRegion(rt: { region?: string | undefined; clusterArn: string }): string {
+  const fromArn = rt.clusterArn.split(":")[3] || undefined;
+  if (rt.region && fromArn && rt.region !== fromArn) {
+    throw new ConfigError([{ key: "lifeboat:runtime.region", message: `is ${rt.region}, but the cluster in lifeboat:runtime.clusterArn is in ${fromArn}: ECS tasks run in their cluster's region` }]);
+  }
+  const region = fromArn ?? rt.region;
+  if (!region) throw new ConfigError([{ key: "lifeboat:runtime.region", message: "is required: the cluster ARN names no region" }]);
+  return region;
 }

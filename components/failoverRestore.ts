@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN } from "lifeboat-core";
+import { drTargetIn } from "./runbook/targets";
 import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreCommand } from "./schedule/commands";
 import { dockerJobContainer, dockerRunner } from "./schedule/docker";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
@@ -64,7 +65,7 @@ export class FailoverRestore extends pulumi.ComponentResource {
       }));
     this.command = job.apply(restoreCommand);
     this.from = job.apply((j) => `s3://${j.bucket}/${j.prefix ? j.prefix + "/" : ""}${j.name} (newest verified backup)`);
-    this.to = postgres ? "postgres target (secret)" : `${args.targetPath}/${args.sourceName}${args.sourceKind === "redis" ? ".rdb" : args.sourceKind === "sqlite" ? ".sqlite" : ""}`;
+    this.to = postgres ? "postgres target (secret)" : drTargetIn(args.sourceKind as Exclude<ScheduledSourceKind, "postgres">, args.targetPath!, args.sourceName);
 
     const secrets: Record<string, pulumi.Input<string>> = {};
     const put = (k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { s3ReplicationAssumeRolePolicy, s3ReplicationRolePolicy } from "./access/policies";
+import { physicalName } from "./naming";
 
 export interface S3ReplicationArgs {
   /** Name of the source (primary) bucket. */
@@ -30,10 +31,12 @@ export class S3Replication extends pulumi.ComponentResource {
   constructor(name: string, args: S3ReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lifeboat:index:S3Replication", name, {}, opts);
     const role = new aws.iam.Role(`${name}-role`, {
+      name: physicalName("iamRole", name, "role"),
       assumeRolePolicy: pulumi.output(args.sourceBucketArn).apply((arn) => JSON.stringify(s3ReplicationAssumeRolePolicy({ sourceBucketArn: arn }))),
       description: `Lifeboat: S3 replication for ${name}`,
     }, { parent: this });
     new aws.iam.RolePolicy(`${name}-role-policy`, {
+      name: physicalName("iamPolicy", name, "role-policy"),
       role: role.id,
       policy: pulumi
         .all([args.sourceBucketArn, args.replicaBucketArn, args.sourceKmsKeyArn, args.replicaKmsKeyArn])

@@ -9,6 +9,9 @@ function stableHex(...parts: string[]): string {
   return crypto.createHash("sha256").update(parts.join("\0")).digest("hex");
 }
 
+/** Hex digits the mocks append to an S3 bucket prefix, standing in for the suffix AWS generates. */
+export const GENERATED_SUFFIX_MOCK = 12;
+
 /** Finds the region an AWS resource would be created in: its own input, then its provider's. */
 export type RegionOf = (args: pulumi.runtime.MockResourceArgs) => string;
 
@@ -38,7 +41,7 @@ export function mockOutputs(args: pulumi.runtime.MockResourceArgs, regionOf: Reg
   const region = () => regionOf(args);
   switch (args.type) {
     case "aws:s3/bucket:Bucket": {
-      const bucket = i.bucket ?? `${i.bucketPrefix ?? args.name + "-"}${h.slice(0, 12)}`;
+      const bucket = i.bucket ?? `${i.bucketPrefix ?? args.name + "-"}${h.slice(0, GENERATED_SUFFIX_MOCK)}`;
       return {
         id: bucket,
         state: { ...i, bucket, arn: `arn:aws:s3:::${bucket}`, region: region(), bucketRegionalDomainName: `${bucket}.s3.${region()}.amazonaws.com` },

@@ -1,4 +1,4 @@
-import { PlannedResource, PlanRun } from "./runPlan";
+import { InventedName, PlannedResource, PlanRun } from "./runPlan";
 
 /** A policy finding, as the policy pack reports it. */
 export interface PlanViolation {
@@ -107,4 +107,23 @@ function ruleSummary(rule: any): string {
   const seconds = rule?.deleteObjectsTransition?.condition?.maxAge ?? rule?.condition?.maxAgeSeconds;
   const days = seconds !== undefined ? seconds / 86400 : rule?.expiration?.days;
   return prefix && days !== undefined ? `${prefix} ${days}d` : "";
+}
+
+/**
+ * The runbook as an offline plan can honestly print it: each name the mocks made up (an S3
+ * bucket's generated suffix) becomes `<known part><suffix>`, which no shell runs by accident,
+ * and a note under the title says where the real name comes from.
+ */
+export function markInventedNames(runbook: string, invented: InventedName[]): string {
+  const present = invented.filter((n) => runbook.includes(n.name));
+  if (present.length === 0) return runbook;
+  let text = runbook;
+  for (const n of present) text = text.split(n.name).join(`${n.known}<suffix>`);
+  const names = present.map((n) => `\`${n.known}<suffix>\``).join(", ");
+  const note =
+    `> **Offline plan:** AWS completes ${names} with a random suffix when \`pulumi up\` creates the bucket, so ` +
+    `this copy cannot know it. After \`pulumi up\`, \`pulumi stack output runbook\` has the real names ` +
+    `(also \`pulumi stack output replicaBuckets\` and \`primaryBucket\`).`;
+  const [title, ...rest] = text.split("\n");
+  return [title, "", note, ...rest].join("\n");
 }

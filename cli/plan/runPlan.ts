@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { awsRegions, mockCall, mockOutputs } from "./mocks";
+import { GENERATED_SUFFIX_MOCK, awsRegions, mockCall, mockOutputs } from "./mocks";
 import { StackFile } from "./stackFile";
 
 /** One declared resource as plan reports it; secret values are `"[secret]"`. */
@@ -17,32 +17,42 @@ export interface PlanRun {
   stack: string;
   resources: PlannedResource[];
   outputs: Record<string, unknown>;
+  /** Names the mocks made up where the provider generates one at `pulumi up` (S3 buckets from a prefix). */
+  invented: InventedName[];
+}
+
+/** A physical name only `pulumi up` can know, and the part of it that is known (the prefix). */
+export interface InventedName {
+  name: string;
+  known: string;
 }
 
 const SECRET_TEXT = "[secret]";
 const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /**
- * Runs the Pulumi program at `programPath` for one stack under Pulumi mocks: offline, no
- * credentials, as an update (not a preview) so that every computed value is known.
- * A program may only be run once per process: Node caches the module.
+ * Runs a Pulumi program (a function that declares resources and returns the stack outputs) for
+ * one stack under Pulumi mocks: offline, no credentials, as an update (not a preview) so that
+ * every computed value is known. Each run sets the whole config and a fresh mock monitor and
+ * stack, so one process can plan several stacks one after another (not concurrently).
  */
-export async function runPlan(programPath: string, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
+export async function runPlan(program: () => unknown, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
   // The SDK captures `new Error().stack` for every promise it creates (leak diagnostics for the
   // real engine); formatting those stacks is about a third of a plan's time. Messages are kept;
   // LIFEBOAT_DEBUG=1 keeps full stack traces for diagnosing a crash.
   const stackTraceLimit = Error.stackTraceLimit;
   if (!process.env.LIFEBOAT_DEBUG) Error.stackTraceLimit = 0;
   try {
-    return await runProgram(programPath, stackFile, project);
+    return await runProgram(program, stackFile, project);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
-async function runProgram(programPath: string, stackFile: StackFile, project: string): Promise<PlanRun> {
+async function runProgram(program: () => unknown, stackFile: StackFile, project: string): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
+  const invented: InventedName[] = [];
   const regions = awsRegions(stackFile.config["aws:region"] ?? "us-east-1");
 
   await pulumi.runtime.setMocks(
@@ -50,7 +60,11 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       newResource(args) {
         regions.observe(args);
         resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
-        return mockOutputs(args, regions.regionOf);
+        const out = mockOutputs(args, regions.regionOf);
+        if (args.type === "aws:s3/bucket:Bucket" && !args.inputs.bucket) {
+          invented.push({ name: out.id, known: String(args.inputs.bucketPrefix ?? out.id.slice(0, -GENERATED_SUFFIX_MOCK)) });
+        }
+        return out;
       },
       call: mockCall,
     },
@@ -68,8 +82,7 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       if (p?.__name && p.__pulumiType !== STACK_TYPE) parents.set(`${t.type}::${t.name}`, { name: p.__name, type: p.__pulumiType ?? "" });
       return undefined;
     });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(programPath);
+    return program();
   });
   await pulumi.runtime.disconnect();
 
@@ -84,7 +97,7 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
       r.parentType = p.type;
     }
   }
-  return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs };
+  return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs, invented };
 }
 
 /** The stack's registered outputs arrive as a protobuf Struct with secrets still marked. */

@@ -3,3 +3,4 @@ export type { RunbookInput, RunbookBucket, RunbookSource, ResolvedBucket } from 
 export { STOCK_FETCH, STOCK_DECODE, STOCK_RESTORE_SCRIPT, stockScriptBody, stockRestoreScript, stockTargetVariable } from "./stockTools";
 export type { StockRestoreVars } from "./stockTools";
 export { shellQuote, shellJoin, shellValue } from "./shell";
+export { drTargetIn } from "./targets";

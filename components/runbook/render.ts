@@ -12,6 +12,7 @@ import type { LifeboatConfig } from "../config/validate";
 import { maxAgeFor } from "../schedule/cron";
 import { shellJoin, shellQuote } from "./shell";
 import { stockRestoreScript, stockTargetVariable } from "./stockTools";
+import { drTargetIn } from "./targets";
 
 /** One bucket, as the runbook addresses it. */
 export interface RunbookBucket {
@@ -45,6 +46,11 @@ export interface RunbookSource {
   path?: string;
   /** Where failover restores this database. Any password in it is removed before rendering. */
   drTargetUrl?: string;
+  /**
+   * The config key of a DR target URL that is set but cannot be read here (a `secure:` value in
+   * an offline plan), e.g. `lifeboat:sources[0].drTargetUrl`: the runbook names the key instead.
+   */
+  drTargetUrlKey?: string;
   /** Where failover restores this volume, directory or file. */
   drTargetPath?: string;
   /** Postgres with point-in-time recovery: base backups (`basebackup`) plus a `wal-stream` sidecar instead of dumps. */
@@ -152,17 +158,20 @@ export function restoreSpecFor(s: Pick<RunbookSource, "name" | "kind">, b: Runbo
 
 /** The default restore target of a source (a fresh place, never the live one). */
 export function defaultTarget(s: RunbookSource): string {
+  if (s.kind === "postgres") {
+    return s.drTargetUrl ? redactUrl(s.drTargetUrl) : `postgres://postgres@NEW-DB-HOST:5432/${s.name.replace(/[^A-Za-z0-9_]/g, "_")}_restored`;
+  }
+  // A DR target directory holds each source under its own name, where the failover restore job writes it.
+  if (s.drTargetPath) return drTargetIn(s.kind, s.drTargetPath, s.name);
   switch (s.kind) {
-    case "postgres":
-      return s.drTargetUrl ? redactUrl(s.drTargetUrl) : `postgres://postgres@NEW-DB-HOST:5432/${s.name.replace(/[^A-Za-z0-9_]/g, "_")}_restored`;
     case "volume":
-      return s.drTargetPath ?? `/var/lib/docker/volumes/${s.volume ?? s.name}_restored/_data`;
+      return `/var/lib/docker/volumes/${s.volume ?? s.name}_restored/_data`;
     case "directory":
-      return s.drTargetPath ?? `${s.path ?? `/srv/${s.name}`}.restored`;
+      return `${s.path ?? `/srv/${s.name}`}.restored`;
     case "redis":
-      return s.drTargetPath ?? `/srv/restore/${s.name}/dump.rdb`;
+      return `/srv/restore/${s.name}/dump.rdb`;
     case "sqlite":
-      return s.drTargetPath ?? `${s.path ?? `/srv/${s.name}.sqlite`}.restored`;
+      return `${s.path ?? `/srv/${s.name}.sqlite`}.restored`;
   }
 }
 
@@ -447,13 +456,22 @@ class Renderer {
         continue;
       }
       if (s.kind === "volume" && !s.drTargetPath) this.p(`On the Docker host, as root (the volume's directory belongs to Docker):`);
-      const before =
-        s.kind === "volume" && !s.drTargetPath ? [`docker volume create ${shellQuote(`${s.volume ?? s.name}_restored`)}   # a fresh volume to restore into`]
-          : s.kind === "postgres" ? [`createdb --maintenance-db=${shellQuote(adminUrl(defaultTarget(s)))} ${shellQuote(dbName(defaultTarget(s)))}   # an empty database (skip if it exists and is empty)`]
-            : [];
-      this.code("bash", [this.useRestorer(s.name), ...before, this.targetLine(s), this.restoreCommand(s)].join("\n"));
+      this.code("bash", [this.useRestorer(s.name), ...this.prepareTarget(s), this.targetLine(s), this.restoreCommand(s)].join("\n"));
       this.p(this.afterRestore(s));
     }
+  }
+
+  /** What must exist before a restore into {@link defaultTarget}: the volume it names, or an empty database. */
+  private prepareTarget(s: RunbookSource): string[] {
+    if (s.pitr) return [];
+    if (s.kind === "volume" && !s.drTargetPath) return [`docker volume create ${shellQuote(`${s.volume ?? s.name}_restored`)}   # a fresh volume to restore into`];
+    if (s.kind === "postgres") return [`createdb --maintenance-db=${shellQuote(adminUrl(defaultTarget(s)))} ${shellQuote(dbName(defaultTarget(s)))}   # an empty database (skip if it exists and is empty)`];
+    return [];
+  }
+
+  /** A secret config value named by its key, with the command that reads it. */
+  private secretKey(key: string): string {
+    return `the secret \`${key}\` (\`pulumi config get --path '${key}' ${this.stackFlag}\`)`;
   }
 
   private afterRestore(s: RunbookSource): string {
@@ -462,8 +480,12 @@ class Renderer {
         return `Then point the application at the restored database (or rename databases: ` +
           `\`ALTER DATABASE ... RENAME TO ...\` with the application stopped).`;
       case "volume":
-        return `Then stop the containers using \`${s.volume ?? s.name}\`, start them with the restored volume ` +
-          `\`${s.volume ?? s.name}_restored\` mounted instead (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`;
+        // With a DR target the restore wrote into that host directory; no `_restored` volume exists.
+        return s.drTargetPath
+          ? `Then stop the containers using \`${s.volume ?? s.name}\`, start them with the restored directory ` +
+            `\`${defaultTarget(s)}\` bind-mounted in its place (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`
+          : `Then stop the containers using \`${s.volume ?? s.name}\`, start them with the restored volume ` +
+            `\`${s.volume ?? s.name}_restored\` mounted instead (or copy its contents back into an emptied \`${s.volume ?? s.name}\`).`;
       case "directory":
         return `Then stop what writes to \`${s.path ?? s.name}\` and swap the directories (\`mv\`).`;
       case "redis":
@@ -563,6 +585,11 @@ class Renderer {
         );
         continue;
       }
+      const prepare = s.kind === "volume" ? this.prepareTarget(s) : [];
+      if (prepare.length > 0) {
+        this.p(`First, on the Docker host: the script restores into that volume's directory, so the volume must exist.`);
+        this.code("bash", prepare.join("\n"));
+      }
       this.code("bash", this.stockScript(s));
     }
     this.p(
@@ -617,8 +644,8 @@ class Renderer {
     this.p(`### Fail over (the primary ${i.primary.provider === "r2" ? "R2 bucket" : "region"} is unavailable)`);
     this.code("bash", `pulumi config set lifeboat:failover true ${this.stackFlag}\npulumi up ${this.stackFlag}`);
     const targets = i.sources.map((s) => {
-      const t = s.kind === "postgres" ? (s.drTargetUrl ? redactUrl(s.drTargetUrl) : undefined) : s.drTargetPath;
-      return `| \`${s.name}\` | ${t ? `\`${t}\`` : "none configured: restore by hand (below)"} | ${s.rto} |`;
+      const t = s.kind === "postgres" ? (s.drTargetUrl ? `\`${redactUrl(s.drTargetUrl)}\`` : s.drTargetUrlKey && this.secretKey(s.drTargetUrlKey)) : s.drTargetPath && `\`${defaultTarget(s)}\``;
+      return `| \`${s.name}\` | ${t || "none configured: restore by hand (below)"} | ${s.rto} |`;
     });
     this.p(
       `What \`pulumi up\` then does: the scheduled backups write to the replica ${this.where(replica)} instead of ` +
@@ -628,7 +655,7 @@ class Renderer {
     );
     this.out.push("| source | DR target | RTO |", "| --- | --- | --- |", ...targets, "");
     this.p(`Any source by hand from the replica (with credentials that read it), e.g. those without a DR target:`);
-    this.code("bash", i.sources.map((s) => `${this.replicaCreds(s)}${this.targetLine(s)}\n${this.restoreCommand(s, replica)}`).join("\n\n"));
+    this.code("bash", i.sources.map((s) => [this.replicaCreds(s).trimEnd(), ...this.prepareTarget(s), this.targetLine(s), this.restoreCommand(s, replica)].filter(Boolean).join("\n")).join("\n\n"));
     this.p(`### Fail back (the primary is healthy again)`);
     this.code("bash", `pulumi config set lifeboat:failover false ${this.stackFlag}\npulumi up ${this.stackFlag}`);
     this.p(
@@ -797,7 +824,7 @@ export function runbookInputFromConfig(
     prefix: config.prefix,
     primary: bucket(config.storage, buckets.primary),
     replicas: config.replicas.map((r, n) => bucket(r, buckets.replicas[n]!)),
-    sources: config.sources.map((s): RunbookSource => ({
+    sources: config.sources.map((s, n): RunbookSource => ({
       name: s.name,
       kind: s.kind,
       schedule: s.schedule,
@@ -805,8 +832,10 @@ export function runbookInputFromConfig(
       rto: s.rto,
       ...(s.kind === "volume" ? { volume: s.volume } : {}),
       ...(s.kind === "directory" || s.kind === "sqlite" ? { path: s.path } : {}),
-      // An offline plan cannot decrypt a secret DR target; the runbook then names a placeholder host.
-      ...(s.kind === "postgres" && s.drTargetUrl && !isPlaceholder(s.drTargetUrl) ? { drTargetUrl: s.drTargetUrl } : {}),
+      // An offline plan cannot decrypt a secret DR target; the runbook then names its config key.
+      ...(s.kind === "postgres" && s.drTargetUrl
+        ? isPlaceholder(s.drTargetUrl) ? { drTargetUrlKey: `lifeboat:sources[${n}].drTargetUrl` } : { drTargetUrl: s.drTargetUrl }
+        : {}),
       ...(s.kind !== "postgres" && s.drTargetPath ? { drTargetPath: s.drTargetPath } : {}),
       ...(s.kind === "postgres" && s.pitr ? { pitr: true, walFlushInterval: s.walFlushInterval } : {}),
     })),

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "../naming";
 import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
 
 /** The runner image used when none is configured. Publish it, or set `image`, or `build: true`. */
@@ -90,9 +91,9 @@ export interface DockerJob {
   targetMount?: SourceMount;
 }
 
-/** Container name on the host: `lifeboat-<component>-<role>`, at most 63 characters. */
+/** Container name on the host: `lifeboat-<component>-<role>`, shortened with a hash past 63 characters (components/naming.ts). */
 export function containerName(component: string, role: string): string {
-  return `lifeboat-${component}-${role}`.replace(/[^a-zA-Z0-9_.-]/g, "-").slice(0, 63);
+  return physicalName("docker", "lifeboat", component, role);
 }
 
 export function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
@@ -110,7 +111,7 @@ export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner
   if (job.mount) mounts.push({ type: job.mount.type, source: job.mount.source, target: job.mount.target, readOnly: true });
   if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
   if (job.stateVolume) {
-    const state = new docker.Volume(`${name}-${job.role}-state`, { name: `${containerName(name, job.role)}-state` }, opts);
+    const state = new docker.Volume(`${name}-${job.role}-state`, { name: physicalName("docker", "lifeboat", name, job.role, "state") }, opts);
     mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
   }
   return new docker.Container(`${name}-${job.role}`, {

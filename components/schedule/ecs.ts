@@ -9,6 +9,7 @@ import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/policies";
 import { RUNNER_EXEC } from "./commands";
 import { toEventBridgeCron } from "./cron";
 import { DEFAULT_RUNNER_IMAGE } from "./docker";
+import { physicalName } from "../naming";
 
 /** ECS runtime settings, as plain component args. */
 export interface EcsRuntimeArgs {
@@ -190,7 +191,7 @@ export function ecsJobs(
     : aws.getRegionOutput({}, { parent }).apply((r) => r.region);
 
   const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
-    name: `/lifeboat/${name}`,
+    name: physicalName("logGroup", `/lifeboat/${name}`),
     retentionInDays: args.logRetentionDays ?? 30,
     ...regional,
   }, opts);
@@ -199,7 +200,7 @@ export function ecsJobs(
   const secretNames = Object.keys(secrets).sort();
   if (secretNames.length) {
     secret = new aws.secretsmanager.Secret(`${name}-secrets`, {
-      namePrefix: `lifeboat/${name}/`,
+      namePrefix: physicalName("secretPrefix", `lifeboat/${name}/`),
       description: `Lifeboat ${name}: ${secretNames.join(", ")}`,
       recoveryWindowInDays: 7,
       ...regional,
@@ -212,12 +213,14 @@ export function ecsJobs(
   }
 
   const executionRole = new aws.iam.Role(`${name}-execution`, {
+    name: physicalName("iamRole", name, "execution"),
     description: `Lifeboat ${name}: pulls the runner image, writes logs, reads the job secrets`,
     assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
   }, opts);
   new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, opts);
   if (secret) {
     new aws.iam.RolePolicy(`${name}-execution-secrets`, {
+      name: physicalName("iamPolicy", name, "execution-secrets"),
       role: executionRole.id,
       policy: secret.arn.apply((arn) => JSON.stringify(executionSecretsPolicy(arn))),
     }, opts);
@@ -228,10 +231,11 @@ export function ecsJobs(
   if (taskRole.arn !== undefined) taskRoleArn = pulumi.output(taskRole.arn);
   else if (taskRole.policy !== undefined) {
     declaredTaskRole = new aws.iam.Role(`${name}-task`, {
+      name: physicalName("iamRole", name, "task"),
       description: `Lifeboat ${name}: the job's own S3 access`,
       assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
     }, opts);
-    new aws.iam.RolePolicy(`${name}-task`, { role: declaredTaskRole.id, policy: taskRole.policy }, opts);
+    new aws.iam.RolePolicy(`${name}-task`, { name: physicalName("iamPolicy", name, "task"), role: declaredTaskRole.id, policy: taskRole.policy }, opts);
     taskRoleArn = declaredTaskRole.arn;
   }
 
@@ -242,7 +246,7 @@ export function ecsJobs(
       ? secret.arn.apply((arn) => Object.fromEntries(Object.entries(job.secretEnv).map(([env, key]) => [env, secretKeyRef(arn, key)])))
       : pulumi.output({} as Record<string, string>);
     taskDefinitions[job.role] = new aws.ecs.TaskDefinition(`${name}-${job.role}`, {
-      family: `lifeboat-${name}-${job.role}`,
+      family: physicalName("ecsFamily", "lifeboat", name, job.role),
       requiresCompatibilities: ["FARGATE"],
       networkMode: "awsvpc",
       cpu: String(args.cpu ?? 512),
@@ -266,11 +270,13 @@ export function ecsJobs(
   }
 
   const schedulerRole = new aws.iam.Role(`${name}-scheduler`, {
+    name: physicalName("iamRole", name, "scheduler"),
     description: `Lifeboat ${name}: EventBridge Scheduler runs the job's tasks`,
     assumeRolePolicy: JSON.stringify(schedulerAssumeRolePolicy()),
   }, opts);
   const passRoles = [executionRole.arn, ...(taskRoleArn ? [taskRoleArn] : [])];
   new aws.iam.RolePolicy(`${name}-scheduler`, {
+    name: physicalName("iamPolicy", name, "scheduler"),
     role: schedulerRole.id,
     policy: pulumi
       .all([pulumi.all(Object.values(taskDefinitions).map((t) => t.arn)), pulumi.output(args.clusterArn), pulumi.all(passRoles)])
@@ -280,6 +286,7 @@ export function ecsJobs(
   const schedules: Record<string, aws.scheduler.Schedule> = {};
   for (const job of jobs) {
     schedules[job.role] = new aws.scheduler.Schedule(`${name}-${job.role}`, {
+      name: physicalName("schedule", name, job.role),
       description: job.runAt ? `Lifeboat ${name}: ${job.role} once` : `Lifeboat ${name}: ${job.role} on "${job.cron}" (UTC)`,
       scheduleExpression: job.runAt ? eventBridgeAt(job.runAt) : toEventBridgeCron(job.cron),
       scheduleExpressionTimezone: "UTC",

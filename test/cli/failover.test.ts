@@ -1,14 +1,14 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { plan, ROOT } from "./planCli";
+import { cliInProcess, ROOT } from "./planCli";
 
 const root = ROOT;
 
 interface Resource { type: string; name: string; parent: string | null; inputs: Record<string, unknown> }
 
 async function planJson(file: string): Promise<{ resources: Resource[]; outputs: Record<string, any>; violations: unknown[] }> {
-  const r = await plan("--config", file, "--stack", "prod", "--json");
+  const r = await cliInProcess("plan", "--config", file, "--stack", "prod", "--json");
   expect(r.stderr).toBe("");
   return JSON.parse(r.stdout);
 }

@@ -1,5 +1,5 @@
 import { walStreamArgs } from "lifeboat-runner";
-import { plan } from "./planCli";
+import { planOnce as plan } from "./planCli";
 
 
 describe("point-in-time recovery in a stack (pitr: true)", () => {

@@ -87,7 +87,7 @@ describe("renderRunbook for a prod-like environment (R2 primary, S3 replica, pos
     // The targets: a fresh database / volume, the DR target's password never printed.
     const s = section(md, "## Restore with the runner");
     expect(s).toContain("export TARGET_URL=postgres://app@dr-db.internal:5432/app");
-    expect(s).toContain("export TARGET_DIR=/srv/dr/n8n");
+    expect(s).toContain("export TARGET_DIR=/srv/dr/n8n/n8n-data ");
     expect(md).not.toContain("hunter2");
   });
 
@@ -126,7 +126,7 @@ describe("renderRunbook for a prod-like environment (R2 primary, S3 replica, pos
     expect(pg!.endsWith(STOCK_RESTORE_SCRIPT)).toBe(true);
     expect(pg).toContain(`ENDPOINT=${R2_ENDPOINT}\nexport AWS_REGION=auto\nBUCKET=lifeboat-prod-backups\nPREFIX=backups\nSOURCE=app-db\nKEY=''\nIDENTITY="$HOME/.lifeboat/prod-age-identity.txt"\nTARGET_URL=postgres://app@dr-db.internal:5432/app\n`);
     expect(vol!.endsWith(`${STOCK_FETCH}\n${STOCK_DECODE.volume}`)).toBe(true);
-    expect(vol).toContain("TARGET_DIR=/srv/dr/n8n\n");
+    expect(vol).toContain("TARGET_DIR=/srv/dr/n8n/n8n-data\n");
   });
 
   test("the generated stock scripts are valid bash", () => {
