@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
-import { homedir } from "node:os";
+import { homedir, tmpdir, userInfo } from "node:os";
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 
 /**
@@ -26,9 +27,16 @@ const StateFile = z.object({
 });
 export type StateFile = z.infer<typeof StateFile>;
 
+/**
+ * Per user: `$XDG_STATE_HOME/lifeboat/`, else `~/.local/state/lifeboat/`; a user without a home
+ * (`/` or none, e.g. `nobody`) gets a directory named with its uid under the temp dir, never a
+ * file another user writes too.
+ */
 export function defaultStatePath(): string {
-  const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
-  return join(base, "lifeboat", "runner-state.json");
+  if (process.env.XDG_STATE_HOME) return join(process.env.XDG_STATE_HOME, "lifeboat", "runner-state.json");
+  const home = homedir();
+  if (!home || home === "/") return join(tmpdir(), `lifeboat-${userInfo().uid}`, "runner-state.json");
+  return join(home, ".local", "state", "lifeboat", "runner-state.json");
 }
 
 export async function readState(path: string): Promise<StateFile> {
@@ -44,23 +52,77 @@ export async function readState(path: string): Promise<StateFile> {
   return r.data;
 }
 
-/** Records a run; written to a sibling file and renamed, so a reader never sees half a file. */
-export async function recordRun(path: string, source: string, run: RunRecord): Promise<void> {
-  const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
-  const prev = state.sources[source];
-  state.sources[source] = { lastRun: run, lastSuccess: run.ok ? run : prev?.lastSuccess };
+const LOCK_WAIT_MS = 30_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding `<path>.lock`, created exclusively (O_EXCL) with our pid in it. Several runs
+ * that finish at once (one per source) would otherwise read the same file and the last rename
+ * would drop the others' records. A lock whose holder is dead (killed mid-update) is broken;
+ * a live holder is waited for, up to 30 s.
+ */
+async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fh = await fsp.open(lock, "wx", 0o600);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const holder = Number(await fsp.readFile(lock, "utf8").catch(() => ""));
+    // An empty file is a holder between open and write: wait for it like a live one.
+    if (holder > 0 && !alive(holder)) {
+      await fsp.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`state file ${path} is locked by process ${holder || "?"} (${lock}) for more than ${LOCK_WAIT_MS / 1000}s`);
+    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+  }
+  try {
+    return await fn();
+  } finally {
+    await fsp.rm(lock, { force: true });
+  }
+}
+
+/**
+ * Read-modify-write of the state file under its lock; written to a sibling file and renamed,
+ * so a reader (status --local) never sees half a file and concurrent writers lose nothing.
+ */
+async function updateState(path: string, change: (s: StateFile) => void): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + "\n");
-  await fsp.rename(tmp, path);
+  await withLock(path, async () => {
+    const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
+    change(state);
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+    await fsp.rename(tmp, path);
+  });
+}
+
+/** Records a run of one source. */
+export async function recordRun(path: string, source: string, run: RunRecord): Promise<void> {
+  await updateState(path, (state) => {
+    const prev = state.sources[source];
+    state.sources[source] = { lastRun: run, lastSuccess: run.ok ? run : prev?.lastSuccess };
+  });
 }
 
 /** Records that the scheduler started (see {@link StateFile.schedulerStartedAt}). */
 export async function recordSchedulerStart(path: string, at: Date): Promise<void> {
-  const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
-  state.schedulerStartedAt = at.toISOString();
-  await fsp.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + "\n");
-  await fsp.rename(tmp, path);
+  await updateState(path, (state) => {
+    state.schedulerStartedAt = at.toISOString();
+  });
 }
