@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { makeLogger } from "./logger";
-import { EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
+import { EXIT_CRASH, EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
 import { ENV } from "./env";
 import { SOURCE_KINDS } from "./manifest";
 import { backupCommand, RUNNER_VERSION } from "./commands/backup";
@@ -40,8 +40,8 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification)", "latest")
-    .option("--key <key>", "an exact backup key instead of --at")
+    .option("--at <time>", "newest backup (by the store's time) taken at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }
 
@@ -70,7 +70,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     ),
   ).action((opts) => run(backupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification").option("--name <name>", "only this source"))).action(
+  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source"))).action(
     (opts) => run(listCommand(opts, log)),
   );
 
@@ -173,10 +173,29 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .passThroughOptions()
     .action((command: string[], opts) => run(scheduleCommand(command, opts, log)));
 
+  program.addHelpText(
+    "after",
+    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle).`,
+  );
   return program;
 }
 
+/**
+ * An error nothing handled is a bug, not a reported failure: exit 70 (EX_SOFTWARE) instead of
+ * Node's 1, which is the runner's "failed run". The message is redacted like any other.
+ */
+export function installCrashHandlers(): void {
+  const crash = (e: unknown) => {
+    const msg = redactUrl(e instanceof Error && e.stack ? e.stack : errorMessage(e));
+    process.stderr.write(`lifeboat-runner: internal error (exit ${EXIT_CRASH}): ${msg}\n`);
+    process.exit(EXIT_CRASH);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
+}
+
 export function main(argv: string[] = process.argv): void {
+  installCrashHandlers();
   const log = makeLogger();
   let running: Promise<number> | undefined;
   const program = buildProgram((p) => {

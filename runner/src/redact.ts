@@ -2,6 +2,9 @@
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; non-URLs are returned as is. */
 export function redactUrl(text: string): string {
+  // Only a bare URL is parsed as one: "Error: ... postgres://u:pw@h" parses as a URL with the
+  // scheme "error:" and would come back with its password intact.
+  if (/\s/.test(text.trim())) return text.replace(/(\/\/[^:/@\s]+:)[^@\s]+@/g, "$1***@");
   try {
     const u = new URL(text);
     if (u.password) u.password = "***";
