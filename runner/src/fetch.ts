@@ -26,17 +26,20 @@ export async function selectBackup(store: Store, name: string, at: string | unde
 }
 
 /**
- * Checks, before downloading anything, that the identity file holds a private key for one of
- * the backup's recipients. Returns nothing; throws a UsageError that says what is wrong.
+ * Why `identity` cannot decrypt the backup, or undefined when it holds a private key for one of
+ * the backup's recipients. A missing or unreadable identity file is a UsageError (the flag is wrong).
  */
-export function checkIdentity(identity: string | undefined, manifest: Manifest, key: string): void {
+export function identityProblem(identity: string | undefined, manifest: Manifest, key: string): string | undefined {
   const mine = identityRecipients(identity).map(recipientFingerprint);
   const theirs = manifest.encryption.recipientFingerprints;
-  if (!mine.some((f) => theirs.includes(f))) {
-    throw new UsageError(
-      `--identity ${identity} cannot decrypt ${key}: it was encrypted to recipient fingerprint(s) ${theirs.join(", ")}, and this identity's public key has fingerprint ${mine.join(", ")}`,
-    );
-  }
+  if (mine.some((f) => theirs.includes(f))) return undefined;
+  return `--identity ${identity} cannot decrypt ${key}: it was encrypted to recipient fingerprint(s) ${theirs.join(", ")}, and this identity's public key has fingerprint ${mine.join(", ")}`;
+}
+
+/** {@link identityProblem} before a restore downloads anything: a UsageError that says what is wrong. */
+export function checkIdentity(identity: string | undefined, manifest: Manifest, key: string): void {
+  const problem = identityProblem(identity, manifest, key);
+  if (problem) throw new UsageError(problem);
 }
 
 export interface Download {

@@ -18,6 +18,8 @@ import { uploadStream } from "./upload";
 export interface StoredObject {
   key: string;
   size: number;
+  /** When the store received the object (S3 LastModified, set by the server; local: mtime). */
+  modified: Date;
 }
 
 export interface PutStreamOptions {
@@ -179,7 +181,7 @@ export class S3Store implements Store {
         const r = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
         );
-        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
@@ -261,7 +263,10 @@ export class LocalStore implements Store {
         if (e.isDirectory()) await walk(p);
         else if (e.isFile() && !/\.partial-[0-9a-f]{8}$/.test(e.name)) {
           const key = relative(this.dir, p).split(sep).join("/");
-          if (key.startsWith(prefix)) out.push({ key, size: (await fsp.stat(p)).size });
+          if (key.startsWith(prefix)) {
+            const st = await fsp.stat(p);
+            out.push({ key, size: st.size, modified: st.mtime });
+          }
         }
       }
     };

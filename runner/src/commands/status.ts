@@ -75,17 +75,21 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
-    const [backups, verifications] = await Promise.all([listBackups(store, source), listVerifications(store, source)]);
-    const problems: string[] = [];
-    const newestEntry = backups[backups.length - 1];
+    const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
+    // A backup whose key time disagrees with the store's own time is a forged key or a host
+    // clock running wrong: reported, and never what "newest" or "previous" is judged by.
+    const problems: string[] = backups.flatMap((b) => b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+    const trusted = backups.filter((b) => b.flags.length === 0);
+    const newestEntry = trusted[trusted.length - 1];
     if (!newestEntry) {
-      out.push({ source, healthy: false, problems: ["no backups found"] });
+      out.push({ source, healthy: false, problems: [...problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
       continue;
     }
-    const prevEntry = backups[backups.length - 2];
+    const prevEntry = trusted[trusted.length - 2];
     const newestM = await readManifest(store, newestEntry);
     const prevM = prevEntry ? await readManifest(store, prevEntry) : undefined;
-    const ageSeconds = (now - newestEntry.parts.time.getTime()) / 1000;
+    // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
+    const ageSeconds = Math.max(0, (now - newestEntry.parts.time.getTime()) / 1000);
     if (ageSeconds > maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(maxAge)}`);
     const floor = minSize ?? DEFAULT_FLOOR[newestM.kind] ?? 0;
     if (newestM.storedBytes < floor) problems.push(`too small: ${formatBytes(newestM.storedBytes)} is under the ${formatBytes(floor)} floor`);

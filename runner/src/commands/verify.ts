@@ -7,7 +7,7 @@ import { Logger } from "pino";
 import { keyTimestamp, verificationPrefix } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
-import { checkIdentity, download, Selected } from "../fetch";
+import { identityProblem, download, Selected } from "../fetch";
 import { listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
 import { BASEBACKUP_EXT } from "../manifest";
 import { baseVerifyTools, verifyBaseBackup } from "../pitr/verifyBase";
@@ -40,26 +40,39 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const name = checkName(o.name);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
-  const sel = await selectForVerify(store, name, o.at, o.key);
-  const m = sel.manifest;
-  checkIdentity(o.identity, m, sel.entry.key);
-  if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
-  if (m.kind === "postgres") {
-    pgTarget(o.scratchUrl, "--scratch-url");
-    requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
+  let sel: Selected;
+  try {
+    sel = await selectForVerify(store, name, o.at, o.key);
+  } catch (e) {
+    // Nothing to verify (no backup, an unreadable manifest) is a failed verification too.
+    if (!(e instanceof UsageError)) await alerts.failure(`Lifeboat: verification of ${name} FAILED: ${errorMessage(e)}`);
+    throw e;
   }
-  requireTools([
-    { cmd: "age", why: "decrypts the backup" },
-    { cmd: "zstd", why: "decompresses the backup" },
-  ]);
+  const m = sel.manifest;
+  // An identity that cannot open the backup is the verifier's finding, not a usage error: a
+  // backup nobody holding this key can decrypt must be recorded, alerted and shown by status.
+  const cannotDecrypt = identityProblem(o.identity, m, sel.entry.key);
+  if (!cannotDecrypt) {
+    if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
+    if (m.kind === "postgres") {
+      pgTarget(o.scratchUrl, "--scratch-url");
+      requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
+    }
+    requireTools([
+      { cmd: "age", why: "decrypts the backup" },
+      { cmd: "zstd", why: "decompresses the backup" },
+    ]);
+  }
   const started = Date.now();
   const progress = new Progress(`verify ${name}`, log);
-  const problems: string[] = [];
+  const problems: string[] = [...sel.entry.flags.map((f) => `${sel.entry.key}: ${f}`), ...(cannotDecrypt ? [cannotDecrypt] : [])];
   let detail: Record<string, unknown> = {};
-  try {
-    detail = await check(o, store, sel, problems, progress, log);
-  } catch (e) {
-    problems.push(errorMessage(e));
+  if (!cannotDecrypt) {
+    try {
+      detail = await check(o, store, sel, problems, progress, log);
+    } catch (e) {
+      problems.push(errorMessage(e));
+    }
   }
   progress.stop();
   const secs = (Date.now() - started) / 1000;
