@@ -16,6 +16,8 @@ const RunRecord = z.object({
   storedBytes: z.number().optional(),
   rawBytes: z.number().optional(),
   error: z.string().optional(),
+  /** A degraded run: the backup was stored, but these named files are missing or changed in it. */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

@@ -4,7 +4,7 @@
  * these tests can forge keys and manifests (as an attacker with the writer's keys could) but
  * not the store's times, as in reality.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backupArgs, listArgs, restoreArgs, statusArgs, verifyArgs, BackupSpec } from "lifeboat-runner";
@@ -176,3 +176,89 @@ describe("latest is what the store says, not what the key says", () => {
     }
   });
 });
+
+describe("a source that changes while tar reads it", () => {
+  /**
+   * A volume whose first member (by name) is a 40 MB incompressible file, uploaded in 5 MiB
+   * parts that s3rver receives slowly: with two part buffers the pipeline back-pressures tar
+   * in the middle of that file, and `change` runs while tar is blocked there.
+   */
+  async function backupWhile(name: string, change: (dir: string) => void): Promise<{ r: Awaited<ReturnType<typeof runner>>; dir: string }> {
+    const dir = join(work, `live-${name}`);
+    mkdirSync(dir);
+    const big = Buffer.alloc(40_000_000);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+    writeFileSync(join(dir, "0-big.bin"), big);
+    writeFileSync(join(dir, "z-last.txt"), "after the big file\n");
+    s3.setFault({ kind: "slow-parts", ms: 1500 });
+    const parts = () => s3.requests.filter((q) => q.method === "PUT" && /partNumber=/.test(q.url)).length;
+    const before = parts();
+    hook.received.length = 0;
+    const running = backup({ source: "directory", name, path: dir, partSizeMiB: 5, concurrency: 1, alertWebhook: hook.url });
+    try {
+      const until = Date.now() + 30_000;
+      while (parts() === before && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+      expect(parts()).toBeGreaterThan(before);
+      change(dir);
+    } finally {
+      s3.setFault({ kind: "none" });
+    }
+    return { r: await running, dir };
+  }
+
+  test("a file truncated while read (tar pads it with zeros) fails the run: no manifest, alerted, named", async () => {
+    const { r } = await backupWhile("shrinks", (dir) => truncateSync(join(dir, "0-big.bin"), 1000));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not a faithful copy.*0-big\.bin: shrank while being archived/);
+    expect((await s3.keys(BUCKET, "prod/shrinks/")).filter((k) => k.endsWith(".manifest.json"))).toEqual([]);
+    expect(hook.received.map((h) => h.body).join("\n")).toMatch(/backup of shrinks .*FAILED.*0-big\.bin: shrank/);
+  });
+
+  test("a file changed while read: a degraded backup (exit 3), the file named in the manifest, alerted, restorable", async () => {
+    const { r, dir } = await backupWhile("changes", (d) => chmodSync(join(d, "0-big.bin"), 0o600));
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: true, degraded: true });
+    expect(out.manifest.warnings).toEqual([expect.stringMatching(/^0-big\.bin: changed while being archived/)]);
+    expect(hook.received.map((h) => h.body).join("\n")).toMatch(/backup of changes .*DEGRADED.*0-big\.bin: changed/);
+    expect(readFileSync(join(await restoredDir("changes"), "z-last.txt"), "utf8")).toBe(readFileSync(join(dir, "z-last.txt"), "utf8"));
+    const st = await runner(statusArgs({ name: "changes", maxAge: "1h", ...dest(), json: true }), env());
+    expect(describeRun(st)).toMatch(/^exit 0/);
+    expect(JSON.parse(st.stdout).sources[0].warnings).toEqual(out.manifest.warnings);
+  });
+
+  test("a file removed before tar reached it: degraded (exit 3), named, the rest archived", async () => {
+    const { r } = await backupWhile("vanishes", (d) => rmSync(join(d, "z-last.txt")));
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).manifest.warnings).toEqual([expect.stringMatching(/^z-last\.txt: removed while being archived/)]);
+    const restored = await restoredDir("vanishes");
+    expect(readFileSync(join(restored, "0-big.bin")).length).toBe(40_000_000);
+  });
+});
+
+describe("a damaged file with the SQLite header inside a volume", () => {
+  test("is named and archived as is; the rest of the volume is protected; the run is degraded and alerted", async () => {
+    const dir = join(work, "vol-with-bad-db");
+    mkdirSync(join(dir, "data"), { recursive: true });
+    const bad = Buffer.concat([Buffer.from("SQLite format 3\0", "latin1"), Buffer.alloc(5000, 0xee)]);
+    writeFileSync(join(dir, "data", "broken.sqlite"), bad);
+    writeFileSync(join(dir, "data", "notes.txt"), "keep me\n");
+    hook.received.length = 0;
+    const r = await backup({ source: "volume", name: "bad-db-vol", path: dir, alertWebhook: hook.url });
+    expect(r.code).toBe(3);
+    const m = JSON.parse(r.stdout).manifest;
+    expect(m.warnings).toEqual([expect.stringMatching(/^data\/broken\.sqlite: has the SQLite header but the online backup failed .*archived as is/)]);
+    expect(m.archive.sqliteSnapshots).toEqual([]);
+    expect(hook.received.map((h) => h.body).join("\n")).toMatch(/bad-db-vol .*DEGRADED.*data\/broken\.sqlite/);
+    const restored = await restoredDir("bad-db-vol");
+    expect(readFileSync(join(restored, "data", "broken.sqlite"))).toEqual(bad);
+    expect(readFileSync(join(restored, "data", "notes.txt"), "utf8")).toBe("keep me\n");
+  });
+});
+
+async function restoredDir(name: string): Promise<string> {
+  const target = join(work, `restored-${name}-${Math.random().toString(16).slice(2)}`);
+  const r = await runner(restoreArgs({ name, identity: key.file, targetDir: target, ...dest() }), env());
+  expect(describeRun(r)).toMatch(/^exit 0/);
+  return target;
+}

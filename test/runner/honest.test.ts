@@ -127,3 +127,31 @@ describe("storeTimeFlags: only the store's own times are trusted", () => {
     expect(storeTimeFlags({ keyTime: at(CLOCK_TOLERANCE_MS + 1), objectStoredAt: at(CLOCK_TOLERANCE_MS + 1), manifestStoredAt: at(CLOCK_TOLERANCE_MS + 1), now: at(0) }).join()).toMatch(/in the future/);
   });
 });
+
+describe("classifyTarExit: GNU tar 1.34's own diagnostics, decided per file", () => {
+  const { classifyTarExit } = require(join(DIST, "tarstats.js"));
+  const isDir = (p: string) => p === ".";
+
+  test("exit 0 is clean", () => {
+    expect(classifyTarExit(0, "")).toEqual({ failures: [], warnings: [] });
+  });
+  test("a file that shrank (zero-padded member) is a failure", () => {
+    const o = classifyTarExit(1, "tar: ./0big: File shrank by 9900000 bytes; padding with zeros\n", isDir);
+    expect(o.failures).toEqual([expect.stringMatching(/^0big: shrank .*padded it with zeros/)]);
+  });
+  test("a file that changed or vanished is a named warning; the directory that changed with it is not", () => {
+    const o = classifyTarExit(1, "tar: ./zsmall: File removed before we read it\ntar: .: file changed as we read it\ntar: ./0big: file changed as we read it\n", isDir);
+    expect(o).toEqual({ failures: [], warnings: [expect.stringMatching(/^zsmall: removed/), expect.stringMatching(/^0big: changed/)] });
+  });
+  test("a file tar cannot open (exit 2) is a named warning, the rest of the archive stands", () => {
+    const o = classifyTarExit(2, "tar: ./closed: Cannot open: Permission denied\ntar: Exiting with failure status due to previous errors\n", isDir);
+    expect(o).toEqual({ failures: [], warnings: ["closed: not archived: cannot open: Permission denied"] });
+  });
+  test("a read error, an unknown message, a silent exit 1 or another exit code is a failure", () => {
+    expect(classifyTarExit(2, "tar: ./disk.img: Read error at byte 0, while reading 10240 bytes: Input/output error\n").failures).toHaveLength(1);
+    expect(classifyTarExit(1, "tar: something new\n").failures).toEqual(["tar: something new"]);
+    expect(classifyTarExit(1, "").failures).toEqual([expect.stringMatching(/code 1 and no diagnostic/)]);
+    expect(classifyTarExit(1, "", isDir).failures).toHaveLength(1);
+    expect(classifyTarExit(64, "tar: ./x: file changed as we read it\n").failures[0]).toMatch(/code 64/);
+  });
+});

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
 import { backupKey, manifestKey, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
 import { parseRecipients } from "../age";
-import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
+import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { requireTools } from "../proc";
@@ -127,6 +127,8 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     // The manifest is written last: until it exists, the backup does not.
     await v.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
     progress.stop();
+    // Degraded: the backup exists and restores, but named files are missing or changed in it.
+    const degraded = manifest.warnings ?? [];
     let pruned: string[] = [];
     if (v.keepLocal !== undefined) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
     await recordRun(stateFile, v.name, {
@@ -136,19 +138,25 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
       key,
       storedBytes: manifest.storedBytes,
       rawBytes: manifest.rawBytes,
+      ...(degraded.length ? { warnings: degraded } : {}),
     }).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
     const secs = (finished.getTime() - started.getTime()) / 1000;
     log.info(
       { source: v.name, key, rawBytes: manifest.rawBytes, storedBytes: manifest.storedBytes, seconds: secs },
       `backup of ${v.name} finished`,
     );
+    if (degraded.length) {
+      log.warn({ source: v.name, key, warnings: degraded }, `backup of ${v.name} is DEGRADED: ${degraded.join("; ")}`);
+      await alerts.alert(`Lifeboat: backup of ${v.name} (${v.kind}) to ${where} is DEGRADED (stored as ${key}, but): ${degraded.join("; ")}`);
+    }
     await alerts.ping("success");
     output(
       o,
-      { ok: true, manifest, pruned },
-      `backup ok: ${v.name} -> ${key}\n  tier ${tier}, ${formatBytes(manifest.rawBytes)} raw, ${formatBytes(manifest.storedBytes)} stored, ${secs.toFixed(1)}s\n  sha256 ${manifest.sha256}`,
+      { ok: true, degraded: degraded.length > 0, manifest, pruned },
+      `backup ${degraded.length ? "DEGRADED" : "ok"}: ${v.name} -> ${key}\n  tier ${tier}, ${formatBytes(manifest.rawBytes)} raw, ${formatBytes(manifest.storedBytes)} stored, ${secs.toFixed(1)}s\n  sha256 ${manifest.sha256}` +
+        degraded.map((w) => `\n  WARNING: ${w}`).join(""),
     );
-    return EXIT_OK;
+    return degraded.length ? EXIT_DEGRADED : EXIT_OK;
   } catch (e) {
     progress.stop();
     enc?.kill();

@@ -18,6 +18,8 @@ export interface SourceHealth {
   source: string;
   healthy: boolean;
   problems: string[];
+  /** The newest backup is degraded (stored and restorable; named files missing or changed): shown, alerted by the backup run, not unhealthy. */
+  warnings?: string[];
   newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
 }
@@ -58,7 +60,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
     const n = s.newest;
     const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
     const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + s.problems.map((p) => `\n     ${p}`).join("");
+    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     degraded: ${w}`).join("");
   });
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
   output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
@@ -102,6 +104,7 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
       source,
       healthy: problems.length === 0,
       problems,
+      ...(newestM.warnings?.length ? { warnings: newestM.warnings } : {}),
       newest: {
         key: newestEntry.key,
         takenAt: newestM.startedAt,
@@ -140,6 +143,7 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
       source,
       healthy: problems.length === 0,
       problems,
+      ...(ok?.warnings?.length ? { warnings: ok.warnings } : {}),
       newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
     };
   });
