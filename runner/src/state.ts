@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { processAlive } from "./proc";
 
 /**
  * The runner's own record of its last runs, per source name, on its local disk. The writer
@@ -56,15 +57,6 @@ export async function readState(path: string): Promise<StateFile> {
 
 const LOCK_WAIT_MS = 30_000;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Runs `fn` holding `<path>.lock`, created exclusively (O_EXCL) with our pid in it. Several runs
  * that finish at once (one per source) would otherwise read the same file and the last rename
@@ -85,7 +77,7 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
     }
     const holder = Number(await fsp.readFile(lock, "utf8").catch(() => ""));
     // An empty file is a holder between open and write: wait for it like a live one.
-    if (holder > 0 && !alive(holder)) {
+    if (holder > 0 && !processAlive(holder)) {
       await fsp.rm(lock, { force: true });
       continue;
     }

@@ -4,13 +4,14 @@
  * these tests can forge keys and manifests (as an attacker with the writer's keys could) but
  * not the store's times, as in reality.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { backupArgs, listArgs, restoreArgs, statusArgs, verifyArgs, BackupSpec } from "lifeboat-runner";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
-import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner, RUNNER_BIN } from "../support/runner";
 
 jest.setTimeout(120_000);
 
@@ -262,3 +263,48 @@ async function restoredDir(name: string): Promise<string> {
   expect(describeRun(r)).toMatch(/^exit 0/);
   return target;
 }
+
+describe("local mode after a kill", () => {
+  test("a partial left by a killed run is removed by the next run (and reported with --keep-local); a live run's partial is not", async () => {
+    const src = join(work, "local-kill-src");
+    mkdirSync(src);
+    const big = Buffer.alloc(80_000_000);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2246822519) ^ (i >>> 5)) >>> 0, i);
+    writeFileSync(join(src, "big.bin"), big);
+    const local = join(work, "local-kill");
+    const args = (keep?: number) =>
+      backupArgs({ source: "directory", name: "dev-kill", path: src, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "kill-state.json"), json: true, ...(keep ? { keepLocal: keep } : {}) });
+    const partials = (): string[] => {
+      const out: string[] = [];
+      const walk = (d: string) => {
+        for (const e of readdirSync(d, { withFileTypes: true })) {
+          if (e.isDirectory()) walk(join(d, e.name));
+          else if (/\.partial-/.test(e.name)) out.push(join(d, e.name));
+        }
+      };
+      if (existsSync(local)) walk(local);
+      return out;
+    };
+
+    const child = spawn(process.execPath, [RUNNER_BIN, ...args()], { stdio: "ignore", env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    const closed = new Promise((r) => child.on("close", r));
+    const until = Date.now() + 20_000;
+    while (partials().length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
+    child.kill("SIGKILL");
+    await closed;
+    const left = partials();
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(new RegExp(`\\.partial-${child.pid}-[0-9a-f]{8}$`));
+
+    // A partial of a run that is still alive (this test process) stays.
+    const live = join(dirname(left[0]!), `20261201T000000.000Z-aaaaaaaaaaaa.tar.zst.age.partial-${process.pid}-0123abcd`);
+    writeFileSync(live, "being written");
+
+    const r = await runner(args(5), {});
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(JSON.parse(r.stdout).pruned).toEqual([left[0]]);
+    expect(partials()).toEqual([live]);
+    const list = JSON.parse((await runner(listArgs({ name: "dev-kill", localDir: local, json: true }), {})).stdout);
+    expect(list.backups).toHaveLength(1);
+  });
+});

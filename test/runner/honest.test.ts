@@ -155,3 +155,19 @@ describe("classifyTarExit: GNU tar 1.34's own diagnostics, decided per file", ()
     expect(classifyTarExit(64, "tar: ./x: file changed as we read it\n").failures[0]).toMatch(/code 64/);
   });
 });
+
+describe("partialIsStale: local-mode partial files", () => {
+  const { partialIsStale } = require(join(DIST, "store.js"));
+  const started = Date.parse("2026-12-01T10:00:00Z");
+  const alive = (pid: number) => pid === 4242;
+  test("a partial whose writer is alive is kept, whatever its age; a dead writer's is stale", () => {
+    expect(partialIsStale("k.tar.zst.age.partial-4242-0123abcd", new Date(0), alive, started)).toBe(false);
+    expect(partialIsStale("k.tar.zst.age.partial-4243-0123abcd", new Date(started + 1000), alive, started)).toBe(true);
+  });
+  test("an old-format (pid-less) partial is stale once it predates this process; other files never are", () => {
+    expect(partialIsStale("k.tar.zst.age.partial-0123abcd", new Date(started - 1), alive, started)).toBe(true);
+    expect(partialIsStale("k.tar.zst.age.partial-0123abcd", new Date(started + 1), alive, started)).toBe(false);
+    expect(partialIsStale("k.tar.zst.age", new Date(0), alive, started)).toBe(false);
+    expect(partialIsStale("k.tar.zst.age.manifest.json", new Date(0), alive, started)).toBe(false);
+  });
+});

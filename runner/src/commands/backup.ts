@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
-import { backupKey, manifestKey, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
+import { backupKey, manifestKey, sourcePrefix, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
 import { parseRecipients } from "../age";
 import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind, storedObjectManifest } from "../manifest";
@@ -57,8 +57,15 @@ async function validate(o: BackupOpts, log: Logger) {
   return { kind, name, recipients, keepLocal, zstdLevel, store, tools, alerts };
 }
 
-/** Local mode: keep only the newest N backups of this source (object and manifest). */
-async function pruneLocal(store: Store, name: string, keep: number, log: Logger): Promise<string[]> {
+/**
+ * Local mode: removes this source's partial files that no live run is writing (a run killed
+ * mid-write leaves one behind), then, with --keep-local N, keeps only the newest N backups
+ * (object and manifest). Returns what it removed.
+ */
+async function pruneLocal(store: Store, name: string, keep: number | undefined, log: Logger): Promise<string[]> {
+  const stale = (await store.removeStalePartials?.(sourcePrefix(store.prefix, name))) ?? [];
+  for (const p of stale) log.info({ path: p }, `removed partial file ${p} left by a run that is no longer running`);
+  if (keep === undefined) return stale;
   const all = await listBackups(store, name);
   const doomed = all.slice(0, Math.max(0, all.length - keep));
   for (const b of doomed) {
@@ -67,7 +74,7 @@ async function pruneLocal(store: Store, name: string, keep: number, log: Logger)
     await store.remove!(b.key);
     log.info({ key: b.key }, `removed old local backup ${b.key}`);
   }
-  return doomed.map((b) => b.key);
+  return [...stale, ...doomed.map((b) => b.key)];
 }
 
 export async function backupCommand(o: BackupOpts, log: Logger): Promise<number> {
@@ -130,7 +137,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     // Degraded: the backup exists and restores, but named files are missing or changed in it.
     const degraded = manifest.warnings ?? [];
     let pruned: string[] = [];
-    if (v.keepLocal !== undefined) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
+    if (!o.upload) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
     await recordRun(stateFile, v.name, {
       ok: true,
       startedAt: manifest.startedAt,
