@@ -58,14 +58,14 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     destOptions(
       program
         .command("backup")
-        .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last")
+        .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last; exit 3 when the backup is degraded (a named file missing or changed while read)")
         .addOption(new Option("--source <kind>", "what to back up").choices(SOURCE_KINDS as unknown as string[]))
         .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
         .addOption(new Option("--url <url>", "postgres:// or redis:// URL of the source (secret)").env(ENV.url))
         .addOption(new Option("--path <path>", "directory, volume mount point or SQLite file").env(ENV.path))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
-        .option("--no-upload", "local mode: write to --local-dir instead of uploading")
-        .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source").env(ENV.keepLocal))
+        .option("--no-upload", "local mode: write to --local-dir instead of uploading (each run also removes this source's partial files left by killed runs)")
+        .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
   ).action((opts) => run(backupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
@@ -87,7 +87,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
   commonOptions(
     destOptions(
-      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest"))
+      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", "postgres URL of a database to CREATE/DROP scratch databases from (secret)").env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record"),
     ),
@@ -97,7 +97,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk or failed verification")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, failed verification, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
