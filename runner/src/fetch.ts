@@ -58,6 +58,10 @@ export async function download(store: Store, sel: Selected, identity: string, on
   const dec = decode(body, identity);
   // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
   const counter = new ByteCounter(onRawBytes);
+  // The failure is reported through `done`; a consumer that only pipes `out` (pg_verifybackup's
+  // tar) adds no 'error' listener, and without this one age rejecting a corrupted chunk crashed
+  // the process with an uncaught RunError instead of a recorded, alerted verify failure.
+  counter.on("error", () => undefined);
   dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
   const done = checked(sel, dec);

@@ -138,12 +138,12 @@ describe("latest is what the store says, not what the key says", () => {
     expect(s.problems.join(" ")).toMatch(new RegExp(`untrusted backup ${forged}: .*in the future`));
 
     expect(await restoredText("victim")).toBe("newest honest");
-    const v = await runner(verifyArgs({ name: "victim", identity: key.file, ...dest(), json: true, record: false }), env());
+    const v = await runner(verifyArgs({ name: "victim", identity: key.file, ...dest(), json: true, noRecord: true }), env());
     expect(describeRun(v)).toMatch(/^exit 0/);
     expect(JSON.parse(v.stdout).key).toBe(honest);
 
     // Chosen by its exact key, it fails verification on the flag alone.
-    const vf = await runner(verifyArgs({ name: "victim", key: forged, identity: key.file, ...dest(), record: false }), env());
+    const vf = await runner(verifyArgs({ name: "victim", key: forged, identity: key.file, ...dest(), noRecord: true }), env());
     expect(vf.code).toBe(1);
     expect(vf.stdout).toMatch(/PROBLEM: .*after the store received the object/);
     await s3.remove(BUCKET, forged + ".manifest.json");
@@ -306,5 +306,17 @@ describe("local mode after a kill", () => {
     expect(partials()).toEqual([live]);
     const list = JSON.parse((await runner(listArgs({ name: "dev-kill", localDir: local, json: true }), {})).stdout);
     expect(list.backups).toHaveLength(1);
+  });
+});
+
+describe("status --local", () => {
+  test("a last success recorded in the future (the host clock ran ahead) is not OK", async () => {
+    const stateFile = join(work, "future-state.json");
+    const future = new Date(Date.now() + 3 * 3600_000).toISOString();
+    const run = { ok: true, startedAt: future, finishedAt: future, key: "k" };
+    writeFileSync(stateFile, JSON.stringify({ version: 1, sources: { db: { lastRun: run, lastSuccess: run } } }));
+    const st = await runner(statusArgs({ name: "db", local: true, maxAge: "1h", stateFile }), {});
+    expect(st.code).toBe(1);
+    expect(st.stdout).toMatch(/in the future of this host's clock/);
   });
 });

@@ -171,3 +171,41 @@ describe("partialIsStale: local-mode partial files", () => {
     expect(partialIsStale("k.tar.zst.age.manifest.json", new Date(0), alive, started)).toBe(false);
   });
 });
+
+describe("a corrupted backup read by a consumer that only pipes it", () => {
+  test("is a rejected `done` (a reported verify failure), not an uncaught error (exit 70)", async () => {
+    const { ageKey, runner } = await import("../support/runner");
+    const { writeFileSync, mkdirSync, readdirSync } = await import("node:fs");
+    const src = join(work, "flip-src");
+    mkdirSync(src);
+    const big = Buffer.alloc(3_000_000);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 3)) >>> 0, i);
+    writeFileSync(join(src, "blob.bin"), big);
+    const key = ageKey(work);
+    const local = join(work, "flip-store");
+    const b = await runner(["backup", "--source", "directory", "--name", "flip", "--path", src, "--recipient", key.recipient, "--no-upload", "--local-dir", local, "--state-file", join(work, "flip-state.json")]);
+    expect(b.code).toBe(0);
+    const dir = join(local, "flip", readdirSync(join(local, "flip"))[0]!);
+    const obj = join(dir, readdirSync(dir).find((f) => f.endsWith(".tar.zst.age"))!);
+    const bytes = readFileSync(obj);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(obj, bytes);
+    const r = await node(`
+      require(${JSON.stringify(join(DIST, "cli.js"))}).installCrashHandlers();
+      const { LocalStore } = require(${JSON.stringify(join(DIST, "store.js"))});
+      const { download } = require(${JSON.stringify(join(DIST, "fetch.js"))});
+      const { listBackups, readManifest } = require(${JSON.stringify(join(DIST, "catalog.js"))});
+      const { Writable } = require("node:stream");
+      (async () => {
+        const store = new LocalStore(${JSON.stringify(local)});
+        const [entry] = await listBackups(store, "flip");
+        const dl = await download(store, { entry, manifest: await readManifest(store, entry) }, ${JSON.stringify(key.file)});
+        dl.out.pipe(new Writable({ write(c, e, cb) { setTimeout(cb, 1); } }));
+        await dl.done.then(() => console.log("ok"), (e) => console.log("rejected: " + e.message));
+        await new Promise((res) => setTimeout(res, 300));
+      })();
+    `);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^rejected: .*\(corrupted\)/);
+  });
+});

@@ -1,6 +1,6 @@
 import { Logger } from "pino";
 import { parseDuration, formatDuration } from "lifeboat-core";
-import { listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
+import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
@@ -138,6 +138,8 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
     const ok = s.lastSuccess;
     const ageSeconds = ok ? (now - Date.parse(ok.startedAt)) / 1000 : Infinity;
     if (!ok) problems.push("no successful run recorded");
+    // Recorded by a clock that ran ahead: a negative age would never become overdue.
+    else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
     else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
     return {
       source,
