@@ -103,6 +103,18 @@ describe("a backup nobody holding this identity can decrypt", () => {
     expect(s.problems.join(" ")).toMatch(/verification failed: .*cannot decrypt/);
   });
 
+  test("an unreadable manifest is a recorded, alerted verify failure against its key", async () => {
+    const k = await backupText("garbled", "data");
+    await s3.put(BUCKET, k + ".manifest.json", Buffer.from("{ not json"));
+    hook.received.length = 0;
+    const v = await runner(verifyArgs({ name: "garbled", identity: key.file, alertWebhook: hook.url, ...dest() }), env());
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/verify FAILED: .*garbled.*\n  manifest unreadable/);
+    const records = await s3.keys(BUCKET, "prod/_verifications/garbled/");
+    expect(JSON.parse((await s3.get(BUCKET, records[0]!)).toString("utf8"))).toMatchObject({ key: k, ok: false, problems: [expect.stringMatching(/not valid JSON/)] });
+    expect(hook.received.map((h) => h.body).join("\n")).toMatch(/verification of garbled backup .*FAILED.*not valid JSON/);
+  });
+
   test("a verify with nothing to verify alerts too", async () => {
     hook.received.length = 0;
     const v = await runner(verifyArgs({ name: "never-backed-up", identity: key.file, alertWebhook: hook.url, ...dest() }), env());

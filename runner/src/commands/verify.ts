@@ -8,8 +8,8 @@ import { keyTimestamp, verificationPrefix } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { identityProblem, download, Selected } from "../fetch";
-import { listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
-import { BASEBACKUP_EXT } from "../manifest";
+import { BackupEntry, listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
+import { BASEBACKUP_EXT, Manifest } from "../manifest";
 import { baseVerifyTools, verifyBaseBackup } from "../pitr/verifyBase";
 import { Verification } from "../manifest";
 import { requireTools, run, startProc } from "../proc";
@@ -40,19 +40,26 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const name = checkName(o.name);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
-  let sel: Selected;
+  let entry: BackupEntry;
   try {
-    sel = await selectForVerify(store, name, o.at, o.key);
+    entry = await pickForVerify(store, name, o.at, o.key);
   } catch (e) {
-    // Nothing to verify (no backup, an unreadable manifest) is a failed verification too.
+    // Nothing to verify (no backup, a listing that fails) is a failed verification too.
     if (!(e instanceof UsageError)) await alerts.failure(`Lifeboat: verification of ${name} FAILED: ${errorMessage(e)}`);
     throw e;
   }
-  const m = sel.manifest;
+  // From here on every finding, an unreadable manifest included, is recorded against the key.
+  let m: Manifest | undefined;
+  let unreadable: string | undefined;
+  try {
+    m = await readManifest(store, entry);
+  } catch (e) {
+    unreadable = errorMessage(e);
+  }
   // An identity that cannot open the backup is the verifier's finding, not a usage error: a
   // backup nobody holding this key can decrypt must be recorded, alerted and shown by status.
-  const cannotDecrypt = identityProblem(o.identity, m, sel.entry.key);
-  if (!cannotDecrypt) {
+  const cannotDecrypt = m && identityProblem(o.identity, m, entry.key);
+  if (m && !cannotDecrypt) {
     if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
     if (m.kind === "postgres") {
       pgTarget(o.scratchUrl, "--scratch-url");
@@ -65,11 +72,11 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   }
   const started = Date.now();
   const progress = new Progress(`verify ${name}`, log);
-  const problems: string[] = [...sel.entry.flags.map((f) => `${sel.entry.key}: ${f}`), ...(cannotDecrypt ? [cannotDecrypt] : [])];
+  const problems: string[] = [...entry.flags.map((f) => `${entry.key}: ${f}`), ...[unreadable, cannotDecrypt].filter((p): p is string => !!p)];
   let detail: Record<string, unknown> = {};
-  if (!cannotDecrypt) {
+  if (m && !cannotDecrypt) {
     try {
-      detail = await check(o, store, sel, problems, progress, log);
+      detail = await check(o, store, { entry, manifest: m }, problems, progress, log);
     } catch (e) {
       problems.push(errorMessage(e));
     }
@@ -79,7 +86,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const ok = problems.length === 0;
   const record: Verification = {
     version: 1,
-    key: sel.entry.key,
+    key: entry.key,
     source: name,
     ok,
     checkedAt: new Date().toISOString(),
@@ -93,17 +100,17 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
     });
   }
   const report = [
-    `verify ${ok ? "ok" : "FAILED"}: ${sel.entry.key}`,
-    `  ${m.kind}, taken ${m.startedAt}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
+    `verify ${ok ? "ok" : "FAILED"}: ${entry.key}`,
+    `  ${m ? `${m.kind}, taken ${m.startedAt}` : "manifest unreadable"}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
     ...Object.entries(detail).map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`),
     ...problems.map((p) => `  PROBLEM: ${p}`),
   ].join("\n");
   if (ok) {
-    log.info({ key: sel.entry.key, seconds: secs }, `verification of ${sel.entry.key} passed`);
+    log.info({ key: entry.key, seconds: secs }, `verification of ${entry.key} passed`);
     await alerts.ping("success");
   } else {
-    log.error({ key: sel.entry.key, problems }, `verification of ${sel.entry.key} failed`);
-    await alerts.failure(`Lifeboat: verification of ${name} backup ${sel.entry.key} FAILED: ${problems.join("; ")}`);
+    log.error({ key: entry.key, problems }, `verification of ${entry.key} failed`);
+    await alerts.failure(`Lifeboat: verification of ${name} backup ${entry.key} FAILED: ${problems.join("; ")}`);
   }
   output(o, { ...record, ...detail }, report);
   return ok ? EXIT_OK : EXIT_FAILED;
@@ -115,7 +122,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
  * through its base backups: its WAL objects under wal/ are never candidates, and pg_dump
  * backups it may hold from before PITR was enabled are not what a restore starts from.
  */
-export async function selectForVerify(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
+export async function pickForVerify(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<BackupEntry> {
   const when = parseAt(at);
   let entries = await listBackups(store, name);
   if (!key && entries.some((e) => e.parts.ext === BASEBACKUP_EXT)) entries = entries.filter((e) => e.parts.ext === BASEBACKUP_EXT);
@@ -123,8 +130,7 @@ export async function selectForVerify(store: Store, name: string, at: string | u
     const verified = await listVerifications(store, name);
     entries = entries.filter((e) => verified.get(e.key)?.ok === true);
   }
-  const entry = pickBackup(entries, name, when, key);
-  return { entry, manifest: await readManifest(store, entry) };
+  return pickBackup(entries, name, when, key);
 }
 
 async function check(o: VerifyOpts, store: Store, sel: Selected, problems: string[], progress: Progress, log: Logger): Promise<Record<string, unknown>> {
