@@ -190,6 +190,22 @@ describe("latest is what the store says, not what the key says", () => {
   });
 });
 
+describe("after the clock is fixed", () => {
+  test("an untrusted backup that a trusted one followed and that aged out of --max-age is a warning, not a failure", async () => {
+    const first = await backupText("clockfix", "before the fix");
+    const ahead = keyAt("clockfix", new Date(Date.now() + 2 * 3600_000));
+    await plant(first, ahead);
+    const recent = await runner(statusArgs({ name: "clockfix", maxAge: "1h", minSize: "0", ...dest() }), env());
+    expect(recent.code).toBe(1);
+    await new Promise((r) => setTimeout(r, 2100));
+    await backupText("clockfix", "after the fix");
+    const st = await runner(statusArgs({ name: "clockfix", maxAge: "2s", minSize: "0", ...dest(), json: true }), env());
+    expect(describeRun(st)).toMatch(/^exit 0/);
+    expect(JSON.parse(st.stdout).sources[0].warnings.join(" ")).toContain(`untrusted backup ${ahead}: `);
+    expect(await restoredText("clockfix")).toBe("after the fix");
+  });
+});
+
 describe("a source that changes while tar reads it", () => {
   /**
    * A volume whose first member (by name) is a 40 MB incompressible file, uploaded in 5 MiB
@@ -237,7 +253,7 @@ describe("a source that changes while tar reads it", () => {
     expect(readFileSync(join(await restoredDir("changes"), "z-last.txt"), "utf8")).toBe(readFileSync(join(dir, "z-last.txt"), "utf8"));
     const st = await runner(statusArgs({ name: "changes", maxAge: "1h", ...dest(), json: true }), env());
     expect(describeRun(st)).toMatch(/^exit 0/);
-    expect(JSON.parse(st.stdout).sources[0].warnings).toEqual(out.manifest.warnings);
+    expect(JSON.parse(st.stdout).sources[0].warnings).toEqual(out.manifest.warnings.map((w: string) => `degraded: ${w}`));
   });
 
   test("a file removed before tar reached it: degraded (exit 3), named, the rest archived", async () => {

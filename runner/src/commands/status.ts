@@ -18,7 +18,10 @@ export interface SourceHealth {
   source: string;
   healthy: boolean;
   problems: string[];
-  /** The newest backup is degraded (stored and restorable; named files missing or changed): shown, alerted by the backup run, not unhealthy. */
+  /**
+   * Shown, not unhealthy: the newest backup is degraded (`degraded: `; stored and restorable, named
+   * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
+   */
   warnings?: string[];
   newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
@@ -60,7 +63,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
     const n = s.newest;
     const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
     const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     degraded: ${w}`).join("");
+    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
   });
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
   output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
@@ -79,10 +82,18 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
   for (const source of names) {
     const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
     // A backup whose key time disagrees with the store's own time is a forged key or a host
-    // clock running wrong: reported, and never what "newest" or "previous" is judged by.
-    const problems: string[] = backups.flatMap((b) => b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+    // clock running wrong: never what "newest" or "previous" is judged by. It makes the source
+    // unhealthy while it is recent (stored within --max-age, or after the newest trusted one);
+    // once a trusted backup has followed and it has aged out, it is still shown, as a warning,
+    // so that a fixed clock does not leave status red until the object's retention ends.
     const trusted = backups.filter((b) => b.flags.length === 0);
     const newestEntry = trusted[trusted.length - 1];
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    for (const b of backups.filter((x) => x.flags.length > 0)) {
+      const recent = now - b.storedAt.getTime() <= maxAge * 1000 || !newestEntry || b.storedAt.getTime() > newestEntry.storedAt.getTime();
+      (recent ? problems : warnings).push(...b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+    }
     if (!newestEntry) {
       out.push({ source, healthy: false, problems: [...problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
       continue;
@@ -104,7 +115,7 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
       source,
       healthy: problems.length === 0,
       problems,
-      ...(newestM.warnings?.length ? { warnings: newestM.warnings } : {}),
+      ...(warnings.length || newestM.warnings?.length ? { warnings: [...warnings, ...(newestM.warnings ?? []).map((w) => `degraded: ${w}`)] } : {}),
       newest: {
         key: newestEntry.key,
         takenAt: newestM.startedAt,
@@ -145,7 +156,7 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
       source,
       healthy: problems.length === 0,
       problems,
-      ...(ok?.warnings?.length ? { warnings: ok.warnings } : {}),
+      ...(ok?.warnings?.length ? { warnings: ok.warnings.map((w) => `degraded: ${w}`) } : {}),
       newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
     };
   });
