@@ -56,12 +56,13 @@ export async function readState(path: string): Promise<StateFile> {
 }
 
 const LOCK_WAIT_MS = 30_000;
+const STALE_LOCK_MS = 2_000;
 
 /**
  * Runs `fn` holding `<path>.lock`, created exclusively (O_EXCL) with our pid in it. Several runs
  * that finish at once (one per source) would otherwise read the same file and the last rename
- * would drop the others' records. A lock whose holder is dead (killed mid-update) is broken;
- * a live holder is waited for, up to 30 s.
+ * would drop the others' records. A lock whose holder is dead (killed mid-update) and that is
+ * more than 2 s old is broken; a live holder is waited for, up to 30 s.
  */
 async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
@@ -76,8 +77,11 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     const holder = Number(await fsp.readFile(lock, "utf8").catch(() => ""));
-    // An empty file is a holder between open and write: wait for it like a live one.
-    if (holder > 0 && !processAlive(holder)) {
+    const age = Date.now() - ((await fsp.stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+    // An empty file is a holder between open and write: wait for it like a live one. An update
+    // takes milliseconds, so a lock also has to be a few seconds old before it counts as left
+    // over: a pid from another container's pid namespace (a shared volume) looks dead from here.
+    if (holder > 0 && !processAlive(holder) && age > STALE_LOCK_MS) {
       await fsp.rm(lock, { force: true });
       continue;
     }
