@@ -141,6 +141,9 @@ function listPrefixes(keyPrefix: string): string[] {
  * - Not granted: `s3:ListMultipartUploadParts` (a read of upload state; the SDK keeps the part
  *   ETags itself and never calls ListParts), any Get or List (explicitly denied: the backup host
  *   can write backups but never read them back, and cannot learn what exists).
+ * - Create-only: an object-creating put (PutObject, CompleteMultipartUpload) without
+ *   `If-None-Match: *` is denied (see {@link createOnly}): the writer cannot overwrite a backup
+ *   or a manifest, on versioned buckets too (where an overwrite would hide the original).
  * - KMS: `kms:GenerateDataKey` for SSE-KMS uploads, and `kms:Decrypt`, which AWS requires for
  *   multipart uploads to SSE-KMS buckets (S3 decrypts the parts to complete the upload); both
  *   only via S3. `kms:Encrypt` is not used by S3 SSE-KMS uploads, so it is not granted.
@@ -159,9 +162,31 @@ export function writerPolicy(scope: SourceScope): PolicyDocument {
   if (scope.kmsKeyArn) statements.push(kmsViaS3("EncryptViaS3", scope.kmsKeyArn, ["kms:GenerateDataKey", "kms:Decrypt"]));
   statements.push(
     { Sid: "NeverRead", Effect: "Deny", Action: ["s3:GetObject*", "s3:List*"], Resource: [bucket, `${bucket}/*`] },
+    createOnly("CreateOnlyNeverOverwrite", [`${bucket}/*`]),
     denyProtected("NeverDeleteOrReconfigure", [bucket]),
   );
   return { Version: "2012-10-17", Statement: statements };
+}
+
+/**
+ * Denies every object-creating put that does not carry `If-None-Match: *`, so a credential can
+ * only create keys, never replace one (which would let it choose what "latest" restores).
+ * `s3:if-none-match` is the request's If-None-Match header (absent → `Null` is true).
+ * `s3:ObjectCreationOperation` is true for PutObject, CompleteMultipartUpload and CopyObject
+ * and false for CreateMultipartUpload, UploadPart and UploadPartCopy, which take no conditional
+ * header (AWS S3 User Guide, "Enforce conditional writes on Amazon S3 buckets"); so a multipart
+ * upload is covered by its CompleteMultipartUpload, which the runner sends with If-None-Match.
+ * `BoolIfExists` also denies a put that arrives without the operation key at all. CopyObject is
+ * refused either way (S3 answers 501 to a conditional copy), and nothing here copies.
+ */
+function createOnly(sid: string, objectArns: string[]): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: "Deny",
+    Action: "s3:PutObject",
+    Resource: objectArns,
+    Condition: { Null: { "s3:if-none-match": "true" }, BoolIfExists: { "s3:ObjectCreationOperation": "true" } },
+  };
 }
 
 /**

@@ -9,6 +9,39 @@ export interface BackupEntry {
   parts: BackupKeyParts;
   /** Size of the stored object as listed. */
   size: number;
+  /**
+   * When the store received the manifest, i.e. when the backup came to exist (S3 LastModified,
+   * set by the server): what backups are ordered by, because the writer chooses the key's time.
+   */
+  storedAt: Date;
+  /** Why this backup's key time cannot be trusted ({@link storeTimeFlags}); never chosen as latest. */
+  flags: string[];
+}
+
+/** How far a key's time may run ahead of the store's clock (clock skew between hosts). */
+export const CLOCK_TOLERANCE_MS = 5 * 60_000;
+/** A backup stored more than this after its key time was backdated or replaced, not just slow. */
+export const MAX_RUN_MS = 24 * 3600_000;
+
+/**
+ * Why a backup's key time disagrees with the times the store itself recorded, which the writer
+ * cannot forge: the key names a time after the store received the object (a forged future key,
+ * or a backup host whose clock runs ahead), after now, the object was stored after its manifest
+ * (replaced once the backup had finished), or the manifest arrived long after the key's time
+ * (backdated, or an old key overwritten). Empty for an honest backup.
+ */
+export function storeTimeFlags(t: { keyTime: Date; objectStoredAt: Date; manifestStoredAt: Date; now: Date }): string[] {
+  const key = t.keyTime.getTime();
+  const obj = t.objectStoredAt.getTime();
+  const man = t.manifestStoredAt.getTime();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const out: string[] = [];
+  if (key > obj + CLOCK_TOLERANCE_MS) out.push(`key time ${iso(key)} is after the store received the object (${iso(obj)}): forged key or a backup host clock running ahead`);
+  if (key > t.now.getTime() + CLOCK_TOLERANCE_MS) out.push(`key time ${iso(key)} is in the future`);
+  // Same server clock for both, whole seconds on S3: an honest object is never newer than its manifest.
+  if (obj > man + 1000) out.push(`object stored at ${iso(obj)}, after its manifest (${iso(man)}): replaced after the backup finished`);
+  if (man - key > MAX_RUN_MS) out.push(`manifest stored at ${iso(man)}, more than ${MAX_RUN_MS / 3600_000}h after the key time ${iso(key)}: backdated or overwritten`);
+  return out;
 }
 
 /** Names of the sources that have anything under the prefix. */
@@ -24,22 +57,25 @@ export async function listSourceNames(store: Store): Promise<string[]> {
 }
 
 /**
- * The backups of one source, oldest first. A backup exists only when both the object and its
- * manifest are present: an object without a manifest is an unfinished or failed run.
+ * The backups of one source, oldest first by the store's own time (when the manifest arrived),
+ * each with the flags that make its key time untrustworthy. A backup exists only when both the
+ * object and its manifest are present: an object without a manifest is an unfinished or failed run.
  */
-export async function listBackups(store: Store, source: string): Promise<BackupEntry[]> {
+export async function listBackups(store: Store, source: string, now = new Date()): Promise<BackupEntry[]> {
   const objs = await store.list(sourcePrefix(store.prefix, source));
-  const keys = new Map(objs.map((o) => [o.key, o.size]));
+  const byKey = new Map(objs.map((o) => [o.key, o]));
   const out: BackupEntry[] = [];
   for (const o of objs) {
     if (o.key.endsWith(MANIFEST_SUFFIX)) continue;
     const manifestKey = o.key + MANIFEST_SUFFIX;
-    if (!keys.has(manifestKey)) continue;
+    const manifest = byKey.get(manifestKey);
+    if (!manifest) continue;
     const parts = parseBackupKey(store.prefix, o.key);
     if (!parts || parts.source !== source) continue;
-    out.push({ key: o.key, manifestKey, parts, size: o.size });
+    const flags = storeTimeFlags({ keyTime: parts.time, objectStoredAt: o.modified, manifestStoredAt: manifest.modified, now });
+    out.push({ key: o.key, manifestKey, parts, size: o.size, storedAt: manifest.modified, flags });
   }
-  return out.sort((a, b) => a.parts.time.getTime() - b.parts.time.getTime() || (a.key < b.key ? -1 : 1));
+  return out.sort((a, b) => a.storedAt.getTime() - b.storedAt.getTime() || a.parts.time.getTime() - b.parts.time.getTime() || (a.key < b.key ? -1 : 1));
 }
 
 export async function readManifest(store: Store, entry: BackupEntry): Promise<Manifest> {
@@ -63,8 +99,10 @@ export function parseAt(text: string | undefined): AtSelector {
 }
 
 /**
- * The newest backup taken at or before `at`, or the one named by `key`. For `latest-verified`
- * pass the entries already narrowed to those with a passing verification record.
+ * The newest backup (by the store's time) taken at or before `at`, or the one named by `key`.
+ * A flagged backup (see {@link storeTimeFlags}) is never chosen by time or as latest: only by
+ * its exact key. For `latest-verified` pass the entries already narrowed to those with a
+ * passing verification record.
  */
 export function pickBackup(entries: BackupEntry[], source: string, at: AtSelector, key?: string): BackupEntry {
   if (key) {
@@ -72,13 +110,16 @@ export function pickBackup(entries: BackupEntry[], source: string, at: AtSelecto
     if (!e) throw new RunError(`no backup with key ${key} for source ${source} (an object without its manifest is not a backup)`);
     return e;
   }
-  const candidates = at instanceof Date ? entries.filter((e) => e.parts.time.getTime() <= at.getTime()) : entries;
+  const trusted = entries.filter((e) => e.flags.length === 0);
+  const candidates = at instanceof Date ? trusted.filter((e) => e.parts.time.getTime() <= at.getTime()) : trusted;
   const e = candidates[candidates.length - 1];
   if (!e) {
+    const skipped = entries.length - trusted.length;
+    const note = skipped ? ` (${skipped} backup(s) skipped because their key time disagrees with the store's; see lifeboat-runner list)` : "";
     throw new RunError(
-      at === "latest" ? `no backups found for source ${source}`
+      (at === "latest" ? `no backups found for source ${source}`
         : at === "latest-verified" ? `no backup of ${source} has passed verification (run lifeboat-runner verify, or restore --at latest)`
-          : `no backup of ${source} taken at or before ${at.toISOString()}`,
+          : `no backup of ${source} taken at or before ${at.toISOString()}`) + note,
     );
   }
   return e;

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { makeLogger } from "./logger";
-import { EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
+import { EXIT_CRASH, EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
 import { ENV } from "./env";
 import { SOURCE_KINDS } from "./manifest";
 import { backupCommand, RUNNER_VERSION } from "./commands/backup";
@@ -43,8 +43,8 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification)", "latest")
-    .option("--key <key>", "an exact backup key instead of --at")
+    .option("--at <time>", "newest backup (by the store's time) taken at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }
 
@@ -61,19 +61,19 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     destOptions(
       program
         .command("backup")
-        .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last")
+        .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last; exit 3 when the backup is degraded (a named file missing or changed while read)")
         .addOption(new Option("--source <kind>", "what to back up").choices(SOURCE_KINDS as unknown as string[]))
         .option("--name <name>", "source name: the key prefix segment (lowercase, digits, hyphens)")
         .addOption(new Option("--url <url>", `redis:// URL or postgres source (${PG_FORMS}) (secret)`).env(ENV.url))
         .addOption(new Option("--path <path>", "directory, volume mount point or SQLite file").env(ENV.path))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
-        .option("--no-upload", "local mode: write to --local-dir instead of uploading")
-        .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source").env(ENV.keepLocal))
+        .option("--no-upload", "local mode: write to --local-dir instead of uploading (each run also removes this source's partial files left by killed runs)")
+        .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
   ).action((opts) => run(backupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification").option("--name <name>", "only this source"))).action(
+  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source"))).action(
     (opts) => run(listCommand(opts, log)),
   );
 
@@ -90,7 +90,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
   commonOptions(
     destOptions(
-      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest"))
+      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record"),
     ),
@@ -100,7 +100,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk or failed verification")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, failed verification, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
@@ -176,10 +176,29 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .passThroughOptions()
     .action((command: string[], opts) => run(scheduleCommand(command, opts, log)));
 
+  program.addHelpText(
+    "after",
+    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle).`,
+  );
   return program;
 }
 
+/**
+ * An error nothing handled is a bug, not a reported failure: exit 70 (EX_SOFTWARE) instead of
+ * Node's 1, which is the runner's "failed run". The message is redacted like any other.
+ */
+export function installCrashHandlers(): void {
+  const crash = (e: unknown) => {
+    const msg = redactUrl(e instanceof Error && e.stack ? e.stack : errorMessage(e));
+    process.stderr.write(`lifeboat-runner: internal error (exit ${EXIT_CRASH}): ${msg}\n`);
+    process.exit(EXIT_CRASH);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
+}
+
 export function main(argv: string[] = process.argv): void {
+  installCrashHandlers();
   const log = makeLogger();
   let running: Promise<number> | undefined;
   const program = buildProgram((p) => {

@@ -11,10 +11,17 @@ export class RunError extends Error {
   override name = "RunError";
 }
 
-/** Exit codes: 0 ok, 1 failed run / unhealthy / mismatch, 2 bad usage. */
+/**
+ * Exit codes: 0 ok, 1 failed run / unhealthy / mismatch (reported and alerted), 2 bad usage,
+ * 3 degraded backup (stored and restorable, but a named file is missing or changed while read;
+ * alerted), 70 a crash (an error the runner did not expect; EX_SOFTWARE from sysexits.h), so a
+ * caller can tell a reported failure from Node's own exit 1 on an uncaught error.
+ */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_DEGRADED = 3;
+export const EXIT_CRASH = 70;
 
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;

@@ -26,17 +26,20 @@ export async function selectBackup(store: Store, name: string, at: string | unde
 }
 
 /**
- * Checks, before downloading anything, that the identity file holds a private key for one of
- * the backup's recipients. Returns nothing; throws a UsageError that says what is wrong.
+ * Why `identity` cannot decrypt the backup, or undefined when it holds a private key for one of
+ * the backup's recipients. A missing or unreadable identity file is a UsageError (the flag is wrong).
  */
-export function checkIdentity(identity: string | undefined, manifest: Manifest, key: string): void {
+export function identityProblem(identity: string | undefined, manifest: Manifest, key: string): string | undefined {
   const mine = identityRecipients(identity).map(recipientFingerprint);
   const theirs = manifest.encryption.recipientFingerprints;
-  if (!mine.some((f) => theirs.includes(f))) {
-    throw new UsageError(
-      `--identity ${identity} cannot decrypt ${key}: it was encrypted to recipient fingerprint(s) ${theirs.join(", ")}, and this identity's public key has fingerprint ${mine.join(", ")}`,
-    );
-  }
+  if (mine.some((f) => theirs.includes(f))) return undefined;
+  return `--identity ${identity} cannot decrypt ${key}: it was encrypted to recipient fingerprint(s) ${theirs.join(", ")}, and this identity's public key has fingerprint ${mine.join(", ")}`;
+}
+
+/** {@link identityProblem} before a restore downloads anything: a UsageError that says what is wrong. */
+export function checkIdentity(identity: string | undefined, manifest: Manifest, key: string): void {
+  const problem = identityProblem(identity, manifest, key);
+  if (problem) throw new UsageError(problem);
 }
 
 export interface Download {
@@ -55,11 +58,11 @@ export async function download(store: Store, sel: Selected, identity: string, on
   const dec = decode(body, identity);
   // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
   const counter = new ByteCounter(onRawBytes);
-  dec.out.on("error", (e) => counter.destroy(e));
-  // As in decode(): the failure is reported through `done`, which every consumer awaits. Consumers
-  // pipe() `out` into tar or pg_restore, and pipe() listens for no 'error' on its source, so without
-  // this listener a download failing before the end crashed the process (exit 1, no report).
+  // The failure is reported through `done`; a consumer that only pipes `out` (pg_verifybackup's
+  // tar) adds no 'error' listener, and without this one age rejecting a corrupted chunk crashed
+  // the process with an uncaught RunError instead of a recorded, alerted verify failure.
   counter.on("error", () => undefined);
+  dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
   const done = checked(sel, dec);
   return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };

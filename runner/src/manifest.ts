@@ -59,6 +59,11 @@ export const ManifestSchema = z.object({
       sqliteSnapshots: z.array(z.string()),
     })
     .optional(),
+  /**
+   * A degraded backup: stored and restorable, but these named files are missing from it, changed
+   * while read, or archived as is instead of as a consistent snapshot. Absent when clean.
+   */
+  warnings: z.array(z.string()).optional(),
   /** Single-file kinds (redis, sqlite): the original file name, used by restore --target-dir. */
   file: z.object({ name: z.string() }).optional(),
   /** pg-basebackup only: where WAL replay starts and the backup becomes consistent. */

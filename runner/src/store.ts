@@ -14,10 +14,13 @@ import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
 import { uploadStream } from "./upload";
+import { processAlive } from "./proc";
 
 export interface StoredObject {
   key: string;
   size: number;
+  /** When the store received the object (S3 LastModified, set by the server; local: mtime). */
+  modified: Date;
 }
 
 export interface PutStreamOptions {
@@ -44,6 +47,8 @@ export interface Store {
   list(prefix: string): Promise<StoredObject[]>;
   /** Local mode only (keep-local pruning). */
   remove?(key: string): Promise<void>;
+  /** Local mode only: removes partial files under `prefix` that no live run is writing; returns their paths. */
+  removeStalePartials?(prefix: string): Promise<string[]>;
 }
 
 export interface S3Options {
@@ -179,7 +184,7 @@ export class S3Store implements Store {
         const r = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
         );
-        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
@@ -187,6 +192,26 @@ export class S3Store implements Store {
     }
     return out;
   }
+}
+
+/**
+ * A file being written in local mode: `<final name>.partial-<pid>-<random>`, the pid of the run
+ * writing it (older runners wrote `.partial-<random>`).
+ */
+const PARTIAL = /\.partial-(?:(\d+)-)?[0-9a-f]{8}$/;
+
+/** When this process started: a pid-less partial older than that belongs to no run of ours. */
+const PROCESS_STARTED = Date.now() - process.uptime() * 1000;
+
+/**
+ * Whether a partial file is left over: its writer's pid is gone (killed mid-backup), or, for a
+ * pid-less name, it predates this process. A partial whose writer is alive is never touched.
+ */
+export function partialIsStale(name: string, mtime: Date, alive: (pid: number) => boolean = processAlive, startedAt = PROCESS_STARTED): boolean {
+  const m = PARTIAL.exec(name);
+  if (!m) return false;
+  if (m[1] !== undefined) return !alive(Number(m[1]));
+  return mtime.getTime() < startedAt;
 }
 
 /** Local mode: the same layout under a directory. Files appear under their final name only when complete. */
@@ -206,7 +231,7 @@ export class LocalStore implements Store {
   private async createOnly(key: string, write: (partial: string) => Promise<void>): Promise<void> {
     const final = this.path(key);
     await fsp.mkdir(dirname(final), { recursive: true });
-    const partial = `${final}.partial-${randomBytes(4).toString("hex")}`;
+    const partial = `${final}.partial-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
       await write(partial);
       // link() fails when the final name exists: never overwrite.
@@ -247,8 +272,9 @@ export class LocalStore implements Store {
     return fsp.readFile(this.path(key), "utf8");
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = [];
+  /** Every regular file under the directory whose key starts with `prefix`, partials included. */
+  private async files(prefix: string): Promise<Array<{ key: string; path: string; name: string }>> {
+    const out: Array<{ key: string; path: string; name: string }> = [];
     const walk = async (d: string): Promise<void> => {
       let entries;
       try {
@@ -259,14 +285,35 @@ export class LocalStore implements Store {
       for (const e of entries) {
         const p = join(d, e.name);
         if (e.isDirectory()) await walk(p);
-        else if (e.isFile() && !/\.partial-[0-9a-f]{8}$/.test(e.name)) {
+        else if (e.isFile()) {
           const key = relative(this.dir, p).split(sep).join("/");
-          if (key.startsWith(prefix)) out.push({ key, size: (await fsp.stat(p)).size });
+          if (key.startsWith(prefix)) out.push({ key, path: p, name: e.name });
         }
       }
     };
     await walk(this.dir);
+    return out;
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    for (const f of await this.files(prefix)) {
+      if (PARTIAL.test(f.name)) continue;
+      const st = await fsp.stat(f.path);
+      out.push({ key: f.key, size: st.size, modified: st.mtime });
+    }
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  async removeStalePartials(prefix: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const f of await this.files(prefix)) {
+      const st = await fsp.stat(f.path).catch(() => undefined);
+      if (!st || !partialIsStale(f.name, st.mtime)) continue;
+      await fsp.rm(f.path, { force: true });
+      removed.push(f.path);
+    }
+    return removed;
   }
 
   async remove(key: string): Promise<void> {

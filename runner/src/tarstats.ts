@@ -112,3 +112,49 @@ export class TarCounter extends Transform {
     }
   }
 }
+
+/** What GNU tar's exit status and diagnostics mean for the archive it wrote. */
+export interface TarOutcome {
+  /** The archive is not a faithful copy: the run must fail (no manifest is written). */
+  failures: string[];
+  /** The archive is complete and every member in it is right, but named files are missing or changed: a degraded run. */
+  warnings: string[];
+}
+
+const TAR_LINE = /^tar: (.*?): (File shrank by \d+ bytes; padding with zeros|file changed as we read it|File removed before we read it|Cannot open: .*|Cannot stat: No such file or directory)$/;
+
+/**
+ * Decides, per diagnostic, what `tar --create` exiting 1 ("some files differ") or 2 means.
+ * - `File shrank by N bytes; padding with zeros`: tar keeps the size it promised in the header
+ *   and fills the rest with zeros, so that member holds bytes the file never had: failure.
+ * - `file changed as we read it`: the member is the file as tar read it, but it changed during
+ *   the read (mtime/ctime/size), so it may mix old and new content: degraded, with the name.
+ *   For a directory (`isDirectory`) it only means entries came or went while it was archived,
+ *   which every live backup sees and which leaves no member wrong: ignored (a file that went
+ *   is reported on its own).
+ * - `File removed before we read it` / `Cannot stat: No such file or directory`: the file
+ *   vanished after the directory was listed; it is not in the archive: degraded, with the name.
+ * - `Cannot open: ...` (e.g. permission denied): tar skips the file and archives the rest (exit
+ *   2): degraded, with the name, rather than losing the whole volume for one file.
+ * - Anything else (a read error mid-file, which tar also pads with zeros, or a message we do not
+ *   know) and any other exit code: failure. Unknown is never reported as ok.
+ */
+export function classifyTarExit(code: number, stderr: string, isDirectory: (path: string) => boolean = () => false): TarOutcome {
+  const out: TarOutcome = { failures: [], warnings: [] };
+  if (code === 0) return out;
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && l !== "tar: Exiting with failure status due to previous errors");
+  for (const line of lines) {
+    const m = TAR_LINE.exec(line);
+    const file = m?.[1]?.replace(/^\.\//, "") || ".";
+    const what = m?.[2] ?? "";
+    if (!m || (code !== 1 && code !== 2)) out.failures.push(line);
+    else if (what.startsWith("File shrank")) out.failures.push(`${file}: shrank while being archived; tar padded it with zeros, so the archived copy is wrong`);
+    else if (what === "file changed as we read it" && isDirectory(file)) continue;
+    else if (what === "file changed as we read it") out.warnings.push(`${file}: changed while being archived (the archived copy may mix old and new content)`);
+    else if (what.startsWith("Cannot open")) out.warnings.push(`${file}: not archived: ${what.replace(/^Cannot open: /, "cannot open: ")}`);
+    else out.warnings.push(`${file}: removed while being archived (not in the archive)`);
+  }
+  if (code !== 1 && code !== 2) out.failures.unshift(`tar exited with code ${code}`);
+  else if (lines.length === 0) out.failures.push(`tar exited with code ${code} and no diagnostic`);
+  return out;
+}

@@ -27,6 +27,10 @@ const VIA_S3 = { "kms:ViaService": "s3.eu-west-1.amazonaws.com" };
 
 const obj = (bucket: string, key: string) => `${bucket}/${key}`;
 const BACKUP = "prod/main-db/daily/20260114T020000.000Z-a1b2c3d4.dump.zst.age";
+/** A create-only PutObject or CompleteMultipartUpload, as the runner sends it (If-None-Match: *). */
+const CREATE = { "s3:ObjectCreationOperation": "true", "s3:if-none-match": "*" };
+/** CreateMultipartUpload / UploadPart: authorized as s3:PutObject, no conditional header possible. */
+const PART = { "s3:ObjectCreationOperation": "false" };
 
 describe("writerPolicy (prefix prod, source main-db)", () => {
   const policy = writerPolicy({ bucketArn: BUCKET, prefix: "prod", source: "main-db", kmsKeyArn: KEY });
@@ -38,7 +42,19 @@ describe("writerPolicy (prefix prod, source main-db)", () => {
     ["s3:AbortMultipartUpload", BACKUP],
     ["s3:PutObjectRetention", BACKUP],
   ])("can %s its own key %s", async (action, key) => {
-    expect(await decide(policy, action, obj(BUCKET, key))).toBe("Allowed");
+    expect(await decide(policy, action, obj(BUCKET, key), action === "s3:PutObject" ? CREATE : {})).toBe("Allowed");
+  });
+
+  it("can upload the parts of a multipart upload (no conditional header exists for them)", async () => {
+    expect(await decide(policy, "s3:PutObject", obj(BUCKET, BACKUP), PART)).toBe("Allowed");
+  });
+
+  it.each([
+    ["a PutObject or CompleteMultipartUpload without If-None-Match", { "s3:ObjectCreationOperation": "true" }],
+    ["a put that does not say whether it creates the object", {}],
+  ])("cannot overwrite its own backups: %s is denied explicitly", async (_what, ctx) => {
+    expect(await decide(policy, "s3:PutObject", obj(BUCKET, BACKUP), ctx)).toBe("ExplicitlyDenied");
+    expect(await decide(policy, "s3:PutObject", obj(BUCKET, `${BACKUP}.manifest.json`), ctx)).toBe("ExplicitlyDenied");
   });
 
   it.each([
@@ -50,7 +66,7 @@ describe("writerPolicy (prefix prod, source main-db)", () => {
     ["the bucket prefix itself", obj(BUCKET, "prod/x.age")],
     ["another bucket, same key", obj(OTHER_BUCKET, BACKUP)],
   ])("cannot put to %s", async (_what, resource) => {
-    expect(await decide(policy, "s3:PutObject", resource)).not.toBe("Allowed");
+    expect(await decide(policy, "s3:PutObject", resource, CREATE)).not.toBe("Allowed");
   });
 
   it.each(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:ListMultipartUploadParts"])(
@@ -101,15 +117,15 @@ describe("writerPolicy (prefix prod, source main-db)", () => {
 
   it("has no KMS permissions when the bucket has no customer-managed key", async () => {
     const noKms = writerPolicy({ bucketArn: BUCKET, prefix: "prod", source: "main-db" });
-    expect(await decide(noKms, "s3:PutObject", obj(BUCKET, BACKUP))).toBe("Allowed");
+    expect(await decide(noKms, "s3:PutObject", obj(BUCKET, BACKUP), CREATE)).toBe("Allowed");
     expect(await decide(noKms, "kms:GenerateDataKey", KEY, VIA_S3)).not.toBe("Allowed");
   });
 
   it("with an empty bucket prefix writes under <source>/ only", async () => {
     const flat = writerPolicy({ bucketArn: BUCKET, prefix: "", source: "main-db" });
-    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "main-db/daily/x.age"))).toBe("Allowed");
-    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "crm-db/daily/x.age"))).not.toBe("Allowed");
-    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "prod/main-db/daily/x.age"))).not.toBe("Allowed");
+    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "main-db/daily/x.age"), CREATE)).toBe("Allowed");
+    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "crm-db/daily/x.age"), CREATE)).not.toBe("Allowed");
+    expect(await decide(flat, "s3:PutObject", obj(BUCKET, "prod/main-db/daily/x.age"), CREATE)).not.toBe("Allowed");
   });
 
   it("rejects names that would widen the resource pattern", () => {
@@ -130,11 +146,12 @@ describe("writerPolicy (prefix prod, source main-db)", () => {
         fc.asyncProperty(bucketPrefix, sourceName, sourceName, keyTail, async (prefix, source, other, tail) => {
           const p = writerPolicy({ bucketArn: BUCKET, prefix, source });
           const base = prefix ? `${prefix}/` : "";
-          expect(await decide(p, "s3:PutObject", obj(BUCKET, `${base}${source}/${tail}`))).toBe("Allowed");
-          expect(await decide(p, "s3:PutObject", obj(OTHER_BUCKET, `${base}${source}/${tail}`))).not.toBe("Allowed");
+          expect(await decide(p, "s3:PutObject", obj(BUCKET, `${base}${source}/${tail}`), CREATE)).toBe("Allowed");
+          expect(await decide(p, "s3:PutObject", obj(BUCKET, `${base}${source}/${tail}`), { "s3:ObjectCreationOperation": "true" })).toBe("ExplicitlyDenied");
+          expect(await decide(p, "s3:PutObject", obj(OTHER_BUCKET, `${base}${source}/${tail}`), CREATE)).not.toBe("Allowed");
           expect(await decide(p, "s3:GetObject", obj(BUCKET, `${base}${source}/${tail}`))).toBe("ExplicitlyDenied");
           if (other !== source) {
-            expect(await decide(p, "s3:PutObject", obj(BUCKET, `${base}${other}/${tail}`))).not.toBe("Allowed");
+            expect(await decide(p, "s3:PutObject", obj(BUCKET, `${base}${other}/${tail}`), CREATE)).not.toBe("Allowed");
           }
         }),
         { numRuns: 60 },
@@ -151,7 +168,7 @@ describe("writerPolicy (prefix prod, source main-db)", () => {
       const p = writerPolicy({ bucketArn: BUCKET, prefix: "prod", source: "main-db" });
       await fc.assert(
         fc.asyncProperty(anyKey, async (key) => {
-          const allowed = (await decide(p, "s3:PutObject", obj(BUCKET, key))) === "Allowed";
+          const allowed = (await decide(p, "s3:PutObject", obj(BUCKET, key), CREATE)) === "Allowed";
           expect(allowed).toBe(key.startsWith("prod/main-db/"));
         }),
         { numRuns: 150 },

@@ -73,8 +73,18 @@ describe("pure helpers", () => {
 
   test("--at picks the newest backup at or before the time", () => {
     const keys = ["20261101T030000.000Z", "20261102T030000.000Z", "20261103T030000.000Z"].map((t) => `p/db/daily/${t}-abcdef.dump.zst.age`);
-    const entries = keys.map((k) => ({ key: k, manifestKey: k + ".manifest.json", parts: parseBackupKey("p", k)!, size: 1 }));
+    const entry = (k: string, flags: string[] = []) => {
+      const parts = parseBackupKey("p", k)!;
+      return { key: k, manifestKey: k + ".manifest.json", parts, size: 1, storedAt: new Date(parts.time.getTime() + 60_000), flags };
+    };
+    const entries = keys.map((k) => entry(k));
     expect(pickBackup(entries, "db", parseAt("latest")).key).toBe(keys[2]);
+    // A flagged (untrusted) backup is never latest nor picked by time, only by its exact key.
+    const forged = entry("p/db/daily/20991101T030000.000Z-abcdef.dump.zst.age", ["key time is in the future"]);
+    expect(pickBackup([...entries, forged], "db", parseAt("latest")).key).toBe(keys[2]);
+    expect(pickBackup([...entries, forged], "db", parseAt("2100-01-01T00:00:00Z")).key).toBe(keys[2]);
+    expect(pickBackup([...entries, forged], "db", "latest", forged.key).key).toBe(forged.key);
+    expect(() => pickBackup([forged], "db", parseAt("latest"))).toThrow(/no backups found for source db \(1 backup\(s\) skipped/);
     expect(pickBackup(entries, "db", parseAt("2026-11-02T12:00:00Z")).key).toBe(keys[1]);
     expect(pickBackup(entries, "db", parseAt("20261102T030000.000Z")).key).toBe(keys[1]);
     expect(() => pickBackup(entries, "db", parseAt("2026-10-01T00:00:00Z"))).toThrow(/no backup of db taken at or before/);

@@ -446,7 +446,7 @@ test("verify names a base backup object with a flipped byte (sha256 mismatch): e
   try {
     const bad = Buffer.from(original);
     bad[Math.floor(bad.length / 2)]! ^= 0x01;
-    await s3.put(BUCKET, baseKey, bad);
+    s3.rot(BUCKET, baseKey, bad);
     const v = await verify({ at: "latest" });
     expect({ code: v.code, out: v.out, run: describeRun(v.run) }).toMatchObject({ code: 1, out: { ok: false, key: baseKey } });
     expect(v.out.problems.join("\n")).toContain(`${baseKey}: sha256 `);
@@ -457,7 +457,7 @@ test("verify names a base backup object with a flipped byte (sha256 mismatch): e
     expect({ code: h.code, run: describeRun(h) }).toMatchObject({ code: 1, run: expect.stringContaining(`verify FAILED: ${baseKey}`) });
     expect(h.stdout).toMatch(/PROBLEM: .*sha256 .*\(corrupted\)/);
   } finally {
-    await s3.put(BUCKET, baseKey, original);
+    s3.rot(BUCKET, baseKey, original);
   }
   const ok = await verify({ key: baseKey });
   expect({ code: ok.code, out: describeRun(ok.run) }).toMatchObject({ code: 0 });

@@ -155,7 +155,10 @@ test("copies the backups of two sources with their manifests and verification re
   }
   const list = JSON.parse((await runner(listArgs({ ...onReplica(), json: true }), env())).stdout);
   const srcList = JSON.parse((await runner(listArgs({ ...src(), json: true }), env())).stdout);
-  expect(list.backups.map((b: any) => ({ ...b, key: b.key }))).toEqual(srcList.backups.map((b: any) => ({ ...b, key: toReplicaKey(b.key) })));
+  // storedAt is each store's own time (the replica received its copies later): everything else matches.
+  const sameBut = (b: any, key: string) => ({ ...b, key, storedAt: expect.any(String) });
+  expect(list.backups.map((b: any) => sameBut(b, b.key))).toEqual(srcList.backups.map((b: any) => sameBut(b, toReplicaKey(b.key))));
+  for (const [r, p] of list.backups.map((b: any, i: number) => [b, srcList.backups[i]])) expect(Date.parse(r.storedAt)).toBeGreaterThanOrEqual(Date.parse(p.storedAt));
   expect(list.backups.find((b: any) => b.key === toReplicaKey(manifests.app2.key)).verified).toBe("ok");
 
   // What the replicator did on the replica: listings and create-only puts, nothing else.

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
-import { backupKey, manifestKey, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
+import { backupKey, manifestKey, sourcePrefix, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
 import { parseRecipients } from "../age";
-import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
+import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { requireTools } from "../proc";
@@ -58,8 +58,15 @@ async function validate(o: BackupOpts, log: Logger) {
   return { kind, name, recipients, keepLocal, zstdLevel, store, tools, alerts };
 }
 
-/** Local mode: keep only the newest N backups of this source (object and manifest). */
-async function pruneLocal(store: Store, name: string, keep: number, log: Logger): Promise<string[]> {
+/**
+ * Local mode: removes this source's partial files that no live run is writing (a run killed
+ * mid-write leaves one behind), then, with --keep-local N, keeps only the newest N backups
+ * (object and manifest). Returns what it removed.
+ */
+async function pruneLocal(store: Store, name: string, keep: number | undefined, log: Logger): Promise<string[]> {
+  const stale = (await store.removeStalePartials?.(sourcePrefix(store.prefix, name))) ?? [];
+  for (const p of stale) log.info({ path: p }, `removed partial file ${p} left by a run that is no longer running`);
+  if (keep === undefined) return stale;
   const all = await listBackups(store, name);
   const doomed = all.slice(0, Math.max(0, all.length - keep));
   for (const b of doomed) {
@@ -68,7 +75,7 @@ async function pruneLocal(store: Store, name: string, keep: number, log: Logger)
     await store.remove!(b.key);
     log.info({ key: b.key }, `removed old local backup ${b.key}`);
   }
-  return doomed.map((b) => b.key);
+  return [...stale, ...doomed.map((b) => b.key)];
 }
 
 export async function backupCommand(o: BackupOpts, log: Logger): Promise<number> {
@@ -128,8 +135,10 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     // The manifest is written last: until it exists, the backup does not.
     await v.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
     progress.stop();
+    // Degraded: the backup exists and restores, but named files are missing or changed in it.
+    const degraded = manifest.warnings ?? [];
     let pruned: string[] = [];
-    if (v.keepLocal !== undefined) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
+    if (!o.upload) pruned = await pruneLocal(v.store, v.name, v.keepLocal, log);
     await recordRun(stateFile, v.name, {
       ok: true,
       startedAt: manifest.startedAt,
@@ -137,19 +146,25 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
       key,
       storedBytes: manifest.storedBytes,
       rawBytes: manifest.rawBytes,
+      ...(degraded.length ? { warnings: degraded } : {}),
     }).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
     const secs = (finished.getTime() - started.getTime()) / 1000;
     log.info(
       { source: v.name, key, rawBytes: manifest.rawBytes, storedBytes: manifest.storedBytes, seconds: secs },
       `backup of ${v.name} finished`,
     );
+    if (degraded.length) {
+      log.warn({ source: v.name, key, warnings: degraded }, `backup of ${v.name} is DEGRADED: ${degraded.join("; ")}`);
+      await alerts.alert(`Lifeboat: backup of ${v.name} (${v.kind}) to ${where} is DEGRADED (stored as ${key}, but): ${degraded.join("; ")}`);
+    }
     await alerts.ping("success");
     output(
       o,
-      { ok: true, manifest, pruned },
-      `backup ok: ${v.name} -> ${key}\n  tier ${tier}, ${formatBytes(manifest.rawBytes)} raw, ${formatBytes(manifest.storedBytes)} stored, ${secs.toFixed(1)}s\n  sha256 ${manifest.sha256}`,
+      { ok: true, degraded: degraded.length > 0, manifest, pruned },
+      `backup ${degraded.length ? "DEGRADED" : "ok"}: ${v.name} -> ${key}\n  tier ${tier}, ${formatBytes(manifest.rawBytes)} raw, ${formatBytes(manifest.storedBytes)} stored, ${secs.toFixed(1)}s\n  sha256 ${manifest.sha256}` +
+        degraded.map((w) => `\n  WARNING: ${w}`).join(""),
     );
-    return EXIT_OK;
+    return degraded.length ? EXIT_DEGRADED : EXIT_OK;
   } catch (e) {
     progress.stop();
     enc?.kill();

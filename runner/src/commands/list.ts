@@ -12,8 +12,13 @@ export interface ListedBackup {
   source: string;
   key: string;
   tier: string;
+  /** The key's time (chosen by the writer). */
   time: string;
+  /** When the store received the manifest (set by the store): the order of the list. */
+  storedAt: string;
   storedBytes: number;
+  /** Why the key's time cannot be trusted; such a backup is never chosen as latest. */
+  flags: string[];
   verified: "ok" | "failed" | "no";
 }
 
@@ -30,7 +35,9 @@ export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
         key: b.key,
         tier: b.parts.tier,
         time: b.parts.time.toISOString(),
+        storedAt: b.storedAt.toISOString(),
         storedBytes: b.size,
+        flags: b.flags,
         verified: v ? (v.ok ? "ok" : "failed") : "no",
       });
     }
@@ -41,7 +48,9 @@ export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
 export async function listCommand(o: ListOpts, _log: Logger): Promise<number> {
   const rows = await listAll(o);
   const lines = rows.map(
-    (r) => `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}`,
+    (r) =>
+      `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
+      r.flags.map((f) => `\n  UNTRUSTED: ${f}`).join(""),
   );
   output(o, { backups: rows }, rows.length ? lines.join("\n") : "no backups found (a backup counts once its manifest is written)");
   return EXIT_OK;

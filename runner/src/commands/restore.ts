@@ -86,6 +86,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   const sel = await selectBackup(store, name, o.at, o.key);
   const m = sel.manifest;
   const key = sel.entry.key;
+  for (const f of sel.entry.flags) log.warn({ key }, `restoring ${key}, chosen by --key, although it is untrusted: ${f}`);
   // Everything below is checked before a single byte is downloaded or the target touched.
   checkIdentity(o.identity, m, key);
   requireTools([

@@ -2,7 +2,7 @@ import { spawn, ChildProcess } from "node:child_process";
 import { Cron } from "croner";
 import { Logger } from "pino";
 import { assertCron } from "lifeboat-core";
-import { UsageError, errorMessage } from "../errors";
+import { EXIT_DEGRADED, UsageError, errorMessage } from "../errors";
 import { defaultStatePath, recordSchedulerStart } from "../state";
 
 export interface ScheduleOpts {
@@ -38,6 +38,7 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
       current.on("close", (code, signal) => {
         const seconds = (Date.now() - started) / 1000;
         if (code === 0) log.info({ command: command[0], code, seconds }, `run finished: ${command[0]}`);
+        else if (code === EXIT_DEGRADED) log.warn({ command: command[0], code, seconds }, `run degraded: ${command[0]} (see its warnings)`);
         else log.error({ command: command[0], code, signal, seconds }, `run failed: ${command[0]} exited ${code ?? signal}`);
         current = undefined;
         resolve();

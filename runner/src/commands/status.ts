@@ -1,6 +1,6 @@
 import { Logger } from "pino";
 import { parseDuration, formatDuration } from "lifeboat-core";
-import { listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
+import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
@@ -18,6 +18,11 @@ export interface SourceHealth {
   source: string;
   healthy: boolean;
   problems: string[];
+  /**
+   * Shown, not unhealthy: the newest backup is degraded (`degraded: `; stored and restorable, named
+   * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
+   */
+  warnings?: string[];
   newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
 }
@@ -58,7 +63,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
     const n = s.newest;
     const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
     const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + s.problems.map((p) => `\n     ${p}`).join("");
+    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
   });
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
   output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
@@ -75,17 +80,29 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
-    const [backups, verifications] = await Promise.all([listBackups(store, source), listVerifications(store, source)]);
+    const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
+    // A backup whose key time disagrees with the store's own time is a forged key or a host
+    // clock running wrong: never what "newest" or "previous" is judged by. It makes the source
+    // unhealthy while it is recent (stored within --max-age, or after the newest trusted one);
+    // once a trusted backup has followed and it has aged out, it is still shown, as a warning,
+    // so that a fixed clock does not leave status red until the object's retention ends.
+    const trusted = backups.filter((b) => b.flags.length === 0);
+    const newestEntry = trusted[trusted.length - 1];
     const problems: string[] = [];
-    const newestEntry = backups[backups.length - 1];
+    const warnings: string[] = [];
+    for (const b of backups.filter((x) => x.flags.length > 0)) {
+      const recent = now - b.storedAt.getTime() <= maxAge * 1000 || !newestEntry || b.storedAt.getTime() > newestEntry.storedAt.getTime();
+      (recent ? problems : warnings).push(...b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+    }
     if (!newestEntry) {
-      out.push({ source, healthy: false, problems: ["no backups found"] });
+      out.push({ source, healthy: false, problems: [...problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
       continue;
     }
-    const prevEntry = backups[backups.length - 2];
+    const prevEntry = trusted[trusted.length - 2];
     const newestM = await readManifest(store, newestEntry);
     const prevM = prevEntry ? await readManifest(store, prevEntry) : undefined;
-    const ageSeconds = (now - newestEntry.parts.time.getTime()) / 1000;
+    // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
+    const ageSeconds = Math.max(0, (now - newestEntry.parts.time.getTime()) / 1000);
     if (ageSeconds > maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(maxAge)}`);
     const floor = minSize ?? DEFAULT_FLOOR[newestM.kind] ?? 0;
     if (newestM.storedBytes < floor) problems.push(`too small: ${formatBytes(newestM.storedBytes)} is under the ${formatBytes(floor)} floor`);
@@ -98,6 +115,7 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
       source,
       healthy: problems.length === 0,
       problems,
+      ...(warnings.length || newestM.warnings?.length ? { warnings: [...warnings, ...(newestM.warnings ?? []).map((w) => `degraded: ${w}`)] } : {}),
       newest: {
         key: newestEntry.key,
         takenAt: newestM.startedAt,
@@ -131,11 +149,14 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
     const ok = s.lastSuccess;
     const ageSeconds = ok ? (now - Date.parse(ok.startedAt)) / 1000 : Infinity;
     if (!ok) problems.push("no successful run recorded");
+    // Recorded by a clock that ran ahead: a negative age would never become overdue.
+    else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
     else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
     return {
       source,
       healthy: problems.length === 0,
       problems,
+      ...(ok?.warnings?.length ? { warnings: ok.warnings.map((w) => `degraded: ${w}`) } : {}),
       newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
     };
   });

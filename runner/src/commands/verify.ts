@@ -7,9 +7,9 @@ import { Logger } from "pino";
 import { keyTimestamp, verificationPrefix } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
-import { checkIdentity, download, Selected } from "../fetch";
-import { listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
-import { BASEBACKUP_EXT } from "../manifest";
+import { identityProblem, download, Selected } from "../fetch";
+import { BackupEntry, listBackups, listVerifications, parseAt, pickBackup, readManifest } from "../catalog";
+import { BASEBACKUP_EXT, Manifest } from "../manifest";
 import { baseVerifyTools, verifyBaseBackup } from "../pitr/verifyBase";
 import { Verification } from "../manifest";
 import { requireTools, run, startProc } from "../proc";
@@ -41,33 +41,53 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const name = checkName(o.name);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
-  const sel = await selectForVerify(store, name, o.at, o.key);
-  const m = sel.manifest;
-  checkIdentity(o.identity, m, sel.entry.key);
-  if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
-  if (m.kind === "postgres") {
-    pgTarget(o.scratchUrl, "--scratch-url");
-    requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
+  let entry: BackupEntry;
+  try {
+    entry = await pickForVerify(store, name, o.at, o.key);
+  } catch (e) {
+    // Nothing to verify (no backup, a listing that fails) is a failed verification too.
+    if (!(e instanceof UsageError)) await alerts.failure(`Lifeboat: verification of ${name} FAILED: ${errorMessage(e)}`);
+    throw e;
   }
-  requireTools([
-    { cmd: "age", why: "decrypts the backup" },
-    { cmd: "zstd", why: "decompresses the backup" },
-  ]);
+  // From here on every finding, an unreadable manifest included, is recorded against the key.
+  let m: Manifest | undefined;
+  let unreadable: string | undefined;
+  try {
+    m = await readManifest(store, entry);
+  } catch (e) {
+    unreadable = errorMessage(e);
+  }
+  // An identity that cannot open the backup is the verifier's finding, not a usage error: a
+  // backup nobody holding this key can decrypt must be recorded, alerted and shown by status.
+  const cannotDecrypt = m && identityProblem(o.identity, m, entry.key);
+  if (m && !cannotDecrypt) {
+    if (m.kind === "pg-basebackup") requireTools(baseVerifyTools());
+    if (m.kind === "postgres") {
+      pgTarget(o.scratchUrl, "--scratch-url");
+      requireTools([{ cmd: "pg_restore", why: "restores the dump into the scratch database" }]);
+    }
+    requireTools([
+      { cmd: "age", why: "decrypts the backup" },
+      { cmd: "zstd", why: "decompresses the backup" },
+    ]);
+  }
   const started = Date.now();
   const progress = new Progress(`verify ${name}`, log);
-  const problems: string[] = [];
+  const problems: string[] = [...entry.flags.map((f) => `${entry.key}: ${f}`), ...[unreadable, cannotDecrypt].filter((p): p is string => !!p)];
   let detail: Record<string, unknown> = {};
-  try {
-    detail = await check(o, store, sel, problems, progress, log);
-  } catch (e) {
-    problems.push(errorMessage(e));
+  if (m && !cannotDecrypt) {
+    try {
+      detail = await check(o, store, { entry, manifest: m }, problems, progress, log);
+    } catch (e) {
+      problems.push(errorMessage(e));
+    }
   }
   progress.stop();
   const secs = (Date.now() - started) / 1000;
   const ok = problems.length === 0;
   const record: Verification = {
     version: 1,
-    key: sel.entry.key,
+    key: entry.key,
     source: name,
     ok,
     checkedAt: new Date().toISOString(),
@@ -81,17 +101,17 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
     });
   }
   const report = [
-    `verify ${ok ? "ok" : "FAILED"}: ${sel.entry.key}`,
-    `  ${m.kind}, taken ${m.startedAt}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
+    `verify ${ok ? "ok" : "FAILED"}: ${entry.key}`,
+    `  ${m ? `${m.kind}, taken ${m.startedAt}` : "manifest unreadable"}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
     ...Object.entries(detail).map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`),
     ...problems.map((p) => `  PROBLEM: ${p}`),
   ].join("\n");
   if (ok) {
-    log.info({ key: sel.entry.key, seconds: secs }, `verification of ${sel.entry.key} passed`);
+    log.info({ key: entry.key, seconds: secs }, `verification of ${entry.key} passed`);
     await alerts.ping("success");
   } else {
-    log.error({ key: sel.entry.key, problems }, `verification of ${sel.entry.key} failed`);
-    await alerts.failure(`Lifeboat: verification of ${name} backup ${sel.entry.key} FAILED: ${problems.join("; ")}`);
+    log.error({ key: entry.key, problems }, `verification of ${entry.key} failed`);
+    await alerts.failure(`Lifeboat: verification of ${name} backup ${entry.key} FAILED: ${problems.join("; ")}`);
   }
   output(o, { ...record, ...detail }, report);
   return ok ? EXIT_OK : EXIT_FAILED;
@@ -103,7 +123,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
  * through its base backups: its WAL objects under wal/ are never candidates, and pg_dump
  * backups it may hold from before PITR was enabled are not what a restore starts from.
  */
-export async function selectForVerify(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
+export async function pickForVerify(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<BackupEntry> {
   const when = parseAt(at);
   let entries = await listBackups(store, name);
   if (!key && entries.some((e) => e.parts.ext === BASEBACKUP_EXT)) entries = entries.filter((e) => e.parts.ext === BASEBACKUP_EXT);
@@ -111,8 +131,7 @@ export async function selectForVerify(store: Store, name: string, at: string | u
     const verified = await listVerifications(store, name);
     entries = entries.filter((e) => verified.get(e.key)?.ok === true);
   }
-  const entry = pickBackup(entries, name, when, key);
-  return { entry, manifest: await readManifest(store, entry) };
+  return pickBackup(entries, name, when, key);
 }
 
 async function check(o: VerifyOpts, store: Store, sel: Selected, problems: string[], progress: Progress, log: Logger): Promise<Record<string, unknown>> {

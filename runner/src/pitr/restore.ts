@@ -41,6 +41,8 @@ export interface PitrOptions {
 async function pickBase(store: Store, name: string, entries: BackupEntry[], at: Date | "latest"): Promise<{ entry: BackupEntry; manifest: Manifest }> {
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i]!;
+    // A base backup whose key time the store's times contradict is never chosen (see storeTimeFlags).
+    if (e.flags.length) continue;
     if (at !== "latest" && e.parts.time.getTime() > at.getTime()) continue;
     const m = await readManifest(store, e);
     if (at === "latest" || new Date(m.finishedAt).getTime() <= at.getTime()) return { entry: e, manifest: m };

@@ -3,7 +3,7 @@ import { Proc } from "../proc";
 import { Manifest, SourceKind } from "../manifest";
 
 /** Extra manifest fields a source contributes once its stream has ended successfully. */
-export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file">;
+export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file" | "warnings">;
 
 /** A running source: the raw bytes, the processes producing them, and how to finish. */
 export interface OpenSource {
