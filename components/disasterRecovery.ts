@@ -5,8 +5,10 @@ import { BackupBucket } from "./backupBucket";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
 import { S3Replication } from "./s3Replication";
-import { DockerRuntimeArgs } from "./schedule/docker";
+import { DockerRunner, DockerRuntimeArgs, dockerRunner } from "./schedule/docker";
 import { EcsRuntimeArgs } from "./schedule/ecs";
+import { JobRuntimeArgs } from "./schedule/jobArgs";
+import { HostJob, dockerScheduler } from "./schedule/scheduler";
 import { ScheduledBackup } from "./scheduledBackup";
 import { ScheduledReplication } from "./scheduledReplication";
 import { ScheduledVerification } from "./scheduledVerification";
@@ -45,6 +47,12 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   readonly writeTarget: BackupBucket;
   /** Failover only: per source with a DR target, the one-shot restore into it. */
   readonly restores: Record<string, FailoverRestore> = {};
+  /**
+   * Docker: the host's two scheduler containers: `backup` (every backup job: writer keys, source
+   * URLs and mounts, public keys only) and `verify` (drills, health checks, replication: read
+   * credentials and the age identity, no source password).
+   */
+  readonly schedulers: { backup?: pulumi.Output<string>; verify?: pulumi.Output<string> } = {};
   /** The runbook for this environment (markdown): real names, exact commands, scenarios. */
   readonly runbook: pulumi.Output<string>;
   /** What a failover does: whether it is active, where backups go, what was restored from where. */
@@ -80,14 +88,27 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     this.primary = bucketFor("backups", c.storage);
     this.replicas = c.replicas.map((r, i) => bucketFor(`replica-${i + 1}`, r));
 
+    // The runtime, declared once for the environment. Docker: one provider and one runner image
+    // for the host; every job runs in one of the host's two schedulers (declared below), and the
+    // components get the image's id and the provider instead of declaring their own.
     const rt = c.runtime;
-    const runtime: DockerRuntimeArgs & EcsRuntimeArgs & { runtime: "docker" | "ecs" } =
-      rt.kind === "docker"
-        ? { runtime: "docker", ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) }
-        : {
-          runtime: "ecs", clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
-          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ...(rt.region ? { ecsRegion: rt.region } : {}), ...(rt.image ? { image: rt.image } : {}),
-        };
+    let host: { args: DockerRuntimeArgs; runner: DockerRunner } | undefined;
+    let runtime: JobRuntimeArgs & { runtime: "docker" | "ecs" };
+    let jobOpts: pulumi.ComponentResourceOptions = { parent: this };
+    if (rt.kind === "docker") {
+      const args: DockerRuntimeArgs = { ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) };
+      host = { args, runner: dockerRunner(name, args, this) };
+      runtime = { runtime: "docker", dockerScheduler: "host", imageId: host.runner.image, ...(rt.network ? { network: rt.network } : {}) };
+      if (host.runner.provider) jobOpts = { parent: this, providers: { docker: host.runner.provider } };
+    } else {
+      const ecs: EcsRuntimeArgs = {
+        clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
+        cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ...(rt.region ? { ecsRegion: rt.region } : {}), ...(rt.image ? { image: rt.image } : {}),
+      };
+      runtime = { runtime: "ecs", ...ecs };
+    }
+    /** Jobs for the host's schedulers: the backup side, and the verify side (drills, health checks, replication). */
+    const hostJobs: { backup: HostJob[]; verify: HostJob[] } = { backup: [], verify: [] };
     const identity = rt.kind === "ecs" ? "role" : "user";
     const credentialsOf = (a: BackupAccess) =>
       a.roleArn ? { taskRoleArn: a.roleArn } : { accessKeyId: a.accessKeyId!, secretAccessKey: a.secretAccessKey! };
@@ -119,7 +140,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         identity: primary.provider === "r2" ? "user" : identity,
         rotationDays: c.credentialRotationDays,
       }, { parent: this });
-      new ScheduledReplication(`${name}-replicate-${i + 1}`, {
+      const replication = new ScheduledReplication(`${name}-replicate-${i + 1}`, {
         bucketName: primary.bucketName,
         prefix: primary.prefix,
         endpoint: access.endpoint,
@@ -135,7 +156,10 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         // The backups' healthcheck URL is theirs: a replicate job pinging it would mask a missed backup.
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
+      // The verify side: it already reads the primary (restorer) and never holds a source's
+      // password or a writer key; the backup side must never hold read credentials.
+      hostJobs.verify.push(...replication.jobs);
     });
 
     // Failover: new backups go to the first replica, verification follows them there, and each
@@ -173,7 +197,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" && source.pitr ? { pitr: true, walFlushInterval: source.walFlushInterval } : {}),
         ...alerts,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
+      hostJobs.backup.push(...this.backups[source.name]!.jobs);
       if (!c.ageIdentity) continue;
       const ageIdentity = pulumi.secret(c.ageIdentity);
       this.verifications[source.name] = new ScheduledVerification(`${name}-${source.name}-verify`, {
@@ -190,7 +215,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" ? { minBackupSize: String(c.alerts.minBackupBytes) } : {}),
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
+      hostJobs.verify.push(...this.verifications[source.name]!.jobs);
       const drTarget = source.kind === "postgres" ? source.drTargetUrl : source.drTargetPath;
       if (!c.failover || drTarget === undefined) continue;
       this.restores[source.name] = new FailoverRestore(`${name}-${source.name}-failover-restore`, {
@@ -202,7 +228,13 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(source.kind === "postgres" ? { targetUrl: pulumi.secret(drTarget) } : { targetPath: drTarget }),
         ...webhook,
         ...runtime,
-      }, { parent: this });
+      }, jobOpts);
+    }
+
+    if (host) {
+      for (const side of ["backup", "verify"] as const) {
+        if (hostJobs[side].length) this.schedulers[side] = dockerScheduler(name, side, host.args, host.runner, hostJobs[side], this).name;
+      }
     }
 
     type RestoreRow = { source: string; from: string; to: string };

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN } from "lifeboat-core";
 import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreCommand } from "./schedule/commands";
-import { dockerJobContainer, dockerRunner } from "./schedule/docker";
+import { dockerJobContainer } from "./schedule/docker";
+import { componentRunner } from "./schedule/scheduler";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
@@ -77,7 +78,7 @@ export class FailoverRestore extends pulumi.ComponentResource {
 
     if (runtime === "docker") {
       if (args.accessKeyId === undefined) throw fail("runtime docker needs accessKeyId/secretAccessKey");
-      const runner = dockerRunner(name, args, this);
+      const runner = componentRunner(name, args, this);
       dockerJobContainer(name, args, runner, {
         role: "restore",
         source: args.sourceName,
