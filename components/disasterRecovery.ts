@@ -6,7 +6,7 @@ import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
 import { S3Replication } from "./s3Replication";
 import { DockerRunner, DockerRuntimeArgs, dockerRunner } from "./schedule/docker";
-import { EcsRuntimeArgs } from "./schedule/ecs";
+import { EcsGrants, EcsRuntimeArgs, EcsSharedIds, ecsRuntime, grantEcsJobs } from "./schedule/ecs";
 import { JobRuntimeArgs } from "./schedule/jobArgs";
 import { HostJob, dockerScheduler } from "./schedule/scheduler";
 import { ScheduledBackup } from "./scheduledBackup";
@@ -95,17 +95,22 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     let host: { args: DockerRuntimeArgs; runner: DockerRunner } | undefined;
     let runtime: JobRuntimeArgs & { runtime: "docker" | "ecs" };
     let jobOpts: pulumi.ComponentResourceOptions = { parent: this };
+    let ecsShared: EcsSharedIds | undefined;
+    const ecsGrants: EcsGrants[] = [];
     if (rt.kind === "docker") {
       const args: DockerRuntimeArgs = { ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) };
       host = { args, runner: dockerRunner(name, args, this) };
       runtime = { runtime: "docker", dockerScheduler: "host", imageId: host.runner.image, ...(rt.network ? { network: rt.network } : {}) };
       if (host.runner.provider) jobOpts = { parent: this, providers: { docker: host.runner.provider } };
     } else {
+      // ECS: one task per job (Fargate costs nothing idle); the log group, execution role and
+      // scheduler role are the environment's, granted once for every job below.
       const ecs: EcsRuntimeArgs = {
         clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
         cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ...(rt.region ? { ecsRegion: rt.region } : {}), ...(rt.image ? { image: rt.image } : {}),
       };
-      runtime = { runtime: "ecs", ...ecs };
+      ecsShared = ecsRuntime(name, ecs, this);
+      runtime = { runtime: "ecs", ...ecs, ecsShared };
     }
     /** Jobs for the host's schedulers: the backup side, and the verify side (drills, health checks, replication). */
     const hostJobs: { backup: HostJob[]; verify: HostJob[] } = { backup: [], verify: [] };
@@ -160,6 +165,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       // The verify side: it already reads the primary (restorer) and never holds a source's
       // password or a writer key; the backup side must never hold read credentials.
       hostJobs.verify.push(...replication.jobs);
+      if (replication.ecsGrants) ecsGrants.push(replication.ecsGrants);
     });
 
     // Failover: new backups go to the first replica, verification follows them there, and each
@@ -199,6 +205,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...runtime,
       }, jobOpts);
       hostJobs.backup.push(...this.backups[source.name]!.jobs);
+      if (this.backups[source.name]!.ecsGrants) ecsGrants.push(this.backups[source.name]!.ecsGrants!);
       if (!c.ageIdentity) continue;
       const ageIdentity = pulumi.secret(c.ageIdentity);
       this.verifications[source.name] = new ScheduledVerification(`${name}-${source.name}-verify`, {
@@ -217,6 +224,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...runtime,
       }, jobOpts);
       hostJobs.verify.push(...this.verifications[source.name]!.jobs);
+      if (this.verifications[source.name]!.ecsGrants) ecsGrants.push(this.verifications[source.name]!.ecsGrants!);
       const drTarget = source.kind === "postgres" ? source.drTargetUrl : source.drTargetPath;
       if (!c.failover || drTarget === undefined) continue;
       this.restores[source.name] = new FailoverRestore(`${name}-${source.name}-failover-restore`, {
@@ -229,8 +237,16 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...webhook,
         ...runtime,
       }, jobOpts);
+      if (this.restores[source.name]!.ecsGrants) ecsGrants.push(this.restores[source.name]!.ecsGrants!);
     }
 
+    if (ecsShared && rt.kind === "ecs") {
+      grantEcsJobs(name, ecsShared, rt.clusterArn, {
+        taskDefinitionArns: ecsGrants.flatMap((g) => g.taskDefinitionArns),
+        passRoleArns: ecsGrants.flatMap((g) => g.passRoleArns),
+        secretArns: ecsGrants.flatMap((g) => g.secretArns),
+      }, this);
+    }
     if (host) {
       for (const side of ["backup", "verify"] as const) {
         if (hostJobs[side].length) this.schedulers[side] = dockerScheduler(name, side, host.args, host.runner, hostJobs[side], this).name;

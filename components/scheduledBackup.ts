@@ -5,7 +5,7 @@ import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupComman
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer } from "./schedule/docker";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
-import { ecsJobs } from "./schedule/ecs";
+import { EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 export type { RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
@@ -85,6 +85,8 @@ export class ScheduledBackup extends pulumi.ComponentResource {
   readonly taskRoleArn?: pulumi.Output<string>;
   /** ECS: the CloudWatch log group. */
   readonly logGroupName?: pulumi.Output<string>;
+  /** ECS: what the environment's shared roles must allow for this job (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
   /** pitr: the WAL sidecar's command line. */
   readonly walStreamCommand?: pulumi.Output<string[]>;
   /** pitr: the WAL sidecar's container name. */
@@ -200,7 +202,8 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       const ecs = ecsJobs(name, args, [{ role: "backup", cron: schedule, command: this.command, secretEnv: Object.fromEntries(Object.keys(secrets).map((k) => [k, k])) }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["backup"]!.arn;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
-      this.logGroupName = ecs.logGroup.name;
+      this.logGroupName = ecs.logGroupName;
+      this.ecsGrants = ecs.grants;
     }
 
     this.registerOutputs({

@@ -5,7 +5,7 @@ import { replicatorSide } from "./backupAccess";
 import { JobDestination, ReplicateJob, SECRET_ENV, replicateCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
-import { ecsJobs } from "./schedule/ecs";
+import { EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 /** Default replication schedule (cron, UTC): hourly. */
@@ -84,6 +84,8 @@ export class ScheduledReplication extends pulumi.ComponentResource {
   readonly taskRoleArn?: pulumi.Output<string>;
   /** ECS: the CloudWatch log group. */
   readonly logGroupName?: pulumi.Output<string>;
+  /** ECS: what the environment's shared roles must allow for this job (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
   /** Docker: the replicate job, for a scheduler (its own, or the host's verify side). */
   readonly jobs: HostJob[] = [];
 
@@ -176,7 +178,8 @@ export class ScheduledReplication extends pulumi.ComponentResource {
       const ecs = ecsJobs(name, args, [{ role: "replicate", cron: schedule, command: this.command, secretEnv: same }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["replicate"]!.arn;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
-      this.logGroupName = ecs.logGroup.name;
+      this.logGroupName = ecs.logGroupName;
+      this.ecsGrants = ecs.grants;
     }
 
     this.registerOutputs({

@@ -4,7 +4,7 @@ import { restorerPolicy } from "./access/policies";
 import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, statusCommand, verifyCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
-import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 import { DEFAULT_BACKUP_SCHEDULE } from "./scheduledBackup";
 
@@ -70,6 +70,8 @@ export class ScheduledVerification extends pulumi.ComponentResource {
   readonly taskDefinitionArns?: { verify: pulumi.Output<string>; status: pulumi.Output<string> };
   /** ECS: the task role ARN (the restorer). */
   readonly taskRoleArn?: pulumi.Output<string>;
+  /** ECS: what the environment's shared roles must allow for these jobs (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
   /** Docker: the scheduler container running both jobs (none with `dockerScheduler: "host"`). */
   readonly containerName?: pulumi.Output<string>;
   /** Docker: the drill and the health check, as jobs of a scheduler (its own, or the host's verify side). */
@@ -159,6 +161,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
         },
       ], secrets, taskRole, this);
       this.taskDefinitionArns = { verify: ecs.taskDefinitions["verify"]!.arn, status: ecs.taskDefinitions["status"]!.arn };
+      this.ecsGrants = ecs.grants;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
     }
 

@@ -191,3 +191,55 @@ describe("DisasterRecovery on one Docker host (the prod layout: five sources, R2
     expect(jobTableOf(ofType(r, "docker:index/container:Container").find((c) => c.name === "lifeboat-prod-backup")!).jobs[0]!.argv[0]).toBe("basebackup");
   });
 });
+
+describe("DisasterRecovery on ECS Fargate: one task per job, the log group and roles declared once for the environment", () => {
+  const CLUSTER = "arn:aws:ecs:eu-west-1:123456789012:cluster/backups";
+  let resources: Declared[];
+  beforeAll(async () => {
+    const config = validateStackConfig({
+      storage: { provider: "s3", region: "eu-west-1" },
+      replicas: [{ provider: "s3", region: "eu-central-1" }],
+      sources: [{ name: "app-db", kind: "postgres", url: "postgres://app:app-Pa55@db/app" }, { name: "cache", kind: "redis", url: "redis://redis:6379/0" }],
+      ageRecipients: [AGE],
+      ageIdentity: "AGE-SECRET-KEY-12LV56Y8MSYUZXR2MJG4H6XSUA3MPV8A4UXTCFT2JFCK88XUVGJCSDX7CJJ",
+      verification: { scratchUrl: "postgres://drill:scratch-Pa55@scratch/postgres" },
+      runtime: { kind: "ecs", region: "eu-west-1", clusterArn: CLUSTER, subnetIds: ["subnet-0a1b2c3d"] },
+    }, "prod");
+    resources = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+  });
+  const named = (type: string) => ofType(resources, type).map((r) => r.name).sort();
+  const arnOf = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+
+  it("declares one log group, one execution role and one scheduler role, and a task definition and schedule per job", () => {
+    expect(named("aws:cloudwatch/logGroup:LogGroup")).toEqual(["lifeboat-prod-logs"]);
+    expect(named("aws:iam/role:Role").filter((n) => /-(execution|scheduler)$/.test(n))).toEqual(["lifeboat-prod-execution", "lifeboat-prod-scheduler"]);
+    const jobs = ["app-db-backup-backup", "app-db-verify-status", "app-db-verify-verify", "cache-backup-backup", "cache-verify-status", "cache-verify-verify"].map((j) => `lifeboat-prod-${j}`);
+    expect(named("aws:ecs/taskDefinition:TaskDefinition")).toEqual(jobs);
+    expect(named("aws:scheduler/schedule:Schedule")).toEqual(jobs);
+    for (const t of ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")) {
+      expect(t.inputs.executionRoleArn).toBe(arnOf("lifeboat-prod-execution"));
+      const logs = JSON.parse(t.inputs.containerDefinitions)[0].logConfiguration.options;
+      expect(logs["awslogs-group"]).toBe("/lifeboat/lifeboat-prod");
+      // One group for the environment: each stream prefix names the component and its job.
+      expect(logs["awslogs-stream-prefix"]).toBe(t.name);
+    }
+    for (const s of ofType(resources, "aws:scheduler/schedule:Schedule")) expect(s.inputs.target.roleArn).toBe(arnOf("lifeboat-prod-scheduler"));
+  });
+
+  it("grants the shared roles exactly the environment's jobs, in one policy each, and keeps one task role per job's identity", () => {
+    const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => /-(execution-secrets|scheduler)$/.test(p.name));
+    expect(policies.map((p) => p.name).sort()).toEqual(["lifeboat-prod-execution-secrets", "lifeboat-prod-scheduler"]);
+    const scheduler = JSON.parse(policies.find((p) => p.name === "lifeboat-prod-scheduler")!.inputs.policy);
+    const taskDefs = ofType(resources, "aws:ecs/taskDefinition:TaskDefinition");
+    expect(scheduler.Statement[0].Resource.sort()).toEqual(taskDefs.map((t) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${t.inputs.family}:1`).sort());
+    expect(scheduler.Statement[0].Condition).toEqual({ ArnEquals: { "ecs:cluster": CLUSTER } });
+    const taskRoles = [...new Set(taskDefs.map((t) => t.inputs.taskRoleArn))];
+    // Writers and restorers of each source: four identities, none shared between a backup and a drill.
+    expect(taskRoles).toHaveLength(4);
+    expect(scheduler.Statement[1].Resource.sort()).toEqual([arnOf("lifeboat-prod-execution"), ...taskRoles].sort());
+    const secrets = ofType(resources, "aws:secretsmanager/secret:Secret");
+    const exec = JSON.parse(policies.find((p) => p.name === "lifeboat-prod-execution-secrets")!.inputs.policy);
+    expect(exec.Statement[0].Resource).toHaveLength(secrets.length);
+    expect(secrets.length).toBe(4);
+  });
+});
