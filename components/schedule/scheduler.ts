@@ -13,7 +13,7 @@
  * jobs in the host's two ({@link DockerSchedulerMode} `host`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_ENV_PREFIX, JobTableInput, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
+import { JOB_ENV_PREFIX, JobTableInput, parseJobTable, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
 import { CONTAINER_PATHS, RUNNER_EXEC, SourceMount } from "./commands";
 import { DockerRunner, DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./docker";
 
@@ -116,7 +116,12 @@ export function dockerScheduler(
   const identities = jobs.filter((j) => j.identity !== undefined);
   const resolved = pulumi
     .all(jobs.map((j) => pulumi.all([pulumi.output(j.argv), pulumi.all(j.secrets)])))
-    .apply((parts) => jobTable(jobs.map((j, i): ResolvedJob => ({ name: j.name, cron: j.cron, argv: parts[i]![0], secrets: parts[i]![1], maxAge: j.maxAge, ...(j.runAtStart ? { runAtStart: true } : {}) }))));
+    .apply((parts) => {
+      const r = jobTable(jobs.map((j, i): ResolvedJob => ({ name: j.name, cron: j.cron, argv: parts[i]![0], secrets: parts[i]![1], maxAge: j.maxAge, ...(j.runAtStart ? { runAtStart: true } : {}) })));
+      // The runner's own validation, at plan time: a table it would refuse never reaches a host.
+      parseJobTable(r.table, `${name}: ${role} scheduler`);
+      return r;
+    });
   // Each source at its own path; two jobs of one source (never on one side today) share it.
   const mounts = new Map<string, SourceMount>();
   for (const m of jobs.flatMap((j) => j.mounts ?? [])) mounts.set(m.target, m);

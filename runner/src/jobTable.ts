@@ -10,9 +10,12 @@
  */
 import { readFileSync } from "node:fs";
 import { Cron } from "croner";
-import { NAME_PATTERN, parseDuration } from "lifeboat-core";
+import { parseDuration } from "lifeboat-core";
 import { z } from "zod";
 import { UsageError } from "./errors";
+
+/** A job's name: like a source name, with room for a kind before it (`status-<source>`). */
+const JOB_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,127}$/;
 
 /** Container variables that carry per-job values start with this; no child inherits any of them. */
 export const JOB_ENV_PREFIX = "LIFEBOAT_JOB_";
@@ -32,7 +35,7 @@ function cronProblem(expr: string): string | undefined {
 const JobSchema = z
   .object({
     /** Unique within the table; the key of the job's state (lowercase letters, digits, hyphens). */
-    name: z.string().regex(NAME_PATTERN, "must be lowercase letters, digits and hyphens"),
+    name: z.string().regex(JOB_NAME_PATTERN, "must be lowercase letters, digits and hyphens, at most 128"),
     cron: z.string().superRefine((v, ctx) => {
       const p = cronProblem(v);
       if (p) ctx.addIssue({ code: "custom", message: p });

@@ -54,3 +54,10 @@ describe("parseJobTable", () => {
     expect(t.jobs.map((j) => [j.env, j.runAtStart])).toEqual([[{}, false], [{}, false]]);
   });
 });
+
+describe("job names", () => {
+  it("fit a kind before the longest source name (63 characters)", () => {
+    const source = "a".repeat(63);
+    expect(table([{ name: `status-${source}`, cron: "0 * * * *", argv: ["status"] }]).jobs[0]!.name).toBe(`status-${source}`);
+  });
+});

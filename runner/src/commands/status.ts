@@ -137,7 +137,8 @@ function jobHealth(state: StateFile, now: number, defaultMaxAge: number): Source
     .map(([name, j]) => {
       const maxAge = j.maxAgeSeconds ?? defaultMaxAge;
       const problems: string[] = [];
-      if (j.lastOk === false) problems.push(`last run at ${j.lastStart} failed: ${j.lastResult}`);
+      // lastEnd, not lastStart: while the next run goes, lastStart is that run's.
+      if (j.lastOk === false) problems.push(`last run, ended ${j.lastEnd}, failed: ${j.lastResult}`);
       const since = j.lastSuccess ?? state.schedulerStartedAt;
       const age = since ? (now - Date.parse(since)) / 1000 : Infinity;
       if (age > maxAge) problems.push(`overdue: ${j.lastSuccess ? "last success" : "no success since the scheduler started"} ${formatDuration(Math.round(age))} ago, more than ${formatDuration(maxAge)}`);
