@@ -28,7 +28,7 @@ import * as verifyMod from "../../runner/src/commands/verify";
 import * as statusMod from "../../runner/src/commands/status";
 import * as scheduleMod from "../../runner/src/commands/schedule";
 import * as replicateMod from "../../runner/src/commands/replicate";
-import { ScheduledBackup, ScheduledReplication, ScheduledVerification } from "../../components";
+import { DisasterRecovery, ScheduledBackup, ScheduledReplication, ScheduledVerification, validateStackConfig } from "../../components";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
 import { Declared, declare, installMocks, isSecretValue, jobTableOf, one, scheduledJob, uploadsOf } from "../components/mockHarness";
 import { ScheduledJob } from "../../runner/src/jobTable";
@@ -275,5 +275,43 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
     expect(deployed.command).toBe("replicate");
     expect(deployed.opts).toEqual(e2e().opts);
     expect(env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
+  });
+});
+
+describe("DisasterRecovery's host schedulers: every job of both tables parses with the runner's CLI under its own environment", () => {
+  it("the prod layout's 5 backups, 10 drill and health jobs and the replicate job each reach their command with their source and secrets", async () => {
+    const config = validateStackConfig({
+      storage: { provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" },
+      replicas: [{ provider: "s3", region: "eu-central-1" }],
+      sources: [
+        { name: "app-db", kind: "postgres", url: SOURCE_URL, schedule: "0 * * * *", rpo: "1h" },
+        { name: "n8n-data", kind: "volume", volume: "n8n_data" },
+        { name: "wa-sessions", kind: "volume", volume: "whatsapp_sessions" },
+        { name: "uploads", kind: "directory", path: "/srv/uploads" },
+        { name: "cache", kind: "redis", url: "redis://redis:6379/0" },
+      ],
+      ageRecipients: [RECIPIENT],
+      ageIdentity: "AGE-SECRET-KEY-12LV56Y8MSYUZXR2MJG4H6XSUA3MPV8A4UXTCFT2JFCK88XUVGJCSDX7CJJ",
+      verification: { scratchUrl: SCRATCH_URL },
+      alerts: { webhookUrl: WEBHOOK },
+      runtime: { kind: "docker", host: "ssh://backup@prod-db.internal" },
+    }, "prod");
+    const resources = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+    const seen: string[] = [];
+    for (const side of ["backup", "verify"]) {
+      const c = resources.find((r) => r.type === "docker:index/container:Container" && r.name === `lifeboat-prod-${side}`)!;
+      for (const job of jobTableOf(c).jobs) {
+        const { run } = scheduled(c, job.name);
+        const kind = job.name.split("-")[0]!;
+        expect(run.command).toBe(kind);
+        if (kind !== "replicate") expect(run.opts.name).toBe(job.name.slice(kind.length + 1));
+        // Each run's secrets arrive by the runner's own variables: keys always, the webhook for all, the source URL for backups of networked sources.
+        expect(run.opts).toMatchObject({ alertWebhook: WEBHOOK, json: true });
+        if (job.name === "backup-app-db") expect(run.opts.url).toBe(SOURCE_URL);
+        if (kind === "verify") expect(run.opts.identity).toBe(CONTAINER_PATHS.identity);
+        seen.push(`${side}:${kind}`);
+      }
+    }
+    expect(seen.sort()).toEqual([...Array(5).fill("backup:backup"), "verify:replicate", ...Array(5).fill("verify:status"), ...Array(5).fill("verify:verify")]);
   });
 });
