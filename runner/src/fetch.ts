@@ -55,6 +55,9 @@ export async function download(store: Store, sel: Selected, identity: string, on
   const dec = decode(body, identity);
   // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
   const counter = new ByteCounter(onRawBytes);
+  // As in decode(): the failure is reported through `done`; a consumer that has not attached yet
+  // (verifyBaseBackup first makes its work directory) must not be crashed by the 'error' event.
+  counter.on("error", () => undefined);
   dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
   const done = checked(sel, dec);
