@@ -474,6 +474,9 @@ function renderMarkdown(doc) {
   out.push("## Where the targets stand", "", ...targets(doc), "");
   const notesFile = join(REPO, "bench/notes.md");
   if (existsSync(notesFile)) out.push(readFileSync(notesFile, "utf8").trim(), "");
+  // bench/scheduler-footprint.mjs writes its own report; it is a section of this one.
+  const footprintFile = join(REPO, "bench/results-footprint.md");
+  if (existsSync(footprintFile)) out.push(readFileSync(footprintFile, "utf8").trim().replace(/^# /, "## "), "");
   out.push(
     "## Per run",
     "",

@@ -6,8 +6,10 @@ import { ConfigError } from "./config/errors";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
 import { S3Replication } from "./s3Replication";
-import { DockerRuntimeArgs } from "./schedule/docker";
-import { EcsRuntimeArgs } from "./schedule/ecs";
+import { DockerRunner, DockerRuntimeArgs, dockerRunner } from "./schedule/docker";
+import { EcsGrants, EcsRuntimeArgs, EcsSharedIds, ecsRuntime, grantEcsJobs } from "./schedule/ecs";
+import { JobRuntimeArgs } from "./schedule/jobArgs";
+import { HostJob, dockerScheduler } from "./schedule/scheduler";
 import { ScheduledBackup } from "./scheduledBackup";
 import { ScheduledReplication } from "./scheduledReplication";
 import { ScheduledVerification } from "./scheduledVerification";
@@ -46,6 +48,12 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   readonly writeTarget: BackupBucket;
   /** Failover only: per source with a DR target, the one-shot restore into it. */
   readonly restores: Record<string, FailoverRestore> = {};
+  /**
+   * Docker: the host's two scheduler containers: `backup` (every backup job: writer keys, source
+   * URLs and mounts, public keys only) and `verify` (drills, health checks, replication: read
+   * credentials and the age identity, no source password).
+   */
+  readonly schedulers: { backup?: pulumi.Output<string>; verify?: pulumi.Output<string> } = {};
   /** The runbook for this environment (markdown): real names, exact commands, scenarios. */
   readonly runbook: pulumi.Output<string>;
   /** What a failover does: whether it is active, where backups go, what was restored from where. */
@@ -86,18 +94,36 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     this.primary = bucketFor("backups", c.storage);
     this.replicas = c.replicas.map((r, i) => bucketFor(`replica-${i + 1}`, r));
 
+    // The runtime, declared once for the environment. Docker: one provider and one runner image
+    // for the host; every job runs in one of the host's two schedulers (declared below), and the
+    // components get the image's id and the provider instead of declaring their own.
     const rt = c.runtime;
     // ECS tasks, their roles, secrets, logs and schedules live in the cluster's region.
     const clusterRegion = rt.kind === "ecs" ? ecsRegion(rt) : undefined;
     const ecsProvider = clusterRegion ? new aws.Provider(`${name}-ecs-aws`, { region: clusterRegion as aws.Region }, { parent: this }) : undefined;
-    const jobOpts: pulumi.ComponentResourceOptions = { parent: this, ...(ecsProvider ? { providers: { aws: ecsProvider } } : {}) };
-    const runtime: DockerRuntimeArgs & EcsRuntimeArgs & { runtime: "docker" | "ecs" } =
-      rt.kind === "docker"
-        ? { runtime: "docker", ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) }
-        : {
-          runtime: "ecs", clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
-          cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ecsRegion: clusterRegion!, ...(rt.image ? { image: rt.image } : {}),
-        };
+    let host: { args: DockerRuntimeArgs; runner: DockerRunner } | undefined;
+    let runtime: JobRuntimeArgs & { runtime: "docker" | "ecs" };
+    let jobOpts: pulumi.ComponentResourceOptions = { parent: this };
+    let ecsShared: EcsSharedIds | undefined;
+    const ecsGrants: EcsGrants[] = [];
+    if (rt.kind === "docker") {
+      const args: DockerRuntimeArgs = { ...(rt.host ? { dockerHost: rt.host } : {}), ...(rt.image ? { image: rt.image } : {}), build: rt.build, ...(rt.network ? { network: rt.network } : {}) };
+      host = { args, runner: dockerRunner(name, args, this) };
+      runtime = { runtime: "docker", dockerScheduler: "host", imageId: host.runner.image, ...(rt.network ? { network: rt.network } : {}) };
+      if (host.runner.provider) jobOpts = { parent: this, providers: { docker: host.runner.provider } };
+    } else {
+      // ECS: one task per job (Fargate costs nothing idle); the log group, execution role and
+      // scheduler role are the environment's, granted once for every job below.
+      const ecs: EcsRuntimeArgs = {
+        clusterArn: rt.clusterArn, subnetIds: rt.subnetIds, securityGroupIds: rt.securityGroupIds, assignPublicIp: rt.assignPublicIp,
+        cpu: rt.cpu, memory: rt.memory, logRetentionDays: rt.logRetentionDays, ecsRegion: clusterRegion!, ...(rt.image ? { image: rt.image } : {}),
+      };
+      ecsShared = ecsRuntime(name, ecs, this, ecsProvider);
+      runtime = { runtime: "ecs", ...ecs, ecsShared };
+      jobOpts = { parent: this, providers: { aws: ecsProvider! } };
+    }
+    /** Jobs for the host's schedulers: the backup side, and the verify side (drills, health checks, replication). */
+    const hostJobs: { backup: HostJob[]; verify: HostJob[] } = { backup: [], verify: [] };
     const identity = rt.kind === "ecs" ? "role" : "user";
     const credentialsOf = (a: BackupAccess) =>
       a.roleArn ? { taskRoleArn: a.roleArn } : { accessKeyId: a.accessKeyId!, secretAccessKey: a.secretAccessKey! };
@@ -129,7 +155,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         identity: primary.provider === "r2" ? "user" : identity,
         rotationDays: c.credentialRotationDays,
       }, onBuckets(primary, replica));
-      new ScheduledReplication(`${name}-replicate-${i + 1}`, {
+      const replication = new ScheduledReplication(`${name}-replicate-${i + 1}`, {
         bucketName: primary.bucketName,
         prefix: primary.prefix,
         endpoint: access.endpoint,
@@ -146,6 +172,10 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...webhook,
         ...runtime,
       }, jobOpts);
+      // The verify side: it already reads the primary (restorer) and never holds a source's
+      // password or a writer key; the backup side must never hold read credentials.
+      hostJobs.verify.push(...replication.jobs);
+      if (replication.ecsGrants) ecsGrants.push(replication.ecsGrants);
     });
 
     // Failover: new backups go to the first replica, verification follows them there, and each
@@ -184,6 +214,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...alerts,
         ...runtime,
       }, jobOpts);
+      hostJobs.backup.push(...this.backups[source.name]!.jobs);
+      if (this.backups[source.name]!.ecsGrants) ecsGrants.push(this.backups[source.name]!.ecsGrants!);
       if (!c.ageIdentity) continue;
       const ageIdentity = pulumi.secret(c.ageIdentity);
       this.verifications[source.name] = new ScheduledVerification(`${name}-${source.name}-verify`, {
@@ -201,6 +233,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...webhook,
         ...runtime,
       }, jobOpts);
+      hostJobs.verify.push(...this.verifications[source.name]!.jobs);
+      if (this.verifications[source.name]!.ecsGrants) ecsGrants.push(this.verifications[source.name]!.ecsGrants!);
       const drTarget = source.kind === "postgres" ? source.drTargetUrl : source.drTargetPath;
       if (!c.failover || drTarget === undefined) continue;
       this.restores[source.name] = new FailoverRestore(`${name}-${source.name}-failover-restore`, {
@@ -213,6 +247,20 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...webhook,
         ...runtime,
       }, jobOpts);
+      if (this.restores[source.name]!.ecsGrants) ecsGrants.push(this.restores[source.name]!.ecsGrants!);
+    }
+
+    if (ecsShared && rt.kind === "ecs") {
+      grantEcsJobs(name, ecsShared, rt.clusterArn, {
+        taskDefinitionArns: ecsGrants.flatMap((g) => g.taskDefinitionArns),
+        passRoleArns: ecsGrants.flatMap((g) => g.passRoleArns),
+        secretArns: ecsGrants.flatMap((g) => g.secretArns),
+      }, this, ecsProvider);
+    }
+    if (host) {
+      for (const side of ["backup", "verify"] as const) {
+        if (hostJobs[side].length) this.schedulers[side] = dockerScheduler(name, side, host.args, host.runner, hostJobs[side], this).name;
+      }
     }
 
     type RestoreRow = { source: string; from: string; to: string };

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN } from "lifeboat-core";
 import { drTargetIn } from "./runbook/targets";
 import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreCommand } from "./schedule/commands";
-import { dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
+import { dockerJobContainer } from "./schedule/docker";
+import { componentRunner } from "./schedule/scheduler";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
 export interface FailoverRestoreArgs extends JobRuntimeArgs, JobBucketArgs, JobKeyArgs, Pick<JobTaskRoleArgs, "taskRoleArn">, Pick<JobAlertArgs, "alertWebhookUrl"> {
@@ -41,6 +42,8 @@ export class FailoverRestore extends pulumi.ComponentResource {
   /** Where it goes (a database URL is shown as `postgres target (secret)`). */
   readonly to: string;
   readonly runtime: RunnerRuntime;
+  /** ECS: what the environment's shared roles must allow for this job (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
 
   constructor(name: string, args: FailoverRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     const runtime = args.runtime ?? "docker";
@@ -78,7 +81,7 @@ export class FailoverRestore extends pulumi.ComponentResource {
 
     if (runtime === "docker") {
       if (args.accessKeyId === undefined) throw fail("runtime docker needs accessKeyId/secretAccessKey");
-      const runner = dockerRunner(name, args, this);
+      const runner = componentRunner(name, args, this);
       dockerJobContainer(name, args, runner, {
         role: "restore",
         source: args.sourceName,
@@ -92,9 +95,9 @@ export class FailoverRestore extends pulumi.ComponentResource {
       if (args.taskRoleArn === undefined && args.accessKeyId === undefined) throw fail("runtime ecs needs taskRoleArn or accessKeyId/secretAccessKey");
       const runAt = args.runAt ?? new Date(Date.now() + 5 * 60_000).toISOString();
       const envKeys = Object.fromEntries(Object.keys(secrets).map((k) => [k, k]));
-      ecsJobs(name, args, [
+      this.ecsGrants = ecsJobs(name, args, [
         { role: "restore", cron: "once", runAt, command: this.command, secretEnv: { ...envKeys, [AGE_IDENTITY_ENV]: AGE_IDENTITY_ENV }, identityFile: true },
-      ], { ...secrets, [AGE_IDENTITY_ENV]: args.ageIdentity }, args.taskRoleArn !== undefined ? { arn: args.taskRoleArn } : {}, this);
+      ], { ...secrets, [AGE_IDENTITY_ENV]: args.ageIdentity }, args.taskRoleArn !== undefined ? { arn: args.taskRoleArn } : {}, this).grants;
     }
     this.registerOutputs({ command: this.command, from: this.from, to: this.to, runtime });
   }

@@ -1,10 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN, assertCron, formatDuration, parseDuration } from "lifeboat-core";
 import { writerPolicy } from "./access/policies";
-import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, healthcheckCommand, scheduledCommand, sourceMount, walStreamCommand } from "./schedule/commands";
+import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
-import { dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { ecsJobs } from "./schedule/ecs";
+import { dockerJobContainer } from "./schedule/docker";
+import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
+import { EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 export type { RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
@@ -42,7 +43,7 @@ export interface ScheduledBackupArgs extends JobRuntimeArgs, JobBucketArgs, JobK
   pitr?: boolean;
   /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO). @default "60s" */
   walFlushInterval?: string;
-  /** Docker: also back up once whenever the container starts. @default false */
+  /** Docker: also back up once whenever the scheduler starts. @default false */
   runAtStart?: boolean;
 }
 
@@ -60,9 +61,11 @@ function publicProps(args: ScheduledBackupArgs, filled: Record<string, unknown>)
  * One source's scheduled backup: `lifeboat-runner backup` on a cron schedule, streaming the
  * source through zstd and age (public keys only) into the bucket with write-only credentials.
  *
- * - docker (default): a long-running `lifeboat-runner schedule --cron … -- backup …` container
- *   (restart unless-stopped, healthcheck `status --local` on the runner's own state, source
- *   mounted read-only, rotated json-file logs, secrets only in secret env).
+ * - docker (default): a `backup` job (see {@link jobs}) in a long-running `lifeboat-runner
+ *   schedule --jobs` container: this component's own, or with `dockerScheduler: "host"` the
+ *   host's backup scheduler that runs every backup of the host (restart unless-stopped,
+ *   healthcheck `status --local` reporting each job, sources mounted read-only, rotated
+ *   json-file logs, secrets only in secret env).
  * - ecs: a Fargate task definition running one `backup` per task, started by an EventBridge
  *   Scheduler schedule; task role = the writer, secrets from Secrets Manager, logs in CloudWatch.
  */
@@ -82,10 +85,14 @@ export class ScheduledBackup extends pulumi.ComponentResource {
   readonly taskRoleArn?: pulumi.Output<string>;
   /** ECS: the CloudWatch log group. */
   readonly logGroupName?: pulumi.Output<string>;
+  /** ECS: what the environment's shared roles must allow for this job (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
   /** pitr: the WAL sidecar's command line. */
   readonly walStreamCommand?: pulumi.Output<string[]>;
   /** pitr: the WAL sidecar's container name. */
   readonly walStreamContainerName?: pulumi.Output<string>;
+  /** Docker: the job a scheduler runs (this component's own, or with `dockerScheduler: "host"` the host's backup scheduler). */
+  readonly jobs: HostJob[] = [];
 
   constructor(name: string, args: ScheduledBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     const runtime = args.runtime ?? "docker";
@@ -125,7 +132,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
     if ((args.accessKeyId === undefined) !== (args.secretAccessKey === undefined)) throw fail("give accessKeyId and secretAccessKey together");
     let mount;
     try {
-      mount = sourceMount(args.sourceKind, args);
+      mount = sourceMount(args.sourceKind, args.sourceName, args);
     } catch (e) {
       throw fail((e as Error).message);
     }
@@ -157,13 +164,24 @@ export class ScheduledBackup extends pulumi.ComponentResource {
     if (runtime === "docker") {
       const backupJob = job(CONTAINER_PATHS.stateFile);
       this.command = backupJob.apply(args.pitr ? basebackupCommand : backupCommand);
-      const runner = dockerRunner(name, args, this);
+      this.jobs = [{
+        name: `backup-${args.sourceName}`,
+        cron: schedule,
+        argv: this.command,
+        secrets,
+        maxAge: maxAgeFor(schedule),
+        ...(args.runAtStart ? { runAtStart: true } : {}),
+        ...(mount ? { mounts: [mount] } : {}),
+      }];
+      const host = args.dockerScheduler === "host";
+      const runner = host && !args.pitr ? undefined : componentRunner(name, args, this);
       if (args.pitr) {
         // Lag alerts fire past the RPO, but never before one flush interval has had time to upload.
         const flush = parseDuration(walFlushInterval);
         const maxLag = formatDuration(Math.max(args.rpo ? parseDuration(args.rpo) : 0, flush + 60));
         this.walStreamCommand = backupJob.apply((j) => walStreamCommand(j, { flushInterval: walFlushInterval, maxLag }));
-        const sidecar = dockerJobContainer(name, args, runner, {
+        // Continuous, not scheduled: the WAL sidecar stays a container of its own.
+        const sidecar = dockerJobContainer(name, args, runner!, {
           role: "wal-stream",
           source: args.sourceName,
           command: this.walStreamCommand,
@@ -173,16 +191,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         }, this);
         this.walStreamContainerName = sidecar.name;
       }
-      const container = dockerJobContainer(name, args, runner, {
-        role: "backup",
-        source: args.sourceName,
-        command: this.command.apply((c) => scheduledCommand(schedule, c, { runAtStart: args.runAtStart ?? false, stateFile: CONTAINER_PATHS.stateFile })),
-        secretEnv: pulumi.all(secrets),
-        ...(mount ? { mount } : {}),
-        stateVolume: true,
-        healthcheck: healthcheckCommand(args.sourceName, maxAgeFor(schedule)),
-      }, this);
-      this.containerName = container.name;
+      if (!host) this.containerName = dockerScheduler(name, "backup", args, runner!, this.jobs, this).name;
     } else {
       if (mount) throw fail(`runtime ecs cannot reach a ${args.sourceKind} on a Docker host; use runtime docker for volumes, directories and SQLite files`);
       this.command = job().apply(backupCommand);
@@ -193,7 +202,8 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       const ecs = ecsJobs(name, args, [{ role: "backup", cron: schedule, command: this.command, secretEnv: Object.fromEntries(Object.keys(secrets).map((k) => [k, k])) }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["backup"]!.arn;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
-      this.logGroupName = ecs.logGroup.name;
+      this.logGroupName = ecs.logGroupName;
+      this.ecsGrants = ecs.grants;
     }
 
     this.registerOutputs({

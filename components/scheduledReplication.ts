@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { assertCron, formatDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 import { replicatorPolicy } from "./access/policies";
 import { replicatorSide } from "./backupAccess";
-import { CONTAINER_PATHS, JobDestination, ReplicateJob, SECRET_ENV, replicateCommand, scheduledCommand } from "./schedule/commands";
-import { toEventBridgeCron } from "./schedule/cron";
-import { dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { ecsJobs } from "./schedule/ecs";
+import { JobDestination, ReplicateJob, SECRET_ENV, replicateCommand } from "./schedule/commands";
+import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
+import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
+import { EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 
 /** Default replication schedule (cron, UTC): hourly. */
@@ -53,10 +53,11 @@ const SECRET_ARGS = ["accessKeyId", "secretAccessKey", "replicaAccessKeyId", "re
  * delete there (the replica bucket's own lifecycle does retention); it alerts and fails the run
  * when the newest backup of a source is older than the RPO and not on the replica.
  *
- * - docker (default): a long-running `lifeboat-runner schedule --cron … -- replicate …`
- *   container (restart unless-stopped, rotated json-file logs, secrets only in secret env). No
- *   Docker healthcheck: `replicate` records nothing in the runner's state file, so `status
- *   --local` has nothing to judge; lag and failures reach the webhook and the healthcheck pings.
+ * - docker (default): a `replicate` job in a long-running `lifeboat-runner schedule --jobs`
+ *   container: its own, or with `dockerScheduler: "host"` the host's verify side, which already
+ *   holds read credentials on the primary and never a source's password (restart
+ *   unless-stopped, rotated json-file logs, secrets only in secret env, healthcheck on the job's
+ *   last exit); lag and failures also reach the webhook and the healthcheck pings.
  * - ecs: a Fargate task definition running one `replicate` per task, started by an EventBridge
  *   Scheduler schedule; secrets from Secrets Manager; an S3 side may use the task role instead
  *   of keys (the source side, or both sides of S3 -> S3 with one identity).
@@ -83,6 +84,10 @@ export class ScheduledReplication extends pulumi.ComponentResource {
   readonly taskRoleArn?: pulumi.Output<string>;
   /** ECS: the CloudWatch log group. */
   readonly logGroupName?: pulumi.Output<string>;
+  /** ECS: what the environment's shared roles must allow for this job (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
+  /** Docker: the replicate job, for a scheduler (its own, or the host's verify side). */
+  readonly jobs: HostJob[] = [];
 
   constructor(name: string, args: ScheduledReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     const runtime = args.runtime ?? "docker";
@@ -142,14 +147,9 @@ export class ScheduledReplication extends pulumi.ComponentResource {
 
     if (runtime === "docker") {
       if (args.accessKeyId === undefined) throw fail("runtime docker needs the source side's accessKeyId/secretAccessKey (there is no task role on a Docker host)");
-      const runner = dockerRunner(name, args, this);
-      const container = dockerJobContainer(name, args, runner, {
-        role: "replicate",
-        source: "all",
-        command: this.command.apply((c) => scheduledCommand(schedule, c, { stateFile: CONTAINER_PATHS.stateFile })),
-        secretEnv: pulumi.all(secrets),
-      }, this);
-      this.containerName = container.name;
+      // The job's name carries the component's: an environment replicates to each replica.
+      this.jobs = [{ name: `replicate-${name}`, cron: schedule, argv: this.command, secrets, maxAge: maxAgeFor(schedule) }];
+      if (args.dockerScheduler !== "host") this.containerName = dockerScheduler(name, "replicate", args, componentRunner(name, args, this), this.jobs, this).name;
     } else {
       this.scheduleExpression = toEventBridgeCron(schedule);
       const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
@@ -178,7 +178,8 @@ export class ScheduledReplication extends pulumi.ComponentResource {
       const ecs = ecsJobs(name, args, [{ role: "replicate", cron: schedule, command: this.command, secretEnv: same }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["replicate"]!.arn;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
-      this.logGroupName = ecs.logGroup.name;
+      this.logGroupName = ecs.logGroupName;
+      this.ecsGrants = ecs.grants;
     }
 
     this.registerOutputs({

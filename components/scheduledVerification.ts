@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN, assertCron } from "lifeboat-core";
 import { restorerPolicy } from "./access/policies";
-import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, scheduledCommand, statusCommand, verifyCommand } from "./schedule/commands";
+import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, statusCommand, verifyCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
-import { dockerJobContainer, dockerRunner } from "./schedule/docker";
-import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, ecsJobs } from "./schedule/ecs";
+import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
+import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
 import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArgs, RunnerRuntime, ScheduledSourceKind, jobTaskRole, requireEcsCredentials } from "./schedule/jobArgs";
 import { DEFAULT_BACKUP_SCHEDULE } from "./scheduledBackup";
 
@@ -50,8 +50,9 @@ const SECRET_ARGS = ["accessKeyId", "secretAccessKey", "ageIdentity", "scratchUr
  * on a short schedule (hourly by default) so an overdue, small or shrunken backup alerts within
  * the hour rather than at the next drill.
  *
- * Two jobs, on the same runtimes as {@link ScheduledBackup}: two `schedule` containers on a
- * Docker host, or two Fargate task definitions on EventBridge Scheduler.
+ * Two jobs, on the same runtimes as {@link ScheduledBackup}: two jobs of one `schedule --jobs`
+ * container on a Docker host (its own, or the host's verify side), or two Fargate task
+ * definitions on EventBridge Scheduler.
  */
 export class ScheduledVerification extends pulumi.ComponentResource {
   /** The runner argv of one drill. */
@@ -69,8 +70,12 @@ export class ScheduledVerification extends pulumi.ComponentResource {
   readonly taskDefinitionArns?: { verify: pulumi.Output<string>; status: pulumi.Output<string> };
   /** ECS: the task role ARN (the restorer). */
   readonly taskRoleArn?: pulumi.Output<string>;
-  /** Docker: container names. */
-  readonly containerNames?: { verify: pulumi.Output<string>; status: pulumi.Output<string> };
+  /** ECS: what the environment's shared roles must allow for these jobs (see `ecsShared`). */
+  readonly ecsGrants?: EcsGrants;
+  /** Docker: the scheduler container running both jobs (none with `dockerScheduler: "host"`). */
+  readonly containerName?: pulumi.Output<string>;
+  /** Docker: the drill and the health check, as jobs of a scheduler (its own, or the host's verify side). */
+  readonly jobs: HostJob[] = [];
 
   constructor(name: string, args: ScheduledVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
     const runtime = args.runtime ?? "docker";
@@ -128,21 +133,14 @@ export class ScheduledVerification extends pulumi.ComponentResource {
     put(statusOnly, "pingUrl", args.statusHealthcheckUrl);
 
     if (runtime === "docker") {
-      const runner = dockerRunner(name, args, this);
-      const verify = dockerJobContainer(name, args, runner, {
-        role: "verify",
-        source: args.sourceName,
-        command: this.verifyCommand.apply((c) => scheduledCommand(schedule, c, { stateFile: CONTAINER_PATHS.stateFile })),
-        secretEnv: pulumi.all({ ...shared, ...verifyOnly }),
-        identity: args.ageIdentity,
-      }, this);
-      const status = dockerJobContainer(name, args, runner, {
-        role: "status",
-        source: args.sourceName,
-        command: this.statusCommand.apply((c) => scheduledCommand(statusSchedule, c, { stateFile: CONTAINER_PATHS.stateFile })),
-        secretEnv: pulumi.all({ ...shared, ...statusOnly }),
-      }, this);
-      this.containerNames = { verify: verify.name, status: status.name };
+      this.jobs = [
+        {
+          name: `verify-${args.sourceName}`, cron: schedule, argv: this.verifyCommand, secrets: { ...shared, ...verifyOnly },
+          maxAge: maxAgeFor(schedule), identity: args.ageIdentity,
+        },
+        { name: `status-${args.sourceName}`, cron: statusSchedule, argv: this.statusCommand, secrets: { ...shared, ...statusOnly }, maxAge: maxAgeFor(statusSchedule) },
+      ];
+      if (args.dockerScheduler !== "host") this.containerName = dockerScheduler(name, "verify", args, componentRunner(name, args, this), this.jobs, this).name;
     } else {
       const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
         pulumi.output(prefix).apply((p) => JSON.stringify(restorerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));
@@ -163,6 +161,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
         },
       ], secrets, taskRole, this);
       this.taskDefinitionArns = { verify: ecs.taskDefinitions["verify"]!.arn, status: ecs.taskDefinitions["status"]!.arn };
+      this.ecsGrants = ecs.grants;
       if (ecs.taskRoleArn) this.taskRoleArn = ecs.taskRoleArn;
     }
 
@@ -176,7 +175,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
       ...(this.scheduleExpressions ? { scheduleExpressions: this.scheduleExpressions } : {}),
       ...(this.taskDefinitionArns ? { taskDefinitionArns: this.taskDefinitionArns } : {}),
       ...(this.taskRoleArn ? { taskRoleArn: this.taskRoleArn } : {}),
-      ...(this.containerNames ? { containerNames: this.containerNames } : {}),
+      ...(this.containerName ? { containerName: this.containerName } : {}),
     });
   }
 }

@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
+import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -23,8 +23,10 @@ export const CONTAINER_PATHS = {
   stateDir: "/var/lib/lifeboat",
   /** The image's LIFEBOAT_STATE_FILE; passed explicitly too, so that a custom image agrees. */
   stateFile: "/var/lib/lifeboat/runner-state.json",
-  /** Where a volume, directory or the directory holding a SQLite file is mounted, read-only. */
+  /** Under it, `<source name>`: where a volume, directory or the directory holding a SQLite file is mounted, read-only. */
   source: "/source",
+  /** A scheduler's job table (`schedule --jobs`). */
+  jobs: "/etc/lifeboat/jobs.json",
   /** The age identity file (verification and restores only). */
   identity: "/run/lifeboat/age-identity.txt",
   /** Where a failover restore writes a directory, volume, Redis or SQLite source, read-write. */
@@ -196,20 +198,6 @@ export function replicateCommand(job: ReplicateJob): string[] {
   return replicateArgs(replicateSpec(job));
 }
 
-/**
- * The long-running Docker container command: `schedule --cron EXPR [--run-at-start]
- * [--state-file FILE] -- <command>`. The scheduler records its start in the state file, so the
- * `status --local` healthcheck is healthy from start until one period passes without a run.
- */
-export function scheduledCommand(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string } = {}): string[] {
-  return scheduleArgs(cron, command, { ...(opts.runAtStart ? { runAtStart: true } : {}), ...(opts.stateFile ? { stateFile: opts.stateFile } : {}) });
-}
-
-/** The Docker healthcheck: the last run's outcome from the runner's state file (the writer cannot list the bucket). */
-export function healthcheckCommand(name: string, maxAge: string, stateFile: string = CONTAINER_PATHS.stateFile): string[] {
-  return [...RUNNER_EXEC, ...statusArgs({ name, local: true, maxAge, stateFile })];
-}
-
 /** Where a source's data appears inside the container, and what is mounted there. */
 export interface SourceMount {
   /** `volume` (a named Docker volume) or `bind` (a host path). */
@@ -224,23 +212,25 @@ export interface SourceMount {
 
 /**
  * The read-only mount and `--path` of a volume, directory or SQLite source; undefined for
- * sources reached over the network (postgres, redis). A SQLite file's directory is mounted so
- * that its `-wal` file is visible to the snapshot.
+ * sources reached over the network (postgres, redis). Each source has its own mount point,
+ * `/source/<name>`, so one scheduler container can hold every source of a host. A SQLite
+ * file's directory is mounted so that its `-wal` file is visible to the snapshot.
  */
-export function sourceMount(kind: SourceKind, s: { volume?: string; path?: string }): SourceMount | undefined {
+export function sourceMount(kind: SourceKind, name: string, s: { volume?: string; path?: string }): SourceMount | undefined {
+  const target = `${CONTAINER_PATHS.source}/${name}`;
   switch (kind) {
     case "volume":
       if (!s.volume) throw new Error("a volume source needs `volume` (the Docker volume name)");
-      return { type: "volume", source: s.volume, target: CONTAINER_PATHS.source, path: CONTAINER_PATHS.source };
+      return { type: "volume", source: s.volume, target, path: target };
     case "directory":
       if (!s.path?.startsWith("/")) throw new Error("a directory source needs `path`, an absolute host path");
-      return { type: "bind", source: s.path, target: CONTAINER_PATHS.source, path: CONTAINER_PATHS.source };
+      return { type: "bind", source: s.path, target, path: target };
     case "sqlite": {
       if (!s.path?.startsWith("/")) throw new Error("a sqlite source needs `path`, the absolute host path of the database file");
       const slash = s.path.lastIndexOf("/");
       const dir = s.path.slice(0, slash) || "/";
       const file = s.path.slice(slash + 1);
-      return { type: "bind", source: dir, target: CONTAINER_PATHS.source, path: `${CONTAINER_PATHS.source}/${file}` };
+      return { type: "bind", source: dir, target, path: `${target}/${file}` };
     }
     default:
       return undefined;

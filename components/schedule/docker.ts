@@ -1,7 +1,7 @@
 /**
- * The Docker runtime of the scheduled jobs: one long-running `lifeboat-runner schedule`
- * container per job on a Docker host (`@pulumi/docker`), shared by `ScheduledBackup` and
- * `ScheduledVerification`.
+ * The Docker runtime of the jobs on a Docker host (`@pulumi/docker`): the provider and runner
+ * image, and the containers (the schedulers of scheduler.ts, the WAL sidecar, a failover
+ * restore).
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -75,8 +75,10 @@ export interface DockerJob {
   command: pulumi.Input<string[]>;
   /** Environment variables carrying secrets; the whole list is a Pulumi secret. */
   secretEnv: pulumi.Input<Record<string, string>>;
-  /** The source's data, mounted read-only. */
-  mount?: SourceMount;
+  /** The sources' data, each mounted read-only. */
+  mounts?: SourceMount[];
+  /** A scheduler's job table (plain JSON), uploaded at CONTAINER_PATHS.jobs. */
+  jobTable?: pulumi.Input<string>;
   /** The age identity, uploaded as a 0400 file owned by the runner's user at CONTAINER_PATHS.identity. */
   identity?: pulumi.Input<string>;
   /** Keep runner state on a named volume at CONTAINER_PATHS.stateDir (for the healthcheck). */
@@ -108,11 +110,17 @@ export function containerLabels(component: string, job: Pick<DockerJob, "role" |
 export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner: DockerRunner, job: DockerJob, parent: pulumi.Resource): docker.Container {
   const opts: pulumi.CustomResourceOptions = { parent, ...(runner.provider ? { provider: runner.provider } : {}) };
   const mounts: docker.types.input.ContainerMount[] = [];
-  if (job.mount) mounts.push({ type: job.mount.type, source: job.mount.source, target: job.mount.target, readOnly: true });
+  for (const m of job.mounts ?? []) mounts.push({ type: m.type, source: m.source, target: m.target, readOnly: true });
   if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
   if (job.stateVolume) {
     const state = new docker.Volume(`${name}-${job.role}-state`, { name: physicalName("docker", "lifeboat", name, job.role, "state") }, opts);
     mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
+  }
+  // The job table stays plain (reviewable in a plan); only the identity's content is secret.
+  const uploads: docker.types.input.ContainerUpload[] = [];
+  if (job.jobTable !== undefined) uploads.push({ file: CONTAINER_PATHS.jobs, content: job.jobTable, permissions: "0444" });
+  if (job.identity !== undefined) {
+    uploads.push({ file: CONTAINER_PATHS.identity, content: pulumi.secret(job.identity), permissions: "0400", owner: RUNNER_UID, group: RUNNER_UID } as docker.types.input.ContainerUpload);
   }
   return new docker.Container(`${name}-${job.role}`, {
     name: containerName(name, job.role),
@@ -120,9 +128,7 @@ export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner
     entrypoints: [...RUNNER_EXEC],
     command: job.command,
     envs: pulumi.secret(pulumi.output(job.secretEnv).apply(dockerEnvs)),
-    ...(job.identity !== undefined
-      ? { uploads: pulumi.secret(pulumi.output(job.identity).apply((content) => [{ file: CONTAINER_PATHS.identity, content, permissions: "0400", owner: RUNNER_UID, group: RUNNER_UID }])) }
-      : {}),
+    ...(uploads.length ? { uploads } : {}),
     mounts,
     // A one-shot job runs once when created; Pulumi must not start it again on later updates.
     restart: job.oneShot ? "no" : "unless-stopped",

@@ -1,7 +1,10 @@
 /**
  * The ECS Fargate runtime of the scheduled jobs: one task definition per job, run by an
- * EventBridge Scheduler schedule (no long-running service), shared by `ScheduledBackup` and
- * `ScheduledVerification`. Pure document builders first, then the resources.
+ * EventBridge Scheduler schedule (no long-running service: Fargate costs nothing idle). What
+ * every job of an environment shares (log group, execution role, scheduler role; the cluster is
+ * given) is declared once ({@link ecsRuntime}) and passed to the jobs as plain identifiers
+ * ({@link EcsRuntimeArgs}); each job keeps its own task role and secret. Pure document builders
+ * first, then the resources.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -31,6 +34,28 @@ export interface EcsRuntimeArgs {
   ecsRegion?: string;
   /** Runner image reference Fargate pulls. @default DEFAULT_RUNNER_IMAGE */
   image?: string;
+  /**
+   * The environment's shared ECS pieces ({@link ecsRuntime}), by identifier: the job declares
+   * none of them, and leaves granting its task definitions, roles and secret to whoever declared
+   * them (its `ecsGrants`). @default the job declares its own and grants them itself
+   */
+  ecsShared?: EcsSharedIds;
+}
+
+/** Identifiers of an environment's shared ECS pieces. */
+export interface EcsSharedIds {
+  logGroupName: pulumi.Input<string>;
+  executionRoleArn: pulumi.Input<string>;
+  executionRoleName: pulumi.Input<string>;
+  schedulerRoleArn: pulumi.Input<string>;
+  schedulerRoleName: pulumi.Input<string>;
+}
+
+/** What jobs need granted on the shared roles: the scheduler runs these tasks and passes these roles; the execution role reads these secrets. */
+export interface EcsGrants {
+  taskDefinitionArns: pulumi.Output<string>[];
+  passRoleArns: pulumi.Output<string>[];
+  secretArns: pulumi.Output<string>[];
 }
 
 /** Managed policy every Fargate execution role needs (image pull, awslogs). */
@@ -120,11 +145,11 @@ export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn
   };
 }
 
-/** What the execution role may read beyond the managed policy: this one secret. */
-export function executionSecretsPolicy(secretArn: string): PolicyDocument {
+/** What the execution role may read beyond the managed policy: exactly these secrets (the jobs'). */
+export function executionSecretsPolicy(secretArns: string[]): PolicyDocument {
   return {
     Version: "2012-10-17",
-    Statement: [{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArn }],
+    Statement: [{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArns.length === 1 ? secretArns[0]! : [...secretArns] }],
   };
 }
 
@@ -160,19 +185,76 @@ export interface TaskRoleSpec {
 }
 
 export interface EcsJobsResult {
-  logGroup: aws.cloudwatch.LogGroup;
-  executionRole: aws.iam.Role;
+  logGroupName: pulumi.Output<string>;
+  /** What the shared roles must allow for these jobs (granted here unless the environment's are shared). */
+  grants: EcsGrants;
   taskRole?: aws.iam.Role;
   taskRoleArn?: pulumi.Output<string>;
-  schedulerRole: aws.iam.Role;
   secret?: aws.secretsmanager.Secret;
   taskDefinitions: Record<string, aws.ecs.TaskDefinition>;
   schedules: Record<string, aws.scheduler.Schedule>;
 }
 
 /**
- * Declares the log group, secret (one Secrets Manager secret holding `secrets`, a JSON object),
- * roles, task definitions and schedules of `jobs`.
+ * Declares what every job of an environment shares, once: the log group, the execution role
+ * (image pull, logs; each job's secret is granted by {@link grantEcsJobs}) and the role
+ * EventBridge Scheduler runs tasks as.
+ */
+export function ecsRuntime(name: string, args: Pick<EcsRuntimeArgs, "logRetentionDays" | "ecsRegion">, parent: pulumi.Resource, provider?: aws.Provider): EcsSharedIds {
+  const opts: pulumi.CustomResourceOptions = { parent, ...(provider ? { provider } : {}) };
+  const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
+    name: physicalName("logGroup", `/lifeboat/${name}`),
+    retentionInDays: args.logRetentionDays ?? 30,
+    ...(args.ecsRegion ? { region: args.ecsRegion } : {}),
+  }, opts);
+  const executionRole = new aws.iam.Role(`${name}-execution`, {
+    name: physicalName("iamRole", name, "execution"),
+    description: `Lifeboat ${name}: pulls the runner image, writes logs, reads the job secrets`,
+    assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
+  }, opts);
+  new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, opts);
+  const schedulerRole = new aws.iam.Role(`${name}-scheduler`, {
+    name: physicalName("iamRole", name, "scheduler"),
+    description: `Lifeboat ${name}: EventBridge Scheduler runs the job's tasks`,
+    assumeRolePolicy: JSON.stringify(schedulerAssumeRolePolicy()),
+  }, opts);
+  return {
+    logGroupName: logGroup.name,
+    executionRoleArn: executionRole.arn,
+    executionRoleName: executionRole.name,
+    schedulerRoleArn: schedulerRole.arn,
+    schedulerRoleName: schedulerRole.name,
+  };
+}
+
+/**
+ * Grants the shared roles exactly what `grants` lists, as one inline policy each: the scheduler
+ * role may run these task definitions in this cluster and pass these roles; the execution role
+ * may read these secrets. One policy per role for a whole environment (not one per job) stays
+ * well under IAM's 10,240-character limit on a role's inline policies.
+ */
+export function grantEcsJobs(name: string, shared: EcsSharedIds, clusterArn: pulumi.Input<string>, grants: EcsGrants, parent: pulumi.Resource, provider?: aws.Provider): void {
+  const opts: pulumi.CustomResourceOptions = { parent, ...(provider ? { provider } : {}) };
+  if (grants.secretArns.length) {
+    new aws.iam.RolePolicy(`${name}-execution-secrets`, {
+      name: physicalName("iamPolicy", name, "execution-secrets"),
+      role: shared.executionRoleName,
+      policy: pulumi.all(grants.secretArns).apply((arns) => JSON.stringify(executionSecretsPolicy(arns))),
+    }, opts);
+  }
+  new aws.iam.RolePolicy(`${name}-scheduler`, {
+    name: physicalName("iamPolicy", name, "scheduler"),
+    role: shared.schedulerRoleName,
+    policy: pulumi
+      .all([pulumi.all(grants.taskDefinitionArns), pulumi.output(clusterArn), pulumi.all(grants.passRoleArns)])
+      .apply(([taskDefinitionArns, c, passRoleArns]) => JSON.stringify(schedulerPolicy({ taskDefinitionArns, clusterArn: c, passRoleArns: [...new Set(passRoleArns)] }))),
+  }, opts);
+}
+
+/**
+ * Declares the secret (one Secrets Manager secret holding `secrets`, a JSON object), the task
+ * role, the task definitions and the schedules of `jobs`; and, unless `args.ecsShared` names the
+ * environment's, the log group and roles they share, with their grants.
  */
 export function ecsJobs(
   name: string,
@@ -190,11 +272,7 @@ export function ecsJobs(
     ? pulumi.output(args.ecsRegion)
     : aws.getRegionOutput({}, { parent }).apply((r) => r.region);
 
-  const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, {
-    name: physicalName("logGroup", `/lifeboat/${name}`),
-    retentionInDays: args.logRetentionDays ?? 30,
-    ...regional,
-  }, opts);
+  const shared = args.ecsShared ?? ecsRuntime(name, args, parent);
 
   let secret: aws.secretsmanager.Secret | undefined;
   const secretNames = Object.keys(secrets).sort();
@@ -209,20 +287,6 @@ export function ecsJobs(
       secretId: secret.id,
       secretString: pulumi.secret(pulumi.all(secrets).apply((v) => JSON.stringify(Object.fromEntries(secretNames.map((k) => [k, v[k]]))))),
       ...regional,
-    }, opts);
-  }
-
-  const executionRole = new aws.iam.Role(`${name}-execution`, {
-    name: physicalName("iamRole", name, "execution"),
-    description: `Lifeboat ${name}: pulls the runner image, writes logs, reads the job secrets`,
-    assumeRolePolicy: JSON.stringify(ecsTasksAssumeRolePolicy()),
-  }, opts);
-  new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: executionRole.name, policyArn: ECS_TASK_EXECUTION_POLICY_ARN }, opts);
-  if (secret) {
-    new aws.iam.RolePolicy(`${name}-execution-secrets`, {
-      name: physicalName("iamPolicy", name, "execution-secrets"),
-      role: executionRole.id,
-      policy: secret.arn.apply((arn) => JSON.stringify(executionSecretsPolicy(arn))),
     }, opts);
   }
 
@@ -252,9 +316,9 @@ export function ecsJobs(
       cpu: String(args.cpu ?? 512),
       memory: String(args.memory ?? 1024),
       runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-      executionRoleArn: executionRole.arn,
+      executionRoleArn: shared.executionRoleArn,
       ...(taskRoleArn ? { taskRoleArn } : {}),
-      containerDefinitions: pulumi.all([pulumi.output(job.command), refs, logGroup.name, region]).apply(([command, secretRefs, group, r]) =>
+      containerDefinitions: pulumi.all([pulumi.output(job.command), refs, pulumi.output(shared.logGroupName), region]).apply(([command, secretRefs, group, r]) =>
         containerDefinitions({
           image,
           entryPoint: job.identityFile ? identityShimEntryPoint() : [...RUNNER_EXEC],
@@ -262,26 +326,20 @@ export function ecsJobs(
           secrets: secretRefs,
           logGroup: group,
           region: r,
-          streamPrefix: job.role,
+          // The log group may be the environment's: then the prefix also names the component.
+          streamPrefix: args.ecsShared ? `${name}-${job.role}` : job.role,
         }),
       ),
       ...regional,
     }, opts);
   }
 
-  const schedulerRole = new aws.iam.Role(`${name}-scheduler`, {
-    name: physicalName("iamRole", name, "scheduler"),
-    description: `Lifeboat ${name}: EventBridge Scheduler runs the job's tasks`,
-    assumeRolePolicy: JSON.stringify(schedulerAssumeRolePolicy()),
-  }, opts);
-  const passRoles = [executionRole.arn, ...(taskRoleArn ? [taskRoleArn] : [])];
-  new aws.iam.RolePolicy(`${name}-scheduler`, {
-    name: physicalName("iamPolicy", name, "scheduler"),
-    role: schedulerRole.id,
-    policy: pulumi
-      .all([pulumi.all(Object.values(taskDefinitions).map((t) => t.arn)), pulumi.output(args.clusterArn), pulumi.all(passRoles)])
-      .apply(([taskDefinitionArns, clusterArn, passRoleArns]) => JSON.stringify(schedulerPolicy({ taskDefinitionArns, clusterArn, passRoleArns }))),
-  }, opts);
+  const grants: EcsGrants = {
+    taskDefinitionArns: Object.values(taskDefinitions).map((t) => t.arn),
+    passRoleArns: [pulumi.output(shared.executionRoleArn), ...(taskRoleArn ? [taskRoleArn] : [])],
+    secretArns: secret ? [secret.arn] : [],
+  };
+  if (!args.ecsShared) grantEcsJobs(name, shared, args.clusterArn, grants, parent);
 
   const schedules: Record<string, aws.scheduler.Schedule> = {};
   for (const job of jobs) {
@@ -293,7 +351,7 @@ export function ecsJobs(
       flexibleTimeWindow: { mode: "OFF" },
       target: {
         arn: args.clusterArn,
-        roleArn: schedulerRole.arn,
+        roleArn: shared.schedulerRoleArn,
         ecsParameters: {
           taskDefinitionArn: taskDefinitions[job.role]!.arn,
           launchType: "FARGATE",
@@ -311,11 +369,10 @@ export function ecsJobs(
   }
 
   return {
-    logGroup,
-    executionRole,
+    logGroupName: pulumi.output(shared.logGroupName),
+    grants,
     ...(declaredTaskRole ? { taskRole: declaredTaskRole } : {}),
     ...(taskRoleArn ? { taskRoleArn } : {}),
-    schedulerRole,
     ...(secret ? { secret } : {}),
     taskDefinitions,
     schedules,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DockerRuntimeArgs } from "./docker";
+import { DockerSchedulerMode } from "./scheduler";
 import { EcsRuntimeArgs, TaskRoleSpec } from "./ecs";
 
 /**
@@ -58,6 +59,20 @@ export interface JobAlertArgs {
 export interface JobRuntimeArgs extends DockerRuntimeArgs, EcsRuntimeArgs {
   /** Where the runner runs. @default "docker" */
   runtime?: RunnerRuntime;
+  /**
+   * Docker: `component` declares this component's own scheduler container; `host` declares
+   * none: a host-level scheduler (as `DisasterRecovery` declares) runs the component's `jobs`.
+   * @default "component"
+   */
+  dockerScheduler?: DockerSchedulerMode;
+  /**
+   * Docker: the runner image already declared for this host (a `RemoteImage`'s `imageId`): no
+   * provider or image resource is declared for the component; give the host's docker provider
+   * through the resource options. @default the component declares its own from dockerHost/image/build
+   */
+  imageId?: pulumi.Input<string>;
+  /** Docker: runs at once in the component's own scheduler. @default 1 */
+  maxConcurrent?: number;
 }
 
 /**

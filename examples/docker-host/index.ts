@@ -1,5 +1,6 @@
 // Backups from one Docker host to Cloudflare R2: a Postgres database and the n8n data volume,
-// each in its own scheduled container, plus a weekly restore drill and an hourly health check.
+// each in its own scheduler container, plus a weekly restore drill and an hourly health check
+// (two jobs of one scheduler container). `DisasterRecovery` runs every job of a host in two.
 import * as pulumi from "@pulumi/pulumi";
 import { BackupBucket, ScheduledBackup, ScheduledVerification } from "lifeboat";
 
@@ -56,4 +57,4 @@ const drill = new ScheduledVerification("app-db-drill", {
 });
 
 export const bucketName = bucket.bucketName;
-export const drillContainers = drill.containerNames;
+export const drillContainer = drill.containerName;

@@ -221,6 +221,17 @@ export function scheduleArgs(cron: string, command: string[], opts: { runAtStart
   return [...a, "--", ...command];
 }
 
+/**
+ * `schedule --jobs FILE [--max-concurrent N] [--state-file FILE]`: a container's scheduler of a
+ * job table (see jobTable.ts; each job's argv is built with the builders here).
+ */
+export function scheduleJobsArgs(o: { jobsFile: string; maxConcurrent?: number; stateFile?: string }): string[] {
+  const a = ["schedule", "--jobs", o.jobsFile];
+  push(a, "--max-concurrent", o.maxConcurrent);
+  push(a, "--state-file", o.stateFile);
+  return a;
+}
+
 export interface WalStreamSpec extends DestinationSpec, CommonSpec {
   name: string;
   /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. A user with REPLICATION. */

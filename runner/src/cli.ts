@@ -3,19 +3,31 @@ import { makeLogger } from "./logger";
 import { EXIT_CRASH, EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
 import { ENV } from "./env";
 import { SOURCE_KINDS } from "./manifest";
-import { backupCommand, RUNNER_VERSION } from "./commands/backup";
-import { listCommand } from "./commands/list";
-import { restoreCommand } from "./commands/restore";
-import { verifyCommand } from "./commands/verify";
-import { statusCommand } from "./commands/status";
-import { scheduleCommand } from "./commands/schedule";
-import { replicateCommand } from "./commands/replicate";
+import { RUNNER_VERSION } from "./version";
 import { redactUrl } from "./redact";
-import { walStreamCommand } from "./commands/walStream";
+
+/*
+ * Each command's module is loaded when that command runs, not at start: a long-running
+ * `schedule` process then holds commander, croner, pino and zod, not the AWS SDK, pg and the
+ * pipeline (about 25 MB of RSS less per idle scheduler container). `require` keeps the load
+ * synchronous, so a command is called within parse() as before.
+ */
+/* eslint-disable @typescript-eslint/no-var-requires */
+const commands = {
+  backup: () => (require("./commands/backup") as typeof import("./commands/backup")).backupCommand,
+  list: () => (require("./commands/list") as typeof import("./commands/list")).listCommand,
+  restore: () => (require("./commands/restore") as typeof import("./commands/restore")).restoreCommand,
+  verify: () => (require("./commands/verify") as typeof import("./commands/verify")).verifyCommand,
+  status: () => (require("./commands/status") as typeof import("./commands/status")).statusCommand,
+  schedule: () => (require("./commands/schedule") as typeof import("./commands/schedule")).scheduleCommand,
+  replicate: () => (require("./commands/replicate") as typeof import("./commands/replicate")).replicateCommand,
+  walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
+  basebackup: () => (require("./commands/basebackup") as typeof import("./commands/basebackup")).basebackupCommand,
+};
+/* eslint-enable @typescript-eslint/no-var-requires */
 
 /** How a Postgres connection may be given (runner/src/pgconn.ts parses all of them). */
 const PG_FORMS = "postgres://USER:PASSWORD@HOST:PORT/DB URL, password percent-encoded or as ?password=, or a libpq key=value string; with no password, PGPASSWORD or PGPASSFILE";
-import { basebackupCommand } from "./commands/basebackup";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -71,10 +83,10 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
-  ).action((opts) => run(backupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
+  ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source"))).action(
-    (opts) => run(listCommand(opts, log)),
+    (opts) => run(commands.list()(opts, log)),
   );
 
   commonOptions(
@@ -86,7 +98,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--force", "restore into a non-empty target (replacing what the backup holds)")
         .option("--jobs <n>", "pg_restore parallel jobs", "2"),
     ),
-  ).action((opts) => run(restoreCommand(opts, log)));
+  ).action((opts) => run(commands.restore()(opts, log)));
 
   commonOptions(
     destOptions(
@@ -94,7 +106,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record"),
     ),
-  ).action((opts) => run(verifyCommand(opts, log)));
+  ).action((opts) => run(commands.verify()(opts, log)));
 
   commonOptions(
     destOptions(
@@ -107,7 +119,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
     ),
-  ).action((opts) => run(statusCommand(opts, log)));
+  ).action((opts) => run(commands.status()(opts, log)));
 
   commonOptions(
     destOptions(
@@ -128,7 +140,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
           `\nThe source side uses --dest/--endpoint/--region and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.\nThe replica side uses its own identity from ${ENV.replicaAccessKeyId}/${ENV.replicaSecretAccessKey}\n(optional ${ENV.replicaSessionToken}); without them, the source side's credentials.\nOn the replica the runner only lists and puts (If-None-Match: *); it never gets, heads or deletes.`,
         ),
     ),
-  ).action((opts) => run(replicateCommand(opts, log)));
+  ).action((opts) => run(commands.replicate()(opts, log)));
 
   commonOptions(
     destOptions(
@@ -147,7 +159,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
-  ).action((opts) => run(walStreamCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
+  ).action((opts) => run(commands.walStream()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   commonOptions(
     destOptions(
@@ -163,18 +175,28 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--fast-checkpoint", "start with an immediate checkpoint instead of a spread one")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
-  ).action((opts) => run(basebackupCommand({ ...opts, recipient: opts.recipient ?? [] }, log)));
+  ).action((opts) => run(commands.basebackup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   program
     .command("schedule")
-    .description("long-running: run a command on a cron schedule (UTC), one run at a time")
-    .usage("--cron EXPR [--run-at-start] -- <command...>")
-    .option("--cron <expr>", "5-field cron expression, UTC")
+    .description(
+      "long-running: run lifeboat-runner commands on cron schedules (UTC), each run a child process: one command (--cron … -- <command>) or a job table (--jobs FILE); one run per job at a time (a tick while it still runs or waits is skipped, logged and counted), at most --max-concurrent runs at once",
+    )
+    .usage("--cron EXPR [--run-at-start] -- <command...>  |  --jobs FILE [--max-concurrent N]")
+    .option("--cron <expr>", "cron expression, UTC: 5 fields, or 6 with seconds first")
     .option("--run-at-start", "also run once at start")
-    .addOption(new Option("--state-file <file>", "runner state file (records when the scheduler started, for status --local)").env(ENV.stateFile))
-    .argument("<command...>", "the lifeboat-runner command to run, after --")
+    .addOption(new Option("--jobs <file>", "job table (JSON): {version: 1, jobs: [{name, cron, argv, env?, runAtStart?, maxAge?}]}").env(ENV.jobsFile))
+    .addOption(new Option("--max-concurrent <n>", "runs at once across all jobs").env(ENV.maxConcurrent).default("1"))
+    .addOption(new Option("--state-file <file>", "runner state file (each job's state, for status --local)").env(ENV.stateFile))
+    .argument("[command...]", "the lifeboat-runner command to run, after -- (without --jobs)")
+    .addHelpText(
+      "after",
+      "\nA job's env maps the variables its run reads to container variables holding the values,\n" +
+        'e.g. {"LIFEBOAT_SOURCE_URL": "LIFEBOAT_JOB_APP_DB_SOURCE_URL"}: secrets stay out of the table and of argv.\n' +
+        "Every LIFEBOAT_JOB_* variable is removed from every run's environment; each run gets only its own.",
+    )
     .passThroughOptions()
-    .action((command: string[], opts) => run(scheduleCommand(command, opts, log)));
+    .action((command: string[], opts) => run(commands.schedule()(command, opts, log)));
 
   program.addHelpText(
     "after",

@@ -5,3 +5,5 @@
 export * from "./args";
 export { SOURCE_KINDS, EXTENSIONS, ManifestSchema, VerificationSchema } from "./manifest";
 export type { SourceKind, Manifest, Verification } from "./manifest";
+export { JOB_ENV_PREFIX, parseJobTable } from "./jobTable";
+export type { JobTable, JobTableInput } from "./jobTable";

@@ -22,11 +22,32 @@ const RunRecord = z.object({
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
+/** One job of a `schedule --jobs` table, as its scheduler last saw it (the healthcheck reports these). */
+const JobState = z.object({
+  cron: z.string(),
+  /** Overdue past this many seconds without a success (from the job table's maxAge). */
+  maxAgeSeconds: z.number().optional(),
+  phase: z.enum(["idle", "queued", "running"]),
+  lastStart: z.string().optional(),
+  lastEnd: z.string().optional(),
+  /** How the last run ended: `exit 0`, `exit 1`, `signal SIGKILL`, or why it could not start. */
+  lastResult: z.string().optional(),
+  lastOk: z.boolean().optional(),
+  /** When the last successful run finished. */
+  lastSuccess: z.string().optional(),
+  /** Ticks skipped because the job was still running or waiting for a slot. */
+  skipped: z.number(),
+  lastSkippedAt: z.string().optional(),
+});
+export type JobState = z.infer<typeof JobState>;
+
 const StateFile = z.object({
   version: z.literal(1),
   sources: z.record(z.string(), z.object({ lastRun: RunRecord, lastSuccess: RunRecord.optional() })),
   /** When `schedule` last started: before the first run, a recent start counts as healthy. */
   schedulerStartedAt: z.string().optional(),
+  /** `schedule --jobs`: each job's state, by job name. */
+  jobs: z.record(z.string(), JobState).optional(),
 });
 export type StateFile = z.infer<typeof StateFile>;
 
@@ -99,7 +120,7 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
  * Read-modify-write of the state file under its lock; written to a sibling file and renamed,
  * so a reader (status --local) never sees half a file and concurrent writers lose nothing.
  */
-async function updateState(path: string, change: (s: StateFile) => void): Promise<void> {
+export async function updateState(path: string, change: (s: StateFile) => void): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true });
   await withLock(path, async () => {
     const state: StateFile = await readState(path).catch((): StateFile => ({ version: 1, sources: {} }));
@@ -115,12 +136,5 @@ export async function recordRun(path: string, source: string, run: RunRecord): P
   await updateState(path, (state) => {
     const prev = state.sources[source];
     state.sources[source] = { lastRun: run, lastSuccess: run.ok ? run : prev?.lastSuccess };
-  });
-}
-
-/** Records that the scheduler started (see {@link StateFile.schedulerStartedAt}). */
-export async function recordSchedulerStart(path: string, at: Date): Promise<void> {
-  await updateState(path, (state) => {
-    state.schedulerStartedAt = at.toISOString();
   });
 }

@@ -15,8 +15,15 @@ async function planJson(file: string): Promise<{ resources: Resource[]; outputs:
 
 const key = (r: Resource) => `${r.type}::${r.name}`;
 
-/** Components a failover may touch: per source, its writer, restorer, backup, verification and restore. */
-const FAILOVER_SCOPE = /^lifeboat-prod-(app-db|n8n-data|wa-sessions|uploads|cache)-(writer|restorer|backup|verify|failover-restore)(-|$)/;
+/** What a failover may touch: per source, its writer, restorer, backup, verification and restore; and the host's two schedulers that run those jobs. */
+const FAILOVER_SCOPE = /^lifeboat-prod-((app-db|n8n-data|wa-sessions|uploads|cache)-(writer|restorer|backup|verify|failover-restore)(-|$)|(backup|verify)$)/;
+
+/** The job table of the host's scheduler on side `side` (the backup side's is plain in the plan). */
+function jobs(plan: { resources: Resource[] }, side: string): { name: string; argv: string[] }[] {
+  const c = plan.resources.find((r) => r.type === "docker:index/container:Container" && r.name === `lifeboat-prod-${side}`)!;
+  const uploads = c.inputs.uploads as { file: string; content: string }[];
+  return JSON.parse(uploads.find((u) => u.file === "/etc/lifeboat/jobs.json")!.content).jobs;
+}
 
 describe("failover (lifeboat:failover: true)", () => {
   let normal: Awaited<ReturnType<typeof planJson>>;
@@ -50,9 +57,10 @@ describe("failover (lifeboat:failover: true)", () => {
     const replica = normal.outputs.replicaBuckets[0];
     expect(normal.outputs.writeBucket).toBe(normal.outputs.primaryBucket);
     expect(failover.outputs.writeBucket).toBe(replica);
-    const backups = failover.resources.filter((r) => r.type === "docker:index/container:Container" && /-backup$/.test(r.parent ?? ""));
+    const backups = jobs(failover, "backup");
     expect(backups).toHaveLength(5);
-    for (const c of backups) expect(c.inputs.command).toEqual(expect.arrayContaining(["--dest", `s3://${replica}/backups`]));
+    for (const j of backups) expect(j.argv).toEqual(expect.arrayContaining(["--dest", `s3://${replica}/backups`]));
+    for (const j of jobs(normal, "backup")) expect(j.argv).toEqual(expect.arrayContaining(["--dest", `s3://${normal.outputs.primaryBucket}/backups`]));
     // The replica is S3: writers become IAM identities there instead of R2 tokens.
     const writerUsers = failover.resources.filter((r) => r.type === "aws:iam/userPolicy:UserPolicy" && /-writer-policy-/.test(r.name));
     expect(writerUsers.length).toBeGreaterThanOrEqual(5);

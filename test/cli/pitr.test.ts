@@ -8,9 +8,11 @@ describe("point-in-time recovery in a stack (pitr: true)", () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     const containers = report.resources.filter((x: any) => x.type === "docker:index/container:Container");
-    const backup = containers.find((c: any) => c.name.endsWith("-backup-backup"));
+    const backup = containers.find((c: any) => c.name.endsWith("-backup") && c.inputs.command[0] === "schedule");
     const sidecar = containers.find((c: any) => c.name.endsWith("-backup-wal-stream"));
-    expect(backup.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 2 * * *", "basebackup", "--name", "crm-db"]));
+    const [job] = JSON.parse(backup.inputs.uploads.find((u: any) => u.file === "/etc/lifeboat/jobs.json").content).jobs;
+    expect(job.cron).toBe("0 2 * * *");
+    expect(job.argv).toEqual(expect.arrayContaining(["basebackup", "--name", "crm-db"]));
     const bucket = report.outputs.primaryBucket;
     expect(sidecar.inputs.command).toEqual(walStreamArgs({
       name: "crm-db",

@@ -81,8 +81,13 @@ describe("lifeboat plan", () => {
     const sources = ["app-db", "cache", "n8n-data", "uploads", "wa-sessions"];
     expect(named("lifeboat:index:ScheduledBackup")).toEqual(sources.map((s) => `lifeboat-prod-${s}-backup`));
     expect(named("lifeboat:index:ScheduledVerification")).toEqual(sources.map((s) => `lifeboat-prod-${s}-verify`));
-    const appDb = report.resources.find((r: any) => r.type === "docker:index/container:Container" && r.parent === "lifeboat-prod-app-db-backup");
-    expect(appDb.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 * * * *", "backup", "--source", "postgres", "--name", "app-db"]));
+    // One scheduler container per side of the host runs them: its job table is plain in the plan, for review.
+    const scheduler = report.resources.find((r: any) => r.type === "docker:index/container:Container" && r.name === "lifeboat-prod-backup");
+    expect(scheduler.inputs.command).toEqual(["schedule", "--jobs", "/etc/lifeboat/jobs.json", "--max-concurrent", "1", "--state-file", "/var/lib/lifeboat/runner-state.json"]);
+    const table = JSON.parse(scheduler.inputs.uploads.find((u: any) => u.file === "/etc/lifeboat/jobs.json").content);
+    const appDb = table.jobs.find((j: any) => j.name === "backup-app-db");
+    expect(appDb.cron).toBe("0 * * * *");
+    expect(appDb.argv).toEqual(expect.arrayContaining(["backup", "--source", "postgres", "--name", "app-db"]));
   });
 
   it("prints, per source, the declared RPO next to the worst-case RPO the schedule gives", async () => {

@@ -1,6 +1,6 @@
 import { DisasterRecovery, validateStackConfig } from "../../components";
 import { decide } from "../access/simulate";
-import { Declared, declare, installMocks, one, ofType } from "./mockHarness";
+import { Declared, declare, envMap, installMocks, jobTableOf, one, ofType, scheduledJob, unwrap, uploadsOf } from "./mockHarness";
 
 installMocks();
 
@@ -70,10 +70,14 @@ describe("DisasterRecovery, R2 primary with R2 and S3 replicas", () => {
     expect(ofType(resources, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")).toHaveLength(0);
     const replicators = ofType(resources, "lifeboat:index:BackupAccess").filter((r) => /replicator/.test(r.name));
     expect(replicators.map((r) => r.name).sort()).toEqual(["lifeboat-prod-replicator-1", "lifeboat-prod-replicator-2"]);
-    // The tightest RPO (24h, the production default) asks for an hourly copy.
-    const jobs = ofType(resources, "docker:index/container:Container").filter((c) => /-replicate-\d-replicate$/.test(c.name));
-    expect(jobs).toHaveLength(2);
-    for (const j of jobs) expect(j.inputs.command).toEqual(expect.arrayContaining(["schedule", "--cron", "0 * * * *", "replicate", "--all", "--max-lag", "24h"]));
+    // The tightest RPO (24h, the production default) asks for an hourly copy, a job of the host's verify side.
+    const jobs = jobTableOf(one(ofType(resources, "docker:index/container:Container").filter((c) => c.name === "lifeboat-prod-verify"), "docker:index/container:Container"))
+      .jobs.filter((j) => j.name.startsWith("replicate-"));
+    expect(jobs.map((j) => j.name)).toEqual(["replicate-lifeboat-prod-replicate-1", "replicate-lifeboat-prod-replicate-2"]);
+    for (const j of jobs) {
+      expect(j.cron).toBe("0 * * * *");
+      expect(j.argv).toEqual(expect.arrayContaining(["replicate", "--all", "--max-lag", "24h"]));
+    }
   });
 });
 
@@ -86,5 +90,156 @@ describe("DisasterRecovery replication time control", () => {
       replicationTime: { status: "Enabled", time: { minutes: 15 } },
       metrics: { status: "Enabled", eventThreshold: { minutes: 15 } },
     });
+  });
+});
+
+describe("DisasterRecovery on one Docker host (the prod layout: five sources, R2 primary, S3 replica, drills)", () => {
+  const prodSources = [
+    { name: "app-db", kind: "postgres", url: "postgres://app:app-Pa55@db/app", schedule: "0 * * * *", rpo: "1h" },
+    { name: "n8n-data", kind: "volume", volume: "n8n_data" },
+    { name: "wa-sessions", kind: "volume", volume: "whatsapp_sessions", schedule: "0 */6 * * *", rpo: "6h" },
+    { name: "uploads", kind: "directory", path: "/srv/uploads" },
+    { name: "cache", kind: "redis", url: "redis://:redis-Pa55@redis:6379/0" },
+  ];
+  const IDENTITY = "AGE-SECRET-KEY-12LV56Y8MSYUZXR2MJG4H6XSUA3MPV8A4UXTCFT2JFCK88XUVGJCSDX7CJJ";
+  const base = {
+    storage: { provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" },
+    replicas: [{ provider: "s3", region: "eu-central-1" }],
+    ageRecipients: [AGE],
+    ageIdentity: IDENTITY,
+    verification: { scratchUrl: "postgres://drill:scratch-Pa55@scratch/postgres" },
+    runtime: { kind: "docker", host: "ssh://backup@prod-db.internal", network: "app" },
+  };
+  let resources: Declared[];
+  beforeAll(async () => {
+    const config = validateStackConfig({ ...base, sources: prodSources }, "prod");
+    resources = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+  });
+  const containers = () => ofType(resources, "docker:index/container:Container");
+  const side = (role: string) => containers().find((c) => c.name === `lifeboat-prod-${role}`)!;
+
+  it("declares one docker provider and one runner image for the host, and every container on that provider", () => {
+    expect(ofType(resources, "pulumi:providers:docker").map((p) => [p.name, p.inputs.host])).toEqual([["lifeboat-prod-docker", "ssh://backup@prod-db.internal"]]);
+    expect(ofType(resources, "docker:index/remoteImage:RemoteImage").map((r) => r.name)).toEqual(["lifeboat-prod-image"]);
+    for (const c of containers()) {
+      expect(c.provider).toMatch(/::lifeboat-prod-docker::/);
+      expect(c.inputs.image).toMatch(/^sha256:/);
+    }
+  });
+
+  it("runs two scheduler containers for the host, not one per job: every backup in one, drills, health checks and replication in the other", () => {
+    expect(containers().map((c) => c.name).sort()).toEqual(["lifeboat-prod-backup", "lifeboat-prod-verify"]);
+    expect(jobTableOf(side("backup")).jobs.map((j) => [j.name, j.cron])).toEqual([
+      ["backup-app-db", "0 * * * *"], ["backup-n8n-data", "0 3 * * *"], ["backup-wa-sessions", "0 */6 * * *"], ["backup-uploads", "0 3 * * *"], ["backup-cache", "0 3 * * *"],
+    ]);
+    const verify = jobTableOf(side("verify")).jobs.map((j) => j.name);
+    expect(verify.sort()).toEqual([
+      ...prodSources.flatMap((s) => [`status-${s.name}`, `verify-${s.name}`]), "replicate-lifeboat-prod-replicate-1",
+    ].sort());
+    for (const c of [side("backup"), side("verify")]) {
+      expect(c.inputs.command).toEqual(["schedule", "--jobs", "/etc/lifeboat/jobs.json", "--max-concurrent", "1", "--state-file", "/var/lib/lifeboat/runner-state.json"]);
+      expect(c.inputs.healthcheck.tests.slice(-4)).toEqual(["status", "--local", "--state-file", "/var/lib/lifeboat/runner-state.json"]);
+      expect(c.inputs.networksAdvanced).toEqual([{ name: "app" }]);
+    }
+  });
+
+  it("mounts every file source read-only at its own path in the backup side only", () => {
+    const mounts = side("backup").inputs.mounts.filter((m: any) => m.readOnly);
+    expect(mounts).toEqual([
+      { type: "volume", source: "n8n_data", target: "/source/n8n-data", readOnly: true },
+      { type: "volume", source: "whatsapp_sessions", target: "/source/wa-sessions", readOnly: true },
+      { type: "bind", source: "/srv/uploads", target: "/source/uploads", readOnly: true },
+    ]);
+    const argv = (name: string) => jobTableOf(side("backup")).jobs.find((j) => j.name === name)!.argv;
+    expect(argv("backup-n8n-data")[argv("backup-n8n-data").indexOf("--path") + 1]).toBe("/source/n8n-data");
+    expect(side("verify").inputs.mounts.filter((m: any) => m.readOnly)).toEqual([]);
+  });
+
+  it("keeps privileges apart: the backup side never holds the identity or read credentials, the verify side never a source password", async () => {
+    expect(uploadsOf(side("backup")).map((u) => u.file)).toEqual(["/etc/lifeboat/jobs.json"]);
+    expect(uploadsOf(side("verify")).map((u) => u.file)).toEqual(["/etc/lifeboat/jobs.json", "/run/lifeboat/age-identity.txt"]);
+    const backupEnv = Object.values(envMap(unwrap(side("backup").inputs.envs)));
+    const verifyEnv = Object.values(envMap(unwrap(side("verify").inputs.envs)));
+    expect(backupEnv.join("\n")).not.toContain("AGE-SECRET-KEY");
+    expect(backupEnv.join("\n")).not.toContain("scratch-Pa55");
+    expect(verifyEnv.join("\n")).not.toMatch(/app-Pa55|redis-Pa55/);
+    // No key of the verify side (restorers, replicator) is in the backup side, and the reverse.
+    expect(backupEnv.filter((v) => verifyEnv.includes(v) && !v.startsWith("https://"))).toEqual([]);
+  });
+
+  it("gives each job's run only its own secrets: each source its own writer key, each drill its source's restorer", () => {
+    const keyOf = (c: Declared, job: string) => scheduledJob(c, job).env.AWS_ACCESS_KEY_ID;
+    const writers = prodSources.map((s) => keyOf(side("backup"), `backup-${s.name}`));
+    expect(new Set(writers).size).toBe(prodSources.length);
+    expect(scheduledJob(side("backup"), "backup-app-db").env.LIFEBOAT_SOURCE_URL).toBe("postgres://app:app-Pa55@db/app");
+    expect(scheduledJob(side("backup"), "backup-n8n-data").env.LIFEBOAT_SOURCE_URL).toBeUndefined();
+    expect(keyOf(side("verify"), "verify-app-db")).toBe(keyOf(side("verify"), "status-app-db"));
+    expect(keyOf(side("verify"), "verify-app-db")).not.toBe(keyOf(side("verify"), "verify-cache"));
+    expect(scheduledJob(side("verify"), "verify-app-db").env.LIFEBOAT_SCRATCH_URL).toBe("postgres://drill:scratch-Pa55@scratch/postgres");
+    expect(scheduledJob(side("verify"), "status-app-db").env.LIFEBOAT_SCRATCH_URL).toBeUndefined();
+  });
+
+  it("keeps the WAL sidecar of a pitr source its own container, on the host's provider and image", async () => {
+    const config = validateStackConfig({ ...base, sources: [{ ...prodSources[0], pitr: true }, prodSources[1]] }, "prod");
+    const r = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+    const names = ofType(r, "docker:index/container:Container").map((c) => c.name).sort();
+    expect(names).toEqual(["lifeboat-prod-app-db-backup-wal-stream", "lifeboat-prod-backup", "lifeboat-prod-verify"]);
+    expect(ofType(r, "pulumi:providers:docker")).toHaveLength(1);
+    expect(ofType(r, "docker:index/remoteImage:RemoteImage")).toHaveLength(1);
+    const wal = ofType(r, "docker:index/container:Container").find((c) => c.name.endsWith("wal-stream"))!;
+    expect(wal.provider).toMatch(/::lifeboat-prod-docker::/);
+    expect(jobTableOf(ofType(r, "docker:index/container:Container").find((c) => c.name === "lifeboat-prod-backup")!).jobs[0]!.argv[0]).toBe("basebackup");
+  });
+});
+
+describe("DisasterRecovery on ECS Fargate: one task per job, the log group and roles declared once for the environment", () => {
+  const CLUSTER = "arn:aws:ecs:eu-west-1:123456789012:cluster/backups";
+  let resources: Declared[];
+  beforeAll(async () => {
+    const config = validateStackConfig({
+      storage: { provider: "s3", region: "eu-west-1" },
+      replicas: [{ provider: "s3", region: "eu-central-1" }],
+      sources: [{ name: "app-db", kind: "postgres", url: "postgres://app:app-Pa55@db/app" }, { name: "cache", kind: "redis", url: "redis://redis:6379/0" }],
+      ageRecipients: [AGE],
+      ageIdentity: "AGE-SECRET-KEY-12LV56Y8MSYUZXR2MJG4H6XSUA3MPV8A4UXTCFT2JFCK88XUVGJCSDX7CJJ",
+      verification: { scratchUrl: "postgres://drill:scratch-Pa55@scratch/postgres" },
+      runtime: { kind: "ecs", region: "eu-west-1", clusterArn: CLUSTER, subnetIds: ["subnet-0a1b2c3d"] },
+    }, "prod");
+    resources = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+  });
+  const named = (type: string) => ofType(resources, type).map((r) => r.name).sort();
+  const arnOf = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+
+  it("declares one log group, one execution role and one scheduler role, and a task definition and schedule per job", () => {
+    expect(named("aws:cloudwatch/logGroup:LogGroup")).toEqual(["lifeboat-prod-logs"]);
+    expect(named("aws:iam/role:Role").filter((n) => /-(execution|scheduler)$/.test(n))).toEqual(["lifeboat-prod-execution", "lifeboat-prod-scheduler"]);
+    const jobs = ["app-db-backup-backup", "app-db-verify-status", "app-db-verify-verify", "cache-backup-backup", "cache-verify-status", "cache-verify-verify"].map((j) => `lifeboat-prod-${j}`);
+    expect(named("aws:ecs/taskDefinition:TaskDefinition")).toEqual(jobs);
+    expect(named("aws:scheduler/schedule:Schedule")).toEqual(jobs);
+    for (const t of ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")) {
+      expect(t.inputs.executionRoleArn).toBe(arnOf("lifeboat-prod-execution"));
+      const logs = JSON.parse(t.inputs.containerDefinitions)[0].logConfiguration.options;
+      expect(logs["awslogs-group"]).toBe("/lifeboat/lifeboat-prod");
+      // One group for the environment: each stream prefix names the component and its job.
+      expect(logs["awslogs-stream-prefix"]).toBe(t.name);
+    }
+    for (const s of ofType(resources, "aws:scheduler/schedule:Schedule")) expect(s.inputs.target.roleArn).toBe(arnOf("lifeboat-prod-scheduler"));
+  });
+
+  it("grants the shared roles exactly the environment's jobs, in one policy each, and keeps one task role per job's identity", () => {
+    const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => /-(execution-secrets|scheduler)$/.test(p.name));
+    expect(policies.map((p) => p.name).sort()).toEqual(["lifeboat-prod-execution-secrets", "lifeboat-prod-scheduler"]);
+    const scheduler = JSON.parse(policies.find((p) => p.name === "lifeboat-prod-scheduler")!.inputs.policy);
+    const taskDefs = ofType(resources, "aws:ecs/taskDefinition:TaskDefinition");
+    expect(scheduler.Statement[0].Resource.sort()).toEqual(taskDefs.map((t) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${t.inputs.family}:1`).sort());
+    expect(scheduler.Statement[0].Condition).toEqual({ ArnEquals: { "ecs:cluster": CLUSTER } });
+    const taskRoles = [...new Set(taskDefs.map((t) => t.inputs.taskRoleArn))];
+    // Writers and restorers of each source: four identities, none shared between a backup and a drill.
+    expect(taskRoles).toHaveLength(4);
+    expect(scheduler.Statement[1].Resource.sort()).toEqual([arnOf("lifeboat-prod-execution"), ...taskRoles].sort());
+    const secrets = ofType(resources, "aws:secretsmanager/secret:Secret");
+    const exec = JSON.parse(policies.find((p) => p.name === "lifeboat-prod-execution-secrets")!.inputs.policy);
+    expect(exec.Statement[0].Resource).toHaveLength(secrets.length);
+    expect(secrets.length).toBe(4);
   });
 });

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { awsRegions, mockCall, mockOutputs } from "../../cli/plan/mocks";
+import { CONTAINER_PATHS } from "../../components/schedule/commands";
+import { JobTable, ScheduledJob, childEnv, parseJobTable } from "../../runner/src/jobTable";
 
 /** A resource the component declared, with its inputs as the engine received them. */
 export interface Declared {
@@ -86,4 +88,24 @@ export function expectNoPlainSecrets(resources: Declared[], secrets: Record<stri
 /** Docker `envs` (`KEY=value` lines) as a map. */
 export function envMap(envs: string[]): Record<string, string> {
   return Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/** The uploads of a container (the list is secret as a whole when it holds the age identity). */
+export function uploadsOf(container: Declared): { file: string; content: unknown; permissions?: string; owner?: string; group?: string }[] {
+  const u = container.inputs.uploads;
+  return (isSecretValue(u) ? (u as { value: unknown }).value : u ?? []) as ReturnType<typeof uploadsOf>;
+}
+
+/** A scheduler container's job table (the upload at CONTAINER_PATHS.jobs), validated by the runner's own parser. */
+export function jobTableOf(container: Declared): JobTable {
+  const upload = uploadsOf(container).find((u) => u.file === CONTAINER_PATHS.jobs);
+  if (!upload) throw new Error(`${container.name} has no job table upload`);
+  return parseJobTable(JSON.parse(upload.content as string), container.name);
+}
+
+/** One job of a scheduler container, and the environment its run gets (the runner's childEnv over the container's secret env). */
+export function scheduledJob(container: Declared, name: string): { job: ScheduledJob; env: Record<string, string> } {
+  const job = jobTableOf(container).jobs.find((j) => j.name === name);
+  if (!job) throw new Error(`${container.name} has no job ${name}: ${jobTableOf(container).jobs.map((j) => j.name).join(", ")}`);
+  return { job, env: childEnv(job, envMap(unwrap(container.inputs.envs))) as Record<string, string> };
 }

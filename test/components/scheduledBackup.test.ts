@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
-import { backupArgs, scheduleArgs, statusArgs } from "lifeboat-runner";
+import { backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
 import { writerPolicy } from "../../components/access/policies";
 import { ECS_TASK_EXECUTION_POLICY_ARN } from "../../components/schedule/ecs";
-import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, ofType, one, redacted, unwrap, valueOf } from "./mockHarness";
+import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, jobTableOf, ofType, one, redacted, scheduledJob, unwrap, valueOf } from "./mockHarness";
 
 installMocks();
 
@@ -57,11 +57,15 @@ describe("ScheduledBackup on a Docker host (postgres on R2)", () => {
     json: true,
   });
 
-  it("runs `lifeboat-runner schedule --cron <the source's cron> -- backup …` built by the runner's own argv builders", async () => {
+  it("runs `lifeboat-runner schedule --jobs` with one job: `backup …` on the source's cron, built by the runner's own argv builders", async () => {
     const c = container().inputs;
     expect(c.entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
-    expect(c.command).toEqual(scheduleArgs("30 2 * * *", oneRun, { stateFile: "/var/lib/lifeboat/runner-state.json" }));
-    expect(c.command.slice(0, 3)).toEqual(["schedule", "--cron", "30 2 * * *"]);
+    expect(c.command).toEqual(scheduleJobsArgs({ jobsFile: "/etc/lifeboat/jobs.json", maxConcurrent: 1, stateFile: "/var/lib/lifeboat/runner-state.json" }));
+    const table = jobTableOf(container());
+    expect(table.jobs).toEqual([{ name: "backup-app-db", cron: "30 2 * * *", argv: oneRun, env: expect.any(Object), maxAge: "25h", runAtStart: false }]);
+    // Without an identity on this side, the table is plain: a plan shows it for review.
+    expect(isSecretValue(c.uploads)).toBe(false);
+    expect(c.uploads).toEqual([{ file: "/etc/lifeboat/jobs.json", content: expect.any(String), permissions: "0444" }]);
     expect(await valueOf(component.command)).toEqual(oneRun);
   });
 
@@ -80,10 +84,10 @@ describe("ScheduledBackup on a Docker host (postgres on R2)", () => {
     expect(ofType(resources, "docker:index/image:Image")).toHaveLength(0);
   });
 
-  it("restarts unless stopped, healthchecks with `status --local` within one schedule period, rotates its logs, labels itself", () => {
+  it("restarts unless stopped, healthchecks with `status --local` (each job against its own max age), rotates its logs, labels itself", () => {
     const c = container().inputs;
     expect(c.restart).toBe("unless-stopped");
-    expect(c.healthcheck.tests).toEqual(["CMD", "node", "/app/runner/bin/lifeboat-runner.js", ...statusArgs({ name: "app-db", local: true, maxAge: "25h", stateFile: "/var/lib/lifeboat/runner-state.json" })]);
+    expect(c.healthcheck.tests).toEqual(["CMD", "node", "/app/runner/bin/lifeboat-runner.js", ...statusArgs({ local: true, stateFile: "/var/lib/lifeboat/runner-state.json" })]);
     expect(c.logDriver).toBe("json-file");
     expect(c.logOpts).toEqual({ "max-size": "10m", "max-file": "5" });
     const labels = Object.fromEntries(c.labels.map((l: any) => [l.label, l.value]));
@@ -96,16 +100,20 @@ describe("ScheduledBackup on a Docker host (postgres on R2)", () => {
     expect(container().inputs.mounts).toEqual([{ type: "volume", source: volume.inputs.name, target: "/var/lib/lifeboat", readOnly: false }]);
   });
 
-  it("passes the source URL, S3 keys, webhook and ping URL only as secret env", () => {
-    const env = envMap(unwrap(container().inputs.envs));
-    expect(env).toEqual({
+  it("passes the source URL, S3 keys, webhook and ping URL only as secret env, which the job's run gets under the runner's names", () => {
+    const { job, env } = scheduledJob(container(), "backup-app-db");
+    const own = {
       LIFEBOAT_SOURCE_URL: SECRETS.sourceUrl,
       AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
       LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
       LIFEBOAT_PING_URL: SECRETS.ping,
-    });
-    expect(container().inputs.command.join(" ")).not.toMatch(/--url|--alert-webhook|--ping-url/);
+    };
+    expect(env).toEqual(own);
+    // The container holds them only under per-job names (LIFEBOAT_JOB_0_…), which the table names.
+    expect(Object.keys(envMap(unwrap(container().inputs.envs))).sort()).toEqual(Object.values(job.env).sort());
+    expect(Object.keys(job.env).sort()).toEqual(Object.keys(own).sort());
+    expect(JSON.stringify(job.argv)).not.toMatch(/--url|--alert-webhook|--ping-url/);
   });
 
   it("never shows a secret in plain text in any declared input, its own registered props included", () => {
@@ -131,29 +139,29 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
 
   async function sourceMount(args: { sourceKind: "volume" | "directory" | "sqlite"; volume?: string; path?: string }) {
     const resources = await declare(() => new ScheduledBackup("files", { sourceName: "files", ...common, ...args }));
-    const c = one(resources, "docker:index/container:Container").inputs;
-    const source = c.mounts.find((m: any) => m.target === "/source");
-    const run: string[] = c.command.slice(c.command.indexOf("--") + 1);
+    const c = one(resources, "docker:index/container:Container");
+    const source = c.inputs.mounts.find((m: any) => m.target === "/source/files");
+    const run = jobTableOf(c).jobs[0]!.argv;
     return { source, path: run[run.indexOf("--path") + 1], run };
   }
 
   it("mounts a Docker volume read-only and backs up the mount point", async () => {
     const m = await sourceMount({ sourceKind: "volume", volume: "n8n_data" });
-    expect(m.source).toEqual({ type: "volume", source: "n8n_data", target: "/source", readOnly: true });
+    expect(m.source).toEqual({ type: "volume", source: "n8n_data", target: "/source/files", readOnly: true });
     expect(m.run.slice(0, 5)).toEqual(["backup", "--source", "volume", "--name", "files"]);
-    expect(m.path).toBe("/source");
+    expect(m.path).toBe("/source/files");
   });
 
   it("bind-mounts a host directory read-only", async () => {
     const m = await sourceMount({ sourceKind: "directory", path: "/srv/whatsapp/sessions" });
-    expect(m.source).toEqual({ type: "bind", source: "/srv/whatsapp/sessions", target: "/source", readOnly: true });
-    expect(m.path).toBe("/source");
+    expect(m.source).toEqual({ type: "bind", source: "/srv/whatsapp/sessions", target: "/source/files", readOnly: true });
+    expect(m.path).toBe("/source/files");
   });
 
   it("bind-mounts a SQLite file's directory read-only and backs up the file", async () => {
     const m = await sourceMount({ sourceKind: "sqlite", path: "/srv/app/data/app.db" });
-    expect(m.source).toEqual({ type: "bind", source: "/srv/app/data", target: "/source", readOnly: true });
-    expect(m.path).toBe("/source/app.db");
+    expect(m.source).toEqual({ type: "bind", source: "/srv/app/data", target: "/source/files", readOnly: true });
+    expect(m.path).toBe("/source/files/app.db");
   });
 
   it("builds the image from runner/Dockerfile on the local engine when asked", async () => {
@@ -395,11 +403,13 @@ describe("ScheduledBackup with point-in-time recovery (pitr)", () => {
     const containers = ofType(resources, "docker:index/container:Container");
     const backup = containers.find((c) => c.name === "crm-db-backup")!;
     const sidecar = containers.find((c) => c.name === "crm-db-wal-stream")!;
-    expect(backup.inputs.command.slice(0, 8)).toEqual(["schedule", "--cron", "0 2 * * *", "--state-file", "/var/lib/lifeboat/runner-state.json", "--", "basebackup", "--name"]);
+    expect(backup.inputs.command[0]).toBe("schedule");
+    expect(jobTableOf(backup).jobs.map((j) => [j.name, j.cron, j.argv.slice(0, 3)])).toEqual([["backup-crm-db", "0 2 * * *", ["basebackup", "--name", "crm-db"]]]);
     expect(sidecar.inputs.command).toEqual(expect.arrayContaining(["wal-stream", "--name", "crm-db", "--flush-interval", "30s", "--max-lag", "5m", "--spool-dir", "/var/lib/lifeboat/wal-spool"]));
     expect(sidecar.inputs.mounts).toContainEqual(expect.objectContaining({ type: "volume", target: "/var/lib/lifeboat", readOnly: false }));
     expect(isSecretValue(sidecar.inputs.envs)).toBe(true);
     expect(sidecar.inputs.uploads).toBeUndefined();
+    expect(containers).toHaveLength(2);
     const text = JSON.stringify(resources.map((r) => redacted(r.inputs)));
     for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
   });

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, replicateArgs, scheduleArgs } from "lifeboat-runner";
+import { ENV, replicateArgs, scheduleJobsArgs } from "lifeboat-runner";
 import { BackupAccess, BackupBucket, ScheduledReplication, bucketAccessFields, replicatorSide, toEventBridgeCron } from "../../components";
 import { replicatorPolicy } from "../../components/access/policies";
-import { CONTAINER_PATHS } from "../../components/schedule/commands";
-import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, ofType, one, redacted, unwrap, valueOf } from "./mockHarness";
+import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
+import { declare, Declared, expectNoPlainSecrets, installMocks, jobTableOf, ofType, one, redacted, scheduledJob, unwrap, valueOf } from "./mockHarness";
 
 installMocks();
 
@@ -68,13 +68,15 @@ describe("ScheduledReplication on a Docker host (R2 -> S3)", () => {
       });
     });
   });
-  const container = () => one(resources, "docker:index/container:Container").inputs;
+  const declared = () => one(resources, "docker:index/container:Container");
+  const container = () => declared().inputs;
 
-  it("runs `replicate --all` built by the runner's replicateArgs, inside the schedule loop on its cron", async () => {
+  it("runs `replicate --all` built by the runner's replicateArgs, as a job of its scheduler on its cron", async () => {
     const run = expectedRun("4h");
     expect(await valueOf(component.command)).toEqual(run);
     expect(container().entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
-    expect(container().command).toEqual(scheduleArgs("*/30 * * * *", run, { stateFile: CONTAINER_PATHS.stateFile }));
+    expect(container().command).toEqual(scheduleJobsArgs({ jobsFile: CONTAINER_PATHS.jobs, maxConcurrent: 1, stateFile: CONTAINER_PATHS.stateFile }));
+    expect(jobTableOf(declared()).jobs.map((j) => [j.name, j.cron, j.argv, j.maxAge])).toEqual([["replicate-prod-replicate", "*/30 * * * *", run, "90m"]]);
     expect(container().name).toBe("lifeboat-prod-replicate-replicate");
     expect(await valueOf(component.containerName!)).toBe("lifeboat-prod-replicate-replicate");
     expect(component.schedule).toBe("*/30 * * * *");
@@ -87,7 +89,7 @@ describe("ScheduledReplication on a Docker host (R2 -> S3)", () => {
   });
 
   it("delivers both sides' credentials, webhook and ping only as secret env, under the runner's env names", () => {
-    const env = envMap(unwrap(container().envs));
+    const env = scheduledJob(declared(), "replicate-prod-replicate").env;
     expect(env).toEqual({
       [ENV.accessKeyId]: SECRETS.accessKeyId,
       [ENV.secretAccessKey]: SECRETS.secretAccessKey,
@@ -101,10 +103,10 @@ describe("ScheduledReplication on a Docker host (R2 -> S3)", () => {
     expectNoPlainSecrets(resources, SECRETS);
   });
 
-  it("declares no healthcheck and no state volume: replicate records nothing for `status --local`", () => {
-    expect(container().healthcheck).toBeUndefined();
-    expect(container().mounts).toEqual([]);
-    expect(ofType(resources, "docker:index/volume:Volume")).toHaveLength(0);
+  it("healthchecks the job's last exit from the scheduler's state on its volume, mounts nothing else", () => {
+    expect(container().healthcheck.tests).toEqual(["CMD", ...RUNNER_EXEC, "status", "--local", "--state-file", CONTAINER_PATHS.stateFile]);
+    expect(container().mounts).toEqual([expect.objectContaining({ type: "volume", target: CONTAINER_PATHS.stateDir, readOnly: false })]);
+    expect(ofType(resources, "docker:index/volume:Volume")).toHaveLength(1);
     expect(container()).toMatchObject({ restart: "unless-stopped", init: true, logDriver: "json-file" });
     expect(container().labels).toContainEqual({ label: "lifeboat.job", value: "replicate" });
   });
@@ -144,7 +146,7 @@ describe("ScheduledReplication on a Docker host (R2 -> S3)", () => {
     expect(c.schedule).toBe("0 * * * *");
     expect(await valueOf(c.command)).toEqual(replicateArgs({ all: true, to: "s3://a-replica/backups", maxLag: "26h", dest: "s3://a-backups/backups", json: true }));
     // One identity for both sides: only AWS_* in the env.
-    expect(Object.keys(envMap(unwrap(one(r, "docker:index/container:Container").inputs.envs))).sort()).toEqual([ENV.accessKeyId, ENV.secretAccessKey]);
+    expect(Object.keys(scheduledJob(one(r, "docker:index/container:Container"), "replicate-defaults").env).sort()).toEqual([ENV.accessKeyId, ENV.secretAccessKey]);
   });
 });
 
@@ -325,19 +327,18 @@ describe("ScheduledReplication fed by BackupAccess (R2 -> S3 replicator, as Disa
         rpo: "24h",
       });
     });
-    const c = one(r, "docker:index/container:Container").inputs;
-    const env = envMap(unwrap(c.envs));
+    const { job, env } = scheduledJob(one(r, "docker:index/container:Container"), "replicate-prod-replicate");
     expect(env[ENV.accessKeyId]).toBe(await valueOf(access.accessKeyId!));
     expect(env[ENV.secretAccessKey]).toBe(await valueOf(access.secretAccessKey!));
     expect(env[ENV.replicaAccessKeyId]).toBe(await valueOf(access.replicaAccessKeyId!));
     expect(env[ENV.replicaSecretAccessKey]).toBe(await valueOf(access.replicaSecretAccessKey!));
     expect(env[ENV.replicaAccessKeyId]).not.toBe(env[ENV.accessKeyId]);
-    const inner = c.command.slice(c.command.indexOf("--") + 1);
+    const inner = job.argv;
     expect(inner.slice(0, 2)).toEqual(["replicate", "--all"]);
     expect(inner[inner.indexOf("--to-region") + 1]).toBe("us-east-2");
     expect(inner[inner.indexOf("--region") + 1]).toBe("auto");
     // No key material outside the secret env.
-    const plain = JSON.stringify(redacted(c));
+    const plain = JSON.stringify(redacted(one(r, "docker:index/container:Container").inputs));
     for (const v of Object.values(env)) expect(plain).not.toContain(v);
   });
 });

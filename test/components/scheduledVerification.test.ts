@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { scheduleArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 import { ScheduledVerification } from "../../components";
 import { restorerPolicy } from "../../components/access/policies";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";
-import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, ofType, one, unwrap } from "./mockHarness";
+import { declare, Declared, expectNoPlainSecrets, installMocks, jobTableOf, ofType, one, scheduledJob, unwrap } from "./mockHarness";
 
 installMocks();
 
@@ -44,36 +44,37 @@ describe("ScheduledVerification on a Docker host", () => {
         }),
     );
   });
-  const container = (role: string) => resources.find((r) => r.type === "docker:index/container:Container" && r.name === `app-db-verify-${role}`)!;
+  const container = () => one(resources, "docker:index/container:Container");
   const dest = { dest: "s3://prod-backups/backups", endpoint: R2_ENDPOINT, region: "auto" };
 
-  it("runs the restore drill on its own cron with the identity file, built by the runner's verifyArgs", () => {
-    const c = container("verify").inputs;
-    expect(c.entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
-    expect(c.command).toEqual(scheduleArgs("0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", ...dest, json: true }), { stateFile: STATE }));
-    expect(c.restart).toBe("unless-stopped");
+  it("runs both jobs in one scheduler container: the drill on its cron and `status` hourly, built by the runner's argv builders", () => {
+    const c = container();
+    expect(c.name).toBe("app-db-verify-verify");
+    expect(c.inputs.entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
+    expect(c.inputs.command).toEqual(scheduleJobsArgs({ jobsFile: "/etc/lifeboat/jobs.json", maxConcurrent: 1, stateFile: STATE }));
+    expect(c.inputs.restart).toBe("unless-stopped");
+    expect(jobTableOf(c).jobs.map((j) => [j.name, j.cron, j.argv, j.maxAge])).toEqual([
+      ["verify-app-db", "0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", ...dest, json: true }), "169h"],
+      // --max-age: one backup period plus an hour.
+      ["status-app-db", "0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", ...dest, json: true }), "2h"],
+    ]);
   });
 
-  it("runs `status` hourly by default, with --max-age one backup period plus an hour", () => {
-    const c = container("status").inputs;
-    expect(c.command).toEqual(scheduleArgs("0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", ...dest, json: true }), { stateFile: STATE }));
+  it("uploads the age identity as a 0400 file beside the job table, the uploads secret", () => {
+    const uploads = unwrap(container().inputs.uploads);
+    expect(uploads.map((u: any) => u.file)).toEqual(["/etc/lifeboat/jobs.json", "/run/lifeboat/age-identity.txt"]);
+    expect(uploads[1]).toEqual({ file: "/run/lifeboat/age-identity.txt", content: SECRETS.identity, permissions: "0400", owner: "1000", group: "1000" });
   });
 
-  it("uploads the age identity as a 0400 file, secret, to the drill only", () => {
-    const uploads = unwrap(container("verify").inputs.uploads);
-    expect(uploads).toEqual([{ file: "/run/lifeboat/age-identity.txt", content: SECRETS.identity, permissions: "0400", owner: "1000", group: "1000" }]);
-    expect(container("status").inputs.uploads).toBeUndefined();
-  });
-
-  it("gives each job only its own secrets, as secret env", () => {
-    expect(envMap(unwrap(container("verify").inputs.envs))).toEqual({
+  it("gives each job's run only its own secrets", () => {
+    expect(scheduledJob(container(), "verify-app-db").env).toEqual({
       AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
       LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
       LIFEBOAT_SCRATCH_URL: SECRETS.scratchUrl,
       LIFEBOAT_PING_URL: SECRETS.ping,
     });
-    expect(envMap(unwrap(container("status").inputs.envs))).toEqual({
+    expect(scheduledJob(container(), "status-app-db").env).toEqual({
       AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
       LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
@@ -81,11 +82,9 @@ describe("ScheduledVerification on a Docker host", () => {
     });
   });
 
-  it("mounts nothing from the host and runs on the explicit docker provider", () => {
-    for (const role of ["verify", "status"]) {
-      expect(container(role).inputs.mounts).toEqual([]);
-      expect(container(role).provider).toMatch(/::app-db-verify-docker::/);
-    }
+  it("mounts only its state volume and runs on the explicit docker provider", () => {
+    expect(container().inputs.mounts).toEqual([expect.objectContaining({ type: "volume", target: "/var/lib/lifeboat", readOnly: false })]);
+    expect(container().provider).toMatch(/::app-db-verify-docker::/);
   });
 
   it("never shows a secret in plain text; registers its args minus secrets", () => {

@@ -28,9 +28,10 @@ import * as verifyMod from "../../runner/src/commands/verify";
 import * as statusMod from "../../runner/src/commands/status";
 import * as scheduleMod from "../../runner/src/commands/schedule";
 import * as replicateMod from "../../runner/src/commands/replicate";
-import { ScheduledBackup, ScheduledReplication, ScheduledVerification } from "../../components";
+import { DisasterRecovery, ScheduledBackup, ScheduledReplication, ScheduledVerification, validateStackConfig } from "../../components";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
-import { Declared, declare, installMocks, isSecretValue, one } from "../components/mockHarness";
+import { Declared, declare, installMocks, isSecretValue, jobTableOf, one, scheduledJob, uploadsOf } from "../components/mockHarness";
+import { ScheduledJob } from "../../runner/src/jobTable";
 
 installMocks();
 
@@ -81,6 +82,20 @@ function envOf(container: Declared): Record<string, string> {
   return Object.fromEntries(lines.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
 
+/**
+ * A scheduler container as the runner sees it: its command parsed (`schedule --jobs FILE`), the
+ * table at FILE through the runner's own job-table parser, and job `name`'s argv parsed under
+ * the environment the scheduler gives that job's run (the runner's childEnv over the container's).
+ */
+function scheduled(container: Declared, name: string): { outer: Parsed; job: ScheduledJob; run: Parsed } {
+  const outer = parse(afterExec([...container.inputs.entrypoints, ...container.inputs.command]), envOf(container));
+  expect(outer.command).toBe("schedule");
+  expect(outer.inner).toEqual([]);
+  expect(outer.opts).toMatchObject({ jobs: CONTAINER_PATHS.jobs, stateFile: CONTAINER_PATHS.stateFile, maxConcurrent: "1" });
+  const { job, env } = scheduledJob(container, name);
+  return { outer, job, run: parse(job.argv, env) };
+}
+
 /** Strips the image's entrypoint from a full exec-form command. */
 function afterExec(cmd: string[]): string[] {
   expect(cmd.slice(0, RUNNER_EXEC.length)).toEqual(RUNNER_EXEC);
@@ -97,6 +112,9 @@ describe("the e2e tests and the image are what the components are compared with"
       expect(src).toMatch(/runner\(statusArgs\(/);
     }
     expect(readFileSync(join(__dirname, "files.e2e.test.ts"), "utf8")).toMatch(/scheduleArgs\("0 3 \* \* \*", backupArgs\(/);
+    const scheduler = readFileSync(join(__dirname, "scheduler.e2e.test.ts"), "utf8");
+    expect(scheduler).toMatch(/scheduleJobsArgs\(\{ jobsFile, stateFile,/);
+    expect(scheduler).toMatch(/runner\(statusArgs\(\{ local: true, stateFile: s\.stateFile \}\)\)/);
   });
 
   it("the containers start the runner the way runner/Dockerfile does, with the image's state file", () => {
@@ -120,14 +138,10 @@ describe("ScheduledBackup on Docker runs the e2e backup command line", () => {
     );
   });
 
-  it("the container's schedule wrapper parses, on the source's cron, and runs a backup exactly as the e2e `backup()` helper does", () => {
+  it("the container's scheduler parses, its job table runs a backup on the source's cron exactly as the e2e `backup()` helper does", () => {
     const c = one(resources, "docker:index/container:Container");
-    const env = envOf(c);
-    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
-    expect(outer.command).toBe("schedule");
-    expect(outer.opts.cron).toBe("0 3 * * *");
-    expect(outer.opts.stateFile).toBe(CONTAINER_PATHS.stateFile);
-    const deployed = parse(outer.inner!, env);
+    const { job, run: deployed } = scheduled(c, "backup-app");
+    expect(job.cron).toBe("0 3 * * *");
     expect(deployed.command).toBe("backup");
 
     // postgres.e2e.test.ts: backupArgs({ source: "postgres", url, recipients: [key.recipient], ...dest(), json: true, ...spec }) under s3.env.
@@ -136,8 +150,8 @@ describe("ScheduledBackup on Docker runs the e2e backup command line", () => {
       { ...KEYS },
     );
     expect(deployed.opts).toEqual(e2e.opts);
-    // The S3 keys the e2e tests pass in the environment reach the container by the same names.
-    expect(env).toMatchObject(KEYS);
+    // The S3 keys the e2e tests pass in the environment reach the run by the same names.
+    expect(scheduledJob(c, "backup-app").env).toMatchObject(KEYS);
   });
 
   it("the healthcheck parses as `status --local` on the scheduler's state file", () => {
@@ -146,9 +160,11 @@ describe("ScheduledBackup on Docker runs the e2e backup command line", () => {
     expect(cmd).toBe("CMD");
     const hc = parse(afterExec(rest));
     expect(hc.command).toBe("status");
-    expect(hc.opts).toMatchObject({ local: true, name: "app", stateFile: CONTAINER_PATHS.stateFile, maxAge: "25h" });
-    // files.e2e.test.ts: statusArgs({ name, local: true, maxAge, stateFile }) with an empty env.
-    expect(hc.opts).toEqual(parse(statusArgs({ name: "app", local: true, maxAge: "25h", stateFile: CONTAINER_PATHS.stateFile })).opts);
+    expect(hc.opts).toMatchObject({ local: true, stateFile: CONTAINER_PATHS.stateFile });
+    expect(hc.opts.name).toBeUndefined();
+    // scheduler.e2e.test.ts: statusArgs({ local: true, stateFile }) with an empty env; each job's max age is in the table.
+    expect(hc.opts).toEqual(parse(statusArgs({ local: true, stateFile: CONTAINER_PATHS.stateFile })).opts);
+    expect(jobTableOf(c).jobs[0]!.maxAge).toBe("25h");
   });
 });
 
@@ -188,26 +204,20 @@ describe("ScheduledVerification runs the e2e verify and status command lines", (
         }),
     );
   });
-  const container = (role: string) => resources.find((r) => r.type === "docker:index/container:Container" && r.name === `app-${role}`)!;
+  const container = () => one(resources, "docker:index/container:Container");
 
   it("verify: e2e `verifyArgs({ name, identity: key.file, scratchUrl, ...dest() })`, with the uploaded identity file", () => {
-    const c = container("verify");
-    const env = envOf(c);
-    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
-    expect(outer.opts.cron).toBe("0 5 * * 0");
-    const deployed = parse(outer.inner!, env);
+    const { job, run: deployed } = scheduled(container(), "verify-app");
+    expect(job.cron).toBe("0 5 * * 0");
     expect(deployed.command).toBe("verify");
-    const identityFile = c.inputs.uploads.value[0].file;
+    const identityFile = uploadsOf(container()).find((u) => u.file !== CONTAINER_PATHS.jobs)!.file;
     const e2e = parse(verifyArgs({ name: "app", identity: identityFile, scratchUrl: SCRATCH_URL, ...DEST, json: true }), { ...KEYS });
     expect(deployed.opts).toEqual(e2e.opts);
   });
 
-  it("status: e2e `statusArgs({ name, maxAge, ...dest(), json: true })`, hourly", () => {
-    const c = container("status");
-    const env = envOf(c);
-    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
-    expect(outer.opts.cron).toBe("0 * * * *");
-    const deployed = parse(outer.inner!, env);
+  it("status: e2e `statusArgs({ name, maxAge, ...dest(), json: true })`, hourly, in the same scheduler", () => {
+    const { job, run: deployed } = scheduled(container(), "status-app");
+    expect(job.cron).toBe("0 * * * *");
     expect(deployed.command).toBe("status");
     expect(deployed.opts).toEqual(parse(statusArgs({ name: "app", maxAge: "1h", ...DEST, json: true }), { ...KEYS }).opts);
   });
@@ -242,19 +252,16 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
     expect(src).toMatch(/LIFEBOAT_REPLICA_ACCESS_KEY_ID/);
   });
 
-  it("Docker: the schedule wrapper parses on the replication cron and runs replicate exactly as the e2e `replicate()` helper does", async () => {
+  it("Docker: the scheduler parses, its job runs replicate on the replication cron exactly as the e2e `replicate()` helper does", async () => {
     const resources = await declare(() => new ScheduledReplication("app", { ...args, schedule: "*/20 * * * *" }));
     const c = one(resources, "docker:index/container:Container");
-    const env = envOf(c);
-    const outer = parse(afterExec([...c.inputs.entrypoints, ...c.inputs.command]), env);
-    expect(outer.command).toBe("schedule");
-    expect(outer.opts.cron).toBe("*/20 * * * *");
-    const deployed = parse(outer.inner!, env);
+    const { job, run: deployed } = scheduled(c, "replicate-app");
+    expect(job.cron).toBe("*/20 * * * *");
     expect(deployed.command).toBe("replicate");
     expect(deployed.opts).toEqual(e2e().opts);
     expect(deployed.opts).toMatchObject({ all: true, maxLag: "1h", copy: true });
-    // Both identities the e2e test passes in the environment reach the container by the same names.
-    expect(env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
+    // Both identities the e2e test passes in the environment reach the run by the same names.
+    expect(scheduledJob(c, "replicate-app").env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
   });
 
   it("ECS: the task's command with its Secrets Manager env parses to the e2e replicate options", async () => {
@@ -268,5 +275,43 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
     expect(deployed.command).toBe("replicate");
     expect(deployed.opts).toEqual(e2e().opts);
     expect(env).toMatchObject({ ...KEYS, ...REPLICA_KEYS });
+  });
+});
+
+describe("DisasterRecovery's host schedulers: every job of both tables parses with the runner's CLI under its own environment", () => {
+  it("the prod layout's 5 backups, 10 drill and health jobs and the replicate job each reach their command with their source and secrets", async () => {
+    const config = validateStackConfig({
+      storage: { provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" },
+      replicas: [{ provider: "s3", region: "eu-central-1" }],
+      sources: [
+        { name: "app-db", kind: "postgres", url: SOURCE_URL, schedule: "0 * * * *", rpo: "1h" },
+        { name: "n8n-data", kind: "volume", volume: "n8n_data" },
+        { name: "wa-sessions", kind: "volume", volume: "whatsapp_sessions" },
+        { name: "uploads", kind: "directory", path: "/srv/uploads" },
+        { name: "cache", kind: "redis", url: "redis://redis:6379/0" },
+      ],
+      ageRecipients: [RECIPIENT],
+      ageIdentity: "AGE-SECRET-KEY-12LV56Y8MSYUZXR2MJG4H6XSUA3MPV8A4UXTCFT2JFCK88XUVGJCSDX7CJJ",
+      verification: { scratchUrl: SCRATCH_URL },
+      alerts: { webhookUrl: WEBHOOK },
+      runtime: { kind: "docker", host: "ssh://backup@prod-db.internal" },
+    }, "prod");
+    const resources = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+    const seen: string[] = [];
+    for (const side of ["backup", "verify"]) {
+      const c = resources.find((r) => r.type === "docker:index/container:Container" && r.name === `lifeboat-prod-${side}`)!;
+      for (const job of jobTableOf(c).jobs) {
+        const { run } = scheduled(c, job.name);
+        const kind = job.name.split("-")[0]!;
+        expect(run.command).toBe(kind);
+        if (kind !== "replicate") expect(run.opts.name).toBe(job.name.slice(kind.length + 1));
+        // Each run's secrets arrive by the runner's own variables: keys always, the webhook for all, the source URL for backups of networked sources.
+        expect(run.opts).toMatchObject({ alertWebhook: WEBHOOK, json: true });
+        if (job.name === "backup-app-db") expect(run.opts.url).toBe(SOURCE_URL);
+        if (kind === "verify") expect(run.opts.identity).toBe(CONTAINER_PATHS.identity);
+        seen.push(`${side}:${kind}`);
+      }
+    }
+    expect(seen.sort()).toEqual([...Array(5).fill("backup:backup"), "verify:replicate", ...Array(5).fill("verify:status"), ...Array(5).fill("verify:verify")]);
   });
 });

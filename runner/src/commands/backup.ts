@@ -16,6 +16,7 @@ import { recordRun } from "../state";
 import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, statePath, workDir } from "../context";
 import { listBackups } from "../catalog";
 import { Store } from "../store";
+import { RUNNER_VERSION } from "../version";
 
 export interface BackupOpts extends StoreOpts, CommonOpts {
   source?: string;
@@ -185,12 +186,3 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     await src?.cleanup().catch(() => undefined);
   }
 }
-
-export const RUNNER_VERSION: string = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require("../../package.json").version as string;
-  } catch {
-    return "unknown";
-  }
-})();

@@ -25,7 +25,7 @@ import { scrub } from "../redact";
 import { Progress, formatBytes } from "../progress";
 import { recordRun } from "../state";
 import { pgTool } from "../pitr/pgtools";
-import { RUNNER_VERSION } from "./backup";
+import { RUNNER_VERSION } from "../version";
 
 export interface BasebackupOpts extends StoreOpts, CommonOpts {
   name?: string;

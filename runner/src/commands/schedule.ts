@@ -1,67 +1,206 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { Cron } from "croner";
 import { Logger } from "pino";
-import { assertCron } from "lifeboat-core";
+import { parseDuration } from "lifeboat-core";
 import { EXIT_DEGRADED, UsageError, errorMessage } from "../errors";
-import { defaultStatePath, recordSchedulerStart } from "../state";
+import { JobPhase, JobTable, ScheduledJob, childEnv, loadJobTable, missingJobEnv, parseJobTable, tickDecision } from "../jobTable";
+import { JobState, StateFile, defaultStatePath, updateState } from "../state";
 
 export interface ScheduleOpts {
   cron?: string;
   runAtStart?: boolean;
   stateFile?: string;
+  /** A job table file (JSON, see jobTable.ts) instead of one command. */
+  jobs?: string;
+  /** Runs at once across the table. */
+  maxConcurrent?: string;
+}
+
+/** `--cron EXPR [--run-at-start] -- <command>`: a table of one job, named after the command. */
+function singleJobTable(command: string[], o: ScheduleOpts): JobTable {
+  if (!o.cron) throw new UsageError("--cron EXPR is required (or --jobs FILE), e.g. --cron '0 3 * * *'");
+  if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
+  const table = { version: 1, jobs: [{ name: command[0], cron: o.cron, argv: command, runAtStart: !!o.runAtStart }] };
+  try {
+    return parseJobTable(table, "schedule");
+  } catch (e) {
+    // Name the flag the user typed, not the table field it became.
+    throw new UsageError(errorMessage(e).replace(/jobs\[0\]\.cron/, "--cron").replace(/jobs\[0\]\.argv/, "the command after --"));
+  }
+}
+
+function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-concurrent: must be a whole number of at least 1, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /**
- * Long-running mode for the container: runs `lifeboat-runner <command...>` on a cron schedule
- * (UTC), one run at a time (a tick that comes while a run is still going is skipped and
- * logged), each run a fresh child process so that one run's memory never carries to the next.
+ * Long-running mode for a container: runs every job of a job table on its cron (UTC), each run
+ * a child process of its own (`node <runner> <argv…>`, with only its own secrets in its
+ * environment), so one run's crash or memory never reaches another job or the scheduler, which
+ * stays small. At most `--max-concurrent` runs at once (so dumps don't pile onto one database)
+ * and one run per job: a tick that comes while the job is still running or still waiting for a
+ * slot is skipped, logged and counted in the state file. Each job's state (running, last result,
+ * last success, skipped ticks) is in the state file, where `status --local` reports it.
  */
 export async function scheduleCommand(command: string[], o: ScheduleOpts, log: Logger): Promise<number> {
-  if (!o.cron) throw new UsageError("--cron EXPR is required, e.g. --cron '0 3 * * *'");
-  try {
-    assertCron(o.cron);
-  } catch (e) {
-    throw new UsageError(`--cron: ${(e as Error).message}`);
-  }
-  if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
-  if (command[0] === "schedule") throw new UsageError("schedule cannot schedule itself");
-  const script = process.argv[1]!;
+  if (o.jobs && command.length) throw new UsageError("give either --jobs FILE or a command after --, not both");
+  if (o.jobs && (o.cron || o.runAtStart)) throw new UsageError("--cron and --run-at-start are for one command; with --jobs each job has its own cron and runAtStart");
+  const table = o.jobs ? loadJobTable(o.jobs) : singleJobTable(command, o);
+  const limit = parseLimit(o.maxConcurrent ?? "1");
+  const missing = missingJobEnv(table, process.env);
+  if (missing.length) throw new UsageError(`job table: environment variables not set: ${missing.join(", ")}`);
   const stateFile = o.stateFile || defaultStatePath();
-  await recordSchedulerStart(stateFile, new Date()).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
-  let current: ChildProcess | undefined;
-  let stopping = false;
-  const runOnce = (): Promise<void> =>
-    new Promise((resolve) => {
-      const started = Date.now();
-      log.info({ command: command[0] }, `run started: ${command[0]}`);
-      current = spawn(process.execPath, [script, ...command], { stdio: ["ignore", "inherit", "inherit"] });
-      current.on("close", (code, signal) => {
-        const seconds = (Date.now() - started) / 1000;
-        if (code === 0) log.info({ command: command[0], code, seconds }, `run finished: ${command[0]}`);
-        else if (code === EXIT_DEGRADED) log.warn({ command: command[0], code, seconds }, `run degraded: ${command[0]} (see its warnings)`);
-        else log.error({ command: command[0], code, signal, seconds }, `run failed: ${command[0]} exited ${code ?? signal}`);
-        current = undefined;
-        resolve();
-      });
-      current.on("error", (e) => log.error({ err: e.message }, "could not start run"));
-    });
-  const job = new Cron(o.cron, { timezone: "UTC", protect: () => log.warn("previous run still going; skipping this tick") }, async () => {
-    if (!stopping) await runOnce();
-  });
-  log.info({ cron: o.cron, next: job.nextRun()?.toISOString() }, `scheduled ${command[0]} at "${o.cron}" (UTC)`);
-  if (o.runAtStart) void job.trigger();
+  const scheduler = new JobScheduler(table, limit, stateFile, process.argv[1]!, log);
+  await scheduler.start();
   return new Promise<number>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      job.stop();
       log.info({ signal: sig }, "stopping scheduler");
-      if (current) {
-        current.kill(sig);
-        current.on("close", () => resolve(0));
-      } else resolve(0);
+      void scheduler.stop(sig).then(() => resolve(0));
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
   });
+}
+
+class JobScheduler {
+  private readonly phase = new Map<string, JobPhase>();
+  private readonly running = new Map<string, ChildProcess>();
+  private readonly queue: ScheduledJob[] = [];
+  private readonly crons: Cron[] = [];
+  private stopping = false;
+  /** State writes in the order the events happened. */
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly table: JobTable,
+    private readonly limit: number,
+    private readonly stateFile: string,
+    private readonly script: string,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const now = new Date().toISOString();
+    this.record((s) => {
+      s.schedulerStartedAt = now;
+      const prev = s.jobs ?? {};
+      // Jobs no longer in the table are dropped; a job's last success survives a restart.
+      s.jobs = Object.fromEntries(
+        this.table.jobs.map((j) => {
+          const p = prev[j.name];
+          const st: JobState = {
+            cron: j.cron,
+            ...(j.maxAge ? { maxAgeSeconds: parseDuration(j.maxAge) } : {}),
+            phase: "idle",
+            skipped: 0,
+            ...(p?.lastSuccess ? { lastSuccess: p.lastSuccess } : {}),
+          };
+          return [j.name, st];
+        }),
+      );
+    });
+    await this.writes;
+    for (const job of this.table.jobs) {
+      this.phase.set(job.name, "idle");
+      const cron = new Cron(job.cron, { timezone: "UTC" }, () => this.tick(job));
+      this.crons.push(cron);
+      this.log.info({ job: job.name, cron: job.cron, next: cron.nextRun()?.toISOString() }, `scheduled ${job.name} at "${job.cron}" (UTC)`);
+    }
+    this.log.info({ jobs: this.table.jobs.length, maxConcurrent: this.limit }, `scheduler running ${this.table.jobs.length} job(s), at most ${this.limit} at a time`);
+    for (const job of this.table.jobs) if (job.runAtStart) this.tick(job);
+  }
+
+  private record(mutate: (s: StateFile) => void): void {
+    this.writes = this.writes
+      .then(() => updateState(this.stateFile, mutate))
+      .catch((e) => this.log.warn(`could not write state file ${this.stateFile}: ${errorMessage(e)}`));
+  }
+
+  private recordJob(name: string, patch: (j: JobState) => void): void {
+    this.record((s) => {
+      const j = s.jobs?.[name];
+      if (j) patch(j);
+    });
+  }
+
+  private tick(job: ScheduledJob): void {
+    if (this.stopping) return;
+    const decision = tickDecision(this.phase.get(job.name)!, this.running.size, this.limit);
+    if (decision === "skip") {
+      const at = new Date().toISOString();
+      this.log.warn({ job: job.name, phase: this.phase.get(job.name) }, `${job.name}: previous run still ${this.phase.get(job.name)}; skipping this tick`);
+      this.recordJob(job.name, (j) => {
+        j.skipped += 1;
+        j.lastSkippedAt = at;
+      });
+    } else if (decision === "queue") {
+      this.phase.set(job.name, "queued");
+      this.queue.push(job);
+      this.log.info({ job: job.name, running: [...this.running.keys()] }, `${job.name}: waiting for a free slot (${this.limit} running)`);
+      this.recordJob(job.name, (j) => {
+        j.phase = "queued";
+      });
+    } else this.run(job);
+  }
+
+  private run(job: ScheduledJob): void {
+    const started = new Date();
+    this.phase.set(job.name, "running");
+    const child = spawn(process.execPath, [this.script, ...job.argv], { stdio: ["ignore", "inherit", "inherit"], env: childEnv(job, process.env) });
+    this.running.set(job.name, child);
+    this.log.info({ job: job.name, command: job.argv[0], pid: child.pid }, `run started: ${job.name}`);
+    this.recordJob(job.name, (j) => {
+      j.phase = "running";
+      j.lastStart = started.toISOString();
+    });
+    let spawnError: string | undefined;
+    child.on("error", (e) => {
+      spawnError = e.message;
+    });
+    child.on("close", (code, signal) => {
+      const ended = new Date();
+      const seconds = (ended.getTime() - started.getTime()) / 1000;
+      // A degraded backup (exit 3) was stored and alerted on by the run itself: the job succeeded.
+      const degraded = code === EXIT_DEGRADED;
+      const ok = code === 0 || degraded;
+      const result = spawnError ? `could not start: ${spawnError}` : code !== null ? `exit ${code}${degraded ? " (degraded: see its warnings)" : ""}` : `signal ${signal}`;
+      if (code === 0) this.log.info({ job: job.name, code, seconds }, `run finished: ${job.name}`);
+      else if (degraded) this.log.warn({ job: job.name, code, seconds }, `run degraded: ${job.name} (see its warnings)`);
+      else this.log.error({ job: job.name, code, signal, seconds }, `run failed: ${job.name}: ${result}`);
+      this.running.delete(job.name);
+      this.phase.set(job.name, "idle");
+      this.recordJob(job.name, (j) => {
+        j.phase = "idle";
+        j.lastEnd = ended.toISOString();
+        j.lastResult = result;
+        j.lastOk = ok;
+        if (ok) j.lastSuccess = ended.toISOString();
+      });
+      this.drain();
+    });
+  }
+
+  /** Starts waiting jobs, oldest first, while slots are free. */
+  private drain(): void {
+    while (!this.stopping && this.running.size < this.limit && this.queue.length) this.run(this.queue.shift()!);
+  }
+
+  async stop(sig: NodeJS.Signals): Promise<void> {
+    this.stopping = true;
+    for (const c of this.crons) c.stop();
+    for (const job of this.queue.splice(0)) {
+      this.phase.set(job.name, "idle");
+      this.recordJob(job.name, (j) => {
+        j.phase = "idle";
+      });
+    }
+    const closed = [...this.running.values()].map((c) => new Promise<void>((r) => {
+      c.once("close", () => r());
+      c.kill(sig);
+    }));
+    await Promise.all(closed);
+    await this.writes;
+  }
 }

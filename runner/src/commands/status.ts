@@ -4,7 +4,7 @@ import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, re
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
-import { readState } from "../state";
+import { StateFile, readState } from "../state";
 
 export interface StatusOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -23,6 +23,8 @@ export interface SourceHealth {
    * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
    */
   warnings?: string[];
+  /** A scheduled job's state in words (phase, cron, last run, skipped ticks). */
+  detail?: string;
   newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
 }
@@ -63,7 +65,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
     const n = s.newest;
     const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
     const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
+    return head + info + (s.detail ? ` ${s.detail}` : "") + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
   });
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
   output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
@@ -136,28 +138,54 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
   const names = o.name ? [o.name] : Object.keys(state.sources).sort();
   const now = Date.now();
   const sched = state.schedulerStartedAt ? (now - Date.parse(state.schedulerStartedAt)) / 1000 : Infinity;
+  // A job-table scheduler's own view is per job, each with its own max age; --name asks for one source.
+  if (!o.name && state.jobs && Object.keys(state.jobs).length) return jobHealth(state, now, maxAge);
   if (names.length === 0 && sched <= maxAge) return [{ source: "(scheduler)", healthy: true, problems: [] }];
-  return names.map((source) => {
-    const s = state.sources[source];
-    if (!s) {
-      // A scheduler that started recently has not had its first run yet: healthy until max-age.
-      if (sched <= maxAge) return { source, healthy: true, problems: [] };
-      return { source, healthy: false, problems: [`no run recorded in ${statePath(o)}`] };
-    }
-    const problems: string[] = [];
-    if (!s.lastRun.ok) problems.push(`last run at ${s.lastRun.startedAt} failed: ${s.lastRun.error ?? "unknown error"}`);
-    const ok = s.lastSuccess;
-    const ageSeconds = ok ? (now - Date.parse(ok.startedAt)) / 1000 : Infinity;
-    if (!ok) problems.push("no successful run recorded");
-    // Recorded by a clock that ran ahead: a negative age would never become overdue.
-    else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
-    else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
-    return {
-      source,
-      healthy: problems.length === 0,
-      problems,
-      ...(ok?.warnings?.length ? { warnings: ok.warnings.map((w) => `degraded: ${w}`) } : {}),
-      newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
-    };
-  });
+  return names.map((source) => sourceHealth(state, source, now, sched, maxAge, o));
+}
+
+/**
+ * Each job of a `schedule --jobs` scheduler, as `job <name>`: unhealthy when its last run failed,
+ * or when no run succeeded within its max age (the job table's, else --max-age) since its last
+ * success or, before the first, since the scheduler started.
+ */
+function jobHealth(state: StateFile, now: number, defaultMaxAge: number): SourceHealth[] {
+  return Object.entries(state.jobs ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, j]) => {
+      const maxAge = j.maxAgeSeconds ?? defaultMaxAge;
+      const problems: string[] = [];
+      // lastEnd, not lastStart: while the next run goes, lastStart is that run's.
+      if (j.lastOk === false) problems.push(`last run, ended ${j.lastEnd}, failed: ${j.lastResult}`);
+      const since = j.lastSuccess ?? state.schedulerStartedAt;
+      const age = since ? (now - Date.parse(since)) / 1000 : Infinity;
+      if (age > maxAge) problems.push(`overdue: ${j.lastSuccess ? "last success" : "no success since the scheduler started"} ${formatDuration(Math.round(age))} ago, more than ${formatDuration(maxAge)}`);
+      const last = j.lastStart ? `last run ${j.lastStart}: ${j.lastResult !== undefined && j.phase !== "running" ? j.lastResult : "running"}` : "no run yet";
+      const skipped = j.skipped ? `, ${j.skipped} tick(s) skipped (last ${j.lastSkippedAt})` : "";
+      return { source: `job ${name}`, healthy: problems.length === 0, problems, detail: `${j.phase}, cron "${j.cron}", ${last}${skipped}` };
+    });
+}
+
+function sourceHealth(state: StateFile, source: string, now: number, sched: number, maxAge: number, o: StatusOpts): SourceHealth {
+  const s = state.sources[source];
+  if (!s) {
+    // A scheduler that started recently has not had its first run yet: healthy until max-age.
+    if (sched <= maxAge) return { source, healthy: true, problems: [] };
+    return { source, healthy: false, problems: [`no run recorded in ${statePath(o)}`] };
+  }
+  const problems: string[] = [];
+  if (!s.lastRun.ok) problems.push(`last run at ${s.lastRun.startedAt} failed: ${s.lastRun.error ?? "unknown error"}`);
+  const ok = s.lastSuccess;
+  const ageSeconds = ok ? (now - Date.parse(ok.startedAt)) / 1000 : Infinity;
+  if (!ok) problems.push("no successful run recorded");
+  // Recorded by a clock that ran ahead: a negative age would never become overdue.
+  else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
+  else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
+  return {
+    source,
+    healthy: problems.length === 0,
+    problems,
+    ...(ok?.warnings?.length ? { warnings: ok.warnings.map((w) => `degraded: ${w}`) } : {}),
+    newest: ok ? { key: ok.key ?? "", takenAt: ok.startedAt, ageSeconds, storedBytes: ok.storedBytes ?? 0, rawBytes: ok.rawBytes, verified: "no" as const } : undefined,
+  };
 }
