@@ -87,7 +87,7 @@ function nameProblems(resources: Declared[]): string[] {
 }
 
 const AGE = "age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx";
-const IDENTITY = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+const IDENTITY = "AGE-SECRET-KEY-13VYCYC4XLQGG5RUHX28Y983GDV5KNEXUXHVUUV2EVPL6SAU6DVRSTNEHK7";
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 
 /** Names as config accepts them, biased towards the long ones that break limits. */
@@ -127,6 +127,9 @@ const runtime = fc.oneof(
 const stack = fc
   .record({
     stackName: longName(63),
+    // A stack name that names no profile must state one, and an environment is at most 40 characters.
+    profile: fc.constantFrom("production", "staging", "development"),
+    environment: fc.option(longName(40), { nil: undefined }),
     storage: location,
     replicas: fc.array(location, { maxLength: 2 }),
     runtime,
@@ -138,6 +141,8 @@ const stack = fc
     fc.tuple(...s.names.map((n) => (s.runtime.kind === "ecs" ? ecsSource(n) : dockerSource(n)))).map((sources) => ({
       stackName: s.stackName,
       raw: {
+        profile: s.profile,
+        ...(s.environment !== undefined ? { environment: s.environment } : {}),
         storage: s.storage,
         replicas: s.replicas,
         runtime: s.runtime,
