@@ -33,4 +33,9 @@ export const ENV = {
   walSpoolDir: "LIFEBOAT_WAL_SPOOL_DIR",
   walFlushInterval: "LIFEBOAT_WAL_FLUSH_INTERVAL",
   walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
+  /** The whole run's bound (every command that runs to an end; schedule's backstop too). */
+  runTimeout: "LIFEBOAT_RUN_TIMEOUT",
+  /** backup/basebackup: per-object S3 Object Lock. */
+  retention: "LIFEBOAT_RETENTION",
+  lockMode: "LIFEBOAT_LOCK_MODE",
 } as const;

@@ -1,20 +1,28 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { Cron } from "croner";
 import { Logger } from "pino";
-import { assertCron } from "lifeboat-core";
+import { assertCron, parseDuration } from "lifeboat-core";
 import { UsageError, errorMessage } from "../errors";
+import { ENV } from "../env";
 import { defaultStatePath, recordSchedulerStart } from "../state";
 
 export interface ScheduleOpts {
   cron?: string;
   runAtStart?: boolean;
   stateFile?: string;
+  runTimeout?: string;
 }
+
+/** How long past its own --run-timeout a run may take to fail cleanly (alert, state file) before the scheduler kills it. */
+export const KILL_GRACE_SECONDS = 60;
 
 /**
  * Long-running mode for the container: runs `lifeboat-runner <command...>` on a cron schedule
  * (UTC), one run at a time (a tick that comes while a run is still going is skipped and
  * logged), each run a fresh child process so that one run's memory never carries to the next.
+ * Runs bound themselves (--run-timeout, LIFEBOAT_RUN_TIMEOUT, which they inherit); as a backstop
+ * a run still going {@link KILL_GRACE_SECONDS} past that bound is killed, so that no run can
+ * hold the schedule (every later tick would be skipped).
  */
 export async function scheduleCommand(command: string[], o: ScheduleOpts, log: Logger): Promise<number> {
   if (!o.cron) throw new UsageError("--cron EXPR is required, e.g. --cron '0 3 * * *'");
@@ -25,6 +33,13 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
   }
   if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
   if (command[0] === "schedule") throw new UsageError("schedule cannot schedule itself");
+  const runTimeout = o.runTimeout ?? "6h";
+  let killAfterMs: number;
+  try {
+    killAfterMs = (parseDuration(runTimeout) + KILL_GRACE_SECONDS) * 1000;
+  } catch (e) {
+    throw new UsageError(`--run-timeout: ${(e as Error).message}`);
+  }
   const script = process.argv[1]!;
   const stateFile = o.stateFile || defaultStatePath();
   await recordSchedulerStart(stateFile, new Date()).catch((e) => log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`));
@@ -34,15 +49,26 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
     new Promise((resolve) => {
       const started = Date.now();
       log.info({ command: command[0] }, `run started: ${command[0]}`);
-      current = spawn(process.execPath, [script, ...command], { stdio: ["ignore", "inherit", "inherit"] });
-      current.on("close", (code, signal) => {
+      // The run's own bound defaults to the scheduler's (a --run-timeout in the command wins).
+      const env = { ...process.env, [ENV.runTimeout]: runTimeout };
+      const child = spawn(process.execPath, [script, ...command], { stdio: ["ignore", "inherit", "inherit"], env });
+      current = child;
+      let hard: NodeJS.Timeout | undefined;
+      const backstop = setTimeout(() => {
+        log.error({ command: command[0], seconds: killAfterMs / 1000 }, `run of ${command[0]} still going after --run-timeout ${runTimeout} and ${KILL_GRACE_SECONDS}s grace: killing it`);
+        child.kill("SIGTERM");
+        hard = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      }, killAfterMs);
+      child.on("close", (code, signal) => {
+        clearTimeout(backstop);
+        clearTimeout(hard);
         const seconds = (Date.now() - started) / 1000;
         if (code === 0) log.info({ command: command[0], code, seconds }, `run finished: ${command[0]}`);
         else log.error({ command: command[0], code, signal, seconds }, `run failed: ${command[0]} exited ${code ?? signal}`);
         current = undefined;
         resolve();
       });
-      current.on("error", (e) => log.error({ err: e.message }, "could not start run"));
+      child.on("error", (e) => log.error({ err: e.message }, "could not start run"));
     });
   const job = new Cron(o.cron, { timezone: "UTC", protect: () => log.warn("previous run still going; skipping this tick") }, async () => {
     if (!stopping) await runOnce();
