@@ -5,3 +5,5 @@
 export * from "./args";
 export { SOURCE_KINDS, EXTENSIONS, ManifestSchema, VerificationSchema } from "./manifest";
 export type { SourceKind, Manifest, Verification } from "./manifest";
+export { formatRetention, LOCK_MODES } from "./lock";
+export type { LockMode } from "./lock";
