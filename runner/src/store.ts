@@ -20,6 +20,8 @@ export interface PutOptions {
   onWarning?: (text: string) => void;
   /** S3 Object Lock for this object (its tier's retention); none: the bucket's default. */
   lock?: ObjectLock;
+  /** false: on a 412 do not read the object there to compare (the identity may not read); the 412 is the caller's. */
+  readBack?: boolean;
 }
 
 export interface PutStreamOptions extends PutOptions {
@@ -174,7 +176,7 @@ export class S3Store implements Store {
 
   async putSmall(key: string, body: string, o: PutOptions = {}): Promise<void> {
     try {
-      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), this.opts);
+      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
       if (r === "already-there") o.onWarning?.(`${this.url(key)}: the answer to its put was lost and the retry found it already written, byte for byte what this run wrote`);
     } catch (e) {
       throw s3Error("put", this.url(key), e, this.opts.signal);

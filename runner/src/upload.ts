@@ -50,9 +50,15 @@ const is412 = (e: unknown) => {
  * When the answer to a put that succeeded is lost, the SDK's retry of the same put gets 412 (the
  * key exists now): the object there is then read back and, when it is byte-for-byte what we
  * meant to write, the put counts as done (`"already-there"`) instead of as a failure. Anything
- * else at the key is an error that says so.
+ * else at the key is an error that says so. `readBack: false` (an identity that may only put and
+ * list there, like the replicator on the replica) leaves the 412 to the caller.
  */
-export async function putCreateOnly(client: S3Client, params: StreamUploadParams, data: Buffer, c: Cancel = {}): Promise<"created" | "already-there"> {
+export async function putCreateOnly(
+  client: S3Client,
+  params: StreamUploadParams,
+  data: Buffer,
+  c: Cancel & { readBack?: boolean } = {},
+): Promise<"created" | "already-there"> {
   try {
     await client.send(
       new PutObjectCommand({
@@ -69,7 +75,7 @@ export async function putCreateOnly(client: S3Client, params: StreamUploadParams
     );
     return "created";
   } catch (e) {
-    if (!is412(e)) throw e;
+    if (!is412(e) || c.readBack === false) throw e;
   }
   let there: Buffer;
   try {

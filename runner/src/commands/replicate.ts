@@ -211,7 +211,7 @@ async function putManifest(c: Ctx, srcKey: string, rkey: string, text: string): 
     json.key = rkey;
     body = JSON.stringify(json, null, 2) + "\n";
   }
-  await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body).catch((e) => {
+  await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body, { readBack: false }).catch((e) => {
     // Create-only: someone (a concurrent run) wrote it first; the backup is on the replica.
     if (!exists412(e)) throw e;
   });
@@ -234,7 +234,7 @@ async function copyVerifications(c: Ctx, name: string, warnings: string[]): Prom
       if (r.success && c.src.prefix !== c.replica.prefix && r.data.key.startsWith(base(c.src.prefix))) {
         text = JSON.stringify({ ...r.data, key: base(c.replica.prefix) + r.data.key.slice(base(c.src.prefix).length) }, null, 2) + "\n";
       }
-      await c.replica.putSmall(rkey, text).catch((e) => {
+      await c.replica.putSmall(rkey, text, { readBack: false }).catch((e) => {
         if (!exists412(e)) throw e;
       });
       n++;
