@@ -351,3 +351,7 @@ describe("failures leave no backup behind", () => {
     expect(r.stderr).toMatch(/upload to s3:\/\/lifeboat-e2e\/prod\/dropped\//);
   });
 });
+
+test("every request above passed the strict S3 layer (lock-enabled bucket: checksums present and right; part sizes)", () => {
+  expect(s3.violations).toEqual([]);
+});
