@@ -88,3 +88,32 @@ describe("DisasterRecovery replication time control", () => {
     });
   });
 });
+
+describe("DisasterRecovery: per-object lock of each backup on S3", () => {
+  const backupRuns = (resources: Declared[]) =>
+    ofType(resources, "docker:index/container:Container")
+      .map((c) => c.inputs.command as string[])
+      .filter((cmd) => cmd.includes("backup"))
+      .map((cmd) => cmd.slice(cmd.indexOf("--") + 1));
+  const flag = (cmd: string[], f: string) => (cmd.includes(f) ? cmd[cmd.indexOf(f) + 1] : undefined);
+
+  it("S3: every backup run locks its objects until the tier expires (the stack's retention and lock mode); a source named like a compliance prefix at least that prefix's days", async () => {
+    const config = validateStackConfig(
+      { storage: { provider: "s3", region: "eu-west-1" }, replicas: [{ provider: "s3", region: "eu-central-1" }], sources: [...sources, { name: "audit-logs", kind: "directory", path: "/srv/audit" }], ageRecipients: [AGE] },
+      "prod",
+    );
+    const runs = backupRuns(await declare(() => new DisasterRecovery("lifeboat-prod", { config })));
+    expect(runs).toHaveLength(3);
+    const byName = Object.fromEntries(runs.map((r) => [flag(r, "--name"), r]));
+    for (const name of ["app-db", "uploads"]) {
+      expect([flag(byName[name]!, "--retention"), flag(byName[name]!, "--lock-mode")]).toEqual(["daily=30d,weekly=12w,monthly=12m,yearly=7y", "compliance"]);
+    }
+    expect(flag(byName["audit-logs"]!, "--retention")).toBe("daily=30d,weekly=12w,monthly=12m,yearly=7y,floor=365d");
+  });
+
+  it("R2: no per-object lock flags (R2's bucket-lock rules lock each tier)", async () => {
+    const runs = backupRuns(await environment({ provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" }, [{ provider: "s3", region: "us-east-2" }]));
+    expect(runs.length).toBe(2);
+    for (const r of runs) expect(r.join(" ")).not.toMatch(/--retention|--lock-mode/);
+  });
+});
