@@ -178,6 +178,11 @@ export class S3Store implements Store {
     try {
       const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
       if (r === "already-there") o.onWarning?.(`${this.url(key)}: the answer to its put was lost and the retry found it already written, byte for byte what this run wrote`);
+      if (r === "presumed-ours") {
+        o.onWarning?.(
+          `${this.url(key)}: the answer to its put was lost and the retry found the key taken; this identity may not read it to compare, and only this run's earlier attempt can have written this random key, so it counts as written`,
+        );
+      }
     } catch (e) {
       throw s3Error("put", this.url(key), e, this.opts.signal);
     }

@@ -39,26 +39,34 @@ function lockHeaders(lock: ObjectLock | undefined) {
   return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
 }
 
-const is412 = (e: unknown) => {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err?.$metadata?.httpStatusCode === 412 || err?.name === "PreconditionFailed";
-};
+const status = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const is412 = (e: unknown) => status(e) === 412 || (e as { name?: string })?.name === "PreconditionFailed";
+
+/**
+ * What a create-only put found: it wrote the object; a retry found the object an earlier attempt
+ * of this put wrote, byte for byte (read back); or a retry found the key taken and this identity
+ * may not read it (S3's write-only backup writer).
+ */
+export type PutOutcome = "created" | "already-there" | "presumed-ours";
 
 /**
  * A create-only PutObject (`If-None-Match: *`) of a whole body, with its Content-MD5.
  *
  * When the answer to a put that succeeded is lost, the SDK's retry of the same put gets 412 (the
- * key exists now): the object there is then read back and, when it is byte-for-byte what we
- * meant to write, the put counts as done (`"already-there"`) instead of as a failure. Anything
- * else at the key is an error that says so. `readBack: false` (an identity that may only put and
- * list there, like the replicator on the replica) leaves the 412 to the caller.
+ * key exists now). A 412 on the first attempt means the key was taken before this put was ever
+ * sent: an error. On a retry the object there is read back and, when it is byte-for-byte what we
+ * meant to write, the put counts as done (`"already-there"`); anything else there is an error that
+ * says so. When the identity may not read the key (403), only an earlier attempt of this very put
+ * can have taken a key this run made up with 48 random bits under a prefix only this source's
+ * writer may write: `"presumed-ours"`, which the caller reports. `readBack: false` (an identity
+ * that may only put and list there, like the replicator on the replica) leaves the 412 to the caller.
  */
 export async function putCreateOnly(
   client: S3Client,
   params: StreamUploadParams,
   data: Buffer,
   c: Cancel & { readBack?: boolean } = {},
-): Promise<"created" | "already-there"> {
+): Promise<PutOutcome> {
   try {
     await client.send(
       new PutObjectCommand({
@@ -76,18 +84,23 @@ export async function putCreateOnly(
     return "created";
   } catch (e) {
     if (!is412(e) || c.readBack === false) throw e;
+    const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    if (attempts <= 1) {
+      throw new RunError("an object is already at this key (HTTP 412 to the first attempt of a create-only put); keys never repeat, so something else wrote it");
+    }
   }
   let there: Buffer;
   try {
     const r = await client.send(new GetObjectCommand({ Bucket: params.Bucket, Key: params.Key }), { abortSignal: c.signal });
     there = Buffer.from(await r.Body!.transformToByteArray());
   } catch (e) {
-    throw new RunError(`an object is already at this key (HTTP 412 to the create-only put) and it could not be read back to see whether it is ours: ${errorMessage(e)}`);
+    if (status(e) === 403) return "presumed-ours";
+    throw new RunError(`an object is already at this key (HTTP 412 to a retried create-only put) and it could not be read back to see whether it is ours: ${errorMessage(e)}`);
   }
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   if (there.length !== data.length || sha(there) !== sha(data)) {
     throw new RunError(
-      `a different object is already at this key (HTTP 412 to the create-only put: ${there.length} bytes, sha256 ${sha(there)}; ours ${data.length} bytes, sha256 ${sha(data)}); keys never repeat, so something else wrote it`,
+      `a different object is already at this key (HTTP 412 to a retried create-only put: ${there.length} bytes, sha256 ${sha(there)}; ours ${data.length} bytes, sha256 ${sha(data)}); keys never repeat, so something else wrote it`,
     );
   }
   return "already-there";

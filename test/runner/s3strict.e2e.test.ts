@@ -89,7 +89,10 @@ beforeAll(async () => {
   writeFileSync(join(small, "note.txt"), "small backup\n");
 });
 
-afterEach(() => s3.setFault({ kind: "none" }));
+afterEach(() => {
+  s3.setFault({ kind: "none" });
+  s3.setWriteOnly(false);
+});
 
 afterAll(async () => {
   await Promise.all([s3?.stop(), hook?.stop()]);
@@ -271,6 +274,17 @@ describe("a manifest put whose answer is lost", () => {
     expect(JSON.parse((await s3.get(BUCKET, `${m.key}.manifest.json`)).toString("utf8"))).toEqual(m);
     const list = JSON.parse((await runner(listArgs({ name: "lost-answer", ...dest(), json: true }), env())).stdout);
     expect(list.backups.map((b: { key: string }) => b.key)).toEqual([m.key]);
+  });
+
+  test("a write-only identity (S3's backup writer, no Get) cannot compare: the retried put's 412 counts as its own earlier attempt, said in a warning", async () => {
+    s3.setFault({ kind: "lose-answer", path: /\.manifest\.json(\?|$)/, times: 1 });
+    s3.setWriteOnly(true);
+    const r = await backup({ name: "lost-write-only" });
+    s3.setWriteOnly(false);
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(r.stderr).toMatch(/this identity may not read it to compare, and only this run's earlier attempt can have written this random key/);
+    const m = JSON.parse(r.stdout).manifest;
+    expect(JSON.parse((await s3.get(BUCKET, `${m.key}.manifest.json`)).toString("utf8"))).toEqual(m);
   });
 
   test("a different object at the key still fails the run (exit 1, alerted)", async () => {

@@ -87,6 +87,8 @@ export interface S3Server {
   /** Connections the proxy accepted (including the ones it dropped). */
   connections: number;
   setFault(f: Fault): void;
+  /** true: every read through the proxy (GET, HEAD, listing) is 403 AccessDenied, as for S3's write-only backup writer. */
+  setWriteOnly(on: boolean): void;
   client: S3Client;
   /** A bucket; with Object Lock (the checksum rule applies) unless `objectLock: false`. */
   createBucket(name: string, o?: { objectLock?: boolean }): Promise<void>;
@@ -158,6 +160,7 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
   });
 
   let fault: Fault = { kind: "none" };
+  let writeOnly = false;
   let parts = 0;
   let lost = 0;
   const requests: RecordedRequest[] = [];
@@ -250,6 +253,11 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
       req.socket.destroy();
       return;
     }
+    if (writeOnly && (req.method === "GET" || req.method === "HEAD")) {
+      req.resume();
+      xmlError(res, 403, "AccessDenied", "Access Denied");
+      return;
+    }
     const f = fault;
     const hit = (path?: RegExp) => !path || path.test(decodeURIComponent(req.url!));
     if (f.kind === "stall" && hit(f.path)) {
@@ -314,6 +322,9 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
       parts = 0;
       lost = 0;
       if (f.kind === "down") for (const s of sockets) s.destroy();
+    },
+    setWriteOnly(on) {
+      writeOnly = on;
     },
     client,
     async createBucket(name, o = {}) {
