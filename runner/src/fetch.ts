@@ -55,6 +55,10 @@ export async function download(store: Store, sel: Selected, identity: string, on
   const dec = decode(body, identity);
   // A counting transform, not a 'data' listener: the consumer may attach later without losing bytes.
   const counter = new ByteCounter(onRawBytes);
+  // As in decode(): the failure is reported through `done`; destroying the counter stops the
+  // reader, and without a listener its 'error' would crash the process when the reader only pipes
+  // it on (verify of a base backup pipes it into tar) and the bytes fail mid-stream.
+  counter.on("error", () => undefined);
   dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
   const done = checked(sel, dec);
