@@ -165,7 +165,11 @@ export class S3Store implements Store {
 
   private async abort(key: string, uploadId: string, o: PutStreamOptions): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }));
+      // Best effort with its own short bound: after the run's deadline, against a stalled endpoint,
+      // the failure (and its alert) must not wait --max-attempts × --timeout for it.
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }), {
+        abortSignal: AbortSignal.timeout(Math.min(this.opts.timeoutMs, 30_000)),
+      });
       o.onWarning?.(`aborted multipart upload ${uploadId} of ${this.url(key)}`);
     } catch (e) {
       o.onWarning?.(
@@ -195,7 +199,11 @@ export class S3Store implements Store {
       if (!r.Body) throw new Error("empty body");
       const body = r.Body as Readable;
       // A download that outlives the run's deadline ends with the deadline's error.
-      signal?.addEventListener("abort", () => body.destroy(signal.reason), { once: true });
+      if (signal) {
+        const stop = () => body.destroy(signal.reason);
+        signal.addEventListener("abort", stop, { once: true });
+        body.once("close", () => signal.removeEventListener("abort", stop));
+      }
       return body;
     } catch (e) {
       throw s3Error("download of", this.url(key), e, signal);

@@ -329,6 +329,18 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     expect(alerts().slice(seen).join("\n")).toMatch(/FAILED: .*--run-timeout 4s/);
   });
 
+  test("a stall mid-upload past --run-timeout: the multipart abort gets its own short bound, so the failure and its alert come promptly", async () => {
+    // Parts, the abort (DELETE ?uploadId=) and completion all stall; CreateMultipartUpload does not.
+    s3.setFault({ kind: "stall", path: /uploadId=/ });
+    const seen = hook.received.length;
+    const r = await bounded({ path: big, partSizeMiB: 5, timeoutSeconds: 600, runTimeout: "4s" }, 90_000);
+    expect(describeRun(r)).toMatch(/^exit 1/);
+    expect(r.seconds).toBeLessThan(45);
+    expect(r.stderr).toMatch(/--run-timeout 4s/);
+    expect(r.stderr).toMatch(/could not abort multipart upload/);
+    expect(alerts().slice(seen).join("\n")).toMatch(/backup of stalled \(directory\).*FAILED/);
+  });
+
   test("headers answered, then the body stalls: --timeout ends it", async () => {
     s3.setFault({ kind: "stall-body" });
     const r = await bounded({ timeoutSeconds: 2, maxAttempts: 1, path: big, partSizeMiB: 5 });
