@@ -189,7 +189,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option("--cron <expr>", "5-field cron expression, UTC")
     .option("--run-at-start", "also run once at start")
     .addOption(
-      new Option("--run-timeout <duration>", "backstop: a run still going this long (plus a minute's grace for its own --run-timeout) is killed, so later runs happen").env(ENV.runTimeout).default("6h"),
+      new Option("--run-timeout <duration>", "each run's default bound (LIFEBOAT_RUN_TIMEOUT in its environment), and a backstop: a run still going this long plus a grace (a minute, or this bound if shorter) is killed, so later runs happen").env(ENV.runTimeout).default("6h"),
     )
     .addOption(new Option("--state-file <file>", "runner state file (records when the scheduler started, for status --local)").env(ENV.stateFile))
     .argument("<command...>", "the lifeboat-runner command to run, after --")

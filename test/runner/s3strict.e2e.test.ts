@@ -369,6 +369,27 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     expect(r.stderr).toMatch(/--run-timeout 4s/);
   });
 
+  test("under schedule, a run given a longer bound of its own is killed at the scheduler's --run-timeout plus grace", async () => {
+    s3.setFault({ kind: "stall" });
+    const cmd = backupArgs({ source: "directory", name: "wedged", path: small, recipients: [key.recipient], ...dest(), timeoutSeconds: 600, runTimeout: "10m" });
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [RUNNER_BIN, ...scheduleArgs("0 3 * * *", cmd, { runAtStart: true, runTimeout: "3s", stateFile: join(work, "sched-wedged.json") })], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
+    });
+    let err = "";
+    child.stderr.on("data", (b) => (err += b));
+    const closed = new Promise((r) => child.on("close", r));
+    try {
+      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup exited SIGTERM"/.test(err), 30_000);
+    } finally {
+      child.kill("SIGTERM");
+      await closed;
+    }
+    expect(err).toMatch(/"msg":"run of backup still going 6s after it started \(--run-timeout 3s and grace\): killing it"/);
+    expect((Date.now() - t0) / 1000).toBeLessThan(20);
+  });
+
   test("under schedule, a stalled run fails and the next scheduled run happens", async () => {
     s3.setFault({ kind: "stall" });
     const seen = hook.received.length;

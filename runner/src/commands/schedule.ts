@@ -13,7 +13,7 @@ export interface ScheduleOpts {
   runTimeout?: string;
 }
 
-/** How long past its own --run-timeout a run may take to fail cleanly (alert, state file) before the scheduler kills it. */
+/** How long past its --run-timeout a run may take to fail cleanly (alert, state file) before the scheduler kills it: a minute, or the bound itself when shorter. */
 export const KILL_GRACE_SECONDS = 60;
 
 /**
@@ -21,8 +21,9 @@ export const KILL_GRACE_SECONDS = 60;
  * (UTC), one run at a time (a tick that comes while a run is still going is skipped and
  * logged), each run a fresh child process so that one run's memory never carries to the next.
  * Runs bound themselves (--run-timeout, LIFEBOAT_RUN_TIMEOUT, which they inherit); as a backstop
- * a run still going {@link KILL_GRACE_SECONDS} past that bound is killed, so that no run can
- * hold the schedule (every later tick would be skipped).
+ * a run still going a grace period ({@link KILL_GRACE_SECONDS}) past the scheduler's bound is
+ * killed, so that no run (one given a longer bound of its own, or one stuck where its deadline
+ * does not reach) can hold the schedule: every later tick would be skipped.
  */
 export async function scheduleCommand(command: string[], o: ScheduleOpts, log: Logger): Promise<number> {
   if (!o.cron) throw new UsageError("--cron EXPR is required, e.g. --cron '0 3 * * *'");
@@ -36,7 +37,8 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
   const runTimeout = o.runTimeout ?? "6h";
   let killAfterMs: number;
   try {
-    killAfterMs = (parseDuration(runTimeout) + KILL_GRACE_SECONDS) * 1000;
+    const bound = parseDuration(runTimeout);
+    killAfterMs = (bound + Math.min(KILL_GRACE_SECONDS, bound)) * 1000;
   } catch (e) {
     throw new UsageError(`--run-timeout: ${(e as Error).message}`);
   }
@@ -55,7 +57,7 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
       current = child;
       let hard: NodeJS.Timeout | undefined;
       const backstop = setTimeout(() => {
-        log.error({ command: command[0], seconds: killAfterMs / 1000 }, `run of ${command[0]} still going after --run-timeout ${runTimeout} and ${KILL_GRACE_SECONDS}s grace: killing it`);
+        log.error({ command: command[0], seconds: killAfterMs / 1000 }, `run of ${command[0]} still going ${killAfterMs / 1000}s after it started (--run-timeout ${runTimeout} and grace): killing it`);
         child.kill("SIGTERM");
         hard = setTimeout(() => child.kill("SIGKILL"), 10_000);
       }, killAfterMs);
