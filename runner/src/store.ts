@@ -7,7 +7,7 @@ import { AbortMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, S3
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
-import { putCreateOnly, uploadStream } from "./upload";
+import { lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 
 export interface StoredObject {
@@ -152,6 +152,7 @@ export class S3Store implements Store {
           queueSize: this.opts.queueSize,
           onUploadId: (id) => (uploadId = id),
           onProgress: o.onProgress,
+          onWarning: o.onWarning,
           signal,
         },
       );
@@ -181,12 +182,8 @@ export class S3Store implements Store {
   async putSmall(key: string, body: string, o: PutOptions = {}): Promise<void> {
     try {
       const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
-      if (r === "already-there") o.onWarning?.(`${this.url(key)}: the answer to its put was lost and the retry found it already written, byte for byte what this run wrote`);
-      if (r === "presumed-ours") {
-        o.onWarning?.(
-          `${this.url(key)}: the answer to its put was lost and the retry found the key taken; this identity may not read it to compare, and only this run's earlier attempt can have written this random key, so it counts as written`,
-        );
-      }
+      const warning = lostAnswerWarning(this.url(key), r);
+      if (warning) o.onWarning?.(warning);
     } catch (e) {
       throw s3Error("put", this.url(key), e, this.opts.signal);
     }

@@ -49,6 +49,15 @@ const is412 = (e: unknown) => status(e) === 412 || (e as { name?: string })?.nam
  */
 export type PutOutcome = "created" | "already-there" | "presumed-ours";
 
+/** The warning a caller logs for a put whose answer was lost (none for a plain "created"). */
+export function lostAnswerWarning(where: string, outcome: PutOutcome): string | undefined {
+  if (outcome === "already-there") return `${where}: the answer to its put was lost and the retry found it already written, byte for byte what this run wrote`;
+  if (outcome === "presumed-ours") {
+    return `${where}: the answer to its put was lost and the retry found the key taken; this identity may not read it to compare, and only this run's earlier attempt can have written this random key, so it counts as written`;
+  }
+  return undefined;
+}
+
 /**
  * A create-only PutObject (`If-None-Match: *`) of a whole body, with its Content-MD5.
  *
@@ -117,6 +126,8 @@ export interface StreamUploadOptions {
   onProgress?: (bytes: number) => void;
   /** The run's deadline: aborts every request and stops reading the body. */
   signal?: AbortSignal;
+  /** Called with a warning text (a single put whose answer was lost). */
+  onWarning?: (text: string) => void;
 }
 
 /**
@@ -227,7 +238,8 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
     if (partNumber === 0) {
       // The whole stream fits in one part: a single create-only put.
       const data = current ? current.subarray(0, filled) : Buffer.alloc(0);
-      await putCreateOnly(client, params, data, o);
+      const warning = lostAnswerWarning(`s3://${params.Bucket}/${params.Key}`, await putCreateOnly(client, params, data, o));
+      if (warning) o.onWarning?.(warning);
       o.onProgress?.(data.length);
       return;
     }

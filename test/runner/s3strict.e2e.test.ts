@@ -276,6 +276,15 @@ describe("a manifest put whose answer is lost", () => {
     expect(list.backups.map((b: { key: string }) => b.key)).toEqual([m.key]);
   });
 
+  test("the same for a backup object small enough for one PutObject", async () => {
+    s3.setFault({ kind: "lose-answer", path: /\.tar\.zst\.age(\?|$)/, times: 1 });
+    const r = await backup({ name: "lost-object-answer" });
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const m = JSON.parse(r.stdout).manifest;
+    expect(r.stderr).toContain(`s3://${BUCKET}/${m.key}: the answer to its put was lost and the retry found it already written`);
+    expect(createHash("sha256").update(await s3.get(BUCKET, m.key)).digest("hex")).toBe(m.sha256);
+  });
+
   test("a write-only identity (S3's backup writer, no Get) cannot compare: the retried put's 412 counts as its own earlier attempt, said in a warning", async () => {
     s3.setFault({ kind: "lose-answer", path: /\.manifest\.json(\?|$)/, times: 1 });
     s3.setWriteOnly(true);
