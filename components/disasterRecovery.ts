@@ -210,6 +210,10 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ageRecipients: c.ageRecipients,
         schedule: source.schedule,
         rpo: source.rpo,
+        // S3: each object locked for its tier's whole life (a compliance prefix named like the source: at least its days).
+        ...(target.provider === "s3"
+          ? { objectLockRetention: c.retention, objectLockMode: c.objectLockMode }
+          : {}),
         ...(source.kind === "postgres" && source.pitr ? { pitr: true, walFlushInterval: source.walFlushInterval } : {}),
         ...alerts,
         ...runtime,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NAME_PATTERN, assertCron, formatDuration, parseDuration } from "lifeboat-core";
+import { NAME_PATTERN, Retention, assertCron, formatDuration, parseDuration } from "lifeboat-core";
+import { formatRetention } from "lifeboat-runner";
 import { writerPolicy } from "./access/policies";
 import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
@@ -45,6 +46,16 @@ export interface ScheduledBackupArgs extends JobRuntimeArgs, JobBucketArgs, JobK
   walFlushInterval?: string;
   /** Docker: also back up once whenever the scheduler starts. @default false */
   runAtStart?: boolean;
+  /**
+   * S3 buckets with Object Lock: lock each backup object and manifest until its tier expires
+   * (the bucket's retention), not only for the bucket's default retention (the shortest tier's).
+   * Not for R2 (no per-object lock; its bucket-lock rules lock each tier). @default none
+   */
+  objectLockRetention?: Retention;
+  /** With objectLockRetention: the lock mode. @default "COMPLIANCE" */
+  objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
+  /** With objectLockRetention: lock every tier at least this many days (a source under a compliance prefix). */
+  objectLockMinDays?: number;
 }
 
 /** Args that hold secrets; they never reach the component's registered props. */
@@ -137,6 +148,11 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       throw fail((e as Error).message);
     }
 
+    if (args.objectLockRetention && args.region === "auto") throw fail("objectLockRetention is for S3: R2 has no per-object lock (its bucket-lock rules lock each tier)");
+    const lock = args.objectLockRetention
+      ? { retention: formatRetention(args.objectLockRetention, args.objectLockMinDays ?? 0), lockMode: (args.objectLockMode === "GOVERNANCE" ? "governance" : "compliance") as "governance" | "compliance" }
+      : {};
+
     const secrets: Record<string, pulumi.Input<string>> = {};
     const put = (k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {
       if (v !== undefined) secrets[SECRET_ENV[k]] = v;
@@ -159,6 +175,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
           ...(endpoint ? { endpoint } : {}),
           ...(region ? { region } : {}),
           ...(stateFile ? { stateFile } : {}),
+          ...lock,
         }));
 
     if (runtime === "docker") {

@@ -52,6 +52,10 @@ export interface BackupJob extends JobDestination {
   path?: string;
   recipients: string[];
   stateFile?: string;
+  /** S3 only: `--retention` (see the runner's `formatRetention`), locking each object until its tier expires. */
+  retention?: string;
+  /** S3 only, with `retention`: the Object Lock mode of each object. */
+  lockMode?: "governance" | "compliance";
 }
 
 /** One source's restore drill. */
@@ -89,6 +93,7 @@ export function backupSpec(job: BackupJob): BackupSpec {
     recipients: [...job.recipients],
     ...dest(job),
     ...(job.stateFile ? { stateFile: job.stateFile } : {}),
+    ...(job.retention && job.lockMode ? { retention: job.retention, lockMode: job.lockMode } : {}),
     json: true,
   };
 }

@@ -27,8 +27,23 @@ export interface DestinationSpec {
   concurrency?: number;
   /** Attempts per S3 request including the first (bounded retries with backoff). */
   maxAttempts?: number;
-  /** Per-request idle timeout in seconds. */
+  /** Per-request-attempt idle timeout in seconds. */
   timeoutSeconds?: number;
+  /** Per-request-attempt total time until the answer, in seconds. */
+  requestTimeoutSeconds?: number;
+}
+
+/** Commands that run to an end (all but wal-stream): the whole run's bound, e.g. `6h` (LIFEBOAT_RUN_TIMEOUT). */
+export interface RunSpec {
+  runTimeout?: string;
+}
+
+/** backup and basebackup on S3: lock each object until its tier expires. */
+export interface LockSpec {
+  /** `daily=30d,weekly=12w,monthly=12m,yearly=7y[,floor=365d]` (LIFEBOAT_RETENTION); see `formatRetention`. */
+  retention?: string;
+  /** S3 Object Lock mode (LIFEBOAT_LOCK_MODE); with `retention`. */
+  lockMode?: "governance" | "compliance";
 }
 
 export interface CommonSpec {
@@ -43,7 +58,7 @@ export interface CommonSpec {
   pingUrl?: string;
 }
 
-export interface BackupSpec extends DestinationSpec, CommonSpec {
+export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSpec {
   source: SourceKind;
   name: string;
   /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. */
@@ -69,14 +84,14 @@ export interface SelectSpec {
   identity?: string;
 }
 
-export interface VerifySpec extends DestinationSpec, CommonSpec, SelectSpec {
+export interface VerifySpec extends DestinationSpec, CommonSpec, RunSpec, SelectSpec {
   /** Secret when it holds a password: prefer LIFEBOAT_SCRATCH_URL. */
   scratchUrl?: string;
   /** Do not write a verification record. */
   noRecord?: boolean;
 }
 
-export interface RestoreSpec extends DestinationSpec, CommonSpec, SelectSpec {
+export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, SelectSpec {
   /** Secret when it holds a password: prefer LIFEBOAT_TARGET_URL. */
   targetUrl?: string;
   targetDir?: string;
@@ -85,7 +100,7 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, SelectSpec {
   jobs?: number;
 }
 
-export interface StatusSpec extends DestinationSpec, CommonSpec {
+export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   name?: string;
   /** e.g. `26h` */
   maxAge?: string;
@@ -95,7 +110,7 @@ export interface StatusSpec extends DestinationSpec, CommonSpec {
   local?: boolean;
 }
 
-export interface ListSpec extends DestinationSpec, CommonSpec {
+export interface ListSpec extends DestinationSpec, CommonSpec, RunSpec {
   name?: string;
 }
 
@@ -115,6 +130,20 @@ function destArgs(s: DestinationSpec): string[] {
   push(a, "--concurrency", s.concurrency);
   push(a, "--max-attempts", s.maxAttempts);
   push(a, "--timeout", s.timeoutSeconds);
+  push(a, "--request-timeout", s.requestTimeoutSeconds);
+  return a;
+}
+
+function runArgs(s: RunSpec): string[] {
+  const a: string[] = [];
+  push(a, "--run-timeout", s.runTimeout);
+  return a;
+}
+
+function lockArgs(s: LockSpec): string[] {
+  const a: string[] = [];
+  push(a, "--retention", s.retention);
+  push(a, "--lock-mode", s.lockMode);
   return a;
 }
 
@@ -144,14 +173,14 @@ export function backupArgs(s: BackupSpec): string[] {
   if (s.noUpload) a.push("--no-upload");
   push(a, "--keep-local", s.keepLocal);
   push(a, "--zstd-level", s.zstdLevel);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
 export function verifyArgs(s: VerifySpec): string[] {
   const a = ["verify", ...selectArgs(s)];
   push(a, "--scratch-url", s.scratchUrl);
   if (s.noRecord) a.push("--no-record");
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
 export function restoreArgs(s: RestoreSpec): string[] {
@@ -161,7 +190,7 @@ export function restoreArgs(s: RestoreSpec): string[] {
   push(a, "--target-file", s.targetFile);
   push(a, "--force", s.force);
   push(a, "--jobs", s.jobs);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
 export function statusArgs(s: StatusSpec): string[] {
@@ -171,16 +200,16 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--min-size", s.minSize);
   push(a, "--max-shrink", s.maxShrink);
   push(a, "--local", s.local);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
 export function listArgs(s: ListSpec): string[] {
   const a = ["list"];
   push(a, "--name", s.name);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
-export interface ReplicateSpec extends DestinationSpec, CommonSpec {
+export interface ReplicateSpec extends DestinationSpec, CommonSpec, RunSpec {
   /** One source; or `all: true` for every source under `dest`. */
   name?: string;
   all?: boolean;
@@ -210,13 +239,14 @@ export function replicateArgs(s: ReplicateSpec): string[] {
   push(a, "--to-region", s.toRegion);
   push(a, "--max-lag", s.maxLag);
   if (s.noCopy) a.push("--no-copy");
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
 /** `schedule --cron EXPR -- <command...>`: the long-running container command. */
-export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string } = {}): string[] {
+export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string; runTimeout?: string } = {}): string[] {
   const a = ["schedule", "--cron", cron];
   if (opts.runAtStart) a.push("--run-at-start");
+  push(a, "--run-timeout", opts.runTimeout);
   push(a, "--state-file", opts.stateFile);
   return [...a, "--", ...command];
 }
@@ -264,7 +294,7 @@ export function walStreamArgs(s: WalStreamSpec): string[] {
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 
-export interface BasebackupSpec extends DestinationSpec, CommonSpec {
+export interface BasebackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSpec {
   name: string;
   /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. A user with REPLICATION. */
   url?: string;
@@ -284,5 +314,5 @@ export function basebackupArgs(s: BasebackupSpec): string[] {
   push(a, "--wal-method", s.walMethod);
   push(a, "--fast-checkpoint", s.fastCheckpoint);
   push(a, "--zstd-level", s.zstdLevel);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }

@@ -40,7 +40,27 @@ function destOptions(c: Command): Command {
     .option("--part-size <mib>", "multipart part size in MiB, the same for every part", "16")
     .option("--concurrency <n>", "parts uploaded in parallel", "3")
     .option("--max-attempts <n>", "attempts per S3 request, including the first (retries back off exponentially)", "4")
-    .option("--timeout <seconds>", "idle timeout per S3 request", "120");
+    .option("--timeout <seconds>", "idle timeout per S3 request attempt: no byte sent or received for this long ends the attempt (it is retried up to --max-attempts)", "120")
+    .option("--request-timeout <seconds>", "total time per S3 request attempt until its answer arrives (a part upload included)", "900");
+}
+
+/** The bound of a command that runs to an end (everything but wal-stream and schedule). */
+function runOptions(c: Command): Command {
+  return c.addOption(
+    new Option("--run-timeout <duration>", "the whole run's bound (e.g. 6h): past it every S3 request is aborted and the run fails (and alerts)").env(ENV.runTimeout).default("6h"),
+  );
+}
+
+/** backup and basebackup: S3 Object Lock on each object until its tier expires. */
+function lockOptions(c: Command): Command {
+  return c
+    .addOption(
+      new Option(
+        "--retention <tiers>",
+        "lock each object until its tier expires: daily=30d,weekly=12w,monthly=12m,yearly=7y (the bucket's retention; add floor=365d under a compliance prefix). S3 only; default none: the bucket's default retention",
+      ).env(ENV.retention),
+    )
+    .addOption(new Option("--lock-mode <mode>", "S3 Object Lock mode of each object, with --retention").choices(["governance", "compliance"]).env(ENV.lockMode));
 }
 
 function commonOptions(c: Command): Command {
@@ -70,7 +90,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .exitOverride();
 
   commonOptions(
-    destOptions(
+    lockOptions(runOptions(destOptions(
       program
         .command("backup")
         .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last; exit 3 when the backup is degraded (a named file missing or changed while read)")
@@ -82,34 +102,34 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--no-upload", "local mode: write to --local-dir instead of uploading (each run also removes this source's partial files left by killed runs)")
         .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
         .option("--zstd-level <n>", "zstd compression level", "3"),
-    ),
+    ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source"))).action(
+  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source")))).action(
     (opts) => run(commands.list()(opts, log)),
   );
 
   commonOptions(
-    destOptions(
+    runOptions(destOptions(
       selectOptions(program.command("restore").description("restore a backup into an empty database or directory"))
         .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
         .option("--force", "restore into a non-empty target (replacing what the backup holds)")
         .option("--jobs <n>", "pg_restore parallel jobs", "2"),
-    ),
+    )),
   ).action((opts) => run(commands.restore()(opts, log)));
 
   commonOptions(
-    destOptions(
+    runOptions(destOptions(
       selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record"),
-    ),
+    )),
   ).action((opts) => run(commands.verify()(opts, log)));
 
   commonOptions(
-    destOptions(
+    runOptions(destOptions(
       program
         .command("status")
         .description("are my backups healthy? exit 1 when overdue, too small, shrunk, failed verification, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
@@ -118,11 +138,11 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
-    ),
+    )),
   ).action((opts) => run(commands.status()(opts, log)));
 
   commonOptions(
-    destOptions(
+    runOptions(destOptions(
       program
         .command("replicate")
         .description(
@@ -139,7 +159,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
           "after",
           `\nThe source side uses --dest/--endpoint/--region and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.\nThe replica side uses its own identity from ${ENV.replicaAccessKeyId}/${ENV.replicaSecretAccessKey}\n(optional ${ENV.replicaSessionToken}); without them, the source side's credentials.\nOn the replica the runner only lists and puts (If-None-Match: *); it never gets, heads or deletes.`,
         ),
-    ),
+    )),
   ).action((opts) => run(commands.replicate()(opts, log)));
 
   commonOptions(
@@ -162,7 +182,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
   ).action((opts) => run(commands.walStream()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   commonOptions(
-    destOptions(
+    lockOptions(runOptions(destOptions(
       program
         .command("basebackup")
         .description(
@@ -174,7 +194,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--wal-method <method>", "fetch: WAL needed for consistency inside the tar; none: it comes from wal-stream").choices(["fetch", "none"]).default("fetch"))
         .option("--fast-checkpoint", "start with an immediate checkpoint instead of a spread one")
         .option("--zstd-level <n>", "zstd compression level", "3"),
-    ),
+    ))),
   ).action((opts) => run(commands.basebackup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   program
@@ -187,6 +207,9 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option("--run-at-start", "also run once at start")
     .addOption(new Option("--jobs <file>", "job table (JSON): {version: 1, jobs: [{name, cron, argv, env?, runAtStart?, maxAge?}]}").env(ENV.jobsFile))
     .addOption(new Option("--max-concurrent <n>", "runs at once across all jobs").env(ENV.maxConcurrent).default("1"))
+    .addOption(
+      new Option("--run-timeout <duration>", "each run's default bound (LIFEBOAT_RUN_TIMEOUT in its environment), and a backstop: a run still going this long plus a grace (a minute, or this bound if shorter) is killed, so later runs happen").env(ENV.runTimeout).default("6h"),
+    )
     .addOption(new Option("--state-file <file>", "runner state file (each job's state, for status --local)").env(ENV.stateFile))
     .argument("[command...]", "the lifeboat-runner command to run, after -- (without --jobs)")
     .addHelpText(

@@ -1,9 +1,10 @@
 import { tmpdir } from "node:os";
 import { Logger } from "pino";
-import { NAME_PATTERN } from "lifeboat-core";
-import { UsageError } from "./errors";
+import { NAME_PATTERN, parseDuration } from "lifeboat-core";
+import { RunError, UsageError } from "./errors";
 import { parseDest } from "./dest";
-import { LocalStore, makeS3Client, S3Store, Store } from "./store";
+import { LocalStore, makeS3Client, S3Options, S3Store, Store } from "./store";
+import { LockPolicy, lockPolicy } from "./lock";
 import { Alerts } from "./alerts";
 import { defaultStatePath } from "./state";
 
@@ -17,6 +18,15 @@ export interface StoreOpts {
   concurrency: string;
   maxAttempts: string;
   timeout: string;
+  requestTimeout: string;
+  /** Commands that run to an end (not wal-stream): the whole run's bound, e.g. `6h`. */
+  runTimeout?: string;
+}
+
+/** backup and basebackup: per-object S3 Object Lock (see lock.ts). */
+export interface LockOpts {
+  retention?: string;
+  lockMode?: string;
 }
 
 export interface CommonOpts {
@@ -43,29 +53,57 @@ export function checkName(name: string | undefined, flag = "--name"): string {
   return name;
 }
 
-/** The destination: a local directory with --local-dir, else S3/R2 from --dest. */
-export function makeStore(o: StoreOpts, opts: { local?: boolean } = {}): Store {
+/**
+ * The run's deadline (`--run-timeout`): a signal that aborts every S3 request of the run (and a
+ * body being uploaded or downloaded) with an error that names the bound, so a stalled endpoint
+ * ends the run, alerted, instead of hanging it (and, under `schedule`, every later run).
+ */
+export function runDeadline(o: StoreOpts): AbortSignal | undefined {
+  if (o.runTimeout === undefined) return undefined;
+  let seconds: number;
+  try {
+    seconds = parseDuration(o.runTimeout);
+  } catch (e) {
+    throw new UsageError(`--run-timeout: ${(e as Error).message}`);
+  }
+  const ac = new AbortController();
+  // unref: the timer never keeps a finished run alive.
+  setTimeout(() => ac.abort(new RunError(`the run did not finish within --run-timeout ${o.runTimeout}`)), seconds * 1000).unref();
+  return ac.signal;
+}
+
+/** The S3 request bounds and sizes every S3 side (the destination, a replica) shares. */
+export function s3Options(o: StoreOpts, endpoint: string | undefined, region: string | undefined, signal?: AbortSignal): S3Options {
+  return {
+    endpoint,
+    region,
+    maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
+    partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
+    queueSize: intOption("--concurrency", o.concurrency, 1, 32),
+    timeoutMs: intOption("--timeout", o.timeout, 1, 3600) * 1000,
+    requestTimeoutMs: intOption("--request-timeout", o.requestTimeout, 1, 86400) * 1000,
+    signal,
+  };
+}
+
+/** The destination: a local directory with --local-dir, else S3/R2 from --dest. `signal`: the run's deadline ({@link runDeadline}). */
+export function makeStore(o: StoreOpts, opts: { local?: boolean; signal?: AbortSignal } = {}): Store {
   if (o.localDir || opts.local) {
     if (!o.localDir) throw new UsageError("--local-dir DIR (or LIFEBOAT_LOCAL_DIR) is required with --no-upload");
     return new LocalStore(o.localDir);
   }
   const dest = parseDest(o.dest);
-  const client = makeS3Client({
-    endpoint: o.endpoint,
-    region: o.region,
-    maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
-    partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
-    queueSize: intOption("--concurrency", o.concurrency, 1, 32),
-    timeoutMs: intOption("--timeout", o.timeout, 1, 3600) * 1000,
-  });
-  return new S3Store(client, dest, {
-    maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
-    partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
-    queueSize: intOption("--concurrency", o.concurrency, 1, 32),
-    timeoutMs: intOption("--timeout", o.timeout, 1, 3600) * 1000,
-    endpoint: o.endpoint,
-    region: o.region,
-  });
+  const s = s3Options(o, o.endpoint, o.region, opts.signal ?? runDeadline(o));
+  return new S3Store(makeS3Client(s), dest, s);
+}
+
+/** `--retention` with `--lock-mode` for an S3 destination (R2 and local mode have no per-object lock). */
+export function makeLockPolicy(o: LockOpts & StoreOpts, store: Store): LockPolicy | undefined {
+  const policy = lockPolicy(o.retention, o.lockMode);
+  if (!policy) return undefined;
+  if (!(store instanceof S3Store)) throw new UsageError("--retention/--lock-mode set S3 Object Lock on each object: not with --local-dir");
+  if (o.region === "auto") throw new UsageError("--retention/--lock-mode: R2 (--region auto) has no per-object lock; its bucket-lock rules lock each tier");
+  return policy;
 }
 
 export function makeAlerts(o: CommonOpts, log: Logger): Alerts {

@@ -36,4 +36,9 @@ export const ENV = {
   /** schedule: the job table file, and how many runs at once. */
   jobsFile: "LIFEBOAT_JOBS_FILE",
   maxConcurrent: "LIFEBOAT_MAX_CONCURRENT",
+  /** The whole run's bound (every command that runs to an end; schedule's backstop too). */
+  runTimeout: "LIFEBOAT_RUN_TIMEOUT",
+  /** backup/basebackup: per-object S3 Object Lock. */
+  retention: "LIFEBOAT_RETENTION",
+  lockMode: "LIFEBOAT_LOCK_MODE",
 } as const;

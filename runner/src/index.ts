@@ -7,3 +7,5 @@ export { SOURCE_KINDS, EXTENSIONS, ManifestSchema, VerificationSchema } from "./
 export type { SourceKind, Manifest, Verification } from "./manifest";
 export { JOB_ENV_PREFIX, parseJobTable } from "./jobTable";
 export type { JobTable, JobTableInput } from "./jobTable";
+export { formatRetention, LOCK_MODES } from "./lock";
+export type { LockMode } from "./lock";

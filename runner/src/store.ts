@@ -3,17 +3,12 @@ import { dirname, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  AbortMultipartUploadCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
-import { uploadStream } from "./upload";
+import { lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
+import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
 
 export interface StoredObject {
@@ -23,11 +18,18 @@ export interface StoredObject {
   modified: Date;
 }
 
-export interface PutStreamOptions {
+export interface PutOptions {
+  /** Called with a warning text (e.g. an abort that could not be sent, a put whose answer was lost). */
+  onWarning?: (text: string) => void;
+  /** S3 Object Lock for this object (its tier's retention); none: the bucket's default. */
+  lock?: ObjectLock;
+  /** false: on a 412 do not read the object there to compare (the identity may not read); the 412 is the caller's. */
+  readBack?: boolean;
+}
+
+export interface PutStreamOptions extends PutOptions {
   /** Called with bytes handed to the destination so far. */
   onProgress?: (bytes: number) => void;
-  /** Called with a warning text (e.g. an abort that could not be sent). */
-  onWarning?: (text: string) => void;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface Store {
   /** The key prefix everything lives under (may be empty). */
   readonly prefix: string;
   putStream(key: string, body: Readable, opts?: PutStreamOptions): Promise<void>;
-  putSmall(key: string, body: string): Promise<void>;
+  putSmall(key: string, body: string, opts?: PutOptions): Promise<void>;
   get(key: string): Promise<Readable>;
   getText(key: string): Promise<string>;
   /** Every object under a flat prefix (no delimiter listing). */
@@ -58,8 +60,26 @@ export interface S3Options {
   maxAttempts: number;
   partSizeBytes: number;
   queueSize: number;
-  /** Socket idle timeout per request. */
+  /** Socket idle timeout per request (no byte in either direction for this long ends the attempt). */
   timeoutMs: number;
+  /** Total time per request attempt from sending it to the answer's headers (a body being downloaded is bounded by timeoutMs and the run's deadline). */
+  requestTimeoutMs: number;
+  /** The run's deadline: aborts every request; its reason is the error the run reports. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The HTTP handler's bounds. In this SDK `requestTimeout` only logs a warning unless
+ * `throwOnRequestTimeout` is set, and the idle bound is `socketTimeout`: with `requestTimeout`
+ * alone (what `--timeout` used to set) a request that never gets an answer waits forever.
+ */
+export function requestHandlerOptions(o: S3Options) {
+  return {
+    connectionTimeout: Math.min(o.timeoutMs, 15000),
+    socketTimeout: o.timeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    throwOnRequestTimeout: true,
+  };
 }
 
 export function makeS3Client(o: S3Options): S3Client {
@@ -83,11 +103,13 @@ export function makeS3Client(o: S3Options): S3Client {
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: o.maxAttempts,
     retryMode: "standard",
-    requestHandler: { connectionTimeout: Math.min(o.timeoutMs, 15000), requestTimeout: o.timeoutMs },
+    requestHandler: requestHandlerOptions(o),
   });
 }
 
-function s3Error(action: string, where: string, e: unknown): RunError {
+function s3Error(action: string, where: string, e: unknown, signal?: AbortSignal): RunError {
+  // The run's deadline aborted the request: say that, not "Request aborted".
+  if (signal?.aborted) return new RunError(`${action} ${where} stopped: ${errorMessage(signal.reason)}`);
   const err = e as { name?: string; $metadata?: { attempts?: number; httpStatusCode?: number }; code?: string };
   const attempts = err?.$metadata?.attempts;
   const status = err?.$metadata?.httpStatusCode;
@@ -120,27 +142,40 @@ export class S3Store implements Store {
     // lib-storage's per-part Buffer.concat made peak memory drift up with the backup's size).
     // We abort a failed multipart upload ourselves, keeping the original error.
     let uploadId: string | undefined;
+    // The deadline also ends a wait for the body (a stalled source), not only requests in flight.
+    const signal = this.opts.signal;
+    const stop = () => body.destroy(signal!.reason);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
     try {
       await uploadStream(
         this.client,
-        { Bucket: this.dest.bucket, Key: key, ContentType: "application/octet-stream" },
+        { Bucket: this.dest.bucket, Key: key, ContentType: "application/octet-stream", lock: o.lock },
         body,
         {
           partSize: this.opts.partSizeBytes,
           queueSize: this.opts.queueSize,
           onUploadId: (id) => (uploadId = id),
           onProgress: o.onProgress,
+          onWarning: o.onWarning,
+          signal,
         },
       );
     } catch (e) {
       if (uploadId) await this.abort(key, uploadId, o);
-      throw e instanceof RunError ? e : s3Error("upload to", this.url(key), e);
+      throw e instanceof RunError ? e : s3Error("upload to", this.url(key), e, signal);
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
   }
 
   private async abort(key: string, uploadId: string, o: PutStreamOptions): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }));
+      // Best effort with its own short bound: after the run's deadline, against a stalled endpoint,
+      // the failure (and its alert) must not wait --max-attempts × --timeout for it.
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }), {
+        abortSignal: AbortSignal.timeout(Math.min(this.opts.timeoutMs, 30_000)),
+      });
       o.onWarning?.(`aborted multipart upload ${uploadId} of ${this.url(key)}`);
     } catch (e) {
       o.onWarning?.(
@@ -149,23 +184,31 @@ export class S3Store implements Store {
     }
   }
 
-  async putSmall(key: string, body: string): Promise<void> {
+  async putSmall(key: string, body: string, o: PutOptions = {}): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.dest.bucket, Key: key, Body: body, IfNoneMatch: "*", ContentType: "application/json" }),
-      );
+      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
+      const warning = lostAnswerWarning(this.url(key), r);
+      if (warning) o.onWarning?.(warning);
     } catch (e) {
-      throw s3Error("put", this.url(key), e);
+      throw s3Error("put", this.url(key), e, this.opts.signal);
     }
   }
 
   async get(key: string): Promise<Readable> {
+    const signal = this.opts.signal;
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.dest.bucket, Key: key }));
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.dest.bucket, Key: key }), { abortSignal: signal });
       if (!r.Body) throw new Error("empty body");
-      return r.Body as Readable;
+      const body = r.Body as Readable;
+      // A download that outlives the run's deadline ends with the deadline's error.
+      if (signal) {
+        const stop = () => body.destroy(signal.reason);
+        signal.addEventListener("abort", stop, { once: true });
+        body.once("close", () => signal.removeEventListener("abort", stop));
+      }
+      return body;
     } catch (e) {
-      throw s3Error("download of", this.url(key), e);
+      throw s3Error("download of", this.url(key), e, signal);
     }
   }
 
@@ -183,12 +226,13 @@ export class S3Store implements Store {
       do {
         const r = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
+          { abortSignal: this.opts.signal },
         );
         for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
-      throw s3Error("listing of", this.url(prefix), e);
+      throw s3Error("listing of", this.url(prefix), e, this.opts.signal);
     }
     return out;
   }
@@ -257,6 +301,7 @@ export class LocalStore implements Store {
   }
 
   async putSmall(key: string, body: string): Promise<void> {
+    // Local mode has no object lock: the lock option is S3's.
     await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600 }));
   }
 

@@ -1,17 +1,118 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import {
   CompleteMultipartUploadCommand,
   CompletedPart,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { RunError, errorMessage } from "./errors";
+import { ObjectLock } from "./lock";
 
 export interface StreamUploadParams {
   Bucket: string;
   Key: string;
   ContentType: string;
+  /** Per-object lock headers on the PutObject / CreateMultipartUpload (S3 only). */
+  lock?: ObjectLock;
+}
+
+/** Aborts every request of the run (the run's deadline); requests end with the signal's reason. */
+export interface Cancel {
+  signal?: AbortSignal;
+}
+
+/**
+ * `Content-MD5` of a body. S3 refuses PutObject and UploadPart without Content-MD5 or an
+ * x-amz-checksum-* header on a bucket with Object Lock; MD5 is the one R2 accepts on both
+ * without declaring an algorithm at CreateMultipartUpload, and both stores check it against
+ * the bytes received.
+ */
+export function contentMd5(data: Buffer): string {
+  return createHash("md5").update(data).digest("base64");
+}
+
+function lockHeaders(lock: ObjectLock | undefined) {
+  return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
+}
+
+const status = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const is412 = (e: unknown) => status(e) === 412 || (e as { name?: string })?.name === "PreconditionFailed";
+
+/**
+ * What a create-only put found: it wrote the object; a retry found the object an earlier attempt
+ * of this put wrote, byte for byte (read back); or a retry found the key taken and this identity
+ * may not read it (S3's write-only backup writer).
+ */
+export type PutOutcome = "created" | "already-there" | "presumed-ours";
+
+/** The warning a caller logs for a put whose answer was lost (none for a plain "created"). */
+export function lostAnswerWarning(where: string, outcome: PutOutcome): string | undefined {
+  if (outcome === "already-there") return `${where}: the answer to its put was lost and the retry found it already written, byte for byte what this run wrote`;
+  if (outcome === "presumed-ours") {
+    return `${where}: the answer to its put was lost and the retry found the key taken; this identity may not read it to compare, and only this run's earlier attempt can have written this random key, so it counts as written`;
+  }
+  return undefined;
+}
+
+/**
+ * A create-only PutObject (`If-None-Match: *`) of a whole body, with its Content-MD5.
+ *
+ * When the answer to a put that succeeded is lost, the SDK's retry of the same put gets 412 (the
+ * key exists now). A 412 on the first attempt means the key was taken before this put was ever
+ * sent: an error. On a retry the object there is read back and, when it is byte-for-byte what we
+ * meant to write, the put counts as done (`"already-there"`); anything else there is an error that
+ * says so. When the identity may not read the key (403), only an earlier attempt of this very put
+ * can have taken a key this run made up with 48 random bits under a prefix only this source's
+ * writer may write: `"presumed-ours"`, which the caller reports. `readBack: false` (an identity
+ * that may only put and list there, like the replicator on the replica) leaves the 412 to the caller.
+ */
+export async function putCreateOnly(
+  client: S3Client,
+  params: StreamUploadParams,
+  data: Buffer,
+  c: Cancel & { readBack?: boolean } = {},
+): Promise<PutOutcome> {
+  try {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: params.Bucket,
+        Key: params.Key,
+        Body: data,
+        ContentLength: data.length,
+        ContentMD5: contentMd5(data),
+        IfNoneMatch: "*",
+        ContentType: params.ContentType,
+        ...lockHeaders(params.lock),
+      }),
+      { abortSignal: c.signal },
+    );
+    return "created";
+  } catch (e) {
+    if (!is412(e) || c.readBack === false) throw e;
+    const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    if (attempts <= 1) {
+      throw new RunError("an object is already at this key (HTTP 412 to the first attempt of a create-only put); keys never repeat, so something else wrote it");
+    }
+  }
+  let there: Buffer;
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: params.Bucket, Key: params.Key }), { abortSignal: c.signal });
+    there = Buffer.from(await r.Body!.transformToByteArray());
+  } catch (e) {
+    if (status(e) === 403) return "presumed-ours";
+    throw new RunError(`an object is already at this key (HTTP 412 to a retried create-only put) and it could not be read back to see whether it is ours: ${errorMessage(e)}`);
+  }
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  if (there.length !== data.length || sha(there) !== sha(data)) {
+    throw new RunError(
+      `a different object is already at this key (HTTP 412 to a retried create-only put: ${there.length} bytes, sha256 ${sha(there)}; ours ${data.length} bytes, sha256 ${sha(data)}); keys never repeat, so something else wrote it`,
+    );
+  }
+  return "already-there";
 }
 
 export interface StreamUploadOptions {
@@ -23,6 +124,10 @@ export interface StreamUploadOptions {
   onUploadId?: (id: string) => void;
   /** Called with the bytes of the parts (or the single put) that the store has acknowledged. */
   onProgress?: (bytes: number) => void;
+  /** The run's deadline: aborts every request and stops reading the body. */
+  signal?: AbortSignal;
+  /** Called with a warning text (a single put whose answer was lost). */
+  onWarning?: (text: string) => void;
 }
 
 /**
@@ -38,9 +143,11 @@ export interface StreamUploadOptions {
  * part is acknowledged. Reading waits while all buffers are busy, which back-pressures the
  * pipeline (age, zstd, the source) instead of growing memory.
  *
- * A stream that ends within the first part is sent as a single PutObject. Both the PutObject
- * and CompleteMultipartUpload carry `If-None-Match: *`. On failure the multipart upload is left
- * for the caller to abort (it gets the id through `onUploadId`).
+ * A stream that ends within the first part is sent as a single PutObject ({@link putCreateOnly}).
+ * Both the PutObject and CompleteMultipartUpload carry `If-None-Match: *`; the PutObject and every
+ * UploadPart carry their Content-MD5; the lock headers go on the PutObject or the
+ * CreateMultipartUpload. On failure the multipart upload is left for the caller to abort (it gets
+ * the id through `onUploadId`).
  */
 export async function uploadStream(client: S3Client, params: StreamUploadParams, body: Readable, o: StreamUploadOptions): Promise<void> {
   const { partSize, queueSize } = o;
@@ -56,7 +163,10 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
 
   const createUpload = (): Promise<string> =>
     (creating ??= client
-      .send(new CreateMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType }))
+      .send(
+        new CreateMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType, ...lockHeaders(params.lock) }),
+        { abortSignal: o.signal },
+      )
       .then((r) => {
         if (!r.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
         uploadId = r.UploadId;
@@ -82,8 +192,10 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
     const p = (async () => {
       try {
         const id = await createUpload();
+        const body = buf.subarray(0, length);
         const r = await client.send(
-          new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: id, PartNumber: partNumber, Body: buf.subarray(0, length), ContentLength: length }),
+          new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: id, PartNumber: partNumber, Body: body, ContentLength: length, ContentMD5: contentMd5(body) }),
+          { abortSignal: o.signal },
         );
         if (!r.ETag) throw new Error(`part ${partNumber} is missing an ETag in the UploadPart response`);
         parts.push({ PartNumber: partNumber, ETag: r.ETag });
@@ -126,9 +238,8 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
     if (partNumber === 0) {
       // The whole stream fits in one part: a single create-only put.
       const data = current ? current.subarray(0, filled) : Buffer.alloc(0);
-      await client.send(
-        new PutObjectCommand({ Bucket: params.Bucket, Key: params.Key, Body: data, ContentLength: data.length, IfNoneMatch: "*", ContentType: params.ContentType }),
-      );
+      const warning = lostAnswerWarning(`s3://${params.Bucket}/${params.Key}`, await putCreateOnly(client, params, data, o));
+      if (warning) o.onWarning?.(warning);
       o.onProgress?.(data.length);
       return;
     }
@@ -145,6 +256,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
         IfNoneMatch: "*",
         MultipartUpload: { Parts: parts },
       }),
+      { abortSignal: o.signal },
     );
   } catch (e) {
     // Let parts already on the wire settle so the caller's abort is the last word on the upload.

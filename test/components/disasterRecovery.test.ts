@@ -243,3 +243,30 @@ describe("DisasterRecovery on ECS Fargate: one task per job, the log group and r
     expect(secrets.length).toBe(4);
   });
 });
+
+describe("DisasterRecovery: per-object lock of each backup on S3", () => {
+  // Every backup job's argv, from the host's backup-side scheduler's job table.
+  const backupRuns = (resources: Declared[]) =>
+    jobTableOf(one(ofType(resources, "docker:index/container:Container").filter((c) => c.name === "lifeboat-prod-backup"), "docker:index/container:Container"))
+      .jobs.map((j) => j.argv as string[]);
+  const flag = (cmd: string[], f: string) => (cmd.includes(f) ? cmd[cmd.indexOf(f) + 1] : undefined);
+
+  it("S3: every backup run locks its objects until the tier expires (the stack's retention and lock mode)", async () => {
+    const config = validateStackConfig(
+      { storage: { provider: "s3", region: "eu-west-1" }, replicas: [{ provider: "s3", region: "eu-central-1" }], sources, ageRecipients: [AGE] },
+      "prod",
+    );
+    const runs = backupRuns(await declare(() => new DisasterRecovery("lifeboat-prod", { config })));
+    expect(runs).toHaveLength(2);
+    const byName = Object.fromEntries(runs.map((r) => [flag(r, "--name"), r]));
+    for (const name of ["app-db", "uploads"]) {
+      expect([flag(byName[name]!, "--retention"), flag(byName[name]!, "--lock-mode")]).toEqual(["daily=30d,weekly=12w,monthly=12m,yearly=7y", "compliance"]);
+    }
+  });
+
+  it("R2: no per-object lock flags (R2's bucket-lock rules lock each tier)", async () => {
+    const runs = backupRuns(await environment({ provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" }, [{ provider: "s3", region: "us-east-2" }]));
+    expect(runs.length).toBe(2);
+    for (const r of runs) expect(r.join(" ")).not.toMatch(/--retention|--lock-mode/);
+  });
+});

@@ -395,3 +395,7 @@ describe("schedule", () => {
     expect(r.stderr).toMatch(/--cron: .*5-field/);
   });
 });
+
+test("every request above passed the strict S3 layer (lock-enabled bucket: checksums present and right; part sizes)", () => {
+  expect(s3.violations).toEqual([]);
+});

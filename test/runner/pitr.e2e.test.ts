@@ -462,3 +462,7 @@ test("verify names a base backup object with a flipped byte (sha256 mismatch): e
   const ok = await verify({ key: baseKey });
   expect({ code: ok.code, out: describeRun(ok.run) }).toMatchObject({ code: 0 });
 });
+
+test("every request above passed the strict S3 layer (lock-enabled bucket: checksums present and right; part sizes)", () => {
+  expect(s3.violations).toEqual([]);
+});

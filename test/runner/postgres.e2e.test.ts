@@ -537,3 +537,7 @@ describe("every URL form, against the scram-sha-256 server: connects, and the pa
     for (const [where, text] of seen) expectNoPassword(where, text);
   });
 });
+
+test("every request above passed the strict S3 layer (lock-enabled bucket: checksums present and right; part sizes)", () => {
+  expect(s3.violations).toEqual([]);
+});

@@ -342,3 +342,7 @@ test("replicateArgs wants exactly one of name and all", () => {
     "replicate", "--name", "app", "--to", "s3://r/p", "--to-endpoint", "https://acct.r2.cloudflarestorage.com", "--to-region", "auto", "--max-lag", "1h", "--no-copy", "--dest", "s3://b/p", "--json",
   ]);
 });
+
+test("every request above passed the strict S3 layer (lock-enabled bucket: checksums present and right; part sizes)", () => {
+  expect(s3.violations).toEqual([]);
+});

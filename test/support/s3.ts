@@ -1,10 +1,20 @@
 import { ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { createServer, request, IncomingMessage, Server } from "node:http";
+import { createServer, request, IncomingMessage, Server, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Socket } from "node:net";
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { crc32 } from "node:zlib";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { freePort, waitFor } from "./ports";
 
 export interface RecordedRequest {
@@ -12,11 +22,57 @@ export interface RecordedRequest {
   url: string;
 }
 
-export type Fault = { kind: "none" } | { kind: "down" } | { kind: "drop-after-parts"; parts: number } | { kind: "slow-parts"; ms: number };
+export type Fault =
+  | { kind: "none" }
+  | { kind: "down" }
+  | { kind: "drop-after-parts"; parts: number }
+  | { kind: "slow-parts"; ms: number }
+  /** Accept the connection and read the request (every one, or those whose path matches) and never answer. */
+  | { kind: "stall"; path?: RegExp }
+  /** Forward the request (every one, or those whose path matches), send the answer's status and headers, then never a byte of its body. */
+  | { kind: "stall-body"; path?: RegExp }
+  /**
+   * Let `times` requests whose path matches `path` through to s3rver and then drop the connection
+   * instead of answering (the put happened; its answer is lost). With `replaceWith`, something
+   * else overwrites the object in between: what a retry then finds is not what was sent.
+   */
+  | { kind: "lose-answer"; path: RegExp; times: number; replaceWith?: Buffer };
+
+/** What the strict layer refused: a rule AWS S3 (or R2 in R2 mode) enforces that s3rver does not. */
+export interface Violation {
+  method: string;
+  url: string;
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** The per-object lock headers a PutObject or CreateMultipartUpload carried. */
+export interface RecordedLock {
+  mode: string;
+  retainUntil: string;
+}
+
+export interface S3Options {
+  /** R2 rules instead of S3's: all parts but the last the same size, no per-object lock headers. */
+  r2?: boolean;
+}
 
 /**
  * s3rver (as a child process, `node --openssl-legacy-provider`) behind an in-process HTTP proxy
- * that records every request and can drop connections, to play an endpoint that goes away.
+ * that records every request, can stall, drop connections or lose answers to play an endpoint
+ * that goes away, and puts in front of s3rver the rules of the real store that Lifeboat relies
+ * on and s3rver ignores:
+ * - on a bucket with Object Lock (buckets are created lock-enabled unless asked otherwise, like
+ *   Lifeboat's S3 buckets), PutObject and UploadPart need Content-MD5 or an x-amz-checksum-*
+ *   header: 400 InvalidRequest with AWS's message otherwise;
+ * - a Content-MD5 or x-amz-checksum-* value must match the body: 400 BadDigest otherwise;
+ * - `If-None-Match: *` on PutObject and CompleteMultipartUpload: 412 PreconditionFailed when the
+ *   key exists;
+ * - multipart: every part but the last at least 5 MiB (S3, EntityTooSmall) and, in R2 mode, all
+ *   parts but the last the same size and the last no larger (InvalidPart);
+ * - R2 mode: per-object lock headers are refused (R2 locks with bucket rules only).
+ * Every refusal is also kept in `violations`, and the lock headers of every write in `locks`.
  */
 export interface S3Server {
   /** The proxy's URL: what the runner is pointed at. */
@@ -24,11 +80,18 @@ export interface S3Server {
   /** s3rver's own URL, bypassing the proxy. */
   directEndpoint: string;
   requests: RecordedRequest[];
+  /** Requests the strict layer refused. */
+  violations: Violation[];
+  /** `bucket/key` → the lock headers its PutObject / CreateMultipartUpload carried. */
+  locks: Map<string, RecordedLock>;
   /** Connections the proxy accepted (including the ones it dropped). */
   connections: number;
   setFault(f: Fault): void;
+  /** true: every read through the proxy (GET, HEAD, listing) is 403 AccessDenied, as for S3's write-only backup writer. */
+  setWriteOnly(on: boolean): void;
   client: S3Client;
-  createBucket(name: string): Promise<void>;
+  /** A bucket; with Object Lock (the checksum rule applies) unless `objectLock: false`. */
+  createBucket(name: string, o?: { objectLock?: boolean }): Promise<void>;
   keys(bucket: string, prefix?: string): Promise<string[]>;
   get(bucket: string, key: string): Promise<Buffer>;
   put(bucket: string, key: string, body: Buffer): Promise<void>;
@@ -44,7 +107,41 @@ export interface S3Server {
 
 export const S3_ENV = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" };
 
-export async function startS3(): Promise<S3Server> {
+const MIN_PART = 5 * 1024 * 1024;
+
+/** `x-amz-checksum-<alg>` → how to compute it (base64 of the digest, as S3 sends it). */
+const CHECKSUMS: Record<string, (b: Buffer) => string> = {
+  sha256: (b) => createHash("sha256").update(b).digest("base64"),
+  sha1: (b) => createHash("sha1").update(b).digest("base64"),
+  crc32: (b) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(crc32(b) >>> 0);
+    return out.toString("base64");
+  },
+};
+
+function xmlError(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>strict-proxy</RequestId></Error>`;
+  res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) }).end(body);
+}
+
+/** `/bucket/key?query` (path-style) → bucket, key and query. */
+function parsePath(url: string): { bucket: string; key: string; query: URLSearchParams } {
+  const u = new URL(url, "http://proxy");
+  const [, bucket = "", ...rest] = u.pathname.split("/");
+  return { bucket: decodeURIComponent(bucket), key: rest.map(decodeURIComponent).join("/"), query: u.searchParams };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => ok(Buffer.concat(chunks)));
+    req.on("error", fail);
+  });
+}
+
+export async function startS3(opts: S3Options = {}): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), "lifeboat-s3-"));
   const port = await freePort();
   const bin = resolve(__dirname, "../../node_modules/s3rver/bin/s3rver.js");
@@ -68,10 +165,91 @@ export async function startS3(): Promise<S3Server> {
   });
 
   let fault: Fault = { kind: "none" };
+  let writeOnly = false;
   let parts = 0;
+  let lost = 0;
   const requests: RecordedRequest[] = [];
+  const violations: Violation[] = [];
+  const locks = new Map<string, RecordedLock>();
+  const lockedBuckets = new Set<string>();
+  /** uploadId → partNumber → size. */
+  const partSizes = new Map<string, Map<number, number>>();
   const sockets = new Set<Socket>();
   const state = { connections: 0 };
+
+  const exists = async (bucket: string, key: string): Promise<boolean> => {
+    try {
+      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (e) {
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw e;
+    }
+  };
+
+  /** The strict rules; answers and returns true when the request is refused. */
+  const refuse = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
+    const { bucket, key, query } = parsePath(req.url!);
+    const h = req.headers;
+    const no = (status: number, code: string, message: string) => {
+      violations.push({ method: req.method!, url: req.url!, status, code, message });
+      xmlError(res, status, code, message);
+      return true;
+    };
+    const isPart = req.method === "PUT" && query.has("partNumber");
+    const isPut = req.method === "PUT" && !!key && !query.has("partNumber") && !h["x-amz-copy-source"];
+    const isCreate = req.method === "POST" && query.has("uploads");
+    const isComplete = req.method === "POST" && query.has("uploadId");
+    const lockMode = h["x-amz-object-lock-mode"];
+    const retainUntil = h["x-amz-object-lock-retain-until-date"];
+    if ((isPut || isCreate) && (lockMode || retainUntil)) {
+      if (opts.r2) return no(501, "NotImplemented", "R2 does not support per-object Object Lock headers (x-amz-object-lock-*); use bucket lock rules");
+      if (!lockedBuckets.has(bucket)) return no(400, "InvalidRequest", "Bucket is missing Object Lock Configuration");
+      locks.set(`${bucket}/${key}`, { mode: String(lockMode), retainUntil: String(retainUntil) });
+    }
+    if (isPut || isPart) {
+      if (String(h["x-amz-content-sha256"] ?? "").startsWith("STREAMING-")) {
+        return no(400, "NotImplemented", "strict proxy: aws-chunked (streaming) bodies are not checked here; send the checksum as a header");
+      }
+      const md5 = h["content-md5"];
+      const sums = Object.keys(h).filter((k) => k.startsWith("x-amz-checksum-") && k !== "x-amz-checksum-algorithm" && k !== "x-amz-checksum-type");
+      if (!md5 && sums.length === 0 && lockedBuckets.has(bucket)) {
+        return no(400, "InvalidRequest", `Content-MD5 OR x-amz-checksum- HTTP header is required for Put ${isPart ? "Part" : "Object"} requests with Object Lock parameters`);
+      }
+      if (md5 && createHash("md5").update(body).digest("base64") !== md5) {
+        return no(400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
+      }
+      for (const name of sums) {
+        const alg = name.slice("x-amz-checksum-".length);
+        const calc = CHECKSUMS[alg];
+        if (!calc) return no(400, "InvalidRequest", `strict proxy: cannot check ${name}`);
+        if (calc(body) !== h[name]) return no(400, "BadDigest", `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`);
+      }
+    }
+    if (isPart) {
+      const id = query.get("uploadId")!;
+      const sizes = partSizes.get(id) ?? new Map<number, number>();
+      sizes.set(Number(query.get("partNumber")), body.length);
+      partSizes.set(id, sizes);
+    }
+    if (isComplete) {
+      const sizes = partSizes.get(query.get("uploadId")!) ?? new Map<number, number>();
+      const listed = [...body.toString("utf8").matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map((m) => Number(m[1]));
+      const lens = listed.map((n) => sizes.get(n) ?? -1);
+      const last = lens.length - 1;
+      if (lens.some((l, i) => i < last && l < MIN_PART)) return no(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.");
+      if (opts.r2 && lens.some((l, i) => (i < last ? l !== lens[0] : l > lens[0]!))) {
+        return no(400, "InvalidPart", "All non-trailing parts must have the same length.");
+      }
+    }
+    if ((isPut || isComplete) && h["if-none-match"] === "*" && (await exists(bucket, key))) {
+      // Not a violation: what S3 answers a create-only write to an existing key.
+      xmlError(res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+      return true;
+    }
+    return false;
+  };
+
   const proxy: Server = createServer((req: IncomingMessage, res) => {
     requests.push({ method: req.method!, url: req.url! });
     const isPart = req.method === "PUT" && /[?&]partNumber=/.test(req.url!);
@@ -80,16 +258,48 @@ export async function startS3(): Promise<S3Server> {
       req.socket.destroy();
       return;
     }
-    const forward = () => {
-    const up = request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode!, ur.headers);
-      ur.pipe(res);
-    });
-    up.on("error", () => res.destroy());
-    req.pipe(up);
-    };
-    if (fault.kind === "slow-parts" && isPart) setTimeout(forward, fault.ms);
-    else forward();
+    if (writeOnly && (req.method === "GET" || req.method === "HEAD")) {
+      req.resume();
+      xmlError(res, 403, "AccessDenied", "Access Denied");
+      return;
+    }
+    const f = fault;
+    const hit = (path?: RegExp) => !path || path.test(decodeURIComponent(req.url!));
+    if (f.kind === "stall" && hit(f.path)) {
+      req.resume(); // read the request, never answer
+      return;
+    }
+    void (async () => {
+      const body = await readBody(req);
+      if (await refuse(req, res, body)) return;
+      if (f.kind === "slow-parts" && isPart) await new Promise((r) => setTimeout(r, f.ms));
+      const loseThis = f.kind === "lose-answer" && lost < f.times && hit(f.path);
+      if (loseThis) lost++;
+      const headers = { ...req.headers, "content-length": String(body.length) };
+      delete headers.expect;
+      const up = request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers }, (ur) => {
+        if (loseThis) {
+          ur.resume();
+          ur.on("end", async () => {
+            if (f.kind === "lose-answer" && f.replaceWith) {
+              const { bucket, key } = parsePath(req.url!);
+              await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: f.replaceWith }));
+            }
+            req.socket.destroy();
+          });
+          return;
+        }
+        res.writeHead(ur.statusCode!, ur.headers);
+        if (f.kind === "stall-body" && hit(f.path)) {
+          res.flushHeaders();
+          ur.resume();
+          return;
+        }
+        ur.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      up.end(body);
+    })().catch(() => res.destroy());
   });
   proxy.on("connection", (s: Socket) => {
     state.connections++;
@@ -107,17 +317,24 @@ export async function startS3(): Promise<S3Server> {
     endpoint: `http://127.0.0.1:${proxyPort}`,
     directEndpoint: direct,
     requests,
+    violations,
+    locks,
     get connections() {
       return state.connections;
     },
     setFault(f) {
       fault = f;
       parts = 0;
+      lost = 0;
       if (f.kind === "down") for (const s of sockets) s.destroy();
     },
+    setWriteOnly(on) {
+      writeOnly = on;
+    },
     client,
-    async createBucket(name) {
+    async createBucket(name, o = {}) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
+      if (o.objectLock !== false && !opts.r2) lockedBuckets.add(name);
     },
     async keys(bucket, prefix = "") {
       const out: string[] = [];

@@ -13,12 +13,14 @@ import { redactUrl } from "../redact";
 import { checkDirectory } from "../sources/archive";
 import { Progress, formatBytes } from "../progress";
 import { recordRun } from "../state";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, statePath, workDir } from "../context";
+import { CommonOpts, LockOpts, StoreOpts, checkName, intOption, makeAlerts, makeLockPolicy, makeStore, output, statePath, workDir } from "../context";
+import { lockFor } from "../lock";
+import { runStart } from "../clock";
 import { listBackups } from "../catalog";
 import { Store } from "../store";
 import { RUNNER_VERSION } from "../version";
 
-export interface BackupOpts extends StoreOpts, CommonOpts {
+export interface BackupOpts extends StoreOpts, CommonOpts, LockOpts {
   source?: string;
   name?: string;
   url?: string;
@@ -51,12 +53,13 @@ async function validate(o: BackupOpts, log: Logger) {
   if (keepLocal !== undefined && o.upload) throw new UsageError("--keep-local only applies with --no-upload");
   const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
   const store = makeStore(o, { local: !o.upload });
+  const lock = makeLockPolicy(o, store);
   const alerts = makeAlerts(o, log);
   const tools = requireTools([
     { cmd: "zstd", why: "compresses the backup stream" },
     { cmd: "age", why: "encrypts the backup stream" },
   ]);
-  return { kind, name, recipients, keepLocal, zstdLevel, store, tools, alerts };
+  return { kind, name, recipients, keepLocal, zstdLevel, store, lock, tools, alerts };
 }
 
 /**
@@ -83,8 +86,10 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
   const v = await validate(o, log);
   const alerts = v.alerts;
   const stateFile = statePath(o);
-  const started = new Date();
+  const started = runStart();
   const tier = tierFor(started);
+  // The object and its manifest are locked until the tier expires (S3 with --retention).
+  const lock = v.lock && lockFor(v.lock, tier, started);
   const key = backupKey({
     prefix: v.store.prefix,
     source: v.name,
@@ -112,6 +117,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     await v.store.putStream(key, enc.body, {
       onProgress: (n) => progress.updateStored(n),
       onWarning: (t) => log.warn(t),
+      lock,
     });
     await enc.done;
     const facts = await src.finish();
@@ -134,7 +140,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
       ...facts,
     };
     // The manifest is written last: until it exists, the backup does not.
-    await v.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
+    await v.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n", { lock, onWarning: (t) => log.warn(t) });
     progress.stop();
     // Degraded: the backup exists and restores, but named files are missing or changed in it.
     const degraded = manifest.warnings ?? [];

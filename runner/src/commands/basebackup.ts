@@ -15,7 +15,9 @@ import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
 import { backupKey, manifestKey, tierFor } from "lifeboat-core";
 import { parseRecipients } from "../age";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, statePath } from "../context";
+import { CommonOpts, LockOpts, StoreOpts, checkName, intOption, makeAlerts, makeLockPolicy, makeStore, output, statePath } from "../context";
+import { lockFor } from "../lock";
+import { runStart } from "../clock";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { BASEBACKUP_EXT, Manifest, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
@@ -27,7 +29,7 @@ import { recordRun } from "../state";
 import { pgTool } from "../pitr/pgtools";
 import { RUNNER_VERSION } from "../version";
 
-export interface BasebackupOpts extends StoreOpts, CommonOpts {
+export interface BasebackupOpts extends StoreOpts, CommonOpts, LockOpts {
   name?: string;
   url?: string;
   recipient: string[];
@@ -54,6 +56,7 @@ export async function basebackupCommand(o: BasebackupOpts, log: Logger): Promise
   const walMethod = o.walMethod as "fetch" | "none";
   const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
   const store = makeStore(o);
+  const lockPolicy = makeLockPolicy(o, store);
   const alerts = makeAlerts(o, log);
   const bin = pgTool("pg_basebackup");
   const tools = requireTools([
@@ -62,8 +65,9 @@ export async function basebackupCommand(o: BasebackupOpts, log: Logger): Promise
     { cmd: "age", why: "encrypts the backup stream" },
   ]);
   const stateFile = statePath(o);
-  const started = new Date();
+  const started = runStart();
   const tier = tierFor(started);
+  const lock = lockPolicy && lockFor(lockPolicy, tier, started);
   const key = backupKey({ prefix: store.prefix, source: name, tier, time: started, random: randomBytes(6).toString("hex"), ext: BASEBACKUP_EXT });
   const scrubber = (s: string) => scrub(s, [target.password]);
   log.info({ source: name, tier, key, walMethod }, `base backup of ${name} started`);
@@ -82,7 +86,7 @@ export async function basebackupCommand(o: BasebackupOpts, log: Logger): Promise
   const pgb = startProc("pg_basebackup", bin, args, { env: pgEnv(target), scrubber, stdinIgnore: true });
   const enc = encode(pgb.child.stdout!, [pgb], recipients, zstdLevel, (n) => progress.update(n));
   try {
-    await store.putStream(key, enc.body, { onProgress: (n) => progress.updateStored(n), onWarning: (t) => log.warn(t) });
+    await store.putStream(key, enc.body, { onProgress: (n) => progress.updateStored(n), onWarning: (t) => log.warn(t), lock });
     await enc.done;
     const facts = parseBasebackupLog(pgb.stderr.text());
     if (!facts.startLsn || !facts.timeline) throw new RunError(`pg_basebackup did not report its start point: ${scrubber(pgb.stderr.text().slice(-500))}`);
@@ -104,7 +108,7 @@ export async function basebackupCommand(o: BasebackupOpts, log: Logger): Promise
       }),
       basebackup: { startLsn: facts.startLsn, endLsn: facts.endLsn, timeline: facts.timeline, walMethod },
     };
-    await store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
+    await store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n", { lock, onWarning: (t) => log.warn(t) });
     progress.stop();
     await recordRun(stateFile, name, { ok: true, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt, key, storedBytes: manifest.storedBytes, rawBytes: manifest.rawBytes }).catch((e) =>
       log.warn(`could not write state file ${stateFile}: ${errorMessage(e)}`),

@@ -21,12 +21,12 @@ import { Logger } from "pino";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { MANIFEST_SUFFIX, formatDuration, joinKey, parseDuration, sourcePrefix, verificationPrefix } from "lifeboat-core";
 import { BackupEntry, listBackups, listSourceNames } from "../catalog";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output } from "../context";
+import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, runDeadline, s3Options } from "../context";
 import { parseDest, S3Dest } from "../dest";
 import { ENV } from "../env";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { parseManifest, VerificationSchema } from "../manifest";
-import { S3Options, S3Store, Store } from "../store";
+import { S3Options, S3Store, Store, requestHandlerOptions } from "../store";
 import { formatBytes } from "../progress";
 
 export interface ReplicateOpts extends StoreOpts, CommonOpts {
@@ -119,7 +119,7 @@ function replicaClient(o: ReplicateOpts, s: S3Options): S3Client {
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: s.maxAttempts,
     retryMode: "standard",
-    requestHandler: { connectionTimeout: Math.min(s.timeoutMs, 15000), requestTimeout: s.timeoutMs },
+    requestHandler: requestHandlerOptions(s),
   });
 }
 
@@ -141,6 +141,8 @@ interface Ctx {
   client: S3Client;
   to: S3Dest;
   partSizeBytes: number;
+  /** The run's deadline (--run-timeout). */
+  signal?: AbortSignal;
   maxLag: number;
   now: number;
 }
@@ -187,6 +189,7 @@ async function copyObject(c: Ctx, key: string, rkey: string, sha256: string, siz
           IfNoneMatch: "*",
           ContentType: "application/octet-stream",
         }),
+        { abortSignal: c.signal },
       );
     } catch (e) {
       throw putError(url, e);
@@ -208,7 +211,7 @@ async function putManifest(c: Ctx, srcKey: string, rkey: string, text: string): 
     json.key = rkey;
     body = JSON.stringify(json, null, 2) + "\n";
   }
-  await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body).catch((e) => {
+  await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body, { readBack: false }).catch((e) => {
     // Create-only: someone (a concurrent run) wrote it first; the backup is on the replica.
     if (!exists412(e)) throw e;
   });
@@ -231,7 +234,7 @@ async function copyVerifications(c: Ctx, name: string, warnings: string[]): Prom
       if (r.success && c.src.prefix !== c.replica.prefix && r.data.key.startsWith(base(c.src.prefix))) {
         text = JSON.stringify({ ...r.data, key: base(c.replica.prefix) + r.data.key.slice(base(c.src.prefix).length) }, null, 2) + "\n";
       }
-      await c.replica.putSmall(rkey, text).catch((e) => {
+      await c.replica.putSmall(rkey, text, { readBack: false }).catch((e) => {
         if (!exists412(e)) throw e;
       });
       n++;
@@ -354,18 +357,12 @@ export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<n
     throw new UsageError(`--to ${o.to}: the replica must not overlap the source ${o.dest}`);
   }
   const alerts = makeAlerts(o, log);
-  const s3opts: S3Options = {
-    maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
-    partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
-    queueSize: intOption("--concurrency", o.concurrency, 1, 32),
-    timeoutMs: intOption("--timeout", o.timeout, 1, 3600) * 1000,
-    endpoint: o.toEndpoint,
-    region: o.toRegion,
-  };
-  const src = makeStore(o);
+  const deadline = runDeadline(o);
+  const s3opts = s3Options(o, o.toEndpoint, o.toRegion, deadline);
+  const src = makeStore(o, { signal: deadline });
   const client = replicaClient(o, s3opts);
   const replica = new S3Store(client, to, s3opts);
-  const c: Ctx = { o, log, src, replica, client, to, partSizeBytes: s3opts.partSizeBytes, maxLag, now: Date.now() };
+  const c: Ctx = { o, log, src, replica, client, to, partSizeBytes: s3opts.partSizeBytes, signal: deadline, maxLag, now: Date.now() };
   const fromText = src.description;
   const toText = replica.description;
   log.info({ from: fromText, to: toText, copy: o.copy }, `replicate ${fromText} -> ${toText}`);

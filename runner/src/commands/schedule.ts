@@ -5,6 +5,7 @@ import { parseDuration } from "lifeboat-core";
 import { EXIT_DEGRADED, UsageError, errorMessage } from "../errors";
 import { JobPhase, JobTable, ScheduledJob, childEnv, loadJobTable, missingJobEnv, parseJobTable, tickDecision } from "../jobTable";
 import { JobState, StateFile, defaultStatePath, updateState } from "../state";
+import { ENV } from "../env";
 
 export interface ScheduleOpts {
   cron?: string;
@@ -14,6 +15,21 @@ export interface ScheduleOpts {
   jobs?: string;
   /** Runs at once across the table. */
   maxConcurrent?: string;
+  /** Each run's default bound, and the backstop's (see {@link KILL_GRACE_SECONDS}). */
+  runTimeout?: string;
+}
+
+/** A run still going this long past its bound (or the bound itself, if shorter) is killed. */
+export const KILL_GRACE_SECONDS = 60;
+
+/** The scheduler's run bound: what each run inherits, and when the backstop kills a run. */
+function runBound(text: string): { runTimeout: string; killAfterMs: number } {
+  try {
+    const bound = parseDuration(text);
+    return { runTimeout: text, killAfterMs: (bound + Math.min(KILL_GRACE_SECONDS, bound)) * 1000 };
+  } catch (e) {
+    throw new UsageError(`--run-timeout: ${(e as Error).message}`);
+  }
 }
 
 /** `--cron EXPR [--run-at-start] -- <command>`: a table of one job, named after the command. */
@@ -49,10 +65,11 @@ export async function scheduleCommand(command: string[], o: ScheduleOpts, log: L
   if (o.jobs && (o.cron || o.runAtStart)) throw new UsageError("--cron and --run-at-start are for one command; with --jobs each job has its own cron and runAtStart");
   const table = o.jobs ? loadJobTable(o.jobs) : singleJobTable(command, o);
   const limit = parseLimit(o.maxConcurrent ?? "1");
+  const bound = runBound(o.runTimeout ?? "6h");
   const missing = missingJobEnv(table, process.env);
   if (missing.length) throw new UsageError(`job table: environment variables not set: ${missing.join(", ")}`);
   const stateFile = o.stateFile || defaultStatePath();
-  const scheduler = new JobScheduler(table, limit, stateFile, process.argv[1]!, log);
+  const scheduler = new JobScheduler(table, limit, bound, stateFile, process.argv[1]!, log);
   await scheduler.start();
   return new Promise<number>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
@@ -76,6 +93,7 @@ class JobScheduler {
   constructor(
     private readonly table: JobTable,
     private readonly limit: number,
+    private readonly bound: { runTimeout: string; killAfterMs: number },
     private readonly stateFile: string,
     private readonly script: string,
     private readonly log: Logger,
@@ -148,7 +166,17 @@ class JobScheduler {
   private run(job: ScheduledJob): void {
     const started = new Date();
     this.phase.set(job.name, "running");
-    const child = spawn(process.execPath, [this.script, ...job.argv], { stdio: ["ignore", "inherit", "inherit"], env: childEnv(job, process.env) });
+    // Runs bound themselves: each inherits the scheduler's --run-timeout (one in its own argv or
+    // env wins). As a backstop a run still going past that bound and a grace is killed, so that no
+    // run stuck where its own deadline does not reach can hold its job: every later tick would skip.
+    const env = childEnv(job, { ...process.env, [ENV.runTimeout]: this.bound.runTimeout });
+    const child = spawn(process.execPath, [this.script, ...job.argv], { stdio: ["ignore", "inherit", "inherit"], env });
+    let hardKill: NodeJS.Timeout | undefined;
+    const backstop = setTimeout(() => {
+      this.log.error({ job: job.name, seconds: this.bound.killAfterMs / 1000 }, `run of ${job.name} still going ${this.bound.killAfterMs / 1000}s after it started (--run-timeout ${this.bound.runTimeout} and grace): killing it`);
+      child.kill("SIGTERM");
+      hardKill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    }, this.bound.killAfterMs);
     this.running.set(job.name, child);
     this.log.info({ job: job.name, command: job.argv[0], pid: child.pid }, `run started: ${job.name}`);
     this.recordJob(job.name, (j) => {
@@ -160,6 +188,8 @@ class JobScheduler {
       spawnError = e.message;
     });
     child.on("close", (code, signal) => {
+      clearTimeout(backstop);
+      clearTimeout(hardKill);
       const ended = new Date();
       const seconds = (ended.getTime() - started.getTime()) / 1000;
       // A degraded backup (exit 3) was stored and alerted on by the run itself: the job succeeded.
