@@ -8,8 +8,13 @@ import { dirname, join } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
+import { jobPrivileges } from "./privileges";
 
-/** The runner image used when none is configured. Publish it, or set `image`, or `build: true`. */
+/**
+ * The runner image used when none is configured: what `npm run image:build` tags and
+ * `npm run image:push -- REGISTRY/NAME:TAG` publishes (docs/image.md). Push it to a registry
+ * your hosts reach and set `image`, or set `build: true`.
+ */
 export const DEFAULT_RUNNER_IMAGE = "ghcr.io/lifeboat-dr/lifeboat-runner:0.1.0";
 
 /** Docker runtime settings, as plain component args. */
@@ -40,9 +45,10 @@ export function defaultBuildContext(from: string = __dirname): string {
   }
 }
 
-/** The provider (when a host is given) and the image reference the containers run. */
+/** The provider (when a host is given) and the image the containers run, by image id. */
 export interface DockerRunner {
   provider?: docker.Provider;
+  /** The local image id (`sha256:…`): it changes only when the image does, so containers are replaced only then. */
   image: pulumi.Output<string>;
 }
 
@@ -50,18 +56,16 @@ export interface DockerRunner {
 export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulumi.Resource): DockerRunner {
   const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent }) : undefined;
   const opts: pulumi.CustomResourceOptions = { parent, ...(provider ? { provider } : {}) };
-  if (args.build) {
-    const context = args.buildContext ?? defaultBuildContext();
-    const built = new docker.Image(`${name}-image`, {
-      imageName: "lifeboat-runner:local",
-      skipPush: true,
-      build: { context, dockerfile: join(context, "runner", "Dockerfile") },
-    }, opts);
-    return { ...(provider ? { provider } : {}), image: built.imageName };
-  }
+  // Built on the Docker host (the provider's engine) or pulled there; either way the containers
+  // reference the image id, which state matches until the image itself changes (a tag never does).
   // keepLocally: other jobs on the same host run the same image; removing one must not delete it.
-  const pulled = new docker.RemoteImage(`${name}-image`, { name: args.image ?? DEFAULT_RUNNER_IMAGE, keepLocally: true }, opts);
-  return { ...(provider ? { provider } : {}), image: pulled.imageId };
+  const context = args.buildContext ?? defaultBuildContext();
+  const image = new docker.RemoteImage(`${name}-image`, {
+    name: args.image ?? DEFAULT_RUNNER_IMAGE,
+    keepLocally: true,
+    ...(args.build ? { build: { context, dockerfile: join("runner", "Dockerfile") } } : {}),
+  }, opts);
+  return { ...(provider ? { provider } : {}), image: image.imageId };
 }
 
 /** One scheduled job as a container. */
@@ -107,8 +111,14 @@ export function containerLabels(component: string, job: Pick<DockerJob, "role" |
 export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner: DockerRunner, job: DockerJob, parent: pulumi.Resource): docker.Container {
   const opts: pulumi.CustomResourceOptions = { parent, ...(runner.provider ? { provider: runner.provider } : {}) };
   const mounts: docker.types.input.ContainerMount[] = [];
+  const volumes: docker.types.input.ContainerVolume[] = [];
   if (job.mount) mounts.push({ type: job.mount.type, source: job.mount.source, target: job.mount.target, readOnly: true });
-  if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
+  // A restore target on the host is a bind *volume* (`-v`), not a bind mount: Docker creates a
+  // missing host directory for the former and refuses the latter, and a DR host's target path
+  // usually does not exist yet.
+  if (job.targetMount?.type === "bind") volumes.push({ hostPath: job.targetMount.source, containerPath: job.targetMount.target, readOnly: false });
+  else if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
+  const privileges = jobPrivileges(job);
   if (job.stateVolume) {
     const state = new docker.Volume(`${name}-${job.role}-state`, { name: `${containerName(name, job.role)}-state` }, opts);
     mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
@@ -123,6 +133,10 @@ export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner
       ? { uploads: pulumi.secret(pulumi.output(job.identity).apply((content) => [{ file: CONTAINER_PATHS.identity, content, permissions: "0400", owner: RUNNER_UID, group: RUNNER_UID }])) }
       : {}),
     mounts,
+    ...(volumes.length ? { volumes } : {}),
+    ...(privileges.user ? { user: privileges.user } : {}),
+    capabilities: privileges.capabilities,
+    securityOpts: privileges.securityOpts,
     // A one-shot job runs once when created; Pulumi must not start it again on later updates.
     restart: job.oneShot ? "no" : "unless-stopped",
     init: true,

@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
 import { backupArgs, scheduleArgs, statusArgs } from "lifeboat-runner";
@@ -156,16 +158,19 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expect(m.path).toBe("/source/app.db");
   });
 
-  it("builds the image from runner/Dockerfile on the local engine when asked", async () => {
+  it("builds the image from runner/Dockerfile on the Docker host when asked, and runs it by image id", async () => {
     const resources = await declare(
       () => new ScheduledBackup("built", { sourceName: "cache", sourceKind: "redis", sourceUrl: pulumi.secret(SECRETS.redisUrl), build: true, ...common }),
     );
-    const image = one(resources, "docker:index/image:Image").inputs;
-    expect(image.build.dockerfile).toMatch(/\/runner\/Dockerfile$/);
-    expect(image.skipPush).toBe(true);
-    expect(one(resources, "docker:index/container:Container").inputs.image).toBe(image.imageName);
+    const image = one(resources, "docker:index/remoteImage:RemoteImage").inputs;
+    // The provider reads the Dockerfile relative to the context: the package root, which ships it.
+    expect(image.build.dockerfile).toBe("runner/Dockerfile");
+    expect(fs.existsSync(path.join(image.build.context, image.build.dockerfile))).toBe(true);
+    expect(image.keepLocally).toBe(true);
+    // The image id changes only with the image: a tag (or imageName) would never match state.
+    expect(one(resources, "docker:index/container:Container").inputs.image).toMatch(/^sha256:[0-9a-f]+$/);
     expect(ofType(resources, "pulumi:providers:docker")).toHaveLength(0);
-    expect(ofType(resources, "docker:index/remoteImage:RemoteImage")).toHaveLength(0);
+    expect(ofType(resources, "docker:index/image:Image")).toHaveLength(0);
     expectNoPlainSecrets(resources, SECRETS);
   });
 });
