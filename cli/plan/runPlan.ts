@@ -27,20 +27,25 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
  * credentials, as an update (not a preview) so that every computed value is known.
  * A program may only be run once per process: Node caches the module.
  */
-export async function runPlan(programPath: string, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
+export async function runPlan(programPath: string, stackFile: StackFile, project = "lifeboat", opts: PlanOptions = {}): Promise<PlanRun> {
   // The SDK captures `new Error().stack` for every promise it creates (leak diagnostics for the
   // real engine); formatting those stacks is about a third of a plan's time. Messages are kept;
   // LIFEBOAT_DEBUG=1 keeps full stack traces for diagnosing a crash.
   const stackTraceLimit = Error.stackTraceLimit;
   if (!process.env.LIFEBOAT_DEBUG) Error.stackTraceLimit = 0;
   try {
-    return await runProgram(programPath, stackFile, project);
+    return await runProgram(programPath, stackFile, project, opts);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
-async function runProgram(programPath: string, stackFile: StackFile, project: string): Promise<PlanRun> {
+/** `revealSecrets` is for the container e2e suite only, which runs the planned containers with the test stack's loopback secrets; the CLI never sets it. */
+export interface PlanOptions {
+  revealSecrets?: boolean;
+}
+
+async function runProgram(programPath: string, stackFile: StackFile, project: string, opts: PlanOptions): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
   const regions = awsRegions(stackFile.config["aws:region"] ?? "us-east-1");
@@ -49,7 +54,7 @@ async function runProgram(programPath: string, stackFile: StackFile, project: st
     {
       newResource(args) {
         regions.observe(args);
-        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
+        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs, opts.revealSecrets) as Record<string, unknown> });
         return mockOutputs(args, regions.regionOf);
       },
       call: mockCall,
@@ -94,13 +99,13 @@ function structToJs(state: unknown): Record<string, unknown> {
 }
 
 
-/** Replaces every engine-marked secret with `"[secret]"`. */
-export function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
+/** Replaces every engine-marked secret with `"[secret]"` (with `reveal`: with its value). */
+export function redact(value: unknown, reveal = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, reveal));
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return SECRET_TEXT;
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, redact(v)]));
+    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return reveal ? redact(o.value, true) : SECRET_TEXT;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, redact(v, reveal)]));
   }
   return value;
 }
