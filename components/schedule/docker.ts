@@ -60,6 +60,12 @@ export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulu
   // reference the image id, which state matches until the image itself changes (a tag never does).
   // keepLocally: other jobs on the same host run the same image; removing one must not delete it.
   const context = args.buildContext ?? defaultBuildContext();
+  // runner/Dockerfile runs `npm ci` on the repository's lockfile, which npm never packs: an
+  // installed package alone cannot be built; say so before declaring anything.
+  if (args.build) {
+    const missing = ["runner/Dockerfile", "package-lock.json"].filter((f) => !existsSync(join(context, f)));
+    if (missing.length) throw new Error(`build: true needs a Lifeboat checkout as buildContext; ${context} has no ${missing.join(" and no ")} (see docs/image.md)`);
+  }
   const image = new docker.RemoteImage(`${name}-image`, {
     name: args.image ?? DEFAULT_RUNNER_IMAGE,
     keepLocally: true,

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
@@ -172,6 +173,20 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expect(ofType(resources, "pulumi:providers:docker")).toHaveLength(0);
     expect(ofType(resources, "docker:index/image:Image")).toHaveLength(0);
     expectNoPlainSecrets(resources, SECRETS);
+  });
+
+  it("with build: true, names buildContext and what it lacks when it is not a checkout, before declaring any docker resource", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-pkg-"));
+    let error: unknown;
+    const resources = await declare(() => {
+      try {
+        new ScheduledBackup("built-elsewhere", { sourceName: "cache", sourceKind: "redis", sourceUrl: pulumi.secret(SECRETS.redisUrl), build: true, buildContext: dir, ...common });
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect(String(error)).toMatch(/build: true needs a Lifeboat checkout as buildContext; .* has no runner\/Dockerfile and no package-lock.json/);
+    expect(resources.filter((r) => r.type.startsWith("docker:"))).toEqual([]);
   });
 });
 
