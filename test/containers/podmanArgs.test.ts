@@ -26,7 +26,7 @@ const planned = () => ({
   labels: [{ label: "lifeboat.job", value: "backup" }],
 });
 
-const subs = { image: "localhost/runner:test", endpoint: "http://127.0.0.1:9000", volumeNames: { whatsapp_sessions: "e2e-wa" } };
+const subs = { image: "localhost/runner:test", endpoint: "http://127.0.0.1:9000", volumeNames: { whatsapp_sessions: "e2e-wa" }, envValues: { AWS_ACCESS_KEY_ID: "S3RVER", UNDECLARED: "x" } };
 
 /** The value after each occurrence of `flag`. */
 const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
@@ -36,8 +36,9 @@ describe("podmanCreateArgs", () => {
     const c = podmanCreateArgs(planned(), subs);
     expect(c.name).toBe("lifeboat-e2e-wa-backup");
     expect(values(c.args, "--entrypoint")).toEqual(['["node","/app/runner/bin/lifeboat-runner.js"]']);
-    expect(values(c.args, "--env")).toEqual(["AWS_ACCESS_KEY_ID=id", "AWS_SECRET_ACCESS_KEY=a=b"]);
-    expect(values(c.args, "--mount")).toEqual(["type=volume,source=e2e-wa,target=/source,readonly", "type=volume,source=state,target=/var/lib/lifeboat"]);
+    // A declared variable takes the harness's value; an undeclared one is not added.
+    expect(values(c.args, "--env")).toEqual(["AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=a=b"]);
+    expect(values(c.args, "--mount")).toEqual(["type=volume,source=e2e-wa,target=/source,ro=true", "type=volume,source=state,target=/var/lib/lifeboat"]);
     expect(values(c.args, "--volume")).toEqual(["/srv/dr:/target:rw"]);
     expect(c.hostDirs).toEqual(["/srv/dr"]);
     expect(values(c.args, "--user")).toEqual(["0:0"]);

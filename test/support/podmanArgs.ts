@@ -35,6 +35,11 @@ export interface Substitutions {
   image: string;
   /** Value for every `--endpoint`/`--to-endpoint` flag of the command (the loopback S3). */
   endpoint?: string;
+  /**
+   * Values for declared environment variables (never adds one): the S3 keys the plan mints in
+   * the cloud mean nothing to the loopback S3, which checks key ids.
+   */
+  envValues?: Record<string, string>;
   /** The podman volume to mount for a volume name the plan uses (names not listed are used as they are). */
   volumeNames?: Record<string, string>;
 }
@@ -109,7 +114,8 @@ export function podmanCreateArgs(inputs: Inputs, subs: Substitutions): PodmanCon
 
   for (const e of strs(take("envs"), "envs")) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new Error(`container input envs: '${e.split("=")[0]}' is not KEY=value`);
-    args.push("--env", e);
+    const key = e.slice(0, e.indexOf("="));
+    args.push("--env", subs.envValues?.[key] !== undefined ? `${key}=${subs.envValues[key]}` : e);
   }
 
   const uploads = objs(take("uploads"), "uploads").map((u, i): Upload => {
@@ -126,7 +132,7 @@ export function podmanCreateArgs(inputs: Inputs, subs: Substitutions): PodmanCon
     const source = str(m.source, `mounts[${i}].source`);
     const src = type === "volume" ? (subs.volumeNames?.[source] ?? source) : source;
     // --mount, not -v: like the provider's Mounts, a bind source that does not exist is an error.
-    args.push("--mount", `type=${type},source=${src},target=${str(m.target, `mounts[${i}].target`)}${m.readOnly ? ",readonly" : ""}`);
+    args.push("--mount", `type=${type},source=${src},target=${str(m.target, `mounts[${i}].target`)}${m.readOnly ? ",ro=true" : ""}`);
   }
 
   const hostDirs: string[] = [];
