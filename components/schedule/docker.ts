@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
+import { buildContextDigest } from "./buildContext";
 import { jobPrivileges } from "./privileges";
 
 /**
@@ -69,7 +70,7 @@ export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulu
   const image = new docker.RemoteImage(`${name}-image`, {
     name: args.image ?? DEFAULT_RUNNER_IMAGE,
     keepLocally: true,
-    ...(args.build ? { build: { context, dockerfile: join("runner", "Dockerfile") } } : {}),
+    ...(args.build ? { build: { context, dockerfile: join("runner", "Dockerfile") }, triggers: { context: buildContextDigest(context) } } : {}),
   }, opts);
   return { ...(provider ? { provider } : {}), image: image.imageId };
 }

@@ -6,6 +6,7 @@ import { Cron } from "croner";
 import { backupArgs, scheduleArgs, statusArgs } from "lifeboat-runner";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
 import { writerPolicy } from "../../components/access/policies";
+import { buildContextDigest } from "../../components/schedule/buildContext";
 import { ECS_TASK_EXECUTION_POLICY_ARN } from "../../components/schedule/ecs";
 import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, ofType, one, redacted, unwrap, valueOf } from "./mockHarness";
 
@@ -168,6 +169,8 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expect(image.build.dockerfile).toBe("runner/Dockerfile");
     expect(fs.existsSync(path.join(image.build.context, image.build.dockerfile))).toBe(true);
     expect(image.keepLocally).toBe(true);
+    // Rebuilt when (and only when) what the Dockerfile builds from changes.
+    expect(image.triggers).toEqual({ context: buildContextDigest(image.build.context) });
     // The image id changes only with the image: a tag (or imageName) would never match state.
     expect(one(resources, "docker:index/container:Container").inputs.image).toMatch(/^sha256:[0-9a-f]+$/);
     expect(ofType(resources, "pulumi:providers:docker")).toHaveLength(0);
