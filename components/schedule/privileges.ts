@@ -19,7 +19,8 @@ export interface JobPrivileges {
  * and nothing else: it cannot write, chown or signal anything it does not own.
  * Restoring files (`targetMount`): root with CHOWN (give each file its original owner),
  * DAC_OVERRIDE (keep writing into a directory once it belongs to another user or is read-only)
- * and FOWNER (set modes and times on files it no longer owns).
+ * and FOWNER (set modes and times on files it no longer owns). Each is needed: GNU tar
+ * extracting a 0550 directory of another user's 0400 files fails without any one of them.
  * Everything else (databases and Redis over the network, verification, replication, status)
  * runs as the image's unprivileged user with no capability at all.
  */
