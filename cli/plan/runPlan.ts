@@ -36,20 +36,25 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
  * every computed value is known. Each run sets the whole config and a fresh mock monitor and
  * stack, so one process can plan several stacks one after another (not concurrently).
  */
-export async function runPlan(program: () => unknown, stackFile: StackFile, project = "lifeboat"): Promise<PlanRun> {
+export async function runPlan(program: () => unknown, stackFile: StackFile, project = "lifeboat", opts: PlanOptions = {}): Promise<PlanRun> {
   // The SDK captures `new Error().stack` for every promise it creates (leak diagnostics for the
   // real engine); formatting those stacks is about a third of a plan's time. Messages are kept;
   // LIFEBOAT_DEBUG=1 keeps full stack traces for diagnosing a crash.
   const stackTraceLimit = Error.stackTraceLimit;
   if (!process.env.LIFEBOAT_DEBUG) Error.stackTraceLimit = 0;
   try {
-    return await runProgram(program, stackFile, project);
+    return await runProgram(program, stackFile, project, opts);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
-async function runProgram(program: () => unknown, stackFile: StackFile, project: string): Promise<PlanRun> {
+/** `revealSecrets` is for the container e2e suite only, which runs the planned containers with the test stack's loopback secrets; the CLI never sets it. */
+export interface PlanOptions {
+  revealSecrets?: boolean;
+}
+
+async function runProgram(program: () => unknown, stackFile: StackFile, project: string, opts: PlanOptions): Promise<PlanRun> {
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
   const invented: InventedName[] = [];
@@ -59,7 +64,7 @@ async function runProgram(program: () => unknown, stackFile: StackFile, project:
     {
       newResource(args) {
         regions.observe(args);
-        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs) as Record<string, unknown> });
+        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: redact(args.inputs, opts.revealSecrets) as Record<string, unknown> });
         const out = mockOutputs(args, regions.regionOf);
         if (args.type === "aws:s3/bucket:Bucket" && !args.inputs.bucket) {
           invented.push({ name: out.id, known: String(args.inputs.bucketPrefix ?? out.id.slice(0, -GENERATED_SUFFIX_MOCK)) });
@@ -107,13 +112,13 @@ function structToJs(state: unknown): Record<string, unknown> {
 }
 
 
-/** Replaces every engine-marked secret with `"[secret]"`. */
-export function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
+/** Replaces every engine-marked secret with `"[secret]"` (with `reveal`: with its value). */
+export function redact(value: unknown, reveal = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, reveal));
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return SECRET_TEXT;
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, redact(v)]));
+    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return reveal ? redact(o.value, true) : SECRET_TEXT;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, redact(v, reveal)]));
   }
   return value;
 }

@@ -9,8 +9,14 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName } from "../naming";
 import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
+import { buildContextDigest } from "./buildContext";
+import { jobPrivileges } from "./privileges";
 
-/** The runner image used when none is configured. Publish it, or set `image`, or `build: true`. */
+/**
+ * The runner image used when none is configured: what `npm run image:build` tags and
+ * `npm run image:push -- REGISTRY/NAME:TAG` publishes (docs/image.md). Push it to a registry
+ * your hosts reach and set `image`, or set `build: true`.
+ */
 export const DEFAULT_RUNNER_IMAGE = "ghcr.io/lifeboat-dr/lifeboat-runner:0.1.0";
 
 /** Docker runtime settings, as plain component args. */
@@ -41,9 +47,10 @@ export function defaultBuildContext(from: string = __dirname): string {
   }
 }
 
-/** The provider (when a host is given) and the image reference the containers run. */
+/** The provider (when a host is given) and the image the containers run, by image id. */
 export interface DockerRunner {
   provider?: docker.Provider;
+  /** The local image id (`sha256:…`): it changes only when the image does, so containers are replaced only then. */
   image: pulumi.Output<string>;
 }
 
@@ -51,18 +58,22 @@ export interface DockerRunner {
 export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulumi.Resource): DockerRunner {
   const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent }) : undefined;
   const opts: pulumi.CustomResourceOptions = { parent, ...(provider ? { provider } : {}) };
-  if (args.build) {
-    const context = args.buildContext ?? defaultBuildContext();
-    const built = new docker.Image(`${name}-image`, {
-      imageName: "lifeboat-runner:local",
-      skipPush: true,
-      build: { context, dockerfile: join(context, "runner", "Dockerfile") },
-    }, opts);
-    return { ...(provider ? { provider } : {}), image: built.imageName };
-  }
+  // Built on the Docker host (the provider's engine) or pulled there; either way the containers
+  // reference the image id, which state matches until the image itself changes (a tag never does).
   // keepLocally: other jobs on the same host run the same image; removing one must not delete it.
-  const pulled = new docker.RemoteImage(`${name}-image`, { name: args.image ?? DEFAULT_RUNNER_IMAGE, keepLocally: true }, opts);
-  return { ...(provider ? { provider } : {}), image: pulled.imageId };
+  const context = args.buildContext ?? defaultBuildContext();
+  // runner/Dockerfile runs `npm ci` on the repository's lockfile, which npm never packs: an
+  // installed package alone cannot be built; say so before declaring anything.
+  if (args.build) {
+    const missing = ["runner/Dockerfile", "package-lock.json"].filter((f) => !existsSync(join(context, f)));
+    if (missing.length) throw new Error(`build: true needs a Lifeboat checkout as buildContext; ${context} has no ${missing.join(" and no ")} (see docs/image.md)`);
+  }
+  const image = new docker.RemoteImage(`${name}-image`, {
+    name: args.image ?? DEFAULT_RUNNER_IMAGE,
+    keepLocally: true,
+    ...(args.build ? { build: { context, dockerfile: join("runner", "Dockerfile") }, triggers: { context: buildContextDigest(context) } } : {}),
+  }, opts);
+  return { ...(provider ? { provider } : {}), image: image.imageId };
 }
 
 /** One scheduled job as a container. */
@@ -93,9 +104,19 @@ export interface DockerJob {
   targetMount?: SourceMount;
 }
 
-/** Container name on the host: `lifeboat-<component>-<role>`, shortened with a hash past 63 characters (components/naming.ts). */
+/**
+ * A container or volume name on the host: `lifeboat-<component>-<parts>`, without a second
+ * `lifeboat-` when the component's name already starts with it (DisasterRecovery's do), shortened
+ * with a hash past 63 characters (components/naming.ts).
+ */
+function dockerName(component: string, ...parts: string[]): string {
+  const prefix = component === "lifeboat" || component.startsWith("lifeboat-") ? [] : ["lifeboat"];
+  return physicalName("docker", ...prefix, component, ...parts);
+}
+
+/** Container name on the host (see {@link dockerName}). */
 export function containerName(component: string, role: string): string {
-  return physicalName("docker", "lifeboat", component, role);
+  return dockerName(component, role);
 }
 
 export function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
@@ -110,10 +131,16 @@ export function containerLabels(component: string, job: Pick<DockerJob, "role" |
 export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner: DockerRunner, job: DockerJob, parent: pulumi.Resource): docker.Container {
   const opts: pulumi.CustomResourceOptions = { parent, ...(runner.provider ? { provider: runner.provider } : {}) };
   const mounts: docker.types.input.ContainerMount[] = [];
+  const volumes: docker.types.input.ContainerVolume[] = [];
   for (const m of job.mounts ?? []) mounts.push({ type: m.type, source: m.source, target: m.target, readOnly: true });
-  if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
+  // A restore target on the host is a bind *volume* (`-v`), not a bind mount: Docker creates a
+  // missing host directory for the former and refuses the latter, and a DR host's target path
+  // usually does not exist yet.
+  if (job.targetMount?.type === "bind") volumes.push({ hostPath: job.targetMount.source, containerPath: job.targetMount.target, readOnly: false });
+  else if (job.targetMount) mounts.push({ type: job.targetMount.type, source: job.targetMount.source, target: job.targetMount.target, readOnly: false });
+  const privileges = jobPrivileges(job);
   if (job.stateVolume) {
-    const state = new docker.Volume(`${name}-${job.role}-state`, { name: physicalName("docker", "lifeboat", name, job.role, "state") }, opts);
+    const state = new docker.Volume(`${name}-${job.role}-state`, { name: dockerName(name, job.role, "state") }, opts);
     mounts.push({ type: "volume", source: state.name, target: CONTAINER_PATHS.stateDir, readOnly: false });
   }
   // The job table stays plain (reviewable in a plan); only the identity's content is secret.
@@ -130,6 +157,10 @@ export function dockerJobContainer(name: string, args: DockerRuntimeArgs, runner
     envs: pulumi.secret(pulumi.output(job.secretEnv).apply(dockerEnvs)),
     ...(uploads.length ? { uploads } : {}),
     mounts,
+    ...(volumes.length ? { volumes } : {}),
+    ...(privileges.user ? { user: privileges.user } : {}),
+    capabilities: privileges.capabilities,
+    securityOpts: privileges.securityOpts,
     // A one-shot job runs once when created; Pulumi must not start it again on later updates.
     restart: job.oneShot ? "no" : "unless-stopped",
     init: true,

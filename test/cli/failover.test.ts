@@ -75,7 +75,7 @@ describe("failover (lifeboat:failover: true)", () => {
       expect(c.inputs.command).toEqual(expect.arrayContaining(["restore", "--at", "latest-verified"]));
     }
     const n8n = restores.find((c) => c.parent === "lifeboat-prod-n8n-data-failover-restore")!;
-    expect(n8n.inputs.mounts).toContainEqual(expect.objectContaining({ type: "bind", source: "/srv/lifeboat-dr", target: "/target", readOnly: false }));
+    expect(n8n.inputs.volumes).toContainEqual({ hostPath: "/srv/lifeboat-dr", containerPath: "/target", readOnly: false });
     const replica = normal.outputs.replicaBuckets[0];
     expect(failover.outputs.failover).toEqual({
       active: true,

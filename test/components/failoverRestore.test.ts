@@ -40,13 +40,19 @@ describe("FailoverRestore on a Docker host", () => {
     expect(job.to).toBe("postgres target (secret)");
   });
 
-  it("restores a volume into <targetPath>/<source> through a read-write bind mount", async () => {
+  it("restores a volume into <targetPath>/<source> through a read-write bind volume that Docker creates when missing", async () => {
     const resources = await declare(() => new FailoverRestore("n8n-dr", {
       sourceName: "n8n-data", sourceKind: "volume", ...replica, ...keys, ageIdentity: SECRETS.identity, targetPath: "/srv/dr",
     }));
     const c = one(resources, "docker:index/container:Container");
     expect(c.inputs.command).toEqual(expect.arrayContaining(["--target-dir", "/target/n8n-data"]));
-    expect(c.inputs.mounts).toEqual([{ type: "bind", source: "/srv/dr", target: "/target", readOnly: false }]);
+    // `volumes` (Binds), not a bind `mounts` entry: Docker refuses a bind mount whose host path does not exist.
+    expect(c.inputs.volumes).toEqual([{ hostPath: "/srv/dr", containerPath: "/target", readOnly: false }]);
+    expect(c.inputs.mounts).toEqual([]);
+    // Root with only what restoring owners and modes takes.
+    expect(c.inputs.user).toBe("0:0");
+    expect(c.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER"] });
+    expect(c.inputs.securityOpts).toEqual(["no-new-privileges"]);
   });
 
   it("refuses what it cannot do, naming the field", () => {

@@ -1,8 +1,12 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
 import { backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
 import { writerPolicy } from "../../components/access/policies";
+import { buildContextDigest } from "../../components/schedule/buildContext";
 import { ECS_TASK_EXECUTION_POLICY_ARN } from "../../components/schedule/ecs";
 import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, jobTableOf, ofType, one, redacted, scheduledJob, unwrap, valueOf } from "./mockHarness";
 
@@ -164,17 +168,36 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expect(m.path).toBe("/source/files/app.db");
   });
 
-  it("builds the image from runner/Dockerfile on the local engine when asked", async () => {
+  it("builds the image from runner/Dockerfile on the Docker host when asked, and runs it by image id", async () => {
     const resources = await declare(
       () => new ScheduledBackup("built", { sourceName: "cache", sourceKind: "redis", sourceUrl: pulumi.secret(SECRETS.redisUrl), build: true, ...common }),
     );
-    const image = one(resources, "docker:index/image:Image").inputs;
-    expect(image.build.dockerfile).toMatch(/\/runner\/Dockerfile$/);
-    expect(image.skipPush).toBe(true);
-    expect(one(resources, "docker:index/container:Container").inputs.image).toBe(image.imageName);
+    const image = one(resources, "docker:index/remoteImage:RemoteImage").inputs;
+    // The provider reads the Dockerfile relative to the context: the package root, which ships it.
+    expect(image.build.dockerfile).toBe("runner/Dockerfile");
+    expect(fs.existsSync(path.join(image.build.context, image.build.dockerfile))).toBe(true);
+    expect(image.keepLocally).toBe(true);
+    // Rebuilt when (and only when) what the Dockerfile builds from changes.
+    expect(image.triggers).toEqual({ context: buildContextDigest(image.build.context) });
+    // The image id changes only with the image: a tag (or imageName) would never match state.
+    expect(one(resources, "docker:index/container:Container").inputs.image).toMatch(/^sha256:[0-9a-f]+$/);
     expect(ofType(resources, "pulumi:providers:docker")).toHaveLength(0);
-    expect(ofType(resources, "docker:index/remoteImage:RemoteImage")).toHaveLength(0);
+    expect(ofType(resources, "docker:index/image:Image")).toHaveLength(0);
     expectNoPlainSecrets(resources, SECRETS);
+  });
+
+  it("with build: true, names buildContext and what it lacks when it is not a checkout, before declaring any docker resource", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-pkg-"));
+    let error: unknown;
+    const resources = await declare(() => {
+      try {
+        new ScheduledBackup("built-elsewhere", { sourceName: "cache", sourceKind: "redis", sourceUrl: pulumi.secret(SECRETS.redisUrl), build: true, buildContext: dir, ...common });
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect(String(error)).toMatch(/build: true needs a Lifeboat checkout as buildContext; .* has no runner\/Dockerfile and no package-lock.json/);
+    expect(resources.filter((r) => r.type.startsWith("docker:"))).toEqual([]);
   });
 });
 
