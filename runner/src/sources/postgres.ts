@@ -1,9 +1,9 @@
-import { availableParallelism } from "node:os";
 import { Client } from "pg";
 import { startProc, requireTools } from "../proc";
 import { RunError, UsageError, errorMessage } from "../errors";
 import { redactUrl, scrub } from "../redact";
 import { OpenSource, SourceOptions } from "./types";
+import { ArchiveRowCounter } from "./pgArchiveCounter";
 
 export interface PgTarget {
   /** URL without the password, safe for argv. */
@@ -60,13 +60,18 @@ export async function countRows(client: Client): Promise<Array<{ table: string; 
  * Exact row count of every table, the tables shared out over `clients` (largest first, each
  * client counting one table at a time). The table list comes from the first client; every client
  * must see the same data (one database nobody writes to, or one imported snapshot). Results are
- * in TABLES_SQL order, as `countRows` returns them.
+ * in TABLES_SQL order, as `countRows` returns them. Plain tables found in `known` (counts already
+ * taken in the same snapshot, keyed `schema.name`) are not scanned again.
  */
-export async function countRowsOn(clients: Client[]): Promise<Array<{ table: string; rows: number }>> {
+export async function countRowsOn(clients: Client[], known?: Map<string, number>): Promise<Array<{ table: string; rows: number }>> {
   const tables = await clients[0]!.query<{ schema: string; name: string; kind: string }>(TABLES_SQL);
   const out: Array<{ table: string; rows: number }> = tables.rows.map((t) => ({ table: `${t.schema}.${t.name}`, rows: 0 }));
-  let queue = tables.rows.map((_, i) => i);
-  if (clients.length > 1 && tables.rows.length > 1) {
+  let queue = tables.rows.map((_, i) => i).filter((i) => {
+    const rows = tables.rows[i]!.kind === "r" ? known?.get(out[i]!.table) : undefined;
+    if (rows !== undefined) out[i]!.rows = rows;
+    return rows === undefined;
+  });
+  if (clients.length > 1 && queue.length > 1) {
     const sizes = await clients[0]!.query<{ b: string }>(
       `SELECT pg_relation_size(format('%I.%I', s, n)::regclass)::text AS b FROM unnest($1::text[], $2::text[]) AS t(s, n)`,
       [tables.rows.map((t) => t.schema), tables.rows.map((t) => t.name)],
@@ -86,22 +91,16 @@ export async function countRowsOn(clients: Client[]): Promise<Array<{ table: str
   return out;
 }
 
-/** How many connections count rows in parallel: one per core, at most 4. */
-export function countParallelism(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
-
 export function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
 /**
- * `pg_dump -Fc -Z0` of a snapshot exported from a REPEATABLE READ transaction; the exact row
- * count of every table is taken in that same snapshot, so the counts describe exactly the data
- * in the dump. The counting starts once pg_dump has exited (not beside it, where a second
- * backend scanning every table competes with pg_dump, zstd and age for the same cores) and is
- * shared out over that transaction and a few more that import its snapshot; the exporting
- * transaction stays open until the counts are done, which keeps the snapshot importable.
+ * `pg_dump -Fc -Z0` of a snapshot exported from a REPEATABLE READ transaction. The exact row count
+ * of every table is read from the archive itself as it streams to zstd (pgArchiveCounter: the
+ * newlines of each table's COPY data), so the database is read once. What the archive carries no
+ * COPY data for (materialized views: pg_dump stores only their REFRESH) is counted with count(*)
+ * in that same snapshot once pg_dump has exited; the exporting transaction stays open until then.
  */
 export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   const target = pgTarget(o.url);
@@ -133,44 +132,24 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`],
     { env: pgEnv(target), scrubber, stdinIgnore: true },
   );
-  const extra: Client[] = [];
-  const helpers: Client[] = [];
-  const counts = dump.done.then(async () => {
-    // Helpers that cannot join the snapshot (connection limit, pooler) are left out: the
-    // exporting transaction alone can count everything.
-    for (let i = 1; i < countParallelism() && !closed; i++) {
-      const c = pgClient(target, "lifeboat-runner-count");
-      c.on("error", () => undefined);
-      helpers.push(c);
-      try {
-        await c.connect();
-        await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-        await c.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-        extra.push(c);
-      } catch {
-        await c.end().catch(() => undefined);
-        break;
-      }
-    }
-    return countRowsOn([client, ...extra]);
-  });
-  counts.catch(() => undefined);
+  const rows = new ArchiveRowCounter();
+  dump.child.stdout!.pipe(rows);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    for (const c of helpers) await c.end().catch(() => undefined);
     await client.query("ROLLBACK").catch(() => undefined);
     await client.end().catch(() => undefined);
   };
   return {
-    stream: dump.child.stdout!,
+    stream: rows,
     procs: [dump],
     tools,
     async finish() {
       let tables;
       try {
-        tables = await counts;
+        const fromArchive = new Map(rows.tables().map((t) => [`${t.schema}.${t.name}`, t.rows]));
+        tables = await countRowsOn([client], fromArchive);
       } catch (e) {
         throw new RunError(`counting rows in the dump's snapshot failed: ${scrubber(errorMessage(e))}`);
       }
