@@ -229,6 +229,24 @@ describe("a truncated or garbled archive fails instead of yielding counts", () =
   });
 });
 
+describe("the stream wrapper", () => {
+  const archive = fakeArchive([{ schema: "crm", name: "leads", data: Buffer.from("a\nb\n" + TERMINATOR) }]);
+  const drain = (s: Readable) => pipeline(s, new Writable({ write: (_c, _e, cb) => cb() }));
+
+  test("passes the bytes through unchanged and counts once the producer has exited 0", async () => {
+    const counter = new ArchiveRowCounter(Promise.resolve());
+    const out: Buffer[] = [];
+    await pipeline(Readable.from([archive.subarray(0, 20), archive.subarray(20)]), counter, new Writable({ write: (c, _e, cb) => (out.push(c), cb()) }));
+    expect(Buffer.concat(out).equals(archive)).toBe(true);
+    expect(counter.tables()).toEqual([{ schema: "crm", name: "leads", rows: 2 }]);
+  });
+
+  test("an archive cut short because its producer failed reports the producer's error, not a truncated archive", async () => {
+    const counter = new ArchiveRowCounter(Promise.reject(new Error("pg_dump exited with code 1: server closed the connection")));
+    await expect(drain(Readable.from([archive.subarray(0, archive.length - 4)]).pipe(counter))).rejects.toThrow(/pg_dump exited with code 1/);
+  });
+});
+
 // ---------- real pg_dump output ----------
 
 describe("against real pg_dump -Fc -Z0 output", () => {

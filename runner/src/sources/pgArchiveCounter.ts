@@ -401,11 +401,17 @@ export class CustomArchiveRowCounter {
 /**
  * Passes the archive's bytes through unchanged while counting its rows; errors (and so fails the
  * pipeline it feeds) as soon as the bytes stop being a well-formed archive, or at the end if the
- * archive is incomplete. `tables()` is the result once the stream has ended.
+ * archive is incomplete. `tables()` is the result once the stream has ended. With `producerDone`
+ * (pg_dump's exit), the end waits for it: an archive cut short because pg_dump failed is reported
+ * as pg_dump's error, which says why, rather than as a truncated archive.
  */
 export class ArchiveRowCounter extends Transform {
   private readonly parser = new CustomArchiveRowCounter();
   private result: ArchiveTableRows[] | undefined;
+
+  constructor(private readonly producerDone?: Promise<unknown>) {
+    super();
+  }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     try {
@@ -417,17 +423,20 @@ export class ArchiveRowCounter extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    try {
-      this.result = this.parser.end();
-    } catch (e) {
-      return cb(e as Error);
-    }
-    cb();
+    const finish = () => {
+      try {
+        this.result = this.parser.end();
+      } catch (e) {
+        return cb(e as Error);
+      }
+      cb();
+    };
+    if (!this.producerDone) return finish();
+    this.producerDone.then(finish, (e) => cb(e instanceof Error ? e : new Error(String(e))));
   }
 
   /** Row counts by table; throws if the stream has not ended cleanly. */
   tables(): ArchiveTableRows[] {
-    if (!this.result) return this.parser.end();
-    return this.result;
+    return this.result ?? this.parser.end();
   }
 }

@@ -132,7 +132,7 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`],
     { env: pgEnv(target), scrubber, stdinIgnore: true },
   );
-  const rows = new ArchiveRowCounter();
+  const rows = new ArchiveRowCounter(dump.done);
   dump.child.stdout!.pipe(rows);
   let closed = false;
   const close = async () => {
