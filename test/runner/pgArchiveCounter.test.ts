@@ -233,12 +233,18 @@ describe("the stream wrapper", () => {
   const archive = fakeArchive([{ schema: "crm", name: "leads", data: Buffer.from("a\nb\n" + TERMINATOR) }]);
   const drain = (s: Readable) => pipeline(s, new Writable({ write: (_c, _e, cb) => cb() }));
 
-  test("passes the bytes through unchanged and counts once the producer has exited 0", async () => {
-    const counter = new ArchiveRowCounter(Promise.resolve());
-    const out: Buffer[] = [];
-    await pipeline(Readable.from([archive.subarray(0, 20), archive.subarray(20)]), counter, new Writable({ write: (c, _e, cb) => (out.push(c), cb()) }));
-    expect(Buffer.concat(out).equals(archive)).toBe(true);
-    expect(counter.tables()).toEqual([{ schema: "crm", name: "leads", rows: 2 }]);
+  test("passes the bytes through unchanged (small writes gathered) and counts once the producer has exited 0", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => [`row ${i}`, "x".repeat(i % 200)]);
+    const big = fakeArchive([{ schema: "crm", name: "leads", data: Buffer.from(copyLines(rows) + TERMINATOR) }]);
+    for (const [input, want] of [[archive, 2], [big, 3000]] as const) {
+      const counter = new ArchiveRowCounter(Promise.resolve());
+      const out: Buffer[] = [];
+      const pieces = Array.from({ length: Math.ceil(input.length / 999) }, (_, i) => input.subarray(i * 999, (i + 1) * 999));
+      await pipeline(Readable.from(pieces), counter, new Writable({ write: (c, _e, cb) => (out.push(c), cb()) }));
+      expect(Buffer.concat(out).equals(input)).toBe(true);
+      expect(out.length).toBeLessThanOrEqual(Math.ceil(input.length / 65536) + 1);
+      expect(counter.tables()).toEqual([{ schema: "crm", name: "leads", rows: want }]);
+    }
   });
 
   test("an archive cut short because its producer failed reports the producer's error, not a truncated archive", async () => {
