@@ -61,13 +61,14 @@ export async function countRows(client: Client): Promise<Array<{ table: string; 
  * client counting one table at a time). The table list comes from the first client; every client
  * must see the same data (one database nobody writes to, or one imported snapshot). Results are
  * in TABLES_SQL order, as `countRows` returns them. Plain tables found in `known` (counts already
- * taken in the same snapshot, keyed `schema.name`) are not scanned again.
+ * taken in the same snapshot, keyed by `tableKey`) are not scanned again.
  */
 export async function countRowsOn(clients: Client[], known?: Map<string, number>): Promise<Array<{ table: string; rows: number }>> {
   const tables = await clients[0]!.query<{ schema: string; name: string; kind: string }>(TABLES_SQL);
   const out: Array<{ table: string; rows: number }> = tables.rows.map((t) => ({ table: `${t.schema}.${t.name}`, rows: 0 }));
   let queue = tables.rows.map((_, i) => i).filter((i) => {
-    const rows = tables.rows[i]!.kind === "r" ? known?.get(out[i]!.table) : undefined;
+    const t = tables.rows[i]!;
+    const rows = t.kind === "r" ? known?.get(tableKey(t.schema, t.name)) : undefined;
     if (rows !== undefined) out[i]!.rows = rows;
     return rows === undefined;
   });
@@ -89,6 +90,11 @@ export async function countRowsOn(clients: Client[], known?: Map<string, number>
   };
   await Promise.all(clients.map(worker));
   return out;
+}
+
+/** A table's identity as a map key: unlike `schema.name`, "a.b"."c" and "a"."b.c" differ. */
+export function tableKey(schema: string, name: string): string {
+  return JSON.stringify([schema, name]);
 }
 
 export function quoteIdent(s: string): string {
@@ -148,7 +154,7 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     async finish() {
       let tables;
       try {
-        const fromArchive = new Map(rows.tables().map((t) => [`${t.schema}.${t.name}`, t.rows]));
+        const fromArchive = new Map(rows.tables().map((t) => [tableKey(t.schema, t.name), t.rows]));
         tables = await countRowsOn([client], fromArchive);
       } catch (e) {
         throw new RunError(`counting rows in the dump's snapshot failed: ${scrubber(errorMessage(e))}`);
