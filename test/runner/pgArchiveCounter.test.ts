@@ -6,7 +6,7 @@
  * fail rather than yield counts. Last, a real backup reads every table once (no count pass).
  */
 import fc from "fast-check";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client } from "pg";
 import { backupArgs } from "lifeboat-runner";
-import { ArchiveFormatError, ArchiveRowCounter, CustomArchiveRowCounter } from "../../runner/src/sources/pgArchiveCounter";
+import { ArchiveFormatError, ArchiveRowCounter, CustomArchiveRowCounter, withBufferedStdout } from "../../runner/src/sources/pgArchiveCounter";
 import { encode } from "../../runner/src/pipeline";
 import { startPostgres, PgServer } from "../support/postgres";
 import { ageKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
@@ -250,6 +250,24 @@ describe("the stream wrapper", () => {
   test("an archive cut short because its producer failed reports the producer's error, not a truncated archive", async () => {
     const counter = new ArchiveRowCounter(Promise.reject(new Error("pg_dump exited with code 1: server closed the connection")));
     await expect(drain(Readable.from([archive.subarray(0, archive.length - 4)]).pipe(counter))).rejects.toThrow(/pg_dump exited with code 1/);
+  });
+});
+
+describe("pg_dump's stdout in 1 MiB blocks", () => {
+  test("through stdbuf when it is on PATH, the same bytes out; the command unchanged when it is not", () => {
+    const [cmd, args] = withBufferedStdout("sh", ["-c", "for i in $(seq 1 3000); do printf 'row %s\\n' $i; done"]);
+    expect([cmd, args.slice(0, 2)]).toEqual(["stdbuf", ["-o1M", "sh"]]);
+    const buffered = spawnSync(cmd, args, { encoding: "utf8" }).stdout;
+    const plain = spawnSync("sh", args.slice(2), { encoding: "utf8" }).stdout;
+    expect(buffered).toBe(plain);
+    expect(buffered.split("\n")).toHaveLength(3001);
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      expect(withBufferedStdout("pg_dump", ["-Fc"])).toEqual(["pg_dump", ["-Fc"]]);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 

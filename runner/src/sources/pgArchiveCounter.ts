@@ -1,3 +1,5 @@
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
 import { Transform, TransformCallback } from "node:stream";
 
 /**
@@ -464,4 +466,26 @@ export class ArchiveRowCounter extends Transform {
   tables(): ArchiveTableRows[] {
     return this.result ?? this.parser.end();
   }
+}
+
+/**
+ * `cmd args` with its stdout fully buffered in 1 MiB blocks (coreutils `stdbuf -o1M`, when it is on
+ * PATH; else `cmd args` unchanged). pg_dump writes its archive through stdio, which on a pipe
+ * flushes every 4 KiB, so node, which reads pg_dump's output to count rows, woke ~40 000 times
+ * per 0.5 GB for 4–20 KiB each; with 1 MiB blocks it reads ~7 500 times, mostly 64 KiB. The bytes
+ * are the same; only how they are chunked changes.
+ */
+export function withBufferedStdout(cmd: string, args: string[]): [string, string[]] {
+  return onPath("stdbuf") ? ["stdbuf", ["-o1M", cmd, ...args]] : [cmd, args];
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((d) => {
+    try {
+      accessSync(join(d, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -3,7 +3,7 @@ import { startProc, requireTools } from "../proc";
 import { RunError, UsageError, errorMessage } from "../errors";
 import { redactUrl, scrub } from "../redact";
 import { OpenSource, SourceOptions } from "./types";
-import { ArchiveRowCounter } from "./pgArchiveCounter";
+import { ArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
 
 export interface PgTarget {
   /** URL without the password, safe for argv. */
@@ -134,8 +134,7 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   }
   const dump = startProc(
     "pg_dump",
-    "pg_dump",
-    ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`],
+    ...withBufferedStdout("pg_dump", ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`]),
     { env: pgEnv(target), scrubber, stdinIgnore: true },
   );
   const rows = new ArchiveRowCounter(dump.done);
