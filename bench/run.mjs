@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Lifeboat benchmarks (issue 8): backup and restore side by side with the unavoidable work, stock
-// tools at their best and what teams run today; memory as data grows; plan cost as topologies grow.
+// Lifeboat benchmarks (issues 8, 12): backup and restore side by side with the unavoidable work, stock
+// tools at their best and what teams run today; local mode beside the stock local pipeline and
+// restic; memory as data grows; plan cost as topologies grow.
 //
-//   npm run build && node bench/run.mjs [--sizes 250,1000] [--runs 3] [--cases backup,restore,plan]
+//   npm run build && node bench/run.mjs [--sizes 500,1000] [--runs 3] [--cases backup,restore,plan]
 //                                       [--plan-sources 1,10,50] [--plan-envs 1,5,20] [--out DIR]
 //
 //   --sizes         database sizes in MB (10^6 bytes of pg_database_size), e.g. 20,40 for a smoke run
 //   --runs          runs per case (default 3); cases run interleaved, one round after another
 //   --cases         comma-separated case names or groups (backup, restore, plan), e.g.
-//                   backup/lifeboat,restore/limit; default: all
+//                   backup/lifeboat,restore/limit; default: all (restic cases need `restic`)
 //   --plan-sources  source counts for `lifeboat plan` (default 1,10,50)
 //   --plan-envs     environment counts for one program with N DisasterRecovery (default 1,5,20)
 //   --out DIR       where results.md and results.json go (default bench/)
@@ -20,14 +21,16 @@
 // and untimed, the objects the restore cases read. Each round runs every backup and restore case
 // at every size and every plan case once; the case order rotates from round to round. Between
 // restores the target database is dropped and recreated and the cluster checkpointed (untimed).
+// Every restic run backs up into a fresh local repository (initialised untimed, password from
+// RESTIC_PASSWORD): a full backup each time, as every Lifeboat run stores the whole dump.
 // Wall time is from spawn to exit; peak RSS is the largest sum of VmRSS over the process tree
 // (the shell, pg_dump, zstd, age, rclone, gzip, pg_restore, node) in one 50 ms sample
 // (bench/lib/measure.mjs); PostgreSQL backends and s3rver are not counted. Spread is min–max.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { headerHelp, machineInfo, MiB, median, need, REPO, requireFromRepo } from "./lib/util.mjs";
+import { dirBytes, headerHelp, machineInfo, MiB, median, need, REPO, requireFromRepo } from "./lib/util.mjs";
 import { buildDatabase, startPostgres } from "./lib/postgres.mjs";
 import { BUCKET, startS3 } from "./lib/s3.mjs";
 import { measure } from "./lib/measure.mjs";
@@ -38,14 +41,17 @@ const LIFEBOAT = join(REPO, "bin/lifeboat.js");
 const PLAN_PROGRAM = join(REPO, "bench/lib/plan-program.cjs");
 const TARGET_DB = "restore_target";
 
-const BACKUP = ["backup/unavoidable", "backup/stock-streaming", "backup/today", "backup/lifeboat"];
+const BACKUP = [
+  "backup/unavoidable", "backup/stock-streaming", "backup/today", "backup/lifeboat",
+  "backup/stock-local", "backup/restic-local", "backup/lifeboat-local",
+];
 const RESTORE = ["restore/limit", "restore/stock-streaming", "restore/today", "restore/lifeboat"];
 const PLAN = ["plan/sources", "plan/environments"];
 const ALL = [...BACKUP, ...RESTORE, ...PLAN];
 
 // ---------- arguments ----------
 function parseArgs(argv) {
-  const o = { sizes: [250, 1000], runs: 3, cases: ALL, planSources: [1, 10, 50], planEnvs: [1, 5, 20], out: join(REPO, "bench"), sampleMs: 50 };
+  const o = { sizes: [500, 1000], runs: 3, cases: ALL, planSources: [1, 10, 50], planEnvs: [1, 5, 20], out: join(REPO, "bench"), sampleMs: 50 };
   const nums = (s, what) => {
     const xs = s.split(",").map((x) => Number(x.trim()));
     if (!xs.length || xs.some((x) => !(x > 0))) throw new Error(`${what}: comma-separated positive numbers, got ${s}`);
@@ -144,6 +150,7 @@ async function main() {
   const dbCases = o.cases.filter((c) => !c.startsWith("plan/"));
   const planCases = o.cases.filter((c) => c.startsWith("plan/"));
   if (dbCases.length) for (const t of ["pg_dump", "pg_restore", "zstd", "age", "age-keygen", "rclone", "gzip", "gunzip", "bash"]) need(t);
+  if (dbCases.includes("backup/restic-local")) need("restic");
   for (const f of [join(REPO, "runner/dist/cli.js"), join(REPO, "dist/cli/lifeboat.js"), join(REPO, "dist/components/index.js")]) {
     if (!existsSync(f)) throw new Error(`${f} missing: run \`npm run build\` first`);
   }
@@ -158,7 +165,10 @@ async function main() {
   };
   process.once("SIGINT", () => cleanup().finally(() => process.exit(130)));
   try {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+    const env = {
+      PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      RESTIC_PASSWORD: "bench-only-restic-password", RESTIC_CACHE_DIR: join(work, "restic-cache"),
+    };
     const dbs = [];
     let recipient;
     if (dbCases.length) {
@@ -185,6 +195,7 @@ async function main() {
     // `aws s3 cp` does not hash the whole file before a multipart upload; rclone does unless told not to.
     const COPY = "rclone copyto --s3-chunk-size 16M --s3-upload-concurrency 4 --s3-disable-checksum";
     const stockBackup = (d, key) => `pg_dump -Fc -Z0 -d ${q(d.url)} | zstd -T0 -3 -q -c | age -r ${recipient} | ${RCAT} ${q(rcl(key))}`;
+    const stockLocal = (d, file) => `pg_dump -Fc -Z0 -d ${q(d.url)} | zstd -T0 -3 -q -c | age -r ${recipient} > ${q(file)}`;
     const todayBackup = (d, file, key) => `pg_dump -Fc -d ${q(d.url)} | gzip > ${q(file)} && ${COPY} ${q(file)} ${q(rcl(key))}`;
 
     // ----- restore inputs, once per size, untimed -----
@@ -251,6 +262,25 @@ async function main() {
           await s3.removeAll(`lifeboat/bench-${d.size}/`);
           break;
         }
+        case "backup/stock-local": {
+          const file = join(tmp, "stock.dump.zst.age");
+          r = await m(...bash(stockLocal(d, file)));
+          stored = statSync(file).size;
+          break;
+        }
+        case "backup/restic-local": {
+          const repo = join(tmp, "restic");
+          execFileSync("restic", ["init", "--quiet", "--repo", repo], { env, stdio: "ignore" });
+          r = await m(...bash(`pg_dump -Fc -Z0 -d ${q(d.url)} | restic backup --quiet --repo ${q(repo)} --stdin --stdin-filename ${q(`${d.db}.dump`)}`));
+          stored = dirBytes(join(repo, "data"));
+          break;
+        }
+        case "backup/lifeboat-local": {
+          const { dest: _d, endpoint: _e, region: _r, ...local } = common();
+          r = await m(process.execPath, [RUNNER, ...backupArgs({ source: "postgres", name: `bench-${d.size}`, url: d.url, recipients: [recipient], ...local, noUpload: true, localDir: join(tmp, "local") })]);
+          stored = JSON.parse(r.stdout).manifest.storedBytes;
+          break;
+        }
         case "restore/limit":
           r = await m("pg_restore", ["-j2", "--no-owner", "-d", target, inp.plain]);
           stored = inp.plainBytes;
@@ -291,6 +321,7 @@ async function main() {
     const points = []; // {name, d}
     const results = new Map(); // key -> runs
     const keyOf = (name, d) => `${name}@${d.n ?? d.size}`;
+    const load = [{ at: "start", loadavg1: loadavg()[0] }];
     for (let run = 0; run < o.runs; run++) {
       const order = [];
       for (const d of dbs) {
@@ -311,6 +342,7 @@ async function main() {
         log(`run ${run + 1}/${o.runs} ${name} ${d.n !== undefined ? `n=${d.n}` : `${d.size} MB`}: ${r.wall.toFixed(2)} s, peak ${(r.rss / MiB).toFixed(1)} MiB` +
           `${r.stored ? `, ${(r.stored / MiB).toFixed(1)} MiB stored` : ""}`);
       }
+      load.push({ at: `after round ${run + 1}`, loadavg1: loadavg()[0] });
     }
 
     // ----- summary -----
@@ -336,7 +368,7 @@ async function main() {
     });
     const machine = machineInfo();
     const cmd = `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim();
-    const doc = { command: `npm run build && ${cmd}`, date: new Date().toISOString(), machine, runs: o.runs, totalSeconds: (Date.now() - started) / 1000, cases };
+    const doc = { command: `npm run build && ${cmd}`, date: new Date().toISOString(), machine, runs: o.runs, totalSeconds: (Date.now() - started) / 1000, load, cases };
     const md = renderMarkdown(doc);
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, "results.json"), JSON.stringify(doc, null, 2) + "\n");
@@ -372,8 +404,10 @@ function renderMarkdown(doc) {
     `Command: \`${doc.command}\``,
     "",
     `Run ${doc.date}, ${doc.runs} run(s) per case, interleaved (case order rotates each round), total ${doc.totalSeconds.toFixed(0)} s. ` +
-      `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, ${m.postgres}, zstd ${m.tools.zstd}, age ${m.tools.age}, ${m.tools.rclone}. ` +
+      `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, ${m.postgres}, zstd ${m.tools.zstd}, age ${m.tools.age}, ${m.tools.rclone}` +
+      `${m.tools.restic ? `, ${m.tools.restic}` : ""}. ` +
       "Other work on the same cores adds noise; the min–max spreads show how much, and bench/notes.md says what the run had to share.",
+    ...(doc.load ? ["", `Load average (1 min) on the ${m.cores} cores: ${doc.load.map((l) => `${l.loadavg1.toFixed(1)} ${l.at}`).join(", ")}.`] : []),
     "",
     "Times are the median of the runs with min–max in parentheses; peak RSS is the largest sum of VmRSS over the whole process tree " +
       "(shell, pg_dump, zstd, age, rclone, gzip, pg_restore, node) in one 50 ms sample, median (min–max) of the runs. " +
@@ -384,12 +418,12 @@ function renderMarkdown(doc) {
   const backupRows = [], restoreRows = [];
   for (const d of dbs) {
     const label = `${(d.bytes / 1e6).toFixed(0)} MB`;
-    const un = get("backup/unavoidable", d.size), st = get("backup/stock-streaming", d.size), td = get("backup/today", d.size);
+    const un = get("backup/unavoidable", d.size), st = get("backup/stock-streaming", d.size), sl = get("backup/stock-local", d.size), td = get("backup/today", d.size);
     for (const name of BACKUP) {
       const c = get(name, d.size);
       if (!c) continue;
       backupRows.push(`| ${label} | ${name.slice(7)} | ${wall(c)} | ${ratio(c.wallSeconds.median, un?.wallSeconds.median)} | ${ratio(c.wallSeconds.median, st?.wallSeconds.median)} | ` +
-        `${ratio(c.wallSeconds.median, td?.wallSeconds.median)} | ${rss(c)} | ${c.storedBytes ? `${fmtMiB(c.storedBytes)} MiB` : "— (discarded)"} |`);
+        `${ratio(c.wallSeconds.median, sl?.wallSeconds.median)} | ${ratio(c.wallSeconds.median, td?.wallSeconds.median)} | ${rss(c)} | ${c.storedBytes ? `${fmtMiB(c.storedBytes)} MiB` : "— (discarded)"} |`);
     }
     const li = get("restore/limit", d.size), rs = get("restore/stock-streaming", d.size), rt = get("restore/today", d.size);
     for (const name of RESTORE) {
@@ -408,12 +442,17 @@ function renderMarkdown(doc) {
       "- **today**: `pg_dump -Fc | gzip > FILE && rclone copyto --s3-chunk-size 16M --s3-upload-concurrency 4 --s3-disable-checksum FILE bench:bench/KEY` " +
         "(rclone stands in for `aws s3 cp`, which is not installed here; `--s3-disable-checksum` because `aws s3 cp` does not hash the file before uploading).",
       "- **lifeboat**: `lifeboat-runner backup --source postgres --url … --recipient KEY --dest s3://bench/lifeboat --endpoint … --json` " +
-        "(argv from `backupArgs` in runner/dist; defaults: zstd -3 -T0, 16 MiB parts, 3 in flight, sha256, manifest, exact row counts in the dump's snapshot).",
+        "(argv from `backupArgs` in runner/dist; defaults: zstd -3 -T0, 16 MiB parts, 3 in flight, sha256, manifest, exact row counts read from the dump as it streams).",
+      "- **stock-local**: `pg_dump -Fc -Z0 | zstd -T0 -3 | age -r KEY > FILE` (the stock local pipeline).",
+      "- **restic-local**: `pg_dump -Fc -Z0 | restic backup --stdin` into a fresh local repository each run (restic's own chunking, compression and encryption; " +
+        "restic cannot use the S3 stand-in).",
+      "- **lifeboat-local**: the same `lifeboat-runner backup` in local mode: `--no-upload --local-dir DIR` (sha256, manifest, exact row counts).",
       "",
-      "| database | case | wall | × unavoidable | × stock streaming | × today | peak RSS (tree) | stored |",
-      "|---|---|---|---|---|---|---|---|",
+      "| database | case | wall | × unavoidable | × stock streaming | × stock local | × today | peak RSS (tree) | stored |",
+      "|---|---|---|---|---|---|---|---|---|",
       ...backupRows,
       "",
+      ...pairTable(doc),
     );
   }
   if (restoreRows.length) {
@@ -489,6 +528,38 @@ function renderMarkdown(doc) {
   return out.join("\n");
 }
 
+/** Comparisons made within each round (the two runs minutes apart at most, under the same load). */
+const PAIRS = [
+  ["backup/lifeboat", "backup/stock-streaming", "backup to S3 / stock streaming"],
+  ["backup/lifeboat-local", "backup/stock-local", "local mode / stock local"],
+  ["backup/lifeboat-local", "backup/restic-local", "local mode / restic to local disk"],
+];
+
+/** Per-round ratios a/b: median and min–max, for each size both cases ran at. */
+function pairRatios(doc, a, b) {
+  return databasesOf(doc).flatMap((d) => {
+    const ca = doc.cases.find((c) => c.name === a && c.size === d.size), cb = doc.cases.find((c) => c.name === b && c.size === d.size);
+    if (!ca || !cb) return [];
+    const rs = ca.perRun.map((r, i) => r.wallSeconds / cb.perRun[i].wallSeconds).filter((x) => Number.isFinite(x));
+    return [{ d, median: median(rs), min: Math.min(...rs), max: Math.max(...rs), n: rs.length }];
+  });
+}
+
+function pairTable(doc) {
+  const rows = PAIRS.flatMap(([a, b, label]) => pairRatios(doc, a, b).map((p) =>
+    `| ${(p.d.bytes / 1e6).toFixed(0)} MB | ${label} | ${p.median.toFixed(2)}× (${p.min.toFixed(2)}–${p.max.toFixed(2)}) | ${p.n} |`));
+  if (!rows.length) return [];
+  return [
+    "Interleaved pairs: the ratio of the two cases' wall times within each round (they ran minutes apart at most, under the same load), " +
+      "median and min–max over the rounds. On a shared machine these are the figures to quote.",
+    "",
+    "| database | pair | ratio per round | rounds |",
+    "|---|---|---|---|",
+    ...rows,
+    "",
+  ];
+}
+
 function targets(doc) {
   const dbs = databasesOf(doc);
   const get = (name, size) => doc.cases.find((c) => c.name === name && c.size === size);
@@ -505,7 +576,16 @@ function targets(doc) {
     });
     if (parts.length) lines.push(`- ${label} (${limitText}): ${mark(parts.every((p) => p.ok))}. ${parts.map((p) => p.text).join("; ")}.`);
   };
-  check("Backup vs stock streaming", ["backup/lifeboat", "backup/stock-streaming"], "≤ 1.05×", (a, b) => [a / b <= 1.05, `${(a / b).toFixed(2)}×`]);
+  const pairCheck = (label, a, b, limit, limitText) => {
+    const ps = pairRatios(doc, a, b);
+    if (ps.length) {
+      lines.push(`- ${label} (${limitText}, interleaved pairs): ${mark(ps.every((p) => p.median <= limit))}. ` +
+        ps.map((p) => `${(p.d.bytes / 1e6).toFixed(0)} MB: ${p.median.toFixed(2)}× (${p.min.toFixed(2)}–${p.max.toFixed(2)})`).join("; ") + ".");
+    }
+  };
+  pairCheck("Backup vs stock streaming", "backup/lifeboat", "backup/stock-streaming", 1.05, "≤ 1.05×");
+  pairCheck("Local mode vs the stock local pipeline", "backup/lifeboat-local", "backup/stock-local", 1.05, "≤ 1.05×");
+  pairCheck("Local mode vs restic to local disk", "backup/lifeboat-local", "backup/restic-local", 1.0, "at least as fast, ≤ 1.0×");
   check("Backup vs unavoidable work", ["backup/lifeboat", "backup/unavoidable"], "≤ 1.3×", (a, b) => [a / b <= 1.3, `${(a / b).toFixed(2)}×`]);
   check("Backup vs today's pipeline", ["backup/lifeboat", "backup/today"], "≥ 2× faster", (a, b) => [b / a >= 2, `${(b / a).toFixed(2)}× faster`]);
   check("Restore vs the limit", ["restore/lifeboat", "restore/limit"], "≤ 1.3×", (a, b) => [a / b <= 1.3, `${(a / b).toFixed(2)}×`]);

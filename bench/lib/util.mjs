@@ -1,6 +1,6 @@
 // Small helpers shared by the bench scripts (bench/run.mjs, bench/backup-memory.mjs).
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,6 +84,16 @@ export function machineInfo() {
       zstd: sh("zstd --version").replace(/^\*+ |,.*$/g, ""),
       age: sh("age --version"),
       rclone: sh("rclone version 2>/dev/null | head -1"),
+      restic: sh("restic version 2>/dev/null").replace(/ compiled.*$/, ""),
     },
   };
+}
+
+/** Total size in bytes of the regular files under `dir`. */
+export function dirBytes(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += statSync(join(e.parentPath ?? e.path, e.name)).size;
+  }
+  return n;
 }

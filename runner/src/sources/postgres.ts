@@ -1,10 +1,10 @@
-import { availableParallelism } from "node:os";
 import { Client } from "pg";
 import { startProc, requireTools } from "../proc";
 import { RunError, errorMessage } from "../errors";
 import { scrub } from "../redact";
 import { parsePgConn, pgClient, pgEnv } from "../pgconn";
 import { OpenSource, SourceOptions } from "./types";
+import { ArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
 
 // Connection parsing lives in ../pgconn; these names stay for the commands that import them from here.
 export { parsePgConn as pgTarget, pgEnv, pgClient } from "../pgconn";
@@ -30,13 +30,19 @@ export async function countRows(client: Client): Promise<Array<{ table: string; 
  * Exact row count of every table, the tables shared out over `clients` (largest first, each
  * client counting one table at a time). The table list comes from the first client; every client
  * must see the same data (one database nobody writes to, or one imported snapshot). Results are
- * in TABLES_SQL order, as `countRows` returns them.
+ * in TABLES_SQL order, as `countRows` returns them. Plain tables found in `known` (counts already
+ * taken in the same snapshot, keyed by `tableKey`) are not scanned again.
  */
-export async function countRowsOn(clients: Client[]): Promise<Array<{ table: string; rows: number }>> {
+export async function countRowsOn(clients: Client[], known?: Map<string, number>): Promise<Array<{ table: string; rows: number }>> {
   const tables = await clients[0]!.query<{ schema: string; name: string; kind: string }>(TABLES_SQL);
   const out: Array<{ table: string; rows: number }> = tables.rows.map((t) => ({ table: `${t.schema}.${t.name}`, rows: 0 }));
-  let queue = tables.rows.map((_, i) => i);
-  if (clients.length > 1 && tables.rows.length > 1) {
+  let queue = tables.rows.map((_, i) => i).filter((i) => {
+    const t = tables.rows[i]!;
+    const rows = t.kind === "r" ? known?.get(tableKey(t.schema, t.name)) : undefined;
+    if (rows !== undefined) out[i]!.rows = rows;
+    return rows === undefined;
+  });
+  if (clients.length > 1 && queue.length > 1) {
     const sizes = await clients[0]!.query<{ b: string }>(
       `SELECT pg_relation_size(format('%I.%I', s, n)::regclass)::text AS b FROM unnest($1::text[], $2::text[]) AS t(s, n)`,
       [tables.rows.map((t) => t.schema), tables.rows.map((t) => t.name)],
@@ -56,9 +62,9 @@ export async function countRowsOn(clients: Client[]): Promise<Array<{ table: str
   return out;
 }
 
-/** How many connections count rows in parallel: one per core, at most 4. */
-export function countParallelism(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
+/** A table's identity as a map key: unlike `schema.name`, "a.b"."c" and "a"."b.c" differ. */
+export function tableKey(schema: string, name: string): string {
+  return JSON.stringify([schema, name]);
 }
 
 export function quoteIdent(s: string): string {
@@ -66,12 +72,11 @@ export function quoteIdent(s: string): string {
 }
 
 /**
- * `pg_dump -Fc -Z0` of a snapshot exported from a REPEATABLE READ transaction; the exact row
- * count of every table is taken in that same snapshot, so the counts describe exactly the data
- * in the dump. The counting starts once pg_dump has exited (not beside it, where a second
- * backend scanning every table competes with pg_dump, zstd and age for the same cores) and is
- * shared out over that transaction and a few more that import its snapshot; the exporting
- * transaction stays open until the counts are done, which keeps the snapshot importable.
+ * `pg_dump -Fc -Z0` of a snapshot exported from a REPEATABLE READ transaction. The exact row count
+ * of every table is read from the archive itself as it streams to zstd (pgArchiveCounter: the
+ * newlines of each table's COPY data), so the database is read once. What the archive carries no
+ * COPY data for (materialized views: pg_dump stores only their REFRESH) is counted with count(*)
+ * in that same snapshot once pg_dump has exited; the exporting transaction stays open until then.
  */
 export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   const target = parsePgConn(o.url);
@@ -99,48 +104,27 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   }
   const dump = startProc(
     "pg_dump",
-    "pg_dump",
-    ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`],
+    ...withBufferedStdout("pg_dump", ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`]),
     { env: pgEnv(target), scrubber, stdinIgnore: true },
   );
-  const extra: Client[] = [];
-  const helpers: Client[] = [];
-  const counts = dump.done.then(async () => {
-    // Helpers that cannot join the snapshot (connection limit, pooler) are left out: the
-    // exporting transaction alone can count everything.
-    for (let i = 1; i < countParallelism() && !closed; i++) {
-      const c = pgClient(target, "lifeboat-runner-count");
-      c.on("error", () => undefined);
-      helpers.push(c);
-      try {
-        await c.connect();
-        await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-        await c.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-        extra.push(c);
-      } catch {
-        await c.end().catch(() => undefined);
-        break;
-      }
-    }
-    return countRowsOn([client, ...extra]);
-  });
-  counts.catch(() => undefined);
+  const rows = new ArchiveRowCounter(dump.done);
+  dump.child.stdout!.pipe(rows);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    for (const c of helpers) await c.end().catch(() => undefined);
     await client.query("ROLLBACK").catch(() => undefined);
     await client.end().catch(() => undefined);
   };
   return {
-    stream: dump.child.stdout!,
+    stream: rows,
     procs: [dump],
     tools,
     async finish() {
       let tables;
       try {
-        tables = await counts;
+        const fromArchive = new Map(rows.tables().map((t) => [tableKey(t.schema, t.name), t.rows]));
+        tables = await countRowsOn([client], fromArchive);
       } catch (e) {
         throw new RunError(`counting rows in the dump's snapshot failed: ${scrubber(errorMessage(e))}`);
       }
