@@ -430,7 +430,7 @@ describe("failures leave no backup behind", () => {
       );
       try {
         while (running) {
-          for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+          for (const pid of ownDescendants()) {
             let argv: string;
             try {
               argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
@@ -456,6 +456,30 @@ describe("failures leave no backup behind", () => {
     }
   });
 });
+
+/**
+ * The processes this jest worker started, at any depth (the runner, and pg_dump, zstd and age under
+ * it). Other workers' suites and other checkouts' runs on the machine pass their own clusters' URLs
+ * in argv on purpose (a test's --target-url); they are not this backup's children.
+ */
+function ownDescendants(): string[] {
+  const parent = new Map<string, string>();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      parent.set(pid, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]!);
+    } catch {
+      // exited between readdir and read
+    }
+  }
+  const me = String(process.pid);
+  const isMine = (pid: string): boolean => {
+    for (let p: string | undefined = parent.get(pid), hops = 0; p && p !== "0" && hops < 64; p = parent.get(p), hops++) if (p === me) return true;
+    return false;
+  };
+  return [...parent.keys()].filter(isMine);
+}
 
 /** The app role's connection to `db` in every form a user may give; the passfile form needs PGPASSFILE. */
 function urlForms(): Array<{ form: string; url: (db: string) => string; env?: NodeJS.ProcessEnv }> {
