@@ -446,7 +446,7 @@ class Renderer {
         `\`--key KEY\` for an exact one). It checks the identity against the backup's recipients, downloads and ` +
         `checks the sha256 against the manifest before touching the target, refuses a non-empty target (without ` +
         `\`--force\`), and for Postgres runs \`pg_restore --clean --if-exists --no-owner\` and compares every table's ` +
-        `row count with the manifest. Always restore into a NEW place, check it, then switch over.`,
+        `row count with the manifest (any difference fails the restore, naming each table). Always restore into a NEW place, check it, then switch over.`,
     );
     for (const s of i.sources) {
       this.p(`### \`${s.name}\`: ${SHORT_LABEL[s.kind]}, RPO ${s.rpo}, RTO ${s.rto}`);

@@ -167,8 +167,13 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
     } finally {
       for (const c of clients) await c.end().catch(() => undefined);
     }
+    // A restore that does not hold what the backup recorded is a failed restore, not a warning.
     const mismatches = compareCounts(sel.manifest.postgres?.tables ?? [], counts);
-    if (mismatches.length) log.warn({ mismatches }, `restored row counts differ from the manifest: ${mismatches.join("; ")}`);
+    if (mismatches.length) {
+      throw new RunError(
+        `restored ${target.display} does not match ${sel.entry.key}: ${mismatches.length} table(s) differ from the manifest's row counts:\n  ${mismatches.join("\n  ")}`,
+      );
+    }
     return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -181,11 +186,11 @@ export function compareCounts(expected: Array<{ table: string; rows: number }>, 
   const out: string[] = [];
   for (const t of expected) {
     const n = got.get(t.table);
-    if (n === undefined) out.push(`table ${t.table} is missing (manifest: ${t.rows} rows)`);
-    else if (n !== t.rows) out.push(`table ${t.table} has ${n} rows, manifest says ${t.rows}`);
+    if (n === undefined) out.push(`${t.table}: expected ${t.rows} rows, table missing from the restore`);
+    else if (n !== t.rows) out.push(`${t.table}: expected ${t.rows} rows, restored ${n}`);
   }
   const want = new Set(expected.map((t) => t.table));
-  for (const t of actual) if (!want.has(t.table)) out.push(`table ${t.table} is not in the manifest`);
+  for (const t of actual) if (!want.has(t.table)) out.push(`${t.table}: restored ${t.rows} rows, table not in the manifest`);
   return out;
 }
 

@@ -1,0 +1,96 @@
+/**
+ * Postgres restores you can trust (issue #15): a restore that does not match fails, a corrupt
+ * manifest is skipped (and named) on the way to the previous good backup, a target holding any
+ * user object is not "empty", and the work directory's free space is checked before decoding.
+ * Real PostgreSQL 15 with scram-sha-256, s3rver, the built CLI; the app role (not a superuser)
+ * backs up and restores.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { backupArgs, restoreArgs } from "lifeboat-runner";
+import { startPostgres, PgServer } from "../support/postgres";
+import { startS3, S3Server } from "../support/s3";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+
+jest.setTimeout(120_000);
+
+const BUCKET = "lifeboat-restorepg";
+const PREFIX = "prod";
+const DEST = `s3://${BUCKET}/${PREFIX}`;
+
+let pg: PgServer;
+let s3: S3Server;
+let key: AgeKey;
+let work: string;
+
+const dest = () => ({ dest: DEST, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
+
+async function createDb(name: string): Promise<void> {
+  await pg.query("postgres", `CREATE DATABASE "${name}" OWNER ${pg.app.user}`);
+}
+
+/** A backup of the `src` database under `name`; its manifest. */
+async function backup(name: string): Promise<any> {
+  const r = await runner(
+    backupArgs({ source: "postgres", name, url: pg.appUrl("src"), recipients: [key.recipient], ...dest(), stateFile: join(work, "state.json"), json: true }),
+    s3.env,
+  );
+  expect(describeRun(r)).toMatch(/^exit 0/);
+  return JSON.parse(r.stdout).manifest;
+}
+
+function restore(spec: { name: string; target: string; key?: string; at?: string; force?: boolean; workDir?: string }) {
+  return runner(
+    restoreArgs({ name: spec.name, key: spec.key, at: spec.at, force: spec.force, identity: key.file, targetUrl: pg.appUrl(spec.target), ...dest(), ...(spec.workDir ? { workDir: spec.workDir } : {}) }),
+    s3.env,
+  );
+}
+
+/** Rewrites a stored manifest (s3rver ignores If-None-Match: it plays an edited or damaged object). */
+async function editManifest(backupKey: string, edit: (m: any) => unknown): Promise<void> {
+  const m = JSON.parse((await s3.get(BUCKET, backupKey + ".manifest.json")).toString());
+  const out = edit(m) ?? m;
+  await s3.put(BUCKET, backupKey + ".manifest.json", Buffer.from(typeof out === "string" ? out : JSON.stringify(out)));
+}
+
+beforeAll(async () => {
+  requireBuiltRunner();
+  work = mkdtempSync(join(tmpdir(), "lifeboat-restorepg-"));
+  [pg, s3] = await Promise.all([startPostgres(), startS3()]);
+  await s3.createBucket(BUCKET);
+  key = ageKey(work);
+  await createDb("src");
+  await pg.query(
+    "src",
+    `SET ROLE ${pg.app.user};
+     CREATE TABLE public.customers (id int PRIMARY KEY, name text);
+     INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 500) g;
+     CREATE SCHEMA sales;
+     CREATE TABLE sales.orders (id int PRIMARY KEY, customer int REFERENCES public.customers, total numeric);
+     INSERT INTO sales.orders SELECT g, 1 + g % 500, g * 1.5 FROM generate_series(1, 2000) g;`,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([pg?.stop(), s3?.stop()]);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("a restore that does not match the manifest fails", () => {
+  test("row counts differ: exit 1, each table named with expected and restored counts, no 'restore ok'", async () => {
+    const m = await backup("mismatch");
+    await editManifest(m.key, (x) => {
+      for (const t of x.postgres.tables) {
+        if (t.table === "public.customers") t.rows = 501;
+        if (t.table === "sales.orders") t.rows = 1999;
+      }
+    });
+    await createDb("mismatch_target");
+    const r = await restore({ name: "mismatch", key: m.key, target: "mismatch_target" });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).not.toMatch(/restore ok/);
+    expect(r.stderr).toMatch(/public\.customers: expected 501 rows, restored 500/);
+    expect(r.stderr).toMatch(/sales\.orders: expected 1999 rows, restored 2000/);
+  });
+});
