@@ -102,7 +102,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       throw new UsageError(`${key} is a base backup: restore it (with its WAL) with --target-dir DIR [--at TIME]`);
     } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
-      detail = await restorePostgres(o, store, sel, jobs, log, progress);
+      detail = await restorePostgres(o, store, sel, jobs, progress);
     } else if (m.kind === "volume" || m.kind === "directory") {
       if (!o.targetDir) throw new UsageError(`${key} is a ${m.kind} archive: restore it with --target-dir DIR`);
       detail = await restoreArchive(o, store, sel, o.targetDir, progress);
@@ -124,7 +124,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   }
 }
 
-async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, log: Logger, progress: Progress) {
+async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, progress: Progress) {
   const target = pgTarget(o.targetUrl, "--target-url");
   requireTools([{ cmd: "pg_restore", why: "restores the postgres dump" }]);
   if (!o.force && (await databaseHasTables(target))) {
