@@ -78,9 +78,20 @@ export async function listBackups(store: Store, source: string, now = new Date()
   return out.sort((a, b) => a.storedAt.getTime() - b.storedAt.getTime() || a.parts.time.getTime() - b.parts.time.getTime() || (a.key < b.key ? -1 : 1));
 }
 
+/** A manifest that was read but cannot be trusted: not JSON, not a manifest, or about another object. */
+export class UnreadableManifest extends RunError {
+  override name = "UnreadableManifest";
+}
+
 export async function readManifest(store: Store, entry: BackupEntry): Promise<Manifest> {
-  const m = parseManifest(await store.getText(entry.manifestKey), entry.manifestKey);
-  if (m.key !== entry.key) throw new RunError(`manifest ${entry.manifestKey} describes ${m.key}, not ${entry.key}`);
+  const text = await store.getText(entry.manifestKey);
+  let m: Manifest;
+  try {
+    m = parseManifest(text, entry.manifestKey);
+  } catch (e) {
+    throw new UnreadableManifest((e as Error).message);
+  }
+  if (m.key !== entry.key) throw new UnreadableManifest(`manifest ${entry.manifestKey} describes ${m.key}, not ${entry.key}`);
   return m;
 }
 

@@ -94,3 +94,38 @@ describe("a restore that does not match the manifest fails", () => {
     expect(r.stderr).toMatch(/sales\.orders: expected 1999 rows, restored 2000/);
   });
 });
+
+describe("a corrupt manifest is skipped on the way to the previous good backup, and named", () => {
+  test.each([
+    ["not JSON", () => "{ truncated"],
+    ["JSON that is not a manifest", (m: any) => ({ ...m, sha256: "nope" })],
+    ["a manifest describing another object", (m: any) => ({ ...m, key: m.key.replace(/-[0-9a-f]+\./, "-0000.") })],
+  ])("%s: --at latest restores the previous backup (exit 0) and names the bad manifest; --key on it fails naming it", async (label, edit) => {
+    const name = `fallback-${["not JSON", "JSON that is not a manifest", "a manifest describing another object"].indexOf(label)}`;
+    const good = await backup(name);
+    const bad = await backup(name);
+    await editManifest(bad.key, edit as (m: any) => unknown);
+    const target = name.replace(/-/g, "_");
+    await createDb(target);
+    const r = await restore({ name, target });
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(r.stdout).toContain(`restore ok: ${good.key}`);
+    expect(r.stdout).toContain(`${bad.key}.manifest.json`);
+    expect(r.stderr).toContain(`${bad.key}.manifest.json`);
+    expect((await pg.query<{ n: number }>(target, "SELECT count(*)::int AS n FROM sales.orders"))[0]!.n).toBe(2000);
+    const k = await restore({ name, target, key: bad.key, force: true });
+    expect(k.code).toBe(1);
+    expect(k.stderr).toContain(`${bad.key}.manifest.json`);
+  });
+
+  test("every manifest unreadable: fails naming each one", async () => {
+    const a = await backup("allbad");
+    const b = await backup("allbad");
+    for (const m of [a, b]) await editManifest(m.key, () => "garbage");
+    await createDb("allbad");
+    const r = await restore({ name: "allbad", target: "allbad" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${a.key}.manifest.json`);
+    expect(r.stderr).toContain(`${b.key}.manifest.json`);
+  });
+});

@@ -87,6 +87,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   const m = sel.manifest;
   const key = sel.entry.key;
   for (const f of sel.entry.flags) log.warn({ key }, `restoring ${key}, chosen by --key, although it is untrusted: ${f}`);
+  for (const s of sel.skipped) log.warn({ key }, `skipped a newer backup: ${s}; restoring ${key} instead`);
   // Everything below is checked before a single byte is downloaded or the target touched.
   checkIdentity(o.identity, m, key);
   requireTools([
@@ -113,9 +114,13 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     }
     progress.stop();
     const secs = (Date.now() - started) / 1000;
-    const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, ...detail };
+    const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, skipped: sel.skipped, ...detail };
     log.info(result, `restore of ${key} finished`);
-    output(o, result, `restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`);
+    output(
+      o,
+      result,
+      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`)].join("\n"),
+    );
     return EXIT_OK;
   } catch (e) {
     progress.stop();
