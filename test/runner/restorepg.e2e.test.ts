@@ -129,3 +129,34 @@ describe("a corrupt manifest is skipped on the way to the previous good backup, 
     expect(r.stderr).toContain(`${b.key}.manifest.json`);
   });
 });
+
+describe("a target holding any user object is not empty", () => {
+  let backupKey: string;
+  beforeAll(async () => {
+    backupKey = (await backup("notempty")).key;
+  });
+
+  test.each([
+    ["a large object", "SELECT lo_from_bytea(0, 'precious'::bytea)", /1 large object/],
+    ["a function", "CREATE FUNCTION public.keep_me() RETURNS int LANGUAGE sql AS 'SELECT 1'", /1 function/],
+    ["a type", "CREATE TYPE public.mood AS ENUM ('ok', 'sad')", /1 type/],
+    ["a domain", "CREATE DOMAIN public.positive AS int CHECK (VALUE > 0)", /1 type/],
+    ["a schema", "CREATE SCHEMA billing", /1 schema/],
+    ["an extension", "CREATE EXTENSION pg_trgm", /1 extension/],
+    ["a sequence", "CREATE SEQUENCE public.counter", /1 relation/],
+  ])("%s and no tables: refused without --force (exit 2, names what it holds), left as it was", async (label, sql, what) => {
+    const db = `ne_${label.replace(/\W+/g, "_")}`;
+    await createDb(db);
+    await pg.query(db, `SET ROLE ${pg.app.user}; ${sql}`);
+    const before = await pg.query(db, "SELECT (SELECT count(*) FROM pg_largeobject_metadata) AS lo, (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace) AS rels");
+    const r = await restore({ name: "notempty", key: backupKey, target: db });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--target-url .* is not empty/);
+    expect(r.stderr).toMatch(what);
+    expect(r.stderr).toMatch(/--force/);
+    expect(await pg.query(db, "SELECT (SELECT count(*) FROM pg_largeobject_metadata) AS lo, (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace) AS rels")).toEqual(before);
+    // --force is the way to restore over it anyway.
+    const f = await restore({ name: "notempty", key: backupKey, target: db, force: true });
+    expect(describeRun(f)).toMatch(/^exit 0/);
+  });
+});

@@ -27,17 +27,46 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   jobs: string;
 }
 
-/** True when the database holds any user relation. */
-export async function databaseHasTables(t: PgTarget): Promise<boolean> {
+/**
+ * What a database holds besides what CREATE DATABASE gives it: relations (tables, views,
+ * sequences, ...), functions, types (enums, domains, ranges, composites; not the row and array
+ * types created with them), large objects, extensions other than plpgsql and schemas other than
+ * public, each extension's own members counted as the extension. Empty means safe to restore into.
+ */
+export const USER_OBJECTS_SQL = `
+WITH ext AS (SELECT objid, classid FROM pg_depend WHERE deptype = 'e'),
+     ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%')
+SELECT
+  (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid))::int AS relations,
+  (SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns)
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid))::int AS functions,
+  (SELECT count(*) FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns)
+     AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+     AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)
+     AND t.typtype <> 'm'
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid))::int AS types,
+  (SELECT count(*) FROM pg_largeobject_metadata)::int AS "large objects",
+  (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')::int AS extensions,
+  (SELECT count(*) FROM pg_namespace n WHERE n.oid IN (SELECT oid FROM ns) AND n.nspname <> 'public'
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_namespace'::regclass AND ext.objid = n.oid))::int AS schemas`;
+
+/** "2 functions, 1 large object": what {@link USER_OBJECTS_SQL} found, empty when nothing. */
+export function describeUserObjects(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([what, n]) => `${n} ${n === 1 ? what.replace(/s$/, "") : what}`)
+    .join(", ");
+}
+
+/** The user objects in the restore target, described ("" when it holds none). */
+export async function targetContents(t: PgTarget): Promise<string> {
   const c = pgClient(t);
   c.on("error", () => undefined);
   try {
     await c.connect();
-    const r = await c.query(
-      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r','p','v','m','S')`,
-    );
-    return r.rows[0].n > 0;
+    const r = await c.query<Record<string, number>>(USER_OBJECTS_SQL);
+    return describeUserObjects(r.rows[0]!);
   } catch (e) {
     throw new RunError(`cannot connect to the restore target ${t.display}: ${scrub(errorMessage(e), [t.password])}`);
   } finally {
@@ -132,8 +161,9 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
 async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, progress: Progress) {
   const target = pgTarget(o.targetUrl, "--target-url");
   requireTools([{ cmd: "pg_restore", why: "restores the postgres dump" }]);
-  if (!o.force && (await databaseHasTables(target))) {
-    throw new UsageError(`--target-url ${target.display} is not empty; restore into an empty database or add --force (objects in the dump are dropped and recreated)`);
+  const holds = o.force ? "" : await targetContents(target);
+  if (holds) {
+    throw new UsageError(`--target-url ${target.display} is not empty (it holds ${holds}); restore into an empty database or add --force (objects in the dump are dropped and recreated)`);
   }
   // pg_restore -j needs a seekable file: the dump is decoded to the work directory, and the
   // target is touched only after the whole object decrypted and matched its manifest's sha256.
