@@ -5,7 +5,8 @@
  * Real PostgreSQL 15 with scram-sha-256, s3rver, the built CLI; the app role (not a superuser)
  * backs up and restores.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backupArgs, restoreArgs } from "lifeboat-runner";
@@ -158,5 +159,58 @@ describe("a target holding any user object is not empty", () => {
     // --force is the way to restore over it anyway.
     const f = await restore({ name: "notempty", key: backupKey, target: db, force: true });
     expect(describeRun(f)).toMatch(/^exit 0/);
+  });
+});
+
+/** A tmpfs of `size` at a new directory: a small disk to fill (needs root, as the CI machine runs these tests). */
+function smallDisk(size: string): { dir: string; unmount(): void } {
+  const dir = join(work, `disk-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(dir);
+  const m = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { encoding: "utf8" });
+  if (m.status !== 0) throw new Error(`test prerequisite: mounting a ${size} tmpfs at ${dir} failed (run as root): ${m.stderr}`);
+  return { dir, unmount: () => void spawnSync("umount", [dir]) };
+}
+
+describe("the work directory's free space", () => {
+  let big: any;
+  let disk: { dir: string; unmount(): void };
+  beforeAll(async () => {
+    await pg.query(
+      "src",
+      `SET ROLE ${pg.app.user};
+       CREATE TABLE public.notes (id int PRIMARY KEY, body text);
+       INSERT INTO public.notes SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 60000) g;`,
+    );
+    big = await backup("bigdump");
+    expect(big.rawBytes).toBeGreaterThan(3 * 1024 * 1024);
+    disk = smallDisk("2m");
+  });
+  afterAll(() => disk?.unmount());
+
+  test("less free space than the decoded dump: refused before anything is downloaded (exit 2), naming the directory, the sizes and --work-dir", async () => {
+    await createDb("nospace");
+    const r = await restore({ name: "bigdump", key: big.key, target: "nospace", workDir: disk.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(disk.dir);
+    expect(r.stderr).toMatch(/--work-dir/);
+    expect(r.stderr).toMatch(/free/);
+    expect(r.stderr).not.toMatch(/connection reset/);
+    expect(await pg.query("nospace", "SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace")).toEqual([]);
+  });
+
+  test("the disk filling up while decoding (the manifest understated the size) is reported as ENOSPC in the work directory, not as age's broken pipe", async () => {
+    const name = "bigdump-understated";
+    const m = await backup(name);
+    await editManifest(m.key, (x) => {
+      x.rawBytes = 1000;
+    });
+    await createDb("fills");
+    const r = await restore({ name, key: m.key, target: "fills", workDir: disk.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ENOSPC/);
+    expect(r.stderr).toMatch(/no space left/i);
+    expect(r.stderr).toContain(disk.dir);
+    expect(r.stderr).toMatch(/--work-dir/);
+    expect(await pg.query("fills", "SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace")).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
 import { Progress, formatBytes } from "../progress";
+import { ENV } from "../env";
 import { TarCounter } from "../tarstats";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
@@ -167,7 +168,14 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
   }
   // pg_restore -j needs a seekable file: the dump is decoded to the work directory, and the
   // target is touched only after the whole object decrypted and matched its manifest's sha256.
-  const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-restore-"));
+  // So the work directory must hold the whole decoded dump: checked before downloading a byte.
+  const work = resolve(workDir(o));
+  const fs = await fsp.statfs(work).catch((e) => {
+    throw new UsageError(`--work-dir ${work}: ${errorMessage(e)}`);
+  });
+  const short = workDirShortfall(work, fs.bavail * fs.bsize, sel.manifest.rawBytes, sel.entry.key);
+  if (short) throw new UsageError(short);
+  const dir = await fsp.mkdtemp(join(work, "lifeboat-restore-"));
   try {
     const dumpFile = join(dir, "dump.pgc");
     // zstd writes the file itself (the decoded bytes never pass through node); node hashes the
@@ -176,7 +184,16 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
       progress.update(n);
       progress.updateStored(n);
     });
-    await dl.done;
+    await dl.done.catch((e) => {
+      // zstd dying on a full disk shows first as age's broken pipe: say what happened instead.
+      const full = dl.procs.map((p) => p.stderr.text()).find((t) => /no space left on device/i.test(t));
+      if (full) {
+        throw new RunError(
+          `ENOSPC: --work-dir ${work} ran out of space while decoding ${sel.entry.key} (no space left on device; zstd: ${full.trim().split("\n").pop()}); free space or point --work-dir (${ENV.workDir}) at a disk with room for the decoded dump`,
+        );
+      }
+      throw e;
+    });
     const pgRestore = (args: string[]) =>
       run("pg_restore", "pg_restore", ["--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
         env: pgEnv(target),
@@ -213,6 +230,22 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The decoded dump's TOC lists (`pg_restore --list`) beside it: small, but room is kept for them. */
+const LIST_HEADROOM = 1024 * 1024;
+
+/**
+ * Why the work directory cannot hold a decoded dump of `rawBytes` (the manifest's size of what
+ * pg_dump produced) with `freeBytes` available to this user, or undefined when it can.
+ */
+export function workDirShortfall(dir: string, freeBytes: number, rawBytes: number, key: string): string | undefined {
+  const need = rawBytes + LIST_HEADROOM;
+  if (freeBytes >= need) return undefined;
+  return (
+    `--work-dir ${dir} has ${formatBytes(freeBytes)} free, but restoring ${key} decodes the whole dump there first ` +
+    `(${formatBytes(rawBytes)}, the manifest's rawBytes, + ${formatBytes(LIST_HEADROOM)}): free space there, or point --work-dir (${ENV.workDir}) at a disk with room`
+  );
 }
 
 /** Differences between the manifest's row counts and the restored ones, one line per table. */
