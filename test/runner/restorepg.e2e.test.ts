@@ -31,10 +31,10 @@ async function createDb(name: string): Promise<void> {
   await pg.query("postgres", `CREATE DATABASE "${name}" OWNER ${pg.app.user}`);
 }
 
-/** A backup of the `src` database under `name`; its manifest. */
-async function backup(name: string): Promise<any> {
+/** A backup of the `src` database (or `db`) under `name`; its manifest. */
+async function backup(name: string, db = "src"): Promise<any> {
   const r = await runner(
-    backupArgs({ source: "postgres", name, url: pg.appUrl("src"), recipients: [key.recipient], ...dest(), stateFile: join(work, "state.json"), json: true }),
+    backupArgs({ source: "postgres", name, url: pg.appUrl(db), recipients: [key.recipient], ...dest(), stateFile: join(work, "state.json"), json: true }),
     s3.env,
   );
   expect(describeRun(r)).toMatch(/^exit 0/);
@@ -212,5 +212,58 @@ describe("the work directory's free space", () => {
     expect(r.stderr).toContain(disk.dir);
     expect(r.stderr).toMatch(/--work-dir/);
     expect(await pg.query("fills", "SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace")).toEqual([]);
+  });
+});
+
+describe("restore onto a new server: the roles come with the backup", () => {
+  let fresh: PgServer;
+  let m: any;
+  beforeAll(async () => {
+    fresh = await startPostgres();
+    // Roles the source database's grants and owners name; the backup identity reads them through pg_read_all_data.
+    await pg.query(
+      "postgres",
+      `CREATE ROLE readers NOLOGIN;
+       CREATE ROLE reporter LOGIN PASSWORD 'reporter secret' CONNECTION LIMIT 5;
+       GRANT readers TO reporter;
+       GRANT pg_read_all_data TO ${pg.app.user};`,
+    );
+    await createDb("rolesrc");
+    await pg.query(
+      "rolesrc",
+      `CREATE TABLE public.accounts (id int PRIMARY KEY, name text);
+       INSERT INTO public.accounts SELECT g, 'a' || g FROM generate_series(1, 300) g;
+       ALTER TABLE public.accounts OWNER TO reporter;
+       CREATE TABLE public.audit (id int);
+       GRANT SELECT ON public.audit TO readers;`,
+    );
+    m = await backup("roles", "rolesrc");
+  });
+  afterAll(async () => fresh?.stop());
+
+  test("the manifest records roles and memberships, never a password", async () => {
+    const reporter = m.postgres.roles.find((r: any) => r.name === "reporter");
+    expect(reporter).toEqual(expect.objectContaining({ login: true, superuser: false, connectionLimit: 5, memberOf: [{ role: "readers", admin: false }] }));
+    expect(m.postgres.roles.map((r: any) => r.name)).toEqual(expect.arrayContaining(["readers", "reporter", pg.app.user]));
+    expect(m.postgres.roles.some((r: any) => r.name.startsWith("pg_"))).toBe(false);
+    expect(JSON.stringify(m)).not.toMatch(/reporter secret|SCRAM-SHA-256|md5[0-9a-f]{32}/);
+  });
+
+  test("a fresh cluster: missing roles created (no password, and the output says which need one), memberships, owners and grants restored, counts match", async () => {
+    await fresh.query("postgres", "CREATE DATABASE restored");
+    const r = await runner(
+      restoreArgs({ name: "roles", key: m.key, identity: key.file, targetUrl: fresh.url("restored"), ...dest() }),
+      s3.env,
+    );
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(r.stdout).toMatch(/created role reporter .*without a password.*ALTER ROLE/);
+    expect(r.stdout).toMatch(/created role readers/);
+    expect(r.stdout).not.toMatch(/created role readers .*password/);
+    const [rep] = await fresh.query<any>("postgres", "SELECT rolcanlogin, rolconnlimit, rolpassword IS NULL AS nopw FROM pg_authid WHERE rolname = 'reporter'");
+    expect(rep).toEqual({ rolcanlogin: true, rolconnlimit: 5, nopw: true });
+    expect(await fresh.query("postgres", "SELECT pg_has_role('reporter', 'readers', 'MEMBER') AS m")).toEqual([{ m: true }]);
+    expect(await fresh.query("restored", "SELECT tableowner FROM pg_tables WHERE tablename = 'accounts'")).toEqual([{ tableowner: "reporter" }]);
+    expect(await fresh.query("restored", "SELECT has_table_privilege('readers', 'public.audit', 'SELECT') AS g")).toEqual([{ g: true }]);
+    expect(await fresh.query("restored", "SELECT count(*)::int AS n FROM public.accounts")).toEqual([{ n: 300 }]);
   });
 });

@@ -11,6 +11,7 @@ import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/pos
 import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
+import { prepareRoles } from "../pgroles";
 import { Progress, formatBytes } from "../progress";
 import { ENV } from "../env";
 import { TarCounter } from "../tarstats";
@@ -146,10 +147,12 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     const secs = (Date.now() - started) / 1000;
     const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, skipped: sel.skipped, ...detail };
     log.info(result, `restore of ${key} finished`);
+    const notes = (detail.notes as string[] | undefined) ?? [];
+    for (const n of notes) log.info({ key }, n);
     output(
       o,
       result,
-      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`)].join("\n"),
+      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`), ...notes.map((n) => `  ${n}`)].join("\n"),
     );
     return EXIT_OK;
   } catch (e) {
@@ -194,8 +197,18 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
       }
       throw e;
     });
+    // Roles are cluster-wide and not in the dump: create the recorded ones the target lacks.
+    const rc = pgClient(target);
+    rc.on("error", () => undefined);
+    let roles;
+    try {
+      await rc.connect();
+      roles = await prepareRoles(rc, sel.manifest.postgres?.roles ?? []);
+    } finally {
+      await rc.end().catch(() => undefined);
+    }
     const pgRestore = (args: string[]) =>
-      run("pg_restore", "pg_restore", ["--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
+      run("pg_restore", "pg_restore", [...(roles.restoreOwners ? [] : ["--no-owner"]), `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
         env: pgEnv(target),
         scrubber: (s) => scrub(s, [target.password]),
       });
@@ -226,7 +239,7 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
         `restored ${target.display} does not match ${sel.entry.key}: ${mismatches.length} table(s) differ from the manifest's row counts:\n  ${mismatches.join("\n  ")}`,
       );
     }
-    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches };
+    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches, rolesCreated: roles.created, notes: roles.notes };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
