@@ -45,12 +45,12 @@ export function createRoleSql(r: PgRole): string {
 /**
  * What a restore must do so that the dump's owners and grants resolve: create the recorded roles
  * the target lacks, then grant every recorded membership the target lacks (of created and
- * existing roles alike). `existing` maps each of the target's roles to the roles it is a member of.
+ * existing roles alike, or with `onlyCreated` of the created ones only). `existing` maps each of the target's roles to the roles it is a member of.
  */
-export function rolePlan(recorded: PgRole[], existing: Map<string, Set<string>>): { create: PgRole[]; grants: string[] } {
+export function rolePlan(recorded: PgRole[], existing: Map<string, Set<string>>, onlyCreated = false): { create: PgRole[]; grants: string[] } {
   const create = recorded.filter((r) => !existing.has(r.name));
   const grants: string[] = [];
-  for (const r of recorded) {
+  for (const r of onlyCreated ? create : recorded) {
     for (const m of r.memberOf) {
       if (existing.get(r.name)?.has(m.role)) continue;
       grants.push(`GRANT ${quoteIdent(m.role)} TO ${quoteIdent(r.name)}${m.admin ? " WITH ADMIN OPTION" : ""}`);
@@ -70,16 +70,21 @@ export async function existingRoles(c: Client): Promise<Map<string, Set<string>>
 
 /**
  * Makes the target ready for the dump's owners and grants: creates the recorded roles it lacks
- * (without passwords) and grants the recorded memberships it lacks. Returns what it did, one
+ * (without passwords) and grants the recorded memberships it lacks (`onlyCreated`: only those of
+ * the roles it created, leaving the cluster's own roles as they are, for verify's scratch cluster). Returns what it did, one
  * line each, and whether the dump's owners can be restored: only a superuser can give objects
  * to other roles, so for anyone else pg_restore runs with --no-owner (objects owned by the
  * restoring role; grants are restored either way).
  */
-export async function prepareRoles(c: Client, recorded: PgRole[]): Promise<{ notes: string[]; created: string[]; restoreOwners: boolean }> {
+export async function prepareRoles(
+  c: Client,
+  recorded: PgRole[],
+  onlyCreated = false,
+): Promise<{ notes: string[]; created: string[]; restoreOwners: boolean }> {
   const me = (await c.query<{ name: string; superuser: boolean; createrole: boolean }>(
     "SELECT rolname AS name, rolsuper AS superuser, rolcreaterole AS createrole FROM pg_roles WHERE rolname = current_user",
   )).rows[0]!;
-  const plan = rolePlan(recorded, await existingRoles(c));
+  const plan = rolePlan(recorded, await existingRoles(c), onlyCreated);
   if (plan.create.length && !me.superuser && !me.createrole) {
     throw new RunError(
       `the restore target lacks the role(s) ${plan.create.map((r) => r.name).join(", ")} that the backup's owners and grants name, and ${me.name} ` +

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupArgs, restoreArgs } from "lifeboat-runner";
+import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
 import { startPostgres, PgServer } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
@@ -247,6 +247,27 @@ describe("restore onto a new server: the roles come with the backup", () => {
     expect(m.postgres.roles.map((r: any) => r.name)).toEqual(expect.arrayContaining(["readers", "reporter", pg.app.user]));
     expect(m.postgres.roles.some((r: any) => r.name.startsWith("pg_"))).toBe(false);
     expect(JSON.stringify(m)).not.toMatch(/reporter secret|SCRAM-SHA-256|md5[0-9a-f]{32}/);
+  });
+
+  const verifyOn = (server: PgServer, backupKey: string) =>
+    runner(verifyArgs({ name: "roles", key: backupKey, identity: key.file, scratchUrl: server.url("postgres"), noRecord: true, ...dest() }), s3.env);
+
+  test("verify restores the same way: owners and grants included, so a dump whose grants name an unrecorded role fails on a new server", async () => {
+    // A backup from before roles were recorded (no postgres.roles): a restore onto a new server fails, so verify must too.
+    const old = await backup("roles", "rolesrc");
+    await editManifest(old.key, (x) => {
+      delete x.postgres.roles;
+    });
+    const v = await verifyOn(fresh, old.key);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/role "(readers|reporter)" does not exist/);
+  });
+
+  test("verify on a new server creates the recorded roles for the check and drops them again", async () => {
+    const v = await verifyOn(fresh, m.key);
+    expect(describeRun(v)).toMatch(/^exit 0/);
+    expect(v.stdout).toMatch(/rolesCreated: .*reporter/);
+    expect(await fresh.query("postgres", "SELECT rolname FROM pg_roles WHERE rolname IN ('readers', 'reporter')")).toEqual([]);
   });
 
   test("a fresh cluster: missing roles created (no password, and the output says which need one), memberships, owners and grants restored, counts match", async () => {
