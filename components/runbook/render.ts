@@ -445,8 +445,9 @@ class Renderer {
       `\`restore\` takes the newest backup (\`--at 2026-01-31T23:00:00Z\` for the newest at or before a time, ` +
         `\`--key KEY\` for an exact one). It checks the identity against the backup's recipients, downloads and ` +
         `checks the sha256 against the manifest before touching the target, refuses a non-empty target (without ` +
-        `\`--force\`), and for Postgres runs \`pg_restore --clean --if-exists --no-owner\` and compares every table's ` +
-        `row count with the manifest. Always restore into a NEW place, check it, then switch over.`,
+        `\`--force\`), and for Postgres creates the roles the backup recorded that the server lacks (each LOGIN role it ` +
+        `creates needs a password set), runs \`pg_restore --clean --if-exists\` and compares every table's ` +
+        `row count with the manifest (any difference fails the restore, naming each table). Always restore into a NEW place, check it, then switch over.`,
     );
     for (const s of i.sources) {
       this.p(`### \`${s.name}\`: ${SHORT_LABEL[s.kind]}, RPO ${s.rpo}, RTO ${s.rto}`);

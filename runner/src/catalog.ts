@@ -78,24 +78,81 @@ export async function listBackups(store: Store, source: string, now = new Date()
   return out.sort((a, b) => a.storedAt.getTime() - b.storedAt.getTime() || a.parts.time.getTime() - b.parts.time.getTime() || (a.key < b.key ? -1 : 1));
 }
 
+/** A manifest that was read but cannot be trusted: not JSON, not a manifest, or about another object. */
+export class UnreadableManifest extends RunError {
+  override name = "UnreadableManifest";
+}
+
 export async function readManifest(store: Store, entry: BackupEntry): Promise<Manifest> {
-  const m = parseManifest(await store.getText(entry.manifestKey), entry.manifestKey);
-  if (m.key !== entry.key) throw new RunError(`manifest ${entry.manifestKey} describes ${m.key}, not ${entry.key}`);
+  const text = await store.getText(entry.manifestKey);
+  let m: Manifest;
+  try {
+    m = parseManifest(text, entry.manifestKey);
+  } catch (e) {
+    throw new UnreadableManifest((e as Error).message);
+  }
+  if (m.key !== entry.key) throw new UnreadableManifest(`manifest ${entry.manifestKey} describes ${m.key}, not ${entry.key}`);
   return m;
 }
 
-/** What `--at` selects: a time, the newest backup, or the newest backup a verification passed. */
-export type AtSelector = Date | "latest" | "latest-verified";
+/**
+ * An instant asked for with `--at`. A Date keeps milliseconds; the microseconds PostgreSQL
+ * timestamps carry are kept beside it. The Date part is the instant floored to the millisecond,
+ * which decides "at or before" exactly against key times (whole milliseconds).
+ */
+export class AtTime extends Date {
+  constructor(ms: number, readonly micros = 0) {
+    super(ms);
+  }
+  /** ISO 8601 in UTC with microseconds when there are any: 2026-11-22T12:00:00.123456Z. */
+  toIsoMicros(): string {
+    const iso = this.toISOString();
+    return this.micros ? `${iso.slice(0, -1)}${String(this.micros).padStart(3, "0")}Z` : iso;
+  }
+}
 
-/** Parses `--at`: `latest`, `latest-verified`, an ISO 8601 time, or a key timestamp (20261122T124042.123Z). */
+/** What `--at` selects: a time, the newest backup, or the newest backup a verification passed. */
+export type AtSelector = AtTime | "latest" | "latest-verified";
+
+// RFC 3339 / ISO 8601 extended form, "T" or a space between date and time, a zone required.
+const ISO_AT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * Parses `--at`: `latest`, `latest-verified`, a key timestamp (20261122T124042.123Z), or an ISO
+ * 8601 date-time with a zone (`Z` or an offset). Anything else is refused rather than guessed at:
+ * `new Date()` reads a time without a zone in the host's own zone (picking a backup taken after
+ * the time asked for) and turns "Dec 1" into 2001.
+ */
 export function parseAt(text: string | undefined): AtSelector {
   if (!text || text === "latest") return "latest";
   if (text === "latest-verified") return "latest-verified";
   const k = parseKeyTimestamp(text);
-  if (k) return k;
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--at: must be "latest", an ISO time such as 2026-11-22T12:00:00Z, or a key timestamp; got ${JSON.stringify(text)}`);
-  return d;
+  if (k) return new AtTime(k.getTime());
+  const bad = (why: string) =>
+    new UsageError(`--at: ${JSON.stringify(text)} ${why}; give "latest", "latest-verified", an ISO 8601 time with a zone such as 2026-11-22T12:00:00Z or 2026-11-22T13:00:00+01:00, or a key timestamp such as 20261122T120000.000Z`);
+  const m = ISO_AT.exec(text.trim());
+  if (!m) {
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text.trim())) throw bad("has no time and no time zone");
+    throw bad("is not an ISO 8601 time");
+  }
+  const [, y, mo, d, h, mi, sec = "0", frac = "", zone] = m;
+  if (!zone) throw bad("has no time zone (it would be read in this host's local time)");
+  if (frac.length > 6) throw bad("has more fractional digits than microseconds");
+  const [Y, M, D, H, Mi, S] = [y, mo, d, h, mi, sec].map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(Y, M - 1, D));
+  if (M < 1 || M > 12 || day.getUTCFullYear() !== Y || day.getUTCMonth() !== M - 1 || day.getUTCDate() !== D) throw bad("names no such date");
+  if (H > 23 || Mi > 59 || S > 59) throw bad("names no such time of day");
+  let offsetMin = 0;
+  if (zone.toUpperCase() !== "Z") {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    const oh = Number(z[2]);
+    const om = Number(z[3] ?? "0");
+    if (oh > 23 || om > 59) throw bad("has an invalid zone offset");
+    offsetMin = (z[1] === "-" ? -1 : 1) * (oh * 60 + om);
+  }
+  const micro = Number(frac.padEnd(6, "0"));
+  const ms = day.getTime() + ((H * 60 + Mi - offsetMin) * 60 + S) * 1000 + Math.floor(micro / 1000);
+  return new AtTime(ms, micro % 1000);
 }
 
 /**
@@ -111,7 +168,7 @@ export function pickBackup(entries: BackupEntry[], source: string, at: AtSelecto
     return e;
   }
   const trusted = entries.filter((e) => e.flags.length === 0);
-  const candidates = at instanceof Date ? trusted.filter((e) => e.parts.time.getTime() <= at.getTime()) : trusted;
+  const candidates = at instanceof AtTime ? trusted.filter((e) => e.parts.time.getTime() <= at.getTime()) : trusted;
   const e = candidates[candidates.length - 1];
   if (!e) {
     const skipped = entries.length - trusted.length;
@@ -119,7 +176,7 @@ export function pickBackup(entries: BackupEntry[], source: string, at: AtSelecto
     throw new RunError(
       (at === "latest" ? `no backups found for source ${source}`
         : at === "latest-verified" ? `no backup of ${source} has passed verification (run lifeboat-runner verify, or restore --at latest)`
-          : `no backup of ${source} taken at or before ${at.toISOString()}`) + note,
+          : `no backup of ${source} taken at or before ${at.toIsoMicros()}`) + note,
     );
   }
   return e;

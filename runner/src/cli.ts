@@ -69,13 +69,13 @@ function commonOptions(c: Command): Command {
     .addOption(new Option("--alert-webhook <url>", "Slack-compatible webhook for failures (secret)").env(ENV.alertWebhook))
     .addOption(new Option("--ping-url <url>", "healthcheck ping URL: URL/start, URL, URL/fail (secret)").env(ENV.pingUrl))
     .addOption(new Option("--state-file <file>", "runner state file read by status --local").env(ENV.stateFile))
-    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots and restores (default: the OS temp dir)").env(ENV.workDir));
+    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots and restores; a postgres restore decodes the whole dump here first and checks it has room (default: the OS temp dir)").env(ENV.workDir));
 }
 
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup (by the store's time) taken at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--at <time>", "newest backup (by the store's time) taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
     .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }

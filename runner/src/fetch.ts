@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
-import { BackupEntry, listBackups, listVerifications, parseAt, pickBackup, readManifest } from "./catalog";
+import { BackupEntry, UnreadableManifest, listBackups, listVerifications, parseAt, pickBackup, readManifest } from "./catalog";
 import { Manifest } from "./manifest";
 import { Store } from "./store";
 import { identityRecipients, recipientFingerprint } from "./age";
-import { RunError, UsageError } from "./errors";
+import { RunError, UsageError, errorMessage } from "./errors";
 import { ByteCounter, Hasher, decode, decodeToFile } from "./pipeline";
 import { Proc } from "./proc";
 
@@ -12,17 +12,42 @@ export interface Selected {
   manifest: Manifest;
 }
 
-/** Finds the backup to restore or verify: `--key`, or the newest at or before `--at`. */
-export async function selectBackup(store: Store, name: string, at: string | undefined, key: string | undefined): Promise<Selected> {
+/**
+ * Finds the backup to restore: `--key`, or the newest at or before `--at`. A newer backup whose
+ * manifest cannot be trusted (not JSON, not a manifest, about another object) is skipped for the
+ * one before it, and `skipped` names each such manifest and what is wrong with it: one damaged
+ * object must not stand between a restore and the previous good backup. `--key` never falls back.
+ * A manifest that cannot be fetched at all (the store failing) is not skipped: that is an error.
+ */
+export async function selectBackup(
+  store: Store,
+  name: string,
+  at: string | undefined,
+  key: string | undefined,
+): Promise<Selected & { skipped: string[] }> {
   const when = parseAt(at);
   let entries = await listBackups(store, name);
   if (when === "latest-verified" && !key) {
     const verified = await listVerifications(store, name);
     entries = entries.filter((e) => verified.get(e.key)?.ok === true);
   }
-  const entry = pickBackup(entries, name, when, key);
-  const manifest = await readManifest(store, entry);
-  return { entry, manifest };
+  const skipped: string[] = [];
+  for (;;) {
+    let entry: BackupEntry;
+    try {
+      entry = pickBackup(entries, name, when, key);
+    } catch (e) {
+      if (!skipped.length) throw e;
+      throw new RunError(`${errorMessage(e)}; skipped ${skipped.length} backup(s) with an unreadable manifest: ${skipped.join("; ")}`);
+    }
+    try {
+      return { entry, manifest: await readManifest(store, entry), skipped };
+    } catch (e) {
+      if (key || !(e instanceof UnreadableManifest)) throw e;
+      skipped.push(e.message);
+      entries = entries.filter((x) => x !== entry);
+    }
+  }
 }
 
 /**

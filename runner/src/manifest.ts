@@ -27,6 +27,22 @@ export const BASEBACKUP_EXT = "base.tar.zst.age";
 
 export const TableCount = z.object({ table: z.string(), rows: z.number().int().nonnegative() });
 
+/** A cluster role as a Postgres backup records it (see pgroles.ts): attributes and memberships, never a password. */
+export const PgRole = z.object({
+  name: z.string(),
+  login: z.boolean(),
+  superuser: z.boolean(),
+  createdb: z.boolean(),
+  createrole: z.boolean(),
+  inherit: z.boolean(),
+  replication: z.boolean(),
+  bypassrls: z.boolean(),
+  connectionLimit: z.number().int(),
+  /** Roles this role is a member of (predefined pg_* roles included). */
+  memberOf: z.array(z.object({ role: z.string(), admin: z.boolean() })),
+});
+export type PgRole = z.infer<typeof PgRole>;
+
 export const ManifestSchema = z.object({
   version: z.literal(1),
   /** The source name (`--name`). */
@@ -46,9 +62,12 @@ export const ManifestSchema = z.object({
   encryption: z.object({ tool: z.literal("age"), recipientFingerprints: z.array(z.string()).min(1) }),
   tools: z.record(z.string(), z.string()),
   host: z.string().optional(),
-  /** Postgres only: the server version and exact per-table row counts taken in the dump's snapshot. */
+  /**
+   * Postgres only: the server version and exact per-table row counts taken in the dump's snapshot,
+   * and the cluster's roles (absent in backups made before roles were recorded).
+   */
   postgres: z
-    .object({ serverVersion: z.string(), database: z.string(), tables: z.array(TableCount) })
+    .object({ serverVersion: z.string(), database: z.string(), tables: z.array(TableCount), roles: z.array(PgRole).optional() })
     .optional(),
   /** Archives (volume/directory): what the tar holds. */
   archive: z

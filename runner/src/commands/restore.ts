@@ -11,7 +11,9 @@ import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/pos
 import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
+import { prepareRoles } from "../pgroles";
 import { Progress, formatBytes } from "../progress";
+import { ENV } from "../env";
 import { TarCounter } from "../tarstats";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
@@ -27,17 +29,46 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   jobs: string;
 }
 
-/** True when the database holds any user relation. */
-export async function databaseHasTables(t: PgTarget): Promise<boolean> {
+/**
+ * What a database holds besides what CREATE DATABASE gives it: relations (tables, views,
+ * sequences, ...), functions, types (enums, domains, ranges, composites; not the row and array
+ * types created with them), large objects, extensions other than plpgsql and schemas other than
+ * public, each extension's own members counted as the extension. Empty means safe to restore into.
+ */
+export const USER_OBJECTS_SQL = `
+WITH ext AS (SELECT objid, classid FROM pg_depend WHERE deptype = 'e'),
+     ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%')
+SELECT
+  (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns)
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid))::int AS relations,
+  (SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns)
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid))::int AS functions,
+  (SELECT count(*) FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns)
+     AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+     AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)
+     AND t.typtype <> 'm'
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid))::int AS types,
+  (SELECT count(*) FROM pg_largeobject_metadata)::int AS "large objects",
+  (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')::int AS extensions,
+  (SELECT count(*) FROM pg_namespace n WHERE n.oid IN (SELECT oid FROM ns) AND n.nspname <> 'public'
+     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_namespace'::regclass AND ext.objid = n.oid))::int AS schemas`;
+
+/** "2 functions, 1 large object": what {@link USER_OBJECTS_SQL} found, empty when nothing. */
+export function describeUserObjects(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([what, n]) => `${n} ${n === 1 ? what.replace(/s$/, "") : what}`)
+    .join(", ");
+}
+
+/** The user objects in the restore target, described ("" when it holds none). */
+export async function targetContents(t: PgTarget): Promise<string> {
   const c = pgClient(t);
   c.on("error", () => undefined);
   try {
     await c.connect();
-    const r = await c.query(
-      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r','p','v','m','S')`,
-    );
-    return r.rows[0].n > 0;
+    const r = await c.query<Record<string, number>>(USER_OBJECTS_SQL);
+    return describeUserObjects(r.rows[0]!);
   } catch (e) {
     throw new RunError(`cannot connect to the restore target ${t.display}: ${scrub(errorMessage(e), [t.password])}`);
   } finally {
@@ -87,6 +118,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   const m = sel.manifest;
   const key = sel.entry.key;
   for (const f of sel.entry.flags) log.warn({ key }, `restoring ${key}, chosen by --key, although it is untrusted: ${f}`);
+  for (const s of sel.skipped) log.warn({ key }, `skipped a newer backup: ${s}; restoring ${key} instead`);
   // Everything below is checked before a single byte is downloaded or the target touched.
   checkIdentity(o.identity, m, key);
   requireTools([
@@ -102,7 +134,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       throw new UsageError(`${key} is a base backup: restore it (with its WAL) with --target-dir DIR [--at TIME]`);
     } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
-      detail = await restorePostgres(o, store, sel, jobs, log, progress);
+      detail = await restorePostgres(o, store, sel, jobs, progress);
     } else if (m.kind === "volume" || m.kind === "directory") {
       if (!o.targetDir) throw new UsageError(`${key} is a ${m.kind} archive: restore it with --target-dir DIR`);
       detail = await restoreArchive(o, store, sel, o.targetDir, progress);
@@ -113,9 +145,15 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     }
     progress.stop();
     const secs = (Date.now() - started) / 1000;
-    const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, ...detail };
+    const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, skipped: sel.skipped, ...detail };
     log.info(result, `restore of ${key} finished`);
-    output(o, result, `restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`);
+    const notes = (detail.notes as string[] | undefined) ?? [];
+    for (const n of notes) log.info({ key }, n);
+    output(
+      o,
+      result,
+      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`), ...notes.map((n) => `  ${n}`)].join("\n"),
+    );
     return EXIT_OK;
   } catch (e) {
     progress.stop();
@@ -124,15 +162,23 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
   }
 }
 
-async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, log: Logger, progress: Progress) {
+async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, progress: Progress) {
   const target = pgTarget(o.targetUrl, "--target-url");
   requireTools([{ cmd: "pg_restore", why: "restores the postgres dump" }]);
-  if (!o.force && (await databaseHasTables(target))) {
-    throw new UsageError(`--target-url ${target.display} is not empty; restore into an empty database or add --force (objects in the dump are dropped and recreated)`);
+  const holds = o.force ? "" : await targetContents(target);
+  if (holds) {
+    throw new UsageError(`--target-url ${target.display} is not empty (it holds ${holds}); restore into an empty database or add --force (objects in the dump are dropped and recreated)`);
   }
   // pg_restore -j needs a seekable file: the dump is decoded to the work directory, and the
   // target is touched only after the whole object decrypted and matched its manifest's sha256.
-  const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-restore-"));
+  // So the work directory must hold the whole decoded dump: checked before downloading a byte.
+  const work = resolve(workDir(o));
+  const fs = await fsp.statfs(work).catch((e) => {
+    throw new UsageError(`--work-dir ${work}: ${errorMessage(e)}`);
+  });
+  const short = workDirShortfall(work, fs.bavail * fs.bsize, sel.manifest.rawBytes, sel.entry.key);
+  if (short) throw new UsageError(short);
+  const dir = await fsp.mkdtemp(join(work, "lifeboat-restore-"));
   try {
     const dumpFile = join(dir, "dump.pgc");
     // zstd writes the file itself (the decoded bytes never pass through node); node hashes the
@@ -141,9 +187,28 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
       progress.update(n);
       progress.updateStored(n);
     });
-    await dl.done;
+    await dl.done.catch((e) => {
+      // zstd dying on a full disk shows first as age's broken pipe: say what happened instead.
+      const full = dl.procs.map((p) => p.stderr.text()).find((t) => /no space left on device/i.test(t));
+      if (full) {
+        throw new RunError(
+          `ENOSPC: --work-dir ${work} ran out of space while decoding ${sel.entry.key} (no space left on device; zstd: ${full.trim().split("\n").pop()}); free space or point --work-dir (${ENV.workDir}) at a disk with room for the decoded dump`,
+        );
+      }
+      throw e;
+    });
+    // Roles are cluster-wide and not in the dump: create the recorded ones the target lacks.
+    const rc = pgClient(target);
+    rc.on("error", () => undefined);
+    let roles;
+    try {
+      await rc.connect();
+      roles = await prepareRoles(rc, sel.manifest.postgres?.roles ?? []);
+    } finally {
+      await rc.end().catch(() => undefined);
+    }
     const pgRestore = (args: string[]) =>
-      run("pg_restore", "pg_restore", ["--no-owner", `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
+      run("pg_restore", "pg_restore", [...(roles.restoreOwners ? [] : ["--no-owner"]), `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
         env: pgEnv(target),
         scrubber: (s) => scrub(s, [target.password]),
       });
@@ -167,12 +232,33 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
     } finally {
       for (const c of clients) await c.end().catch(() => undefined);
     }
+    // A restore that does not hold what the backup recorded is a failed restore, not a warning.
     const mismatches = compareCounts(sel.manifest.postgres?.tables ?? [], counts);
-    if (mismatches.length) log.warn({ mismatches }, `restored row counts differ from the manifest: ${mismatches.join("; ")}`);
-    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches };
+    if (mismatches.length) {
+      throw new RunError(
+        `restored ${target.display} does not match ${sel.entry.key}: ${mismatches.length} table(s) differ from the manifest's row counts:\n  ${mismatches.join("\n  ")}`,
+      );
+    }
+    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches, rolesCreated: roles.created, notes: roles.notes };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The decoded dump's TOC lists (`pg_restore --list`) beside it: small, but room is kept for them. */
+const LIST_HEADROOM = 1024 * 1024;
+
+/**
+ * Why the work directory cannot hold a decoded dump of `rawBytes` (the manifest's size of what
+ * pg_dump produced) with `freeBytes` available to this user, or undefined when it can.
+ */
+export function workDirShortfall(dir: string, freeBytes: number, rawBytes: number, key: string): string | undefined {
+  const need = rawBytes + LIST_HEADROOM;
+  if (freeBytes >= need) return undefined;
+  return (
+    `--work-dir ${dir} has ${formatBytes(freeBytes)} free, but restoring ${key} decodes the whole dump there first ` +
+    `(${formatBytes(rawBytes)}, the manifest's rawBytes, + ${formatBytes(LIST_HEADROOM)}): free space there, or point --work-dir (${ENV.workDir}) at a disk with room`
+  );
 }
 
 /** Differences between the manifest's row counts and the restored ones, one line per table. */
@@ -181,11 +267,11 @@ export function compareCounts(expected: Array<{ table: string; rows: number }>, 
   const out: string[] = [];
   for (const t of expected) {
     const n = got.get(t.table);
-    if (n === undefined) out.push(`table ${t.table} is missing (manifest: ${t.rows} rows)`);
-    else if (n !== t.rows) out.push(`table ${t.table} has ${n} rows, manifest says ${t.rows}`);
+    if (n === undefined) out.push(`${t.table}: expected ${t.rows} rows, table missing from the restore`);
+    else if (n !== t.rows) out.push(`${t.table}: expected ${t.rows} rows, restored ${n}`);
   }
   const want = new Set(expected.map((t) => t.table));
-  for (const t of actual) if (!want.has(t.table)) out.push(`table ${t.table} is not in the manifest`);
+  for (const t of actual) if (!want.has(t.table)) out.push(`${t.table}: restored ${t.rows} rows, table not in the manifest`);
   return out;
 }
 

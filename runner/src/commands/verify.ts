@@ -15,6 +15,7 @@ import { Verification } from "../manifest";
 import { requireTools, run, startProc } from "../proc";
 import { countRows, pgClient, pgEnv, pgTarget, quoteIdent } from "../sources/postgres";
 import { withDatabase } from "../pgconn";
+import { prepareRoles } from "../pgroles";
 import { scrub } from "../redact";
 import { TarCounter } from "../tarstats";
 import { compareCounts } from "./restore";
@@ -201,13 +202,20 @@ async function verifyPostgres(
     dl.kill();
     throw new UsageError(`--scratch-url: cannot connect to ${admin.display}: ${scrubber(errorMessage(e))}`);
   }
+  let created: string[] = [];
   try {
+    // As restore does: the recorded roles the scratch cluster lacks are created (and dropped
+    // again below), and owners and grants restored, so a dump whose grants name a role nobody
+    // recorded fails here as it would on a new server.
+    const roles = await prepareRoles(c, sel.manifest.postgres?.roles ?? [], true);
+    created = roles.created;
+    for (const n of roles.notes) log.info(n);
     await c.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
     log.info({ database: dbName }, `created scratch database ${dbName}`);
     const restore = startProc(
       "pg_restore",
       "pg_restore",
-      ["--no-owner", "--no-privileges", "--exit-on-error", "--no-password", `--dbname=${scratch.url}`],
+      [...(roles.restoreOwners ? [] : ["--no-owner"]), "--exit-on-error", "--no-password", `--dbname=${scratch.url}`],
       { env: pgEnv(scratch), scrubber },
     );
     await Promise.all([pipeline(dl.out, restore.child.stdin!), dl.done, restore.done]).catch((e) => {
@@ -226,11 +234,15 @@ async function verifyPostgres(
       await sc.end().catch(() => undefined);
     }
     problems.push(...compareCounts(sel.manifest.postgres?.tables ?? [], counts).map((p) => `${sel.entry.key}: ${p}`));
-    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), scratchDatabase: dbName };
+    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), scratchDatabase: dbName, rolesCreated: created };
   } finally {
     await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).catch((e) => {
       log.warn(`could not drop scratch database ${dbName}: ${scrubber(errorMessage(e))}`);
     });
+    // The roles verify created own nothing once the scratch database is gone.
+    for (const r of created) {
+      await c.query(`DROP ROLE IF EXISTS ${quoteIdent(r)}`).catch((e) => log.warn(`could not drop role ${r} created for verification: ${scrubber(errorMessage(e))}`));
+    }
     await c.end().catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import { scrub } from "../redact";
 import { parsePgConn, pgClient, pgEnv } from "../pgconn";
 import { OpenSource, SourceOptions } from "./types";
 import { ArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
+import { PgRole, readRoles } from "../pgroles";
 
 // Connection parsing lives in ../pgconn; these names stay for the commands that import them from here.
 export { parsePgConn as pgTarget, pgEnv, pgClient } from "../pgconn";
@@ -89,7 +90,7 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   } catch (e) {
     throw new RunError(`cannot connect to ${target.display}: ${scrubber(errorMessage(e))}`);
   }
-  let snapshot: string, serverVersion: string, database: string;
+  let snapshot: string, serverVersion: string, database: string, roles: PgRole[];
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     const r = await client.query<{ s: string; v: string; d: string }>(
@@ -101,6 +102,13 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   } catch (e) {
     await client.end().catch(() => undefined);
     throw new RunError(`cannot export a snapshot from ${target.display} (a transaction-mode pooler cannot; use a direct or session-mode URL): ${scrubber(errorMessage(e))}`);
+  }
+  // Roles are cluster-wide and not in the dump; recorded so a restore onto a new server can create them.
+  try {
+    roles = await readRoles(client);
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw new RunError(`cannot read the roles of ${target.display} (pg_roles, pg_auth_members): ${scrubber(errorMessage(e))}`);
   }
   const dump = startProc(
     "pg_dump",
@@ -129,7 +137,7 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
         throw new RunError(`counting rows in the dump's snapshot failed: ${scrubber(errorMessage(e))}`);
       }
       await close();
-      return { postgres: { serverVersion, database, tables } };
+      return { postgres: { serverVersion, database, tables, roles } };
     },
     cleanup: close,
   };
