@@ -82,6 +82,8 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, SelectSpec {
   targetDir?: string;
   targetFile?: string;
   force?: boolean;
+  /** Archives: recreate device nodes/FIFOs and keep setuid/setgid bits and file capabilities. */
+  allowSpecial?: boolean;
   jobs?: number;
 }
 
@@ -160,6 +162,7 @@ export function restoreArgs(s: RestoreSpec): string[] {
   push(a, "--target-dir", s.targetDir);
   push(a, "--target-file", s.targetFile);
   push(a, "--force", s.force);
+  push(a, "--allow-special", s.allowSpecial);
   push(a, "--jobs", s.jobs);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }

@@ -1,18 +1,18 @@
 import { promises as fsp, createWriteStream } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Logger } from "pino";
 import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { checkIdentity, download, downloadToFile, selectBackup } from "../fetch";
-import { requireTools, run, startProc } from "../proc";
+import { requireTools, run } from "../proc";
 import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/postgres";
 import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
 import { Progress, formatBytes } from "../progress";
-import { TarCounter } from "../tarstats";
+import { Extracted, extractArchive, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
@@ -24,6 +24,7 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   targetDir?: string;
   targetFile?: string;
   force?: boolean;
+  allowSpecial?: boolean;
   jobs: string;
 }
 
@@ -42,15 +43,6 @@ export async function databaseHasTables(t: PgTarget): Promise<boolean> {
     throw new RunError(`cannot connect to the restore target ${t.display}: ${scrub(errorMessage(e), [t.password])}`);
   } finally {
     await c.end().catch(() => undefined);
-  }
-}
-
-async function dirIsEmpty(dir: string): Promise<boolean> {
-  try {
-    return (await fsp.readdir(dir)).length === 0;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw e;
   }
 }
 
@@ -105,7 +97,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       detail = await restorePostgres(o, store, sel, jobs, log, progress);
     } else if (m.kind === "volume" || m.kind === "directory") {
       if (!o.targetDir) throw new UsageError(`${key} is a ${m.kind} archive: restore it with --target-dir DIR`);
-      detail = await restoreArchive(o, store, sel, o.targetDir, progress);
+      detail = await restoreArchive(o, store, sel, o.targetDir, progress, log);
     } else {
       const file = o.targetFile ? resolve(o.targetFile) : o.targetDir ? join(resolve(o.targetDir), m.file?.name ?? `${name}.bin`) : undefined;
       if (!file) throw new UsageError(`${key} is a ${m.kind} file: restore it with --target-file FILE or --target-dir DIR`);
@@ -115,7 +107,8 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     const secs = (Date.now() - started) / 1000;
     const result = { ok: true, source: name, key, kind: m.kind, takenAt: m.startedAt, seconds: secs, ...detail };
     log.info(result, `restore of ${key} finished`);
-    output(o, result, `restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`);
+    const aside = detail.keptAside ? `\n  the previous contents are kept in ${detail.keptAside}` : "";
+    output(o, result, `restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s${aside}`);
     return EXIT_OK;
   } catch (e) {
     progress.stop();
@@ -190,37 +183,25 @@ export function compareCounts(expected: Array<{ table: string; rows: number }>, 
 }
 
 /**
- * Extracts into a staging directory beside the target and moves it into place only once the
- * whole archive decrypted, decompressed and matched the manifest.
+ * Extracts into a staging directory on the target's filesystem and swaps it in only once the
+ * whole archive decrypted, decompressed and matched the manifest (see restoreDir.ts).
  */
-async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, targetDir: string, progress: Progress) {
-  const target = resolve(targetDir);
+async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, targetDir: string, progress: Progress, log: Logger) {
   requireTools([{ cmd: "tar", why: "extracts the archive" }]);
-  if (!o.force && !(await dirIsEmpty(target))) {
-    throw new UsageError(`--target-dir ${target} is not empty; restore into an empty or new directory, or add --force to replace its contents`);
-  }
-  await fsp.mkdir(dirname(target), { recursive: true });
-  const staging = join(dirname(target), `.${basename(target)}.lifeboat-restore-${randomBytes(4).toString("hex")}`);
-  await fsp.mkdir(staging, { mode: 0o700 });
-  try {
+  const plan = await planDirRestore(targetDir, !!o.force);
+  let got: Extracted | undefined;
+  const { keptAside } = await restoreIntoDir(plan, async (staging) => {
     const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
-    const counter = new TarCounter();
-    const tar = startProc("tar", "tar", ["--extract", "--file=-", "--numeric-owner", "--preserve-permissions", "-C", staging]);
-    await Promise.all([pipeline(dl.out, counter, tar.child.stdin!), dl.done, tar.done]);
+    got = await extractArchive(dl.out, dl.done, staging, !!o.allowSpecial);
     const want = sel.manifest.archive;
-    if (want && (want.files !== counter.stats.files || want.fileBytes !== counter.stats.fileBytes)) {
-      throw new RunError(`${sel.entry.key}: archive holds ${counter.stats.files} files / ${counter.stats.fileBytes} bytes, manifest says ${want.files} / ${want.fileBytes}`);
+    if (want && (want.files !== got.stats.files || want.fileBytes !== got.stats.fileBytes)) {
+      throw new RunError(`${sel.entry.key}: archive holds ${got.stats.files} files / ${got.stats.fileBytes} bytes, manifest says ${want.files} / ${want.fileBytes}`);
     }
-    // Swap into place.
-    await fsp.mkdir(target, { recursive: true });
-    if (o.force) for (const e of await fsp.readdir(target)) await fsp.rm(join(target, e), { recursive: true, force: true });
-    for (const e of await fsp.readdir(staging)) await fsp.rename(join(staging, e), join(target, e));
-    const st = await fsp.stat(staging);
-    await fsp.chmod(target, st.mode & 0o7777).catch(() => undefined);
-    return { files: counter.stats.files, bytes: counter.stats.fileBytes, target };
-  } finally {
-    await fsp.rm(staging, { recursive: true, force: true });
-  }
+  });
+  const { stats, stripped } = got!;
+  if (stripped.length) log.warn({ stripped }, `cleared setuid/setgid bits of ${stripped.length} file(s) (--allow-special keeps them): ${stripped.slice(0, 10).join(", ")}`);
+  if (keptAside) log.warn({ keptAside }, `the previous contents of ${plan.target} were moved to ${keptAside}`);
+  return { files: stats.files, bytes: stats.fileBytes, target: plan.target, ...(keptAside ? { keptAside } : {}), ...(stripped.length ? { setuidStripped: stripped } : {}) };
 }
 
 async function restoreFile(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, file: string, progress: Progress) {

@@ -1,0 +1,264 @@
+/**
+ * Directory/volume restores that never make things worse (issue #15): real mounts (tmpfs, as
+ * root), owners, sparse files, xattrs, planted archives, `verify` extracting like `restore`,
+ * and tar exiting at the end-of-archive marker. Local mode (--no-upload --local-dir): the
+ * store is not what is under test here.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, existsSync, openSync, closeSync, ftruncateSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { exec, execOk } from "../support/exec";
+import { extractArchive } from "../../runner/src/restoreDir";
+
+jest.setTimeout(180_000);
+
+let key: AgeKey;
+let work: string;
+let local: string;
+const mounts: string[] = [];
+
+beforeAll(() => {
+  requireBuiltRunner();
+  if (process.getuid?.() !== 0) throw new Error("these tests mount tmpfs, chown and mknod: run them as root");
+  work = mkdtempSync(join(tmpdir(), "lifeboat-restoredir-"));
+  local = join(work, "backups");
+  key = ageKey(work);
+});
+
+afterAll(async () => {
+  for (const m of mounts.reverse()) await exec("umount", [m]);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function mountTmpfs(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await execOk("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir]);
+  mounts.push(dir);
+}
+
+async function backup(name: string, path: string): Promise<string> {
+  const r = await runner(backupArgs({ source: "directory", name, path, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "state.json"), workDir: work, json: true }), {});
+  expect(describeRun(r)).toMatch(/^exit 0/);
+  return JSON.parse(r.stdout).manifest.key as string;
+}
+
+const restore = (name: string, targetDir: string, extra: { force?: boolean; allowSpecial?: boolean } = {}) =>
+  runner(restoreArgs({ name, localDir: local, identity: key.file, targetDir, workDir: work, json: true, ...extra }), {});
+
+const verify = (name: string) => runner(verifyArgs({ name, localDir: local, identity: key.file, workDir: work, noRecord: true }), {});
+
+function simpleTree(root: string, tag: string): void {
+  mkdirSync(join(root, "sub"), { recursive: true });
+  writeFileSync(join(root, "a.txt"), `restored ${tag}\n`);
+  writeFileSync(join(root, "sub/b.bin"), Buffer.alloc(5000, 3));
+}
+
+describe("restore onto a mount point", () => {
+  let name: string;
+  beforeAll(async () => {
+    const src = join(work, "mnt-src");
+    simpleTree(src, "from backup");
+    name = "mnt-files";
+    await backup(name, src);
+  });
+
+  test("--force on a mounted disk: the backup lands on it and its previous contents are kept aside on the same disk, named in --json", async () => {
+    const disk = join(work, "disk1");
+    await mountTmpfs(disk);
+    writeFileSync(join(disk, "precious.txt"), "do not lose me\n");
+    const r = await restore(name, disk, { force: true });
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const out = JSON.parse(r.stdout);
+    expect(out.keptAside).toMatch(/\/disk1\/\.before-restore-\d{8}T\d{6}(\.\d{3})?Z$/);
+    expect(readFileSync(join(out.keptAside, "precious.txt"), "utf8")).toBe("do not lose me\n");
+    expect(readFileSync(join(disk, "a.txt"), "utf8")).toBe("restored from backup\n");
+    expect(readFileSync(join(disk, "sub/b.bin"))).toEqual(Buffer.alloc(5000, 3));
+    // Nothing else: no staging directory left behind.
+    expect(readdirSync(disk).sort()).toEqual([".before-restore-" + out.keptAside.split(".before-restore-")[1], "a.txt", "sub"].sort());
+  });
+
+  test("an empty mount point (a fresh disk, with its lost+found) needs no --force", async () => {
+    const disk = join(work, "disk2");
+    await mountTmpfs(disk);
+    mkdirSync(join(disk, "lost+found"));
+    const r = await restore(name, disk);
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(JSON.parse(r.stdout).keptAside).toBeUndefined();
+    expect(readFileSync(join(disk, "a.txt"), "utf8")).toBe("restored from backup\n");
+    expect(readdirSync(disk).sort()).toEqual(["a.txt", "lost+found", "sub"]);
+  });
+
+  test("--force on a plain directory moves it to TARGET.before-restore-TIME (printed) and restores in its place", async () => {
+    const target = join(work, "plain-target");
+    mkdirSync(target);
+    writeFileSync(join(target, "old.txt"), "old data\n");
+    const r = await runner(restoreArgs({ name, localDir: local, identity: key.file, targetDir: target, workDir: work, force: true }), {});
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const aside = /previous contents are kept in (\S+)/.exec(r.stdout)?.[1];
+    expect(aside).toMatch(/plain-target\.before-restore-\d{8}T\d{6}(\.\d{3})?Z$/);
+    expect(readFileSync(join(aside!, "old.txt"), "utf8")).toBe("old data\n");
+    expect(readdirSync(target).sort()).toEqual(["a.txt", "sub"]);
+  });
+
+  test("without --force a non-empty target is refused before anything is downloaded, and the refusal says what --force would do", async () => {
+    const target = join(work, "occupied");
+    mkdirSync(target);
+    writeFileSync(join(target, "keep.txt"), "mine");
+    const r = await restore(name, target);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not empty.*--force.*moved to .*occupied\.before-restore-.*nothing is deleted/);
+    expect(readdirSync(target)).toEqual(["keep.txt"]);
+  });
+});
+
+describe("what a directory restore brings back", () => {
+  test("the root's owner and mode, sparse files as sparse, and extended attributes", async () => {
+    const src = join(work, "attrs-src");
+    simpleTree(src, "attrs");
+    chownSync(src, 1234, 2345);
+    chmodSync(src, 0o750);
+    // 32 MiB with 4 KiB of data in the middle.
+    const fd = openSync(join(src, "sparse.img"), "w");
+    ftruncateSync(fd, 32 << 20);
+    writeSync(fd, Buffer.alloc(4096, 9), 0, 4096, 16 << 20);
+    closeSync(fd);
+    await execOk("python3", ["-c", "import os,sys; os.setxattr(sys.argv[1], 'user.lifeboat', b'kept')", join(src, "a.txt")]);
+    await backup("attrs", src);
+    const target = join(work, "attrs-restored");
+    const r = await restore("attrs", target);
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const st = statSync(target);
+    expect([st.uid, st.gid, (st.mode & 0o7777).toString(8)]).toEqual([1234, 2345, "750"]);
+    const sp = statSync(join(target, "sparse.img"));
+    expect(sp.size).toBe(32 << 20);
+    expect(sp.blocks * 512).toBeLessThan(1 << 20);
+    expect(createHash("sha256").update(readFileSync(join(target, "sparse.img"))).digest("hex")).toBe(
+      createHash("sha256").update(readFileSync(join(src, "sparse.img"))).digest("hex"),
+    );
+    const x = await execOk("python3", ["-c", "import os,sys; print(os.getxattr(sys.argv[1], 'user.lifeboat').decode())", join(target, "a.txt")]);
+    expect(x.trim()).toBe("kept");
+  });
+
+  test("a planted archive: a device node is refused (target untouched), setuid/setgid are cleared unless --allow-special", async () => {
+    const dev = join(work, "planted-dev");
+    mkdirSync(dev);
+    writeFileSync(join(dev, "readme"), "x");
+    await execOk("mknod", ["-m", "666", join(dev, "mem"), "c", "1", "1"]);
+    await backup("planted-dev", dev);
+    const refused = await restore("planted-dev", join(work, "dev-restored"));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/character device.*mem.*--allow-special/);
+    expect(existsSync(join(work, "dev-restored"))).toBe(false);
+    expect(readdirSync(work).filter((e) => e.includes("lifeboat-restore"))).toEqual([]);
+
+    const suid = join(work, "planted-suid");
+    mkdirSync(suid);
+    copyFileSync("/bin/sh", join(suid, "rootshell"));
+    chmodSync(join(suid, "rootshell"), 0o6755);
+    await backup("planted-suid", suid);
+    const r = await restore("planted-suid", join(work, "suid-restored"));
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(JSON.parse(r.stdout).setuidStripped).toEqual(["./rootshell"]);
+    const st = lstatSync(join(work, "suid-restored/rootshell"));
+    expect((st.mode & 0o7777).toString(8)).toBe("755");
+
+    const allowed = await restore("planted-dev", join(work, "dev-allowed"), { allowSpecial: true });
+    expect(describeRun(allowed)).toMatch(/^exit 0/);
+    expect(lstatSync(join(work, "dev-allowed/mem")).isCharacterDevice()).toBe(true);
+  });
+});
+
+/** A small archive GNU tar wrote (padded to its 10 KiB record), plus extra zero padding. */
+async function smallArchive(dir: string): Promise<Buffer> {
+  simpleTree(dir, "loop");
+  const r = spawnSync("tar", ["--create", "--file=-", "--format=posix", "-C", dir, "."], { maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The bytes in small chunks, as a decompressor hands them over. */
+const chunked = (b: Buffer, size = 4096) => Readable.from((function* () {
+  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+})());
+
+describe("tar exits at the end-of-archive marker", () => {
+  test("200 restores of one small archive with padding after the marker: no failure", async () => {
+    const tarball = Buffer.concat([await smallArchive(join(work, "loop-src")), Buffer.alloc(64 << 10)]);
+    const failures: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const dir = mkdtempSync(join(work, "loop-"));
+      try {
+        const got = await extractArchive(chunked(tarball), Promise.resolve(), dir, false);
+        if (got.stats.files !== 2 || readFileSync(join(dir, "a.txt"), "utf8") !== "restored loop\n") failures.push(`run ${i}: wrong content`);
+      } catch (e) {
+        failures.push(`run ${i}: ${(e as Error).message}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test("data after the end-of-archive marker that is not zero padding fails the extraction", async () => {
+    const tarball = Buffer.concat([await smallArchive(join(work, "trail-src")), Buffer.from("hidden payload")]);
+    const dir = mkdtempSync(join(work, "trail-"));
+    await expect(extractArchive(chunked(tarball), Promise.resolve(), dir, false)).rejects.toThrow(/after the tar end-of-archive marker/);
+  });
+});
+
+describe("verify extracts archives like restore does", () => {
+  /** Replaces a local backup's object with `tarball`, encrypted, and fixes its manifest's hash and sizes. */
+  async function plant(objectKey: string, tarball: Buffer): Promise<void> {
+    const obj = join(local, objectKey);
+    const enc = await execOk("bash", ["-c", `zstd -q -c | age -r "$1" | base64 -w0`, "-", key.recipient], { input: tarball });
+    const stored = Buffer.from(enc, "base64");
+    writeFileSync(obj, stored);
+    const mf = `${obj}.manifest.json`;
+    const m = JSON.parse(readFileSync(mf, "utf8"));
+    Object.assign(m, { sha256: createHash("sha256").update(stored).digest("hex"), storedBytes: stored.length, rawBytes: tarball.length });
+    delete m.archive;
+    writeFileSync(mf, JSON.stringify(m, null, 2));
+  }
+
+  test("an archive with a `..` member or a symlink escape fails verify (and restore), a good one passes", async () => {
+    const src = join(work, "verify-src");
+    simpleTree(src, "verify");
+    const objectKey = await backup("verify-files", src);
+    expect(describeRun(await verify("verify-files"))).toMatch(/^exit 0/);
+
+    const evil = join(work, "evil");
+    mkdirSync(evil);
+    const py = `
+import io, sys, tarfile
+out = io.BytesIO()
+with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+    if sys.argv[1] == "dotdot":
+        data = b"escaped\\n"
+        i = tarfile.TarInfo("./../escaped.txt"); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    else:
+        l = tarfile.TarInfo("./etc"); l.type = tarfile.SYMTYPE; l.linkname = "/tmp/lifeboat-symlink-escape"; t.addfile(l)
+        data = b"owned\\n"
+        i = tarfile.TarInfo("./etc/passwd"); i.size = len(data); t.addfile(i, io.BytesIO(data))
+sys.stdout.buffer.write(out.getvalue())
+`;
+    for (const kind of ["dotdot", "symlink"]) {
+      const made = spawnSync("python3", ["-c", py, kind], { maxBuffer: 1 << 20 });
+      expect(made.status).toBe(0);
+      const tarball = made.stdout;
+      await plant(objectKey, tarball);
+      const v = await verify("verify-files");
+      expect(v.code).toBe(1);
+      expect(v.stdout).toMatch(/PROBLEM: tar exited with code 2/);
+      const rr = await restore("verify-files", join(work, `evil-restored-${kind}`));
+      expect(rr.code).not.toBe(0);
+      expect(existsSync(join(work, `evil-restored-${kind}`))).toBe(false);
+    }
+    expect(existsSync("/tmp/lifeboat-symlink-escape/passwd")).toBe(false);
+    expect(existsSync(join(work, "escaped.txt"))).toBe(false);
+  });
+});
