@@ -37,7 +37,7 @@ function commonOptions(c: Command): Command {
     .addOption(new Option("--alert-webhook <url>", "Slack-compatible webhook for failures (secret)").env(ENV.alertWebhook))
     .addOption(new Option("--ping-url <url>", "healthcheck ping URL: URL/start, URL, URL/fail (secret)").env(ENV.pingUrl))
     .addOption(new Option("--state-file <file>", "runner state file read by status --local").env(ENV.stateFile))
-    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots and restores (default: the OS temp dir)").env(ENV.workDir));
+    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots, restores and verify's scratch extraction of archives (default: the OS temp dir)").env(ENV.workDir));
 }
 
 function selectOptions(c: Command): Command {

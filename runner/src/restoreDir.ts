@@ -58,7 +58,7 @@ class TarStdin extends Writable {
  */
 export async function extractArchive(input: Readable, done: Promise<void>, dir: string, allowSpecial: boolean): Promise<Extracted> {
   const counter = new TarCounter({ allowSpecial });
-  const args = ["--extract", "--file=-", "--numeric-owner", "--same-owner", "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls"];
+  const args = ["--extract", "--file=-", "--numeric-owner", "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls"];
   if (!allowSpecial) args.push("--xattrs-exclude=security.capability");
   const tar = startProc("tar", "tar", [...args, "-C", dir]);
   try {
@@ -105,11 +105,12 @@ async function isEmptyDir(p: string): Promise<boolean> {
  * then nothing in it is removed, only moved aside.
  */
 export async function planDirRestore(targetDir: string, force: boolean, now = new Date()): Promise<DirPlan> {
-  const target = resolve(targetDir);
-  const st = await fsp.stat(target).catch((e: NodeJS.ErrnoException) => {
+  const st = await fsp.stat(targetDir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return undefined;
     throw e;
   });
+  // A symlink to a directory: the directory it names is what gets restored (and kept aside).
+  const target = st ? await fsp.realpath(targetDir) : resolve(targetDir);
   if (st && !st.isDirectory()) throw new UsageError(`--target-dir: ${target} exists and is not a directory`);
   const mountPoint = !!st && (await isMountPoint(target));
   let existing = st ? await fsp.readdir(target) : [];
@@ -177,7 +178,8 @@ async function swapIntoMount(plan: DirPlan): Promise<{ keptAside?: string }> {
   if (staged.includes(LOST_FOUND) && !plan.existing.includes(LOST_FOUND)) await fsp.rmdir(join(plan.target, LOST_FOUND)).catch(() => undefined);
   for (const e of staged) await fsp.rename(join(plan.staging, e), join(plan.target, e));
   const root = await fsp.stat(plan.staging);
-  await fsp.chown(plan.target, root.uid, root.gid);
+  // Not root: tar could not give anything away either, and everything is ours already.
+  if (process.getuid?.() === 0) await fsp.chown(plan.target, root.uid, root.gid);
   await fsp.chmod(plan.target, root.mode & 0o7777);
   await fsp.utimes(plan.target, root.atime, root.mtime);
   await fsp.rmdir(plan.staging);
