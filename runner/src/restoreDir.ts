@@ -93,6 +93,11 @@ export interface DirPlan {
   aside: string;
 }
 
+/** Where `--force` keeps what a restore replaces: beside it, stamped with the UTC time. */
+export function keptAsideName(path: string, now = new Date()): string {
+  return `${path}.before-restore-${keyTimestamp(now)}`;
+}
+
 /** A fresh filesystem's `lost+found`: not data, and present on every freshly made ext4 disk. */
 const LOST_FOUND = "lost+found";
 
@@ -115,11 +120,10 @@ export async function planDirRestore(targetDir: string, force: boolean, now = ne
   const mountPoint = !!st && (await isMountPoint(target));
   let existing = st ? await fsp.readdir(target) : [];
   if (mountPoint && existing.includes(LOST_FOUND) && (await isEmptyDir(join(target, LOST_FOUND)))) existing = existing.filter((e) => e !== LOST_FOUND);
-  const stamp = keyTimestamp(now);
   const rand = randomBytes(4).toString("hex");
   const plan: DirPlan = mountPoint
-    ? { target, mountPoint, existing, staging: join(target, `.lifeboat-restore-${rand}`), aside: join(target, `.before-restore-${stamp}`) }
-    : { target, mountPoint, existing, staging: join(dirname(target), `.${basename(target)}.lifeboat-restore-${rand}`), aside: `${target}.before-restore-${stamp}` };
+    ? { target, mountPoint, existing, staging: join(target, `.lifeboat-restore-${rand}`), aside: join(target, keptAsideName("", now)) } // TARGET/.before-restore-TIME
+    : { target, mountPoint, existing, staging: join(dirname(target), `.${basename(target)}.lifeboat-restore-${rand}`), aside: keptAsideName(target, now) };
   if (existing.length && !force) {
     throw new UsageError(
       `--target-dir ${target} is not empty; restore into an empty or new directory, or add --force (its current contents are then moved to ${plan.aside}, nothing is deleted)`,

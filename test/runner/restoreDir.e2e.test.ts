@@ -105,6 +105,21 @@ describe("restore onto a mount point", () => {
     expect(readdirSync(target).sort()).toEqual(["a.txt", "sub"]);
   });
 
+  test("--force on a file target (SQLite/Redis) keeps the previous file as FILE.before-restore-TIME", async () => {
+    const db = join(work, "keep.sqlite");
+    await execOk("sqlite3", [db, "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('backed up');"]);
+    const r = await runner(backupArgs({ source: "sqlite", name: "keep-db", path: db, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "state.json"), workDir: work }), {});
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const target = join(work, "live.sqlite");
+    writeFileSync(target, "the live database\n");
+    const rr = await runner(restoreArgs({ name: "keep-db", localDir: local, identity: key.file, targetFile: target, workDir: work, force: true, json: true }), {});
+    expect(describeRun(rr)).toMatch(/^exit 0/);
+    const aside = JSON.parse(rr.stdout).keptAside as string;
+    expect(aside).toMatch(/live\.sqlite\.before-restore-\d{8}T\d{6}(\.\d{3})?Z$/);
+    expect(readFileSync(aside, "utf8")).toBe("the live database\n");
+    expect(await execOk("sqlite3", [target, "SELECT v FROM t"])).toBe("backed up\n");
+  });
+
   test("without --force a non-empty target is refused before anything is downloaded, and the refusal says what --force would do", async () => {
     const target = join(work, "occupied");
     mkdirSync(target);
@@ -128,6 +143,12 @@ describe("what a directory restore brings back", () => {
     writeSync(fd, Buffer.alloc(4096, 9), 0, 4096, 16 << 20);
     closeSync(fd);
     await execOk("python3", ["-c", "import os,sys; os.setxattr(sys.argv[1], 'user.lifeboat', b'kept')", join(src, "a.txt")]);
+    // An ACL granting uid 1234 read (setfacl is not installed: the kernel's xattr form, version 2,
+    // entries tag/perm/id: user::rw- user:1234:r-- group::r-- mask::r-- other::r--).
+    const acl = "struct.pack('<I', 2) + b''.join(struct.pack('<HHI', t, p, i) for t, p, i in [(1, 6, 0xFFFFFFFF), (2, 4, 1234), (4, 4, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF)])";
+    await execOk("python3", ["-c", `import os,sys,struct; os.setxattr(sys.argv[1], 'system.posix_acl_access', ${acl})`, join(src, "sub/b.bin")]);
+    const aclOf = (p: string) => execOk("python3", ["-c", "import os,sys; print(os.getxattr(sys.argv[1], 'system.posix_acl_access').hex())", p]);
+    const aclBefore = await aclOf(join(src, "sub/b.bin"));
     await backup("attrs", src);
     const target = join(work, "attrs-restored");
     const r = await restore("attrs", target);
@@ -142,6 +163,7 @@ describe("what a directory restore brings back", () => {
     );
     const x = await execOk("python3", ["-c", "import os,sys; print(os.getxattr(sys.argv[1], 'user.lifeboat').decode())", join(target, "a.txt")]);
     expect(x.trim()).toBe("kept");
+    expect(await aclOf(join(target, "sub/b.bin"))).toBe(aclBefore);
   });
 
   test("a planted archive: a device node is refused (target untouched), setuid/setgid are cleared unless --allow-special", async () => {

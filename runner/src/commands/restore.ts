@@ -1,4 +1,4 @@
-import { promises as fsp, createWriteStream } from "node:fs";
+import { promises as fsp, constants as fsConstants, createWriteStream } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -12,7 +12,7 @@ import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
 import { Progress, formatBytes } from "../progress";
-import { Extracted, extractArchive, planDirRestore, restoreIntoDir } from "../restoreDir";
+import { Extracted, extractArchive, keptAsideName, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
@@ -206,14 +206,17 @@ async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore
 
 async function restoreFile(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, file: string, progress: Progress) {
   const exists = await fsp.stat(file).then(() => true, () => false);
-  if (exists && !o.force) throw new UsageError(`${file} already exists; add --force to replace it`);
+  const aside = keptAsideName(file);
+  if (exists && !o.force) throw new UsageError(`${file} already exists; add --force to replace it (the current file is then kept as ${aside})`);
   await fsp.mkdir(dirname(file), { recursive: true });
   const partial = `${file}.lifeboat-partial-${randomBytes(4).toString("hex")}`;
   try {
     const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
     await Promise.all([pipeline(dl.out, createWriteStream(partial, { mode: 0o600, flags: "wx" })), dl.done]);
+    // A second name for the current file, then an atomic rename over it: the path never lacks a file.
+    if (exists) await fsp.link(file, aside).catch(() => fsp.copyFile(file, aside, fsConstants.COPYFILE_EXCL));
     await fsp.rename(partial, file);
-    return { file, bytes: dl.rawBytes(), size: formatBytes(dl.rawBytes()) };
+    return { file, bytes: dl.rawBytes(), size: formatBytes(dl.rawBytes()), ...(exists ? { keptAside: aside } : {}) };
   } finally {
     await fsp.rm(partial, { force: true });
   }
