@@ -56,11 +56,14 @@ class TarStdin extends Writable {
  * before tar sees them, setuid/setgid bits are cleared, and file capabilities (the xattr that
  * grants privileges like setuid does) are not restored. `done` of the input is awaited too.
  */
-export async function extractArchive(input: Readable, done: Promise<void>, dir: string, allowSpecial: boolean): Promise<Extracted> {
+export async function extractArchive(input: Readable, done: Promise<void>, dir: string, allowSpecial: boolean, members: string[] = []): Promise<Extracted> {
   const counter = new TarCounter({ allowSpecial });
   const args = ["--extract", "--file=-", "--numeric-owner", "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls"];
   if (!allowSpecial) args.push("--xattrs-exclude=security.capability");
-  const tar = startProc("tar", "tar", [...args, "-C", dir]);
+  // The guard reads the whole stream either way (sha256 and manifest counts cover the archive);
+  // tar extracts only the members the patterns name, and exits 2 naming a pattern that matched nothing.
+  if (members.length) args.push("--wildcards");
+  const tar = startProc("tar", "tar", [...args, "-C", dir, ...(members.length ? ["--", ...members] : [])]);
   try {
     await Promise.all([pipeline(input, counter, new TarStdin(tar.child.stdin!, () => counter.ended)), done, tar.done]);
   } catch (e) {
@@ -68,6 +71,30 @@ export async function extractArchive(input: Readable, done: Promise<void>, dir: 
     throw e;
   }
   return { stats: counter.stats, stripped: counter.stripped };
+}
+
+/**
+ * `restore --path` patterns as tar member patterns: relative to the archive root (a leading
+ * `/` or `./` is dropped, members are named `./REL`), shell wildcards, a directory selecting
+ * everything under it. Throws a usage error naming the flag for an empty or `..` pattern.
+ */
+export function memberPatterns(paths: string[]): string[] {
+  return paths.map((p) => {
+    const rel = p.replace(/^(\.?\/)+/, "").replace(/\/+$/, "");
+    if (!rel) throw new UsageError(`--path ${JSON.stringify(p)}: names the whole archive; leave --path out to restore everything`);
+    if (rel.split("/").includes("..")) throw new UsageError(`--path ${JSON.stringify(p)}: must not contain '..' (patterns are relative to the archive root)`);
+    return `./${rel}`;
+  });
+}
+
+/** Regular files under `dir`: what a selective restore brought back. */
+export async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) n += await countFiles(join(dir, e.name));
+    else if (e.isFile()) n++;
+  }
+  return n;
 }
 
 /** True when `dir` (an existing directory) is a mount point: a filesystem's root or a bind mount. */

@@ -131,6 +131,43 @@ describe("restore onto a mount point", () => {
   });
 });
 
+describe("restore --path: selected members only", () => {
+  test("one file, a glob and a directory come back alone; a pattern matching nothing or with '..' fails and leaves nothing", async () => {
+    const src = join(work, "sel-src");
+    simpleTree(src, "sel");
+    mkdirSync(join(src, "uploads/2026"), { recursive: true });
+    writeFileSync(join(src, "uploads/2026/contract.pdf"), "pdf\n");
+    writeFileSync(join(src, "uploads/2026/photo.jpg"), "jpg\n");
+    await backup("sel-files", src);
+    const sel = (target: string, paths: string[]) =>
+      runner(restoreArgs({ name: "sel-files", localDir: local, identity: key.file, targetDir: target, workDir: work, json: true, paths }), {});
+
+    const one = join(work, "sel-one");
+    const r1 = await sel(one, ["/uploads/2026/contract.pdf"]);
+    expect(describeRun(r1)).toMatch(/^exit 0/);
+    expect(JSON.parse(r1.stdout).restoredFiles).toBe(1);
+    expect(readFileSync(join(one, "uploads/2026/contract.pdf"), "utf8")).toBe("pdf\n");
+    expect(readdirSync(one)).toEqual(["uploads"]);
+    expect(readdirSync(join(one, "uploads/2026"))).toEqual(["contract.pdf"]);
+
+    const glob = join(work, "sel-glob");
+    const r2 = await sel(glob, ["uploads/*/*.jpg", "./sub"]);
+    expect(describeRun(r2)).toMatch(/^exit 0/);
+    expect(readdirSync(glob).sort()).toEqual(["sub", "uploads"]);
+    expect(readdirSync(join(glob, "uploads/2026"))).toEqual(["photo.jpg"]);
+    expect(readFileSync(join(glob, "sub/b.bin"))).toEqual(Buffer.alloc(5000, 3));
+
+    const none = await sel(join(work, "sel-none"), ["no/such/file"]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/no\/such\/file: Not found in archive/);
+    expect(existsSync(join(work, "sel-none"))).toBe(false);
+
+    const up = await sel(join(work, "sel-up"), ["uploads/../../etc"]);
+    expect(up.code).toBe(2);
+    expect(up.stderr).toMatch(/--path "uploads\/\.\.\/\.\.\/etc": must not contain '\.\.'/);
+  });
+});
+
 describe("what a directory restore brings back", () => {
   test("the root's owner and mode, sparse files as sparse, and extended attributes", async () => {
     const src = join(work, "attrs-src");

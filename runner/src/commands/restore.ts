@@ -12,7 +12,7 @@ import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
 import { Progress, formatBytes } from "../progress";
-import { Extracted, extractArchive, keptAsideName, planDirRestore, restoreIntoDir } from "../restoreDir";
+import { Extracted, countFiles, extractArchive, keptAsideName, memberPatterns, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
@@ -25,6 +25,7 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   targetFile?: string;
   force?: boolean;
   allowSpecial?: boolean;
+  path?: string[];
   jobs: string;
 }
 
@@ -95,6 +96,8 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
       detail = await restorePostgres(o, store, sel, jobs, log, progress);
+    } else if (o.path?.length && m.kind !== "volume" && m.kind !== "directory") {
+      throw new UsageError(`--path selects files inside a volume or directory archive; ${key} is a ${m.kind} backup`);
     } else if (m.kind === "volume" || m.kind === "directory") {
       if (!o.targetDir) throw new UsageError(`${key} is a ${m.kind} archive: restore it with --target-dir DIR`);
       detail = await restoreArchive(o, store, sel, o.targetDir, progress, log);
@@ -188,11 +191,14 @@ export function compareCounts(expected: Array<{ table: string; rows: number }>, 
  */
 async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, targetDir: string, progress: Progress, log: Logger) {
   requireTools([{ cmd: "tar", why: "extracts the archive" }]);
+  const members = memberPatterns(o.path ?? []);
   const plan = await planDirRestore(targetDir, !!o.force);
   let got: Extracted | undefined;
+  let selected: number | undefined;
   const { keptAside } = await restoreIntoDir(plan, async (staging) => {
     const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
-    got = await extractArchive(dl.out, dl.done, staging, !!o.allowSpecial);
+    got = await extractArchive(dl.out, dl.done, staging, !!o.allowSpecial, members);
+    if (members.length) selected = await countFiles(staging);
     const want = sel.manifest.archive;
     if (want && (want.files !== got.stats.files || want.fileBytes !== got.stats.fileBytes)) {
       throw new RunError(`${sel.entry.key}: archive holds ${got.stats.files} files / ${got.stats.fileBytes} bytes, manifest says ${want.files} / ${want.fileBytes}`);
@@ -201,7 +207,7 @@ async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore
   const { stats, stripped } = got!;
   if (stripped.length) log.warn({ stripped }, `cleared setuid/setgid bits of ${stripped.length} file(s) (--allow-special keeps them): ${stripped.slice(0, 10).join(", ")}`);
   if (keptAside) log.warn({ keptAside }, `the previous contents of ${plan.target} were moved to ${keptAside}`);
-  return { files: stats.files, bytes: stats.fileBytes, target: plan.target, ...(keptAside ? { keptAside } : {}), ...(stripped.length ? { setuidStripped: stripped } : {}) };
+  return { files: stats.files, bytes: stats.fileBytes, target: plan.target, ...(members.length ? { paths: members, restoredFiles: selected } : {}), ...(keptAside ? { keptAside } : {}), ...(stripped.length ? { setuidStripped: stripped } : {}) };
 }
 
 async function restoreFile(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, file: string, progress: Progress) {
