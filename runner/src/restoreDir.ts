@@ -201,12 +201,20 @@ async function swapDir(plan: DirPlan): Promise<{ keptAside?: string }> {
  */
 async function swapIntoMount(plan: DirPlan): Promise<{ keptAside?: string }> {
   const staged = await fsp.readdir(plan.staging);
-  if (plan.existing.length) {
+  // Listed again now, not at planning time: a rename onto a file written during the download
+  // would replace it silently. Whatever is there goes aside (an empty lost+found stays).
+  const present: string[] = [];
+  for (const e of await fsp.readdir(plan.target)) {
+    if (join(plan.target, e) === plan.staging) continue;
+    if (e === LOST_FOUND && (await isEmptyDir(join(plan.target, e)))) continue;
+    present.push(e);
+  }
+  if (present.length) {
     await fsp.mkdir(plan.aside, { mode: 0o700 });
-    for (const e of plan.existing) await fsp.rename(join(plan.target, e), join(plan.aside, e));
+    for (const e of present) await fsp.rename(join(plan.target, e), join(plan.aside, e));
   }
   // An empty lost+found the archive also holds: removing it loses nothing.
-  if (staged.includes(LOST_FOUND) && !plan.existing.includes(LOST_FOUND)) await fsp.rmdir(join(plan.target, LOST_FOUND)).catch(() => undefined);
+  if (staged.includes(LOST_FOUND) && !present.includes(LOST_FOUND)) await fsp.rmdir(join(plan.target, LOST_FOUND)).catch(() => undefined);
   for (const e of staged) await fsp.rename(join(plan.staging, e), join(plan.target, e));
   const root = await fsp.stat(plan.staging);
   // Not root: tar could not give anything away either, and everything is ours already.
@@ -214,5 +222,5 @@ async function swapIntoMount(plan: DirPlan): Promise<{ keptAside?: string }> {
   await fsp.chmod(plan.target, root.mode & 0o7777);
   await fsp.utimes(plan.target, root.atime, root.mtime);
   await fsp.rmdir(plan.staging);
-  return plan.existing.length ? { keptAside: plan.aside } : {};
+  return present.length ? { keptAside: plan.aside } : {};
 }

@@ -13,7 +13,7 @@ import { Readable } from "node:stream";
 import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 import { exec, execOk } from "../support/exec";
-import { extractArchive } from "../../runner/src/restoreDir";
+import { extractArchive, planDirRestore, restoreIntoDir } from "../../runner/src/restoreDir";
 
 jest.setTimeout(180_000);
 
@@ -80,6 +80,19 @@ describe("restore onto a mount point", () => {
     expect(readFileSync(join(disk, "sub/b.bin"))).toEqual(Buffer.alloc(5000, 3));
     // Nothing else: no staging directory left behind.
     expect(readdirSync(disk).sort()).toEqual([".before-restore-" + out.keptAside.split(".before-restore-")[1], "a.txt", "sub"].sort());
+  });
+
+  test("a file written into the mount point while the archive downloads is kept aside, not overwritten", async () => {
+    const disk = join(work, "disk-busy");
+    await mountTmpfs(disk);
+    const plan = await planDirRestore(disk, false);
+    const { keptAside } = await restoreIntoDir(plan, async (staging) => {
+      writeFileSync(join(disk, "a.txt"), "written by the app during the restore\n");
+      writeFileSync(join(staging, "a.txt"), "from the archive\n");
+    });
+    expect(readFileSync(join(disk, "a.txt"), "utf8")).toBe("from the archive\n");
+    expect(keptAside).toBeDefined();
+    expect(readFileSync(join(keptAside!, "a.txt"), "utf8")).toBe("written by the app during the restore\n");
   });
 
   test("an empty mount point (a fresh disk, with its lost+found) needs no --force", async () => {
