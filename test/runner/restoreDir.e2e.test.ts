@@ -13,6 +13,7 @@ import { Readable } from "node:stream";
 import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 import { exec, execOk } from "../support/exec";
+import { requireTool } from "../support/tools";
 import { extractArchive, planDirRestore, restoreIntoDir } from "../../runner/src/restoreDir";
 
 jest.setTimeout(180_000);
@@ -24,6 +25,9 @@ const mounts: string[] = [];
 
 beforeAll(() => {
   requireBuiltRunner();
+  // python3: xattrs/ACLs (no setfattr/setfacl here) and hand-made tar archives.
+  requireTool("python3", "python3");
+  requireTool("sqlite3", "sqlite3");
   if (process.getuid?.() !== 0) throw new Error("these tests mount tmpfs, chown and mknod: run them as root");
   work = mkdtempSync(join(tmpdir(), "lifeboat-restoredir-"));
   local = join(work, "backups");
