@@ -67,6 +67,9 @@ export async function extractArchive(input: Readable, done: Promise<void>, dir: 
   try {
     await Promise.all([pipeline(input, counter, new TarStdin(tar.child.stdin!, () => counter.ended)), done, tar.done]);
   } catch (e) {
+    // tar stopping early breaks the pipe: its own exit status and diagnostics say why.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EPIPE" || code === "ERR_STREAM_DESTROYED") await tar.done;
     tar.kill();
     throw e;
   }

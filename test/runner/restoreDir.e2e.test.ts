@@ -280,6 +280,16 @@ describe("tar exits at the end-of-archive marker", () => {
     expect(failures).toEqual([]);
   });
 
+  test("tar failing early is reported with tar's own message, not as a broken pipe", async () => {
+    const src = join(work, "big-src");
+    mkdirSync(src);
+    writeFileSync(join(src, "big.bin"), Buffer.alloc(4 << 20, 1));
+    const r = spawnSync("tar", ["--create", "--file=-", "-C", src, "."], { maxBuffer: 1 << 24 });
+    for (let i = 0; i < 5; i++) {
+      await expect(extractArchive(chunked(r.stdout, 65536), Promise.resolve(), join(work, "no/such/dir"), false)).rejects.toThrow(/^tar exited with code 2: .*no\/such\/dir/s);
+    }
+  });
+
   test("data after the end-of-archive marker that is not zero padding fails the extraction", async () => {
     const tarball = Buffer.concat([await smallArchive(join(work, "trail-src")), Buffer.from("hidden payload")]);
     const dir = mkdtempSync(join(work, "trail-"));
