@@ -41,6 +41,14 @@ actual=$(sha256sum backup.age | cut -d' ' -f1)
 test "$expected" = "$actual" || { echo "sha256 mismatch: $actual, manifest says $expected" >&2; exit 1; }
 `;
 
+/** Step 3 for volumes and directories. */
+const STOCK_UNPACK = `# 3. Decrypt, decompress and unpack into an empty or new directory (created with its parents),
+#    with owners, modes, sparse files, xattrs and ACLs as archived.
+mkdir -p "$TARGET_DIR"
+test -z "$(ls -A "$TARGET_DIR")" || { echo "$TARGET_DIR is not empty" >&2; exit 1; }
+age -d -i "$IDENTITY" backup.age | zstd -d | tar -x -C "$TARGET_DIR" --numeric-owner --xattrs --xattrs-include='*' --acls
+`;
+
 /** Step 3 per kind: decrypt (age), decompress (zstd) and put the data in place. */
 export const STOCK_DECODE: Record<SourceKind, string> = {
   postgres: `# 3. Decrypt and decompress, then restore into an empty database. One job: with -j, a trigger
@@ -49,18 +57,14 @@ export const STOCK_DECODE: Record<SourceKind, string> = {
 age -d -i "$IDENTITY" backup.age | zstd -d -o backup.dump
 pg_restore --clean --if-exists --no-owner -d "$TARGET_URL" backup.dump
 `,
-  volume: `# 3. Decrypt, decompress and unpack into an empty directory.
-mkdir -p "$TARGET_DIR"
-age -d -i "$IDENTITY" backup.age | zstd -d | tar -x -C "$TARGET_DIR" --numeric-owner
-`,
-  directory: `# 3. Decrypt, decompress and unpack into an empty directory.
-mkdir -p "$TARGET_DIR"
-age -d -i "$IDENTITY" backup.age | zstd -d | tar -x -C "$TARGET_DIR" --numeric-owner
-`,
+  volume: STOCK_UNPACK,
+  directory: STOCK_UNPACK,
   redis: `# 3. Decrypt and decompress the RDB file (put it where redis-server's dir/dbfilename point, with redis stopped).
+mkdir -p "$(dirname "$TARGET_FILE")"
 age -d -i "$IDENTITY" backup.age | zstd -d -o "$TARGET_FILE"
 `,
   sqlite: `# 3. Decrypt and decompress the database file, then check it.
+mkdir -p "$(dirname "$TARGET_FILE")"
 age -d -i "$IDENTITY" backup.age | zstd -d -o "$TARGET_FILE"
 sqlite3 "$TARGET_FILE" 'PRAGMA integrity_check'
 `,

@@ -97,6 +97,10 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, Selec
   targetDir?: string;
   targetFile?: string;
   force?: boolean;
+  /** Archives: recreate device nodes/FIFOs and keep setuid/setgid bits and file capabilities. */
+  allowSpecial?: boolean;
+  /** Archives: restore only the members matching these globs (`--path`, repeatable). */
+  paths?: string[];
   jobs?: number;
 }
 
@@ -189,6 +193,8 @@ export function restoreArgs(s: RestoreSpec): string[] {
   push(a, "--target-dir", s.targetDir);
   push(a, "--target-file", s.targetFile);
   push(a, "--force", s.force);
+  for (const p of s.paths ?? []) push(a, "--path", p);
+  push(a, "--allow-special", s.allowSpecial);
   push(a, "--jobs", s.jobs);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }

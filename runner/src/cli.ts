@@ -69,7 +69,7 @@ function commonOptions(c: Command): Command {
     .addOption(new Option("--alert-webhook <url>", "Slack-compatible webhook for failures (secret)").env(ENV.alertWebhook))
     .addOption(new Option("--ping-url <url>", "healthcheck ping URL: URL/start, URL, URL/fail (secret)").env(ENV.pingUrl))
     .addOption(new Option("--state-file <file>", "runner state file read by status --local").env(ENV.stateFile))
-    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots and restores; a postgres restore decodes the whole dump here first and checks it has room (default: the OS temp dir)").env(ENV.workDir));
+    .addOption(new Option("--work-dir <dir>", "work directory for SQLite snapshots, restores and verify's scratch extraction of archives; a postgres restore decodes the whole dump here first and checks it has room (default: the OS temp dir)").env(ENV.workDir));
 }
 
 function selectOptions(c: Command): Command {
@@ -115,7 +115,9 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
-        .option("--force", "restore into a non-empty target (replacing what the backup holds)")
+        .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted")
+        .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
+        .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
         .option("--jobs <n>", "pg_restore parallel jobs", "2"),
     )),
   ).action((opts) => run(commands.restore()(opts, log)));

@@ -20,29 +20,79 @@ function parseOctalOrBase256(b: Buffer): number {
   return s ? parseInt(s, 8) : 0;
 }
 
-function paxSize(data: Buffer): number | undefined {
+interface PaxFields {
+  /** Overrides the header's size: the member's data in the archive. */
+  size?: number;
+  /** A sparse file's real size (its data in the archive is smaller). */
+  realsize?: number;
+  path?: string;
+}
+
+function paxFields(data: Buffer): PaxFields {
   // Records: "<len> <key>=<value>\n"
-  let size: number | undefined;
+  const out: PaxFields = {};
   for (const line of data.toString("utf8").split("\n")) {
-    const m = /^\d+ size=(\d+)$/.exec(line);
-    if (m) size = Number(m[1]);
+    const m = /^\d+ (size|GNU\.sparse\.realsize|path)=(.*)$/.exec(line);
+    if (m?.[1] === "size") out.size = Number(m[2]);
+    else if (m?.[1] === "path") out.path = m[2];
+    else if (m) out.realsize = Number(m[2]);
   }
-  return size;
+  return out;
+}
+
+/** What an extraction lets through: see {@link TarCounter}'s `guard`. */
+export interface ExtractGuard {
+  /** Let device nodes and FIFOs through, and keep setuid/setgid bits on files. */
+  allowSpecial: boolean;
+}
+
+/** Member types that create device nodes or FIFOs. */
+const SPECIAL_TYPES: Record<string, string> = { "3": "character device", "4": "block device", "6": "FIFO" };
+
+function memberName(h: Buffer, pax: PaxFields | undefined): string {
+  if (pax?.path) return pax.path;
+  const cstr = (b: Buffer) => b.toString("utf8").replace(/\0.*$/s, "");
+  const prefix = cstr(h.subarray(345, 500));
+  return prefix ? `${prefix}/${cstr(h.subarray(0, 100))}` : cstr(h.subarray(0, 100));
+}
+
+/** Writes `mode` into a header block and recomputes its checksum (POSIX ustar layout). */
+function setHeaderMode(h: Buffer, mode: number): void {
+  h.write(mode.toString(8).padStart(7, "0") + "\0", 100, 8, "ascii");
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
 }
 
 /**
  * A pass-through stream that reads tar headers as the archive flows by and counts what it
  * holds, without buffering more than one header or pax record. Used on the way into a backup
  * (recorded in the manifest) and on the way out of a verification (compared with it).
+ *
+ * With a `guard` it is the filter in front of an extracting tar, which restores as root and
+ * would recreate whatever the archive says: a device node or FIFO fails the stream before tar
+ * sees it, and setuid/setgid bits of non-directories are cleared in the header (a planted
+ * archive must not yield a setuid-root shell); `stripped` names those members. It also passes
+ * nothing after the end-of-archive marker (two zero blocks), only checks that the rest is zero
+ * padding: tar exits at the marker, and writing the padding after it failed restores at random.
  */
 export class TarCounter extends Transform {
   readonly stats: TarStats = { files: 0, fileBytes: 0, entries: 0 };
+  /** With a guard: members whose setuid/setgid bits were cleared. */
+  readonly stripped: string[] = [];
   private header = Buffer.alloc(0);
   private skip = 0; // bytes of member data (padded) still to pass
   private capture: Buffer[] | undefined; // pax data being collected
   private captureLeft = 0;
-  private nextSize: number | undefined;
-  private ended = false;
+  private pax: PaxFields | undefined;
+  /** The end-of-archive marker went by. */
+  ended = false;
+  private trailer = 0; // bytes after the first zero block that still belong to the archive (the second one)
+
+  constructor(private readonly guard?: ExtractGuard) {
+    super();
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
@@ -50,7 +100,13 @@ export class TarCounter extends Transform {
     } catch (e) {
       return cb(e as Error);
     }
-    cb(null, chunk);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    // A truncated archive's last partial header: passed on so the consumer sees the same bytes.
+    if (this.header.length) this.push(this.header);
+    cb();
   }
 
   private consume(chunk: Buffer): void {
@@ -63,11 +119,11 @@ export class TarCounter extends Transform {
           this.capture.push(chunk.subarray(off, off + take));
           this.captureLeft -= take;
         }
+        this.push(chunk.subarray(off, off + n));
         this.skip -= n;
         off += n;
         if (this.skip === 0 && this.capture) {
-          const size = paxSize(Buffer.concat(this.capture));
-          if (size !== undefined) this.nextSize = size;
+          this.pax = paxFields(Buffer.concat(this.capture));
           this.capture = undefined;
         }
         continue;
@@ -81,34 +137,63 @@ export class TarCounter extends Transform {
       this.header = Buffer.alloc(0);
       if (h.every((x) => x === 0)) {
         this.ended = true; // end-of-archive marker; the rest is padding
+        this.push(h);
+        this.trailer = 512;
         continue;
       }
-      if (h.subarray(257, 262).toString("ascii") !== "ustar") throw new Error("not a tar archive (bad header magic)");
-      const type = String.fromCharCode(h[156]!);
-      let size = parseOctalOrBase256(h.subarray(124, 136));
-      const padded = Math.ceil(size / 512) * 512;
-      if (type === "x" || type === "g") {
-        if (type === "x") {
-          this.capture = [];
-          this.captureLeft = size;
-        }
-        this.skip = padded;
-        continue;
+      this.member(h);
+    }
+    if (off < chunk.length) this.afterEnd(chunk.subarray(off));
+  }
+
+  /** Bytes after the first zero block: the second one and the padding to the record size. */
+  private afterEnd(rest: Buffer): void {
+    if (!this.guard) return void this.push(rest);
+    if (!rest.every((x) => x === 0)) throw new Error("data after the tar end-of-archive marker (not zero padding): the archive is damaged or was tampered with");
+    const n = Math.min(this.trailer, rest.length);
+    if (n > 0) this.push(rest.subarray(0, n));
+    this.trailer -= n;
+  }
+
+  private member(h: Buffer): void {
+    if (h.subarray(257, 262).toString("ascii") !== "ustar") throw new Error("not a tar archive (bad header magic)");
+    const type = String.fromCharCode(h[156]!);
+    let size = parseOctalOrBase256(h.subarray(124, 136));
+    const padded = Math.ceil(size / 512) * 512;
+    if (type === "x" || type === "g") {
+      if (type === "x") {
+        this.capture = [];
+        this.captureLeft = size;
       }
-      if (type === "L" || type === "K") {
-        this.skip = padded; // GNU long name / long link: data is the name
-        continue;
-      }
-      if (this.nextSize !== undefined) {
-        size = this.nextSize;
-        this.nextSize = undefined;
-      }
-      this.stats.entries++;
-      if (type === "0" || type === "\0" || type === "7") {
-        this.stats.files++;
-        this.stats.fileBytes += size;
-      }
-      this.skip = Math.ceil(size / 512) * 512;
+      this.push(h);
+      this.skip = padded;
+      return;
+    }
+    if (type === "L" || type === "K") {
+      this.push(h);
+      this.skip = padded; // GNU long name / long link: data is the name
+      return;
+    }
+    const pax = this.pax;
+    this.pax = undefined;
+    if (pax?.size !== undefined) size = pax.size;
+    if (this.guard && !this.guard.allowSpecial) this.check(h, type, pax);
+    this.push(h);
+    this.stats.entries++;
+    if (type === "0" || type === "\0" || type === "7") {
+      this.stats.files++;
+      this.stats.fileBytes += pax?.realsize ?? size;
+    }
+    this.skip = Math.ceil(size / 512) * 512;
+  }
+
+  private check(h: Buffer, type: string, pax: PaxFields | undefined): void {
+    const special = SPECIAL_TYPES[type];
+    if (special) throw new Error(`the archive holds a ${special}, ${JSON.stringify(memberName(h, pax))}; restore refuses device nodes and FIFOs unless --allow-special is given`);
+    const mode = parseOctalOrBase256(h.subarray(100, 108));
+    if (type !== "5" && mode & 0o6000) {
+      setHeaderMode(h, mode & ~0o6000);
+      this.stripped.push(memberName(h, pax));
     }
   }
 }

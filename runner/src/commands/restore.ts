@@ -1,12 +1,12 @@
-import { promises as fsp, createWriteStream } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { promises as fsp, constants as fsConstants, createWriteStream } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Logger } from "pino";
 import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, output, workDir } from "../context";
 import { EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { checkIdentity, download, downloadToFile, selectBackup } from "../fetch";
-import { requireTools, run, startProc } from "../proc";
+import { requireTools, run } from "../proc";
 import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/postgres";
 import { Client } from "pg";
 import { scrub } from "../redact";
@@ -14,7 +14,7 @@ import { splitTriggers } from "../pgtoc";
 import { prepareRoles } from "../pgroles";
 import { Progress, formatBytes } from "../progress";
 import { ENV } from "../env";
-import { TarCounter } from "../tarstats";
+import { Extracted, countFiles, extractArchive, keptAsideName, memberPatterns, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
@@ -26,6 +26,8 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   targetDir?: string;
   targetFile?: string;
   force?: boolean;
+  allowSpecial?: boolean;
+  path?: string[];
   jobs: string;
 }
 
@@ -73,15 +75,6 @@ export async function targetContents(t: PgTarget): Promise<string> {
     throw new RunError(`cannot connect to the restore target ${t.display}: ${scrub(errorMessage(e), [t.password])}`);
   } finally {
     await c.end().catch(() => undefined);
-  }
-}
-
-async function dirIsEmpty(dir: string): Promise<boolean> {
-  try {
-    return (await fsp.readdir(dir)).length === 0;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw e;
   }
 }
 
@@ -135,9 +128,11 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
       detail = await restorePostgres(o, store, sel, jobs, progress);
+    } else if (o.path?.length && m.kind !== "volume" && m.kind !== "directory") {
+      throw new UsageError(`--path selects files inside a volume or directory archive; ${key} is a ${m.kind} backup`);
     } else if (m.kind === "volume" || m.kind === "directory") {
       if (!o.targetDir) throw new UsageError(`${key} is a ${m.kind} archive: restore it with --target-dir DIR`);
-      detail = await restoreArchive(o, store, sel, o.targetDir, progress);
+      detail = await restoreArchive(o, store, sel, o.targetDir, progress, log);
     } else {
       const file = o.targetFile ? resolve(o.targetFile) : o.targetDir ? join(resolve(o.targetDir), m.file?.name ?? `${name}.bin`) : undefined;
       if (!file) throw new UsageError(`${key} is a ${m.kind} file: restore it with --target-file FILE or --target-dir DIR`);
@@ -152,7 +147,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     output(
       o,
       result,
-      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`), ...notes.map((n) => `  ${n}`)].join("\n"),
+      [`restore ok: ${key} (${m.kind}, taken ${m.startedAt}) in ${secs.toFixed(1)}s`, ...sel.skipped.map((s) => `  SKIPPED a newer backup: ${s}`), ...notes.map((n) => `  ${n}`), ...(detail.keptAside ? [`  the previous contents are kept in ${detail.keptAside}`] : [])].join("\n"),
     );
     return EXIT_OK;
   } catch (e) {
@@ -276,49 +271,43 @@ export function compareCounts(expected: Array<{ table: string; rows: number }>, 
 }
 
 /**
- * Extracts into a staging directory beside the target and moves it into place only once the
- * whole archive decrypted, decompressed and matched the manifest.
+ * Extracts into a staging directory on the target's filesystem and swaps it in only once the
+ * whole archive decrypted, decompressed and matched the manifest (see restoreDir.ts).
  */
-async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, targetDir: string, progress: Progress) {
-  const target = resolve(targetDir);
+async function restoreArchive(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, targetDir: string, progress: Progress, log: Logger) {
   requireTools([{ cmd: "tar", why: "extracts the archive" }]);
-  if (!o.force && !(await dirIsEmpty(target))) {
-    throw new UsageError(`--target-dir ${target} is not empty; restore into an empty or new directory, or add --force to replace its contents`);
-  }
-  await fsp.mkdir(dirname(target), { recursive: true });
-  const staging = join(dirname(target), `.${basename(target)}.lifeboat-restore-${randomBytes(4).toString("hex")}`);
-  await fsp.mkdir(staging, { mode: 0o700 });
-  try {
+  const members = memberPatterns(o.path ?? []);
+  const plan = await planDirRestore(targetDir, !!o.force);
+  let got: Extracted | undefined;
+  let selected: number | undefined;
+  const { keptAside } = await restoreIntoDir(plan, async (staging) => {
     const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
-    const counter = new TarCounter();
-    const tar = startProc("tar", "tar", ["--extract", "--file=-", "--numeric-owner", "--preserve-permissions", "-C", staging]);
-    await Promise.all([pipeline(dl.out, counter, tar.child.stdin!), dl.done, tar.done]);
+    got = await extractArchive(dl.out, dl.done, staging, !!o.allowSpecial, members);
+    if (members.length) selected = await countFiles(staging);
     const want = sel.manifest.archive;
-    if (want && (want.files !== counter.stats.files || want.fileBytes !== counter.stats.fileBytes)) {
-      throw new RunError(`${sel.entry.key}: archive holds ${counter.stats.files} files / ${counter.stats.fileBytes} bytes, manifest says ${want.files} / ${want.fileBytes}`);
+    if (want && (want.files !== got.stats.files || want.fileBytes !== got.stats.fileBytes)) {
+      throw new RunError(`${sel.entry.key}: archive holds ${got.stats.files} files / ${got.stats.fileBytes} bytes, manifest says ${want.files} / ${want.fileBytes}`);
     }
-    // Swap into place.
-    await fsp.mkdir(target, { recursive: true });
-    if (o.force) for (const e of await fsp.readdir(target)) await fsp.rm(join(target, e), { recursive: true, force: true });
-    for (const e of await fsp.readdir(staging)) await fsp.rename(join(staging, e), join(target, e));
-    const st = await fsp.stat(staging);
-    await fsp.chmod(target, st.mode & 0o7777).catch(() => undefined);
-    return { files: counter.stats.files, bytes: counter.stats.fileBytes, target };
-  } finally {
-    await fsp.rm(staging, { recursive: true, force: true });
-  }
+  });
+  const { stats, stripped } = got!;
+  if (stripped.length) log.warn({ stripped }, `cleared setuid/setgid bits of ${stripped.length} file(s) (--allow-special keeps them): ${stripped.slice(0, 10).join(", ")}`);
+  if (keptAside) log.warn({ keptAside }, `the previous contents of ${plan.target} were moved to ${keptAside}`);
+  return { files: stats.files, bytes: stats.fileBytes, target: plan.target, ...(members.length ? { paths: members, restoredFiles: selected } : {}), ...(keptAside ? { keptAside } : {}), ...(stripped.length ? { setuidStripped: stripped } : {}) };
 }
 
 async function restoreFile(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, file: string, progress: Progress) {
   const exists = await fsp.stat(file).then(() => true, () => false);
-  if (exists && !o.force) throw new UsageError(`${file} already exists; add --force to replace it`);
+  const aside = keptAsideName(file);
+  if (exists && !o.force) throw new UsageError(`${file} already exists; add --force to replace it (the current file is then kept as ${aside})`);
   await fsp.mkdir(dirname(file), { recursive: true });
   const partial = `${file}.lifeboat-partial-${randomBytes(4).toString("hex")}`;
   try {
     const dl = await download(store, sel, o.identity!, (n) => progress.update(n));
     await Promise.all([pipeline(dl.out, createWriteStream(partial, { mode: 0o600, flags: "wx" })), dl.done]);
+    // A second name for the current file, then an atomic rename over it: the path never lacks a file.
+    if (exists) await fsp.link(file, aside).catch(() => fsp.copyFile(file, aside, fsConstants.COPYFILE_EXCL));
     await fsp.rename(partial, file);
-    return { file, bytes: dl.rawBytes(), size: formatBytes(dl.rawBytes()) };
+    return { file, bytes: dl.rawBytes(), size: formatBytes(dl.rawBytes()), ...(exists ? { keptAside: aside } : {}) };
   } finally {
     await fsp.rm(partial, { force: true });
   }

@@ -17,7 +17,7 @@ import { countRows, pgClient, pgEnv, pgTarget, quoteIdent } from "../sources/pos
 import { withDatabase } from "../pgconn";
 import { prepareRoles } from "../pgroles";
 import { scrub } from "../redact";
-import { TarCounter } from "../tarstats";
+import { extractArchive } from "../restoreDir";
 import { compareCounts } from "./restore";
 import { Store } from "../store";
 import { Progress } from "../progress";
@@ -146,17 +146,7 @@ async function check(o: VerifyOpts, store: Store, sel: Selected, problems: strin
   };
   if (m.kind === "postgres") return verifyPostgres(o, sel, dl, problems, rawCheck, log);
   if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log);
-  if (m.kind === "volume" || m.kind === "directory") {
-    const counter = new TarCounter();
-    await Promise.all([pipeline(dl.out, counter, sink()), dl.done]);
-    rawCheck();
-    const want = m.archive;
-    const got = counter.stats;
-    if (want && (want.files !== got.files || want.fileBytes !== got.fileBytes || want.entries !== got.entries)) {
-      problems.push(`${sel.entry.key}: archive holds ${got.files} files / ${got.fileBytes} bytes / ${got.entries} entries, manifest says ${want.files} / ${want.fileBytes} / ${want.entries}`);
-    }
-    return { files: got.files, bytes: got.fileBytes };
-  }
+  if (m.kind === "volume" || m.kind === "directory") return verifyArchive(o, sel, dl, problems, rawCheck);
   if (m.kind === "redis") {
     let head = Buffer.alloc(0);
     dl.out.on("data", (c: Buffer) => {
@@ -177,6 +167,30 @@ async function check(o: VerifyOpts, store: Store, sel: Selected, problems: strin
     const r = (await run("sqlite3", "sqlite3", [file, "PRAGMA integrity_check;"])).trim();
     if (r !== "ok") problems.push(`${sel.entry.key}: SQLite integrity_check: ${r.slice(0, 500)}`);
     return { integrity: r.slice(0, 100) };
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Extracts the archive into a scratch directory under --work-dir exactly as `restore` does (the
+ * same guard and tar flags), so an archive restore would refuse (`..` members, symlink tricks,
+ * device nodes, data after the end marker) fails verification too.
+ */
+async function verifyArchive(o: VerifyOpts, sel: Selected, dl: Awaited<ReturnType<typeof download>>, problems: string[], rawCheck: () => void): Promise<Record<string, unknown>> {
+  requireTools([{ cmd: "tar", why: "extracts the archive into a scratch directory" }]);
+  const dir = await fsp.mkdtemp(join(workDir(o), "lifeboat-verify-"));
+  try {
+    const { stats: got } = await extractArchive(dl.out, dl.done, dir, false).catch((e) => {
+      dl.kill();
+      throw e;
+    });
+    rawCheck();
+    const want = sel.manifest.archive;
+    if (want && (want.files !== got.files || want.fileBytes !== got.fileBytes || want.entries !== got.entries)) {
+      problems.push(`${sel.entry.key}: archive holds ${got.files} files / ${got.fileBytes} bytes / ${got.entries} entries, manifest says ${want.files} / ${want.fileBytes} / ${want.entries}`);
+    }
+    return { files: got.files, bytes: got.fileBytes };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }

@@ -87,8 +87,13 @@ export async function openArchive(o: SourceOptions): Promise<OpenSource> {
     await cleanup();
     throw e;
   }
-  // --sort=name: members in a stable order, the same for the same tree.
-  const args = ["--create", "--file=-", "--numeric-owner", "--format=gnu", "--sort=name", "-C", root];
+  // --sort=name: members in a stable order, the same for the same tree. POSIX (pax) format:
+  // the one that carries xattrs and ACLs; atime/ctime left out (they change on every read and
+  // restore cannot set ctime). --sparse: holes stay holes, in the archive and on restore.
+  const args = [
+    "--create", "--file=-", "--numeric-owner", "--format=posix", "--pax-option=delete=atime,delete=ctime",
+    "--sparse", "--xattrs", "--acls", "--sort=name", "-C", root,
+  ];
   if (rels.length) {
     args.push("--anchored", "--no-wildcards");
     for (const rel of rels) for (const sfx of ["", "-wal", "-shm", "-journal"]) args.push(`--exclude=./${rel}${sfx}`);
