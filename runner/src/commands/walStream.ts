@@ -29,6 +29,7 @@ import { Alerts } from "../alerts";
 import { pgTool } from "../pitr/pgtools";
 import { isCompletedWalFile, isPartialName } from "../pitr/wal";
 import { uploadWal } from "../pitr/walUpload";
+import { Coverage, walItem } from "../pitr/coverage";
 
 export interface WalStreamOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -85,7 +86,7 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   return s.run();
 }
 
-interface StreamerConfig {
+export interface StreamerConfig {
   name: string;
   target: PgTarget;
   slot: string;
@@ -103,7 +104,7 @@ interface StreamerConfig {
 
 const POLL_MS = 500;
 
-class WalStreamer {
+export class WalStreamer {
   private stopping = false;
   private wake: (() => void) | undefined;
   private receiver: Proc | undefined;
@@ -116,7 +117,9 @@ class WalStreamer {
   private nextUploadAt = 0;
   private nextPartialAt = 0;
   private lastPartial: { file: string; sha: string } | undefined;
-  /** Everything the spool held at this time is in the bucket. */
+  /** Which spool contents are in the bucket: coverage advances only over a contiguous uploaded chain. */
+  private readonly coverage = new Coverage(Date.now());
+  /** Everything written up to this time is in the bucket (bounded by pg_receivewal being down). */
   private coveredAt = Date.now();
   private lagAlerted = false;
   private readonly scrubber: (s: string) => string;
@@ -125,16 +128,23 @@ class WalStreamer {
     this.scrubber = (s) => scrub(s, [c.target.password]);
   }
 
+  /** Everything the server wrote up to this time is in the bucket. */
+  get coveredUntil(): number {
+    return this.coveredAt;
+  }
+
+  /** Flush the spool and stop (what SIGTERM does). */
+  stop(why: string): void {
+    if (this.stopping) return;
+    this.c.log.info(`wal-stream ${this.c.name}: ${why}, flushing and stopping`);
+    this.stopping = true;
+    this.wake?.();
+  }
+
   async run(): Promise<number> {
     const { log, name, slot, spool } = this.c;
-    const onSignal = (sig: string) => {
-      if (this.stopping) return;
-      log.info({ signal: sig }, `wal-stream ${name}: ${sig} received, flushing and stopping`);
-      this.stopping = true;
-      this.wake?.();
-    };
-    const term = () => onSignal("SIGTERM");
-    const int = () => onSignal("SIGINT");
+    const term = () => this.stop("SIGTERM received");
+    const int = () => this.stop("SIGINT received");
     process.on("SIGTERM", term);
     process.on("SIGINT", int);
     log.info({ source: name, slot, spool, flushIntervalSeconds: this.c.flushMs / 1000, dest: this.c.store.description }, `wal-stream ${name} started`);
@@ -245,6 +255,8 @@ class WalStreamer {
         const data = await fsp.readFile(path);
         const m = await uploadWal({ store: this.c.store, source: this.c.name, file: f, data, capturedAt: new Date(), recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
         await fsp.rm(path, { force: true });
+        this.coverage.uploaded(walItem(f));
+        this.advanceCoverage();
         this.c.log.info({ file: f, key: m.key, rawBytes: m.rawBytes, storedBytes: m.storedBytes }, `uploaded WAL ${f}`);
         this.uploadFailures = 0;
       } catch (e) {
@@ -256,24 +268,28 @@ class WalStreamer {
   }
 
   /** Uploads the segment being written when it changed since the last upload. */
-  private async syncPartial(force = false): Promise<boolean> {
+  private async syncPartial(): Promise<boolean> {
     const capturedAt = new Date();
-    const partial = (await this.spoolFiles()).filter(isPartialName).pop();
+    const files = await this.spoolFiles();
+    // Completed files still in the spool at capture time must be uploaded too before this
+    // capture counts as covered (one may have completed since syncCompleted listed the spool).
+    const completed = files.filter(isCompletedWalFile).map((f) => walItem(f));
+    const partial = files.filter(isPartialName).pop();
     if (!partial) {
-      this.covered(capturedAt.getTime());
+      this.coverage.snapshot(capturedAt.getTime(), completed);
+      this.advanceCoverage();
       return true;
     }
     try {
       const data = await fsp.readFile(join(this.c.spool, partial));
       const sha = createHash("sha256").update(data).digest("hex");
-      if (!force && this.lastPartial?.file === partial && this.lastPartial.sha === sha) {
-        this.covered(capturedAt.getTime());
-        return true;
-      }
+      this.coverage.snapshot(capturedAt.getTime(), [...completed, walItem(partial, sha)]);
+      this.advanceCoverage();
       if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
       const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
       this.lastPartial = { file: partial, sha };
-      this.covered(capturedAt.getTime());
+      this.coverage.uploaded(walItem(partial, sha));
+      this.advanceCoverage();
       this.c.log.info({ file: partial, key: m.key, storedBytes: m.storedBytes }, `uploaded partial WAL ${partial}`);
       this.uploadFailures = 0;
       return true;
@@ -284,8 +300,9 @@ class WalStreamer {
     }
   }
 
-  private covered(at: number): void {
+  private advanceCoverage(): void {
     // While pg_receivewal is down, the spool says nothing about what the server has written since.
+    const at = this.coverage.coveredAt;
     const bound = this.receiverDownSince !== undefined ? Math.min(at, this.receiverDownSince) : at;
     this.coveredAt = Math.max(this.coveredAt, bound);
   }
@@ -330,7 +347,7 @@ class WalStreamer {
     let ok = false;
     for (let attempt = 0; attempt < 3 && !ok; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 1000 * attempt));
-      ok = (await this.syncCompleted()) && (await this.syncPartial(true));
+      ok = (await this.syncCompleted()) && (await this.syncPartial());
     }
     if (!ok) {
       const text = `Lifeboat: wal-stream ${name} stopped with WAL not uploaded; it stays in the spool ${this.c.spool} and is uploaded on the next start`;
