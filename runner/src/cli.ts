@@ -143,7 +143,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--spool-dir <dir>", "local spool for WAL not yet uploaded; keep it on a persistent volume (default <work-dir>/lifeboat-wal-<name>)").env(ENV.walSpoolDir))
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .addOption(new Option("--flush-interval <duration>", "upload the partial segment this often: the recovery point objective").env(ENV.walFlushInterval).default("60s"))
-        .addOption(new Option("--max-lag <duration>", "alert when WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
+        .addOption(new Option("--max-lag <duration>", "alert (measured continuously, also during a slow upload) before the WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),

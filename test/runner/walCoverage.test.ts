@@ -7,8 +7,10 @@
  *    pg_receivewal does) and a local store the test can hold or fail uploads in: segment N
  *    completing between the completed-file pass and the partial pass, then never reaching the
  *    bucket (a host loss), must not let the upload of N+1's partial advance coverage.
+ * 3. Lag is measured on a timer: with an upload that takes far longer than --max-lag, the alert
+ *    reaches the webhook before the data at risk (now - covered) exceeds --max-lag.
  */
-import { chmodSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,7 +132,7 @@ function harness(opts: { flushMs: number; maxLagMs?: number; webhook?: string })
   // Stands in for pg_receivewal: slot creation succeeds, streaming "starts" and idles; the test writes the spool.
   writeFileSync(fake, `#!/bin/sh\ncase " $* " in *" --create-slot "*) exit 0;; esac\necho "pg_receivewal: starting log streaming at 0/1000000 (timeline 1)" >&2\nexec sleep 600\n`);
   chmodSync(fake, 0o755);
-  require("node:fs").mkdirSync(spool, { mode: 0o700 });
+  mkdirSync(spool, { mode: 0o700 });
   const store = new TestStore(join(dir, "bucket"));
   const log = pino({ level: "silent" });
   const streamer = new WalStreamer({
@@ -192,6 +194,35 @@ describe("WalStreamer coverage", () => {
       const healed = Date.now();
       await until("coverage past segment 2", () => h.streamer.coveredUntil >= healed);
     } finally {
+      h.streamer.stop("test done");
+      await running;
+    }
+  });
+});
+
+describe("WalStreamer lag alerts", () => {
+  let hook: Hook;
+  beforeAll(async () => (hook = await startWebhook()));
+  afterAll(() => hook.stop());
+
+  test("a slow upload: the --max-lag alert is sent before the data at risk exceeds --max-lag, and caught up follows", async () => {
+    const maxLagMs = 3000;
+    const h = harness({ flushMs: 1000, maxLagMs, webhook: hook.url + "/slack" });
+    h.write(SEG(1) + ".partial");
+    const running = h.streamer.run();
+    const writer = setInterval(() => h.write(SEG(1) + ".partial"), 200); // commits keep coming
+    try {
+      await until("the first partial upload", () => h.store.uploaded.length > 0);
+      h.store.delayMs = 8000; // every upload from now on takes 8 s
+      await until("the lag alert", () => hook.received.some((r) => /behind/.test(r.body)), 20_000);
+      const alert = hook.received.find((r) => /behind/.test(r.body))!;
+      const covered = h.streamer.coveredUntil;
+      expect(alert.at - covered).toBeLessThanOrEqual(maxLagMs);
+      expect(JSON.parse(alert.body).text).toMatch(/WAL of app-db is \d+s behind in test store \(--max-lag 3s\): uploads are behind/);
+      h.store.delayMs = 0;
+      await until("the caught-up message", () => hook.received.some((r) => /caught up/.test(r.body)), 20_000);
+    } finally {
+      clearInterval(writer);
       h.streamer.stop("test done");
       await running;
     }

@@ -103,6 +103,13 @@ export interface StreamerConfig {
 }
 
 const POLL_MS = 500;
+/**
+ * Lag is measured on its own timer every LAG_TICK_MS, not after uploads: an upload can take
+ * minutes, and the data at risk grows meanwhile. The alert goes out once the lag is within
+ * LAG_LEAD_MS of --max-lag, so it is sent before the data at risk exceeds --max-lag.
+ */
+const LAG_TICK_MS = 250;
+const LAG_LEAD_MS = 2 * LAG_TICK_MS;
 
 export class WalStreamer {
   private stopping = false;
@@ -122,6 +129,7 @@ export class WalStreamer {
   /** Everything written up to this time is in the bucket (bounded by pg_receivewal being down). */
   private coveredAt = Date.now();
   private lagAlerted = false;
+  private checkingLag = false;
   private readonly scrubber: (s: string) => string;
 
   constructor(private readonly c: StreamerConfig) {
@@ -148,6 +156,7 @@ export class WalStreamer {
     process.on("SIGTERM", term);
     process.on("SIGINT", int);
     log.info({ source: name, slot, spool, flushIntervalSeconds: this.c.flushMs / 1000, dest: this.c.store.description }, `wal-stream ${name} started`);
+    const lagTimer = setInterval(() => void this.checkLag(), LAG_TICK_MS);
     try {
       // Whatever a previous run left in the spool goes first.
       await this.syncCompleted();
@@ -160,11 +169,11 @@ export class WalStreamer {
             await this.syncPartial();
           }
         }
-        await this.checkLag();
         await this.sleep(POLL_MS);
       }
       return await this.shutdown();
     } finally {
+      clearInterval(lagTimer);
       process.off("SIGTERM", term);
       process.off("SIGINT", int);
     }
@@ -315,15 +324,24 @@ export class WalStreamer {
   }
 
   private async checkLag(): Promise<void> {
-    if (this.c.maxLagMs === undefined) return;
+    if (this.c.maxLagMs === undefined || this.checkingLag) return;
+    this.checkingLag = true;
+    try {
+      await this.alertOnLag(this.c.maxLagMs);
+    } finally {
+      this.checkingLag = false;
+    }
+  }
+
+  private async alertOnLag(maxLagMs: number): Promise<void> {
     const lag = Date.now() - this.coveredAt;
-    if (lag > this.c.maxLagMs && !this.lagAlerted) {
+    if (lag >= maxLagMs - LAG_LEAD_MS && !this.lagAlerted) {
       this.lagAlerted = true;
       const why = this.receiverDownSince !== undefined ? "pg_receivewal is not streaming" : this.uploadFailures ? "uploads are failing" : "uploads are behind";
-      const text = `Lifeboat: WAL of ${this.c.name} is ${formatDuration(Math.round(lag / 1000))} behind in ${this.c.store.description} (more than --max-lag ${formatDuration(this.c.maxLagMs / 1000)}): ${why}; point-in-time recovery would lose that much`;
+      const text = `Lifeboat: WAL of ${this.c.name} is ${formatDuration(Math.round(lag / 1000))} behind in ${this.c.store.description} (--max-lag ${formatDuration(maxLagMs / 1000)}): ${why}; point-in-time recovery would lose that much, and more while this lasts`;
       this.c.log.error({ lagSeconds: lag / 1000 }, text);
       await this.c.alerts.failure(text);
-    } else if (lag <= this.c.maxLagMs && this.lagAlerted) {
+    } else if (lag < maxLagMs - LAG_LEAD_MS && this.lagAlerted) {
       this.lagAlerted = false;
       const text = `Lifeboat: WAL of ${this.c.name} caught up (lag ${Math.round(lag / 1000)}s)`;
       this.c.log.info(text);
