@@ -25,7 +25,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { backupArgs, basebackupArgs, restoreArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
+import { backupArgs, basebackupArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
 import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
@@ -53,12 +53,13 @@ let sidecarLog = "";
 const restored: Array<{ dir: string; port: number }> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const stateFile = () => join(work, "state", "runner-state.json");
 const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
 
 function startSidecar(): ChildProcess {
   const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
   const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url, LIFEBOAT_PING_URL: `${hook.url}/ping`, LIFEBOAT_STATE_FILE: stateFile() },
     detached: true, // its own process group: killing the group is what a container kill does
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -322,6 +323,56 @@ test("kill -9 of the sidecar in the middle of a segment and a restart lose nothi
   await sleep((FLUSH_SECONDS + 2) * 1000);
   markAfterRestart = committed[committed.length - 1]!;
   expect(sidecarLog).toMatch(/starting log streaming/);
+});
+
+/** pg_receivewal processes (not zombies) streaming into the test's spool. */
+function receiversOnSpool(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv.some((a) => a.endsWith("pg_receivewal")) && argv.includes(spool) && !readFileSync(`/proc/${d}/stat`, "utf8").includes(") Z ")) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+async function statusLocal() {
+  const r = await runner(statusArgs({ name: NAME, local: true, json: true, stateFile: stateFile() }), {});
+  return { code: r.code, out: JSON.parse(r.stdout || "{}"), text: describeRun(r) };
+}
+
+test("kill -9 of the sidecar process alone: pg_receivewal dies with it; a stale receiver is stopped on restart; heartbeat, status --local and ping", async () => {
+  await waitFor("the sidecar's slot to be active", slotActive, 30_000);
+  // Streaming: the heartbeat says so, status --local is healthy, the success ping came.
+  await waitFor("a healthy status --local", async () => (await statusLocal()).code === 0, 30_000);
+  const healthy = await statusLocal();
+  expect(healthy.out.sources).toEqual([expect.objectContaining({ source: NAME, healthy: true, problems: [] })]);
+  await waitFor("a success ping", () => hook.received.some((h) => h.path === "/ping"), 30_000);
+  expect(hook.received.some((h) => h.path === "/ping/start")).toBe(true);
+
+  // SIGKILL to the node process only (not its group): nothing can stop pg_receivewal but the kernel.
+  const child = sidecar!;
+  expect(receiversOnSpool().length).toBe(1);
+  const closed = new Promise<void>((r) => child.once("close", () => r()));
+  process.kill(child.pid!, "SIGKILL");
+  await closed;
+  await waitFor("pg_receivewal to die with its parent", () => receiversOnSpool().length === 0, 2000); // at once (the kernel), not at its next write to a closed pipe
+  await waitFor("the slot to be released", async () => !(await slotActive()), 10_000);
+
+  // A receiver left by an older sidecar (no parent-death guard) holds the slot: the restart stops it.
+  const orphan = spawn(pgBin("pg_receivewal"), ["--directory", spool, "--slot", "lifeboat_app_db", "--dbname", pg.replicationUrl!("app"), "--no-password"], { detached: true, stdio: "ignore" });
+  orphan.unref();
+  await waitFor("the orphan receiver to hold the slot", slotActive, 30_000);
+  sidecarLog = "";
+  startSidecar();
+  await waitFor("the restarted sidecar to stream", () => /starting log streaming/.test(sidecarLog), 30_000);
+  expect(sidecarLog).toMatch(new RegExp(`stopped a stale pg_receivewal \\(pid ${orphan.pid}\\)`));
+  expect(receiversOnSpool().filter((p) => p === orphan.pid)).toEqual([]);
+  await waitFor("a healthy status --local after the restart", async () => (await statusLocal()).code === 0, 30_000);
 });
 
 test("host loss: with the writer stopped and the sidecar killed, restore --at latest loses at most the flush interval", async () => {

@@ -149,6 +149,7 @@ function harness(opts: { flushMs: number; maxLagMs?: number; webhook?: string })
     store,
     alerts: new Alerts({ webhook: opts.webhook }, log),
     log,
+    statePath: join(dir, "state", "runner-state.json"),
   });
   const write = (name: string) => writeFileSync(join(spool, name), randomBytes(64));
   const complete = (n: number) => renameSync(join(spool, SEG(n) + ".partial"), join(spool, SEG(n)));

@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { Logger } from "pino";
 import { formatDuration, parseDuration } from "lifeboat-core";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, workDir } from "../context";
+import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, statePath, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { parseRecipients } from "../age";
 import { Proc, requireTools, run, startProc } from "../proc";
@@ -30,6 +30,8 @@ import { pgTool } from "../pitr/pgtools";
 import { isCompletedWalFile, isPartialName } from "../pitr/wal";
 import { uploadWal } from "../pitr/walUpload";
 import { Coverage, walItem } from "../pitr/coverage";
+import { dieWithParent, stopStaleReceivers } from "../pitr/receiver";
+import { HEARTBEAT_EVERY_MS, writeHeartbeat } from "../pitr/heartbeat";
 
 export interface WalStreamOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -82,7 +84,7 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   ]);
   const spool = resolve(o.spoolDir || join(workDir(o), `lifeboat-wal-${name}`));
   await fsp.mkdir(spool, { recursive: true, mode: 0o700 });
-  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log });
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o) });
   return s.run();
 }
 
@@ -100,6 +102,8 @@ export interface StreamerConfig {
   store: Store;
   alerts: Alerts;
   log: Logger;
+  /** The runner state file: the heartbeat record lives beside it. */
+  statePath: string;
 }
 
 const POLL_MS = 500;
@@ -110,6 +114,8 @@ const POLL_MS = 500;
  */
 const LAG_TICK_MS = 250;
 const LAG_LEAD_MS = 2 * LAG_TICK_MS;
+/** The healthcheck success ping (--ping-url) goes out this often while streaming within --max-lag. */
+const PING_EVERY_MS = 60_000;
 
 export class WalStreamer {
   private stopping = false;
@@ -130,6 +136,8 @@ export class WalStreamer {
   private coveredAt = Date.now();
   private lagAlerted = false;
   private checkingLag = false;
+  private warnedUnguarded = false;
+  private lastPingAt = 0;
   private readonly scrubber: (s: string) => string;
 
   constructor(private readonly c: StreamerConfig) {
@@ -157,6 +165,9 @@ export class WalStreamer {
     process.on("SIGINT", int);
     log.info({ source: name, slot, spool, flushIntervalSeconds: this.c.flushMs / 1000, dest: this.c.store.description }, `wal-stream ${name} started`);
     const lagTimer = setInterval(() => void this.checkLag(), LAG_TICK_MS);
+    const beatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_EVERY_MS);
+    await this.c.alerts.ping("start");
+    await this.heartbeat();
     try {
       // Whatever a previous run left in the spool goes first.
       await this.syncCompleted();
@@ -174,6 +185,7 @@ export class WalStreamer {
       return await this.shutdown();
     } finally {
       clearInterval(lagTimer);
+      clearInterval(beatTimer);
       process.off("SIGTERM", term);
       process.off("SIGINT", int);
     }
@@ -194,9 +206,11 @@ export class WalStreamer {
     if (this.receiver || this.starting || this.stopping || Date.now() < this.nextStartAt) return;
     const { log, slot, spool, target, receivewal } = this.c;
     const env = pgEnv(target);
-    // Starting is asynchronous: the slot is created (if missing) first.
+    // Starting is asynchronous: a stale receiver is stopped and the slot created (if missing) first.
     this.starting = true;
     void (async () => {
+      const stale = await stopStaleReceivers(spool, slot);
+      if (stale.length) log.warn({ pids: stale, slot }, `stopped a stale pg_receivewal (pid ${stale.join(", ")}) still holding slot ${slot} for this spool (its sidecar died without stopping it)`);
       try {
         await run("pg_receivewal", receivewal, ["--create-slot", "--if-not-exists", "--slot", slot, "--dbname", target.url, "--no-password"], {
           env,
@@ -209,12 +223,13 @@ export class WalStreamer {
       }
       this.starting = false;
       if (this.stopping) return;
-      const p = startProc(
-        "pg_receivewal",
-        receivewal,
-        ["--directory", spool, "--slot", slot, "--dbname", target.url, "--synchronous", "--no-loop", "--no-password", "--status-interval", String(this.c.statusInterval), "--verbose"],
-        { env, scrubber: this.scrubber, stdinIgnore: true },
-      );
+      // Under setpriv --pdeathsig: the receiver dies with this process, even on SIGKILL.
+      const cmd = dieWithParent(receivewal, ["--directory", spool, "--slot", slot, "--dbname", target.url, "--synchronous", "--no-loop", "--no-password", "--status-interval", String(this.c.statusInterval), "--verbose"]);
+      if (!cmd.guarded && !this.warnedUnguarded) {
+        this.warnedUnguarded = true;
+        log.warn("setpriv (util-linux) not found: pg_receivewal will not die with wal-stream on SIGKILL; a restart stops such a stale receiver");
+      }
+      const p = startProc("pg_receivewal", cmd.cmd, cmd.args, { env, scrubber: this.scrubber, stdinIgnore: true });
       this.receiver = p;
       this.receiverStartedAt = Date.now();
       let buffered = "";
@@ -321,6 +336,29 @@ export class WalStreamer {
     const backoff = Math.min(30_000, 1000 * 2 ** Math.min(5, this.uploadFailures - 1));
     this.nextUploadAt = Date.now() + backoff;
     this.c.log.warn({ file, retryInSeconds: backoff / 1000, err: errorMessage(e) }, `uploading WAL ${file} failed (kept in the spool, retrying): ${errorMessage(e)}`);
+  }
+
+  /** The heartbeat record `status --local` reads, and the periodic success ping while healthy. */
+  private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    const streaming = this.receiver !== undefined && this.receiverDownSince === undefined;
+    try {
+      await writeHeartbeat(this.c.statePath, {
+        version: 1,
+        source: this.c.name,
+        pid: process.pid,
+        at: new Date(now).toISOString(),
+        streaming,
+        coveredUntil: new Date(this.coveredAt).toISOString(),
+        maxLagSeconds: this.c.maxLagMs === undefined ? undefined : this.c.maxLagMs / 1000,
+      });
+    } catch (e) {
+      this.c.log.warn(`wal-stream ${this.c.name}: writing the heartbeat failed: ${errorMessage(e)}`);
+    }
+    if (streaming && !this.lagAlerted && now - this.lastPingAt >= PING_EVERY_MS) {
+      this.lastPingAt = now;
+      await this.c.alerts.ping("success");
+    }
   }
 
   private async checkLag(): Promise<void> {
