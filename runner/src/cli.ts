@@ -43,7 +43,7 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification)", "latest")
+    .option("--at <time>", "newest backup at or before TIME (ISO 8601 or key timestamp), `latest`, or `latest-verified` (newest with a passing verification); for point-in-time recovery TIME needs Z or an offset, keeps microseconds, and must not be after the newest WAL", "latest")
     .option("--key <key>", "an exact backup key instead of --at")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }

@@ -250,9 +250,9 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
   await sleep((FLUSH_SECONDS + 2) * 1000);
   const dir = join(work, "at-t1");
   const res = await restore(T1.toISOString(), dir);
-  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString(), walGap: null });
+  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString().replace("Z", "000Z"), walGap: null });
   expect(res.walFiles).toBeGreaterThan(0);
-  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "+00")}'`);
+  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "000+00:00")}'`);
   expect(existsSync(join(dir, "recovery.signal"))).toBe(true);
 
   const byT1 = (await pg.query<{ id: string }>("app", `SELECT id FROM ticks WHERE pg_xact_commit_timestamp(xmin) <= '${T1.toISOString()}' ORDER BY id`)).map((r) => Number(r.id));
@@ -267,6 +267,43 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
     await c.end();
     stopRestored(dir);
   }
+});
+
+test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless or a future --at is refused before anything is created", async () => {
+  // A DDL whose commit time has microseconds that milliseconds cannot express.
+  let exact = "";
+  for (let i = 0; !exact; i++) {
+    await pg.query("app", `CREATE TABLE exact_ddl_${i} (x int)`);
+    const r = await pg.query<{ t: string }>("app", `SELECT to_char(pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t FROM pg_class WHERE relname = 'exact_ddl_${i}'`);
+    if (!/000Z$/.test(r[0]!.t)) exact = `${r[0]!.t}|exact_ddl_${i}`;
+  }
+  const [at, table] = exact.split("|") as [string, string];
+  await sleep((FLUSH_SECONDS + 2) * 1000); // the writer commits on after it; WAL shipped beyond
+  const dir = join(work, "at-exact");
+  const res = await restore(at, dir);
+  expect(res.recoveryTarget).toBe(at);
+  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${at.replace("T", " ").replace("Z", "+00:00")}'`);
+  const c = await startRestored(dir);
+  try {
+    const r = await c.query("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+    expect(r.rows[0].present).toBe(true);
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+
+  const refused = async (atText: string) => {
+    const d = join(work, `refused-${restored.length}-${atText.length}`);
+    const r = await runner(restoreArgs({ name: NAME, at: atText, targetDir: d, identity: key.file, ...dest() }), { ...s3.env });
+    expect(existsSync(d)).toBe(false);
+    return r;
+  };
+  const zoneless = await refused(at.replace("Z", ""));
+  expect(zoneless.code).toBe(2);
+  expect(zoneless.stderr).toMatch(/--at "[^"]+" has no time zone: add Z \(UTC\) or an offset/);
+  const future = await refused(new Date(Date.now() + 3600_000).toISOString());
+  expect(future.code).toBe(2);
+  expect(future.stderr).toMatch(/--at \S+ is after the newest WAL of app-db in the bucket \(captured [^)]+\): PostgreSQL would stop/);
 });
 
 async function verify(sel: { at?: string; key?: string }) {

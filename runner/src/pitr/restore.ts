@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { Transform, TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Logger } from "pino";
-import { listBackups, parseAt, readManifest, BackupEntry } from "../catalog";
+import { listBackups, readManifest, BackupEntry } from "../catalog";
 import { checkIdentity, download } from "../fetch";
 import { BASEBACKUP_EXT, Manifest, parseWalManifest, WalManifest } from "../manifest";
 import { decode } from "../pipeline";
@@ -20,6 +20,7 @@ import { requireTools, startProc } from "../proc";
 import { Store } from "../store";
 import { RunError, UsageError } from "../errors";
 import { Progress } from "../progress";
+import { parseRecoveryTarget, RecoveryTarget } from "./target";
 import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentPosition, timelineOf, WalObject } from "./wal";
 
 /** The directory inside the restored data directory that restore_command copies WAL from. */
@@ -59,11 +60,6 @@ async function dirIsEmpty(dir: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return true;
     throw e;
   }
-}
-
-/** A timestamp recovery_target_time accepts (it rejects ISO 8601's `T` and `Z`): `2026-11-22 13:30:00.058+00`. */
-export function recoveryTargetTime(d: Date): string {
-  return d.toISOString().replace("T", " ").replace("Z", "+00");
 }
 
 /** `'...'` for postgresql.conf. */
@@ -143,9 +139,10 @@ async function fetchWal(store: Store, o: WalObject, identity: string, dir: strin
 }
 
 export async function restorePitr(store: Store, o: PitrOptions, log: Logger, progress: Progress): Promise<Record<string, unknown>> {
-  const parsed = parseAt(o.at);
-  if (parsed === "latest-verified") throw new UsageError("--at latest-verified selects a dump, not a recovery point: give --at latest or a time");
-  const at: Date | "latest" = parsed;
+  if (o.at === "latest-verified") throw new UsageError("--at latest-verified selects a dump, not a recovery point: give --at latest or a time");
+  const goal: RecoveryTarget | "latest" = !o.at || o.at === "latest" ? "latest" : parseRecoveryTarget(o.at);
+  const at: Date | "latest" = goal === "latest" ? "latest" : goal.at;
+  const atText = goal === "latest" ? "latest" : goal.iso;
   const target = resolve(o.targetDir);
   if (!(await dirIsEmpty(target))) throw new UsageError(`--target-dir ${target} is not empty; point-in-time recovery restores a whole data directory into an empty or new directory`);
   const base = await pickBase(store, o.name, await baseBackups(store, o.name), at);
@@ -156,7 +153,15 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     { cmd: "tar", why: "extracts the base backup" },
   ]);
   const walObjs = await listWal(store, o.name);
-  log.info({ base: base.entry.key, target, at: at === "latest" ? "latest" : at.toISOString() }, `point-in-time restore of ${o.name} from ${base.entry.key}`);
+  // A target past the newest WAL cannot be reached: PostgreSQL would replay everything and then
+  // stop ("recovery ended before configured recovery target was reached"). Refuse it up front.
+  const newestWal = walObjs.length ? walObjs[walObjs.length - 1]!.time : new Date(base.manifest.finishedAt);
+  if (at !== "latest" && at.getTime() > newestWal.getTime()) {
+    throw new UsageError(
+      `--at ${atText} is after the newest WAL of ${o.name} in the bucket (captured ${newestWal.toISOString()}): PostgreSQL would stop with "recovery ended before configured recovery target was reached". Use --at latest, or a time at or before ${newestWal.toISOString()}`,
+    );
+  }
+  log.info({ base: base.entry.key, target, at: atText }, `point-in-time restore of ${o.name} from ${base.entry.key}`);
   const createdTarget = !(await fsp.stat(target).then(() => true, () => false));
   await fsp.mkdir(target, { recursive: true, mode: 0o700 });
   await fsp.chmod(target, 0o700);
@@ -192,9 +197,9 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     // 3. Recovery configuration.
     const lines = [
       "",
-      `# lifeboat-runner restore --at ${at === "latest" ? "latest" : at.toISOString()} from ${base.entry.key}`,
+      `# lifeboat-runner restore --at ${atText} from ${base.entry.key}`,
       `restore_command = ${confString(`cp "${walDir}/%f" "%p"`)}`,
-      ...(at === "latest" ? [] : [`recovery_target_time = ${confString(recoveryTargetTime(at))}`]),
+      ...(goal === "latest" ? [] : [`recovery_target_time = ${confString(goal.pgText)}`]),
       "recovery_target_action = 'promote'",
       "",
     ];
@@ -204,7 +209,7 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
       base: base.entry.key,
       baseFinishedAt: base.manifest.finishedAt,
       targetDir: target,
-      recoveryTarget: at === "latest" ? "latest" : at.toISOString(),
+      recoveryTarget: atText,
       startWal: startFile,
       walFiles: manifests.length,
       lastCompletedSegment: sel.lastCompleted ?? null,
