@@ -250,7 +250,7 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
   await sleep((FLUSH_SECONDS + 2) * 1000);
   const dir = join(work, "at-t1");
   const res = await restore(T1.toISOString(), dir);
-  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString().replace("Z", "000Z"), walGap: null });
+  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString().replace("Z", "000Z"), walGap: null, recoveryPoint: "wal", warnings: [] });
   expect(res.walFiles).toBeGreaterThan(0);
   expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "000+00:00")}'`);
   expect(existsSync(join(dir, "recovery.signal"))).toBe(true);
@@ -304,6 +304,30 @@ test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless
   const future = await refused(new Date(Date.now() + 3600_000).toISOString());
   expect(future.code).toBe(2);
   expect(future.stderr).toMatch(/--at \S+ is after the newest WAL of app-db in the bucket \(captured [^)]+\): PostgreSQL would stop/);
+});
+
+test("restore of a base backup with no WAL past it warns loudly (text and --json) that the recovery point is the base backup's end", async () => {
+  const other = "nowal-db"; // base backups, but no wal-stream (as on a replica without wal/)
+  const b = await runner(basebackupArgs({ name: other, recipients: [key.recipient], fastCheckpoint: true, json: true, ...dest() }), { ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app") });
+  expect({ code: b.code, out: describeRun(b) }).toMatchObject({ code: 0 });
+  const finishedAt = JSON.parse(b.stdout).manifest.finishedAt;
+  const json = await runner(restoreArgs({ name: other, at: "latest", targetDir: join(work, "nowal-json"), identity: key.file, json: true, ...dest() }), { ...s3.env });
+  expect({ code: json.code, out: describeRun(json) }).toMatchObject({ code: 0 });
+  const res = JSON.parse(json.stdout);
+  expect(res).toMatchObject({ ok: true, walFiles: 0, recoveryPoint: "base-backup-end" });
+  expect(res.warnings).toEqual([expect.stringContaining(`no WAL of ${other} past the end of base backup ${res.base}`)]);
+  expect(res.warnings[0]).toContain(`the recovery point is the base backup's end (${finishedAt})`);
+  const text = await runner(restoreArgs({ name: other, at: "latest", targetDir: join(work, "nowal-text"), identity: key.file, ...dest() }), { ...s3.env });
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/restore ok: nowal-db[^\n]*\n.*\n {2}WARNING: no WAL of nowal-db past the end of base backup/);
+  // It still starts: the base backup alone is consistent (its WAL is inside the tar).
+  const c = await startRestored(join(work, "nowal-json"));
+  try {
+    expect((await c.query("SELECT count(*)::int AS n FROM ticks")).rows[0].n).toBeGreaterThan(0);
+  } finally {
+    await c.end();
+    stopRestored(join(work, "nowal-json"));
+  }
 });
 
 async function verify(sel: { at?: string; key?: string }) {

@@ -21,7 +21,7 @@ import { Store } from "../store";
 import { RunError, UsageError } from "../errors";
 import { Progress } from "../progress";
 import { parseRecoveryTarget, RecoveryTarget } from "./target";
-import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentPosition, timelineOf, WalObject } from "./wal";
+import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentFileFor, segmentPosition, timelineOf, WalObject } from "./wal";
 
 /** The directory inside the restored data directory that restore_command copies WAL from. */
 export const RESTORE_WAL_DIR = "lifeboat_wal";
@@ -106,6 +106,17 @@ export function selectWal(objs: WalObject[], startFile: string): { files: WalObj
     if (!partial || segmentPosition(seg) > segmentPosition(partial.file) || (segmentPosition(seg) === segmentPosition(partial.file) && o.time > partial.time)) partial = o;
   }
   return { files: [...history, ...segs, ...(partial ? [partial] : [])], partial, lastCompleted: last?.file };
+}
+
+/**
+ * True when some selected WAL reaches past the base backup's end (the segment holding its end
+ * LSN, or its start segment when the end is unknown): without it, replay ends where the base
+ * backup does, whatever the target.
+ */
+export function walPastBase(files: WalObject[], startFile: string, m: Manifest, segSize: number | undefined): boolean {
+  const endLsn = m.basebackup?.endLsn;
+  const endFile = endLsn && segSize ? segmentFileFor(timelineOf(startFile), endLsn, segSize) : startFile;
+  return files.some((f) => !isHistoryName(f.file) && timelineOf(f.file) >= timelineOf(endFile) && segmentPosition(f.file) >= segmentPosition(endFile));
 }
 
 /** The first missing segment between `startFile` and the last selected one on the start timeline, if any. */
@@ -193,6 +204,13 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
       throw new RunError(`no WAL of ${o.name} from ${startFile} on under wal/: the base backup ${base.entry.key} cannot be made consistent (is wal-stream running?)`);
     }
     const partialM = sel.partial ? manifests.find((m) => m.key === sel.partial!.key) : undefined;
+    const warnings: string[] = [];
+    if (!walPastBase(sel.files, startFile, base.manifest, segSize)) {
+      warnings.push(
+        `no WAL of ${o.name} past the end of base backup ${base.entry.key} in ${store.description}: the recovery point is the base backup's end (${base.manifest.finishedAt}), not ${atText}. Is wal-stream running, and does this bucket (a replica?) hold ${o.name}/wal/?`,
+      );
+    }
+    for (const w of warnings) log.warn(w);
 
     // 3. Recovery configuration.
     const lines = [
@@ -215,6 +233,8 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
       lastCompletedSegment: sel.lastCompleted ?? null,
       partialSegment: partialM ? { file: partialM.file, capturedAt: partialM.capturedAt } : null,
       walGap: gap ?? null,
+      recoveryPoint: warnings.length ? "base-backup-end" : "wal",
+      warnings,
       next: `pg_ctl -D ${target} start   (as the OS user that owns ${target})`,
     };
   } catch (e) {
