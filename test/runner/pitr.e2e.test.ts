@@ -263,6 +263,9 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
     const ids = await restoredIds(c);
     expect(ids.length).toBeGreaterThan(50);
     expect(ids).toEqual(byT1);
+    // No recovery target is left behind to be carried into this server's later base backups.
+    const auto = readFileSync(join(dir, "postgresql.auto.conf"), "utf8");
+    expect(auto).not.toMatch(/^\s*(recovery_target\w*|restore_command|recovery_end_command)\s*=/m);
   } finally {
     await c.end();
     stopRestored(dir);

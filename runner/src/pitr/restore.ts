@@ -62,6 +62,27 @@ async function dirIsEmpty(dir: string): Promise<boolean> {
   }
 }
 
+const RECOVERY_BEGIN = "# lifeboat-restore: recovery settings, removed at the end of recovery";
+const RECOVERY_END = "# lifeboat-restore: end";
+/**
+ * Run by PostgreSQL at the end of recovery (cwd: the data directory): deletes the block above,
+ * so no recovery target stays in postgresql.auto.conf to be carried into later base backups.
+ */
+const DROP_RECOVERY_BLOCK = `sed -i '/^${RECOVERY_BEGIN}$/,/^${RECOVERY_END}$/d' postgresql.auto.conf`;
+
+/**
+ * Comments out recovery settings a base backup brought along in its postgresql.auto.conf (left
+ * by an earlier restore of the source): an inherited recovery_target_time would otherwise stop
+ * a `--at latest` replay early.
+ */
+export function disableRecoverySettings(conf: string): string {
+  return conf
+    .split("\n")
+    .map((l) => (/^\s*(restore_command|recovery_target\w*|recovery_end_command)\s*=/.test(l) ? `# disabled by lifeboat restore: ${l}` : l))
+    .join("\n")
+    .replace(/\n*$/, "");
+}
+
 /** `'...'` for postgresql.conf. */
 function confString(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
@@ -212,16 +233,20 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     }
     for (const w of warnings) log.warn(w);
 
-    // 3. Recovery configuration.
+    // 3. Recovery configuration, in a block that removes itself at the end of recovery.
     const lines = [
-      "",
+      RECOVERY_BEGIN,
       `# lifeboat-runner restore --at ${atText} from ${base.entry.key}`,
       `restore_command = ${confString(`cp "${walDir}/%f" "%p"`)}`,
       ...(goal === "latest" ? [] : [`recovery_target_time = ${confString(goal.pgText)}`]),
       "recovery_target_action = 'promote'",
+      `recovery_end_command = ${confString(DROP_RECOVERY_BLOCK)}`,
+      RECOVERY_END,
       "",
     ];
-    await fsp.appendFile(join(target, "postgresql.auto.conf"), lines.join("\n"), { mode: 0o600 });
+    const autoConf = join(target, "postgresql.auto.conf");
+    const inherited = await fsp.readFile(autoConf, "utf8").catch(() => "");
+    await fsp.writeFile(autoConf, disableRecoverySettings(inherited) + "\n" + lines.join("\n"), { mode: 0o600 });
     await fsp.writeFile(join(target, "recovery.signal"), "", { mode: 0o600 });
     return {
       base: base.entry.key,
