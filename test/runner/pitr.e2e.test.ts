@@ -25,7 +25,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { backupArgs, basebackupArgs, restoreArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
+import { backupArgs, basebackupArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
 import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
@@ -53,12 +53,13 @@ let sidecarLog = "";
 const restored: Array<{ dir: string; port: number }> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const stateFile = () => join(work, "state", "runner-state.json");
 const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
 
 function startSidecar(): ChildProcess {
   const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
   const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url, LIFEBOAT_PING_URL: `${hook.url}/ping`, LIFEBOAT_STATE_FILE: stateFile() },
     detached: true, // its own process group: killing the group is what a container kill does
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -249,9 +250,9 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
   await sleep((FLUSH_SECONDS + 2) * 1000);
   const dir = join(work, "at-t1");
   const res = await restore(T1.toISOString(), dir);
-  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString(), walGap: null });
+  expect(res).toMatchObject({ ok: true, base: baseKey, recoveryTarget: T1.toISOString().replace("Z", "000Z"), walGap: null, recoveryPoint: "wal", warnings: [] });
   expect(res.walFiles).toBeGreaterThan(0);
-  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "+00")}'`);
+  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${T1.toISOString().replace("T", " ").replace("Z", "000+00:00")}'`);
   expect(existsSync(join(dir, "recovery.signal"))).toBe(true);
 
   const byT1 = (await pg.query<{ id: string }>("app", `SELECT id FROM ticks WHERE pg_xact_commit_timestamp(xmin) <= '${T1.toISOString()}' ORDER BY id`)).map((r) => Number(r.id));
@@ -262,9 +263,73 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
     const ids = await restoredIds(c);
     expect(ids.length).toBeGreaterThan(50);
     expect(ids).toEqual(byT1);
+    // No recovery target is left behind to be carried into this server's later base backups.
+    const auto = readFileSync(join(dir, "postgresql.auto.conf"), "utf8");
+    expect(auto).not.toMatch(/^\s*(recovery_target\w*|restore_command|recovery_end_command)\s*=/m);
   } finally {
     await c.end();
     stopRestored(dir);
+  }
+});
+
+test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless or a future --at is refused before anything is created", async () => {
+  // A DDL whose commit time has microseconds that milliseconds cannot express.
+  let exact = "";
+  for (let i = 0; !exact; i++) {
+    await pg.query("app", `CREATE TABLE exact_ddl_${i} (x int)`);
+    const r = await pg.query<{ t: string }>("app", `SELECT to_char(pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t FROM pg_class WHERE relname = 'exact_ddl_${i}'`);
+    if (!/000Z$/.test(r[0]!.t)) exact = `${r[0]!.t}|exact_ddl_${i}`;
+  }
+  const [at, table] = exact.split("|") as [string, string];
+  await sleep((FLUSH_SECONDS + 2) * 1000); // the writer commits on after it; WAL shipped beyond
+  const dir = join(work, "at-exact");
+  const res = await restore(at, dir);
+  expect(res.recoveryTarget).toBe(at);
+  expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).toContain(`recovery_target_time = '${at.replace("T", " ").replace("Z", "+00:00")}'`);
+  const c = await startRestored(dir);
+  try {
+    const r = await c.query("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+    expect(r.rows[0].present).toBe(true);
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+
+  const refused = async (atText: string) => {
+    const d = join(work, `refused-${restored.length}-${atText.length}`);
+    const r = await runner(restoreArgs({ name: NAME, at: atText, targetDir: d, identity: key.file, ...dest() }), { ...s3.env });
+    expect(existsSync(d)).toBe(false);
+    return r;
+  };
+  const zoneless = await refused(at.replace("Z", ""));
+  expect(zoneless.code).toBe(2);
+  expect(zoneless.stderr).toMatch(/--at "[^"]+" has no time zone: add Z \(UTC\) or an offset/);
+  const future = await refused(new Date(Date.now() + 3600_000).toISOString());
+  expect(future.code).toBe(2);
+  expect(future.stderr).toMatch(/--at \S+ is after the newest WAL of app-db in the bucket \(captured [^)]+\): PostgreSQL would stop/);
+});
+
+test("restore of a base backup with no WAL past it warns loudly (text and --json) that the recovery point is the base backup's end", async () => {
+  const other = "nowal-db"; // base backups, but no wal-stream (as on a replica without wal/)
+  const b = await runner(basebackupArgs({ name: other, recipients: [key.recipient], fastCheckpoint: true, json: true, ...dest() }), { ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app") });
+  expect({ code: b.code, out: describeRun(b) }).toMatchObject({ code: 0 });
+  const finishedAt = JSON.parse(b.stdout).manifest.finishedAt;
+  const json = await runner(restoreArgs({ name: other, at: "latest", targetDir: join(work, "nowal-json"), identity: key.file, json: true, ...dest() }), { ...s3.env });
+  expect({ code: json.code, out: describeRun(json) }).toMatchObject({ code: 0 });
+  const res = JSON.parse(json.stdout);
+  expect(res).toMatchObject({ ok: true, walFiles: 0, recoveryPoint: "base-backup-end" });
+  expect(res.warnings).toEqual([expect.stringContaining(`no WAL of ${other} past the end of base backup ${res.base}`)]);
+  expect(res.warnings[0]).toContain(`the recovery point is the base backup's end (${finishedAt})`);
+  const text = await runner(restoreArgs({ name: other, at: "latest", targetDir: join(work, "nowal-text"), identity: key.file, ...dest() }), { ...s3.env });
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/restore ok: nowal-db[^\n]*\n.*\n {2}WARNING: no WAL of nowal-db past the end of base backup/);
+  // It still starts: the base backup alone is consistent (its WAL is inside the tar).
+  const c = await startRestored(join(work, "nowal-json"));
+  try {
+    expect((await c.query("SELECT count(*)::int AS n FROM ticks")).rows[0].n).toBeGreaterThan(0);
+  } finally {
+    await c.end();
+    stopRestored(join(work, "nowal-json"));
   }
 });
 
@@ -322,6 +387,56 @@ test("kill -9 of the sidecar in the middle of a segment and a restart lose nothi
   await sleep((FLUSH_SECONDS + 2) * 1000);
   markAfterRestart = committed[committed.length - 1]!;
   expect(sidecarLog).toMatch(/starting log streaming/);
+});
+
+/** pg_receivewal processes (not zombies) streaming into the test's spool. */
+function receiversOnSpool(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv.some((a) => a.endsWith("pg_receivewal")) && argv.includes(spool) && !readFileSync(`/proc/${d}/stat`, "utf8").includes(") Z ")) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+async function statusLocal() {
+  const r = await runner(statusArgs({ name: NAME, local: true, json: true, stateFile: stateFile() }), {});
+  return { code: r.code, out: JSON.parse(r.stdout || "{}"), text: describeRun(r) };
+}
+
+test("kill -9 of the sidecar process alone: pg_receivewal dies with it; a stale receiver is stopped on restart; heartbeat, status --local and ping", async () => {
+  await waitFor("the sidecar's slot to be active", slotActive, 30_000);
+  // Streaming: the heartbeat says so, status --local is healthy, the success ping came.
+  await waitFor("a healthy status --local", async () => (await statusLocal()).code === 0, 30_000);
+  const healthy = await statusLocal();
+  expect(healthy.out.sources).toEqual([expect.objectContaining({ source: NAME, healthy: true, problems: [] })]);
+  await waitFor("a success ping", () => hook.received.some((h) => h.path === "/ping"), 30_000);
+  expect(hook.received.some((h) => h.path === "/ping/start")).toBe(true);
+
+  // SIGKILL to the node process only (not its group): nothing can stop pg_receivewal but the kernel.
+  const child = sidecar!;
+  expect(receiversOnSpool().length).toBe(1);
+  const closed = new Promise<void>((r) => child.once("close", () => r()));
+  process.kill(child.pid!, "SIGKILL");
+  await closed;
+  await waitFor("pg_receivewal to die with its parent", () => receiversOnSpool().length === 0, 2000); // at once (the kernel), not at its next write to a closed pipe
+  await waitFor("the slot to be released", async () => !(await slotActive()), 10_000);
+
+  // A receiver left by an older sidecar (no parent-death guard) holds the slot: the restart stops it.
+  const orphan = spawn(pgBin("pg_receivewal"), ["--directory", spool, "--slot", "lifeboat_app_db", "--dbname", pg.replicationUrl!("app"), "--no-password"], { detached: true, stdio: "ignore" });
+  orphan.unref();
+  await waitFor("the orphan receiver to hold the slot", slotActive, 30_000);
+  sidecarLog = "";
+  startSidecar();
+  await waitFor("the restarted sidecar to stream", () => /starting log streaming/.test(sidecarLog), 30_000);
+  expect(sidecarLog).toMatch(new RegExp(`stopped a stale pg_receivewal \\(pid ${orphan.pid}\\)`));
+  expect(receiversOnSpool().filter((p) => p === orphan.pid)).toEqual([]);
+  await waitFor("a healthy status --local after the restart", async () => (await statusLocal()).code === 0, 30_000);
 });
 
 test("host loss: with the writer stopped and the sidecar killed, restore --at latest loses at most the flush interval", async () => {

@@ -16,6 +16,9 @@ import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 import { freePort } from "../support/ports";
+import { uploadWal } from "../../runner/src/pitr/walUpload";
+import { makeS3Client, S3Store } from "../../runner/src/store";
+import { parseDest } from "../../runner/src/dest";
 
 jest.setTimeout(120_000);
 
@@ -333,6 +336,30 @@ test.each([
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(msg);
   expect(since(from)).toEqual([]);
+});
+
+test("WAL under <source>/wal/ is copied too (completed segments and the newest partial, manifests naming replica keys), once", async () => {
+  Object.assign(process.env, s3.env); // the SDK's credential chain, for the test's own uploads
+  const o = { endpoint: s3.endpoint, region: "auto", maxAttempts: 3, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, timeoutMs: 60_000, requestTimeoutMs: 60_000 };
+  const store = new S3Store(makeS3Client(o), parseDest(`s3://${PRIMARY}/${SRC_PREFIX}`), o);
+  const put = (file: string, at: string) => uploadWal({ store, source: "app-files", file, data: randomBytes(4096), capturedAt: new Date(at), recipients: [key.recipient], zstdLevel: 1 });
+  const seg = await put("000000010000000000000001", "2026-12-01T10:00:00.000Z");
+  const oldPartial = await put("000000010000000000000002.partial", "2026-12-01T10:00:01.000Z");
+  const newPartial = await put("000000010000000000000002.partial", "2026-12-01T10:00:03.000Z");
+  const from = seen.length;
+  const r = await replicate({ all: false, name: "app-files" });
+  expect(describeRun(r)).toMatch(/^exit 0/);
+  expect(JSON.parse(r.stdout).sources[0].walCopied).toBe(2);
+  const onRep = (await s3.keys(REPLICA, `${DST_PREFIX}/app-files/wal/`)).sort();
+  expect(onRep).toEqual([seg.key, seg.key + ".manifest.json", newPartial.key, newPartial.key + ".manifest.json"].map(toReplicaKey).sort());
+  expect(onRep.some((k) => k.startsWith(toReplicaKey(oldPartial.key)))).toBe(false);
+  const m = JSON.parse((await s3.get(REPLICA, toReplicaKey(seg.key) + ".manifest.json")).toString("utf8"));
+  expect(m).toMatchObject({ kind: "wal", key: toReplicaKey(seg.key), sha256: seg.sha256 });
+  // Still only lists and create-only puts on the replica.
+  expect(since(from).filter((q) => q.method === "PUT").every((q) => q.headers["if-none-match"] === "*" || /uploadId=/.test(q.url))).toBe(true);
+  expect(since(from).filter((q) => q.method === "DELETE" || q.method === "HEAD")).toEqual([]);
+  const again = await replicate({ all: false, name: "app-files" });
+  expect(JSON.parse(again.stdout).sources[0].walCopied).toBe(0);
 });
 
 test("replicateArgs wants exactly one of name and all", () => {

@@ -3,18 +3,18 @@ import { freePort } from "./ports";
 
 export interface Hook {
   url: string;
-  received: Array<{ path: string; body: string }>;
+  received: Array<{ path: string; body: string; at: number }>;
   stop(): Promise<void>;
 }
 
 /** A tiny HTTP server that records POSTed bodies: stands in for Slack webhooks and healthcheck pings. */
 export async function startWebhook(): Promise<Hook> {
-  const received: Array<{ path: string; body: string }> = [];
+  const received: Array<{ path: string; body: string; at: number }> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
-      received.push({ path: req.url!, body: Buffer.concat(chunks).toString("utf8") });
+      received.push({ path: req.url!, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() });
       res.writeHead(200).end("ok");
     });
   });

@@ -25,9 +25,10 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, runDea
 import { parseDest, S3Dest } from "../dest";
 import { ENV } from "../env";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
-import { parseManifest, VerificationSchema } from "../manifest";
+import { parseManifest, parseWalManifest, VerificationSchema } from "../manifest";
 import { S3Options, S3Store, Store, requestHandlerOptions } from "../store";
 import { formatBytes } from "../progress";
+import { listWal, WalObject, isPartialName, isCompletedWalFile } from "../pitr/wal";
 
 export interface ReplicateOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -53,6 +54,8 @@ export interface SourceReport {
   /** Source keys not on the replica after this run. */
   missing: string[];
   verificationsCopied: number;
+  /** WAL objects (point-in-time recovery) copied by this run: completed segments, history files, the newest partial. */
+  walCopied: number;
   newest?: { key: string; time: string; ageSeconds: number; onReplica: boolean };
   lagging: boolean;
   problems: string[];
@@ -245,6 +248,49 @@ async function copyVerifications(c: Ctx, name: string, warnings: string[]): Prom
   return n;
 }
 
+/**
+ * The WAL a restore from the replica needs: every completed segment and history file, and for
+ * segments not completed yet only the newest partial (older partials are superseded).
+ */
+export function walToReplicate(objs: WalObject[]): WalObject[] {
+  const completed = new Set(objs.filter((o) => isCompletedWalFile(o.file)).map((o) => o.file));
+  const newestPartial = new Map<string, WalObject>();
+  for (const o of objs) if (isPartialName(o.file) && !completed.has(o.file.slice(0, 24))) newestPartial.set(o.file, o); // oldest first: the newest wins
+  return [...objs.filter((o) => isCompletedWalFile(o.file)), ...newestPartial.values()];
+}
+
+/** Copies WAL objects missing on the replica (object checked against its manifest, manifest last). */
+async function copyWal(c: Ctx, name: string, onReplica: Map<string, number>, problems: string[]): Promise<number> {
+  let objs: WalObject[];
+  try {
+    objs = walToReplicate(await listWal(c.src, name));
+  } catch (e) {
+    problems.push(`${name}: cannot list the source's WAL: ${errorMessage(e)}`);
+    return 0;
+  }
+  let n = 0;
+  for (const w of objs) {
+    const rkey = replicaKey(c, w.key);
+    if (onReplica.has(rkey + MANIFEST_SUFFIX)) continue;
+    try {
+      const text = await c.src.getText(w.manifestKey);
+      const m = parseWalManifest(text, w.manifestKey);
+      if (m.key !== w.key) throw new RunError(`WAL manifest ${w.manifestKey} describes ${m.key}, not ${w.key}; not copied`);
+      if (w.size !== m.storedBytes) throw new RunError(`${w.key}: listed size ${w.size} bytes, the manifest says ${m.storedBytes}; not copied`);
+      const there = onReplica.get(rkey);
+      if (there !== undefined && there !== m.storedBytes) throw new RunError(`s3://${c.to.bucket}/${rkey} is on the replica with ${there} bytes but the manifest says ${m.storedBytes}; not copied`);
+      if (there === undefined) await copyObject(c, w.key, rkey, m.sha256, m.storedBytes);
+      await putManifest(c, w.key, rkey, text);
+      n++;
+    } catch (e) {
+      const msg = errorMessage(e);
+      problems.push(msg.includes(w.key) ? msg : `${w.key}: ${msg}`);
+      c.log.error({ key: w.key, err: msg }, `could not copy WAL ${w.key}: ${msg}`);
+    }
+  }
+  return n;
+}
+
 async function replicateSource(c: Ctx, name: string, warnings: string[]): Promise<SourceReport> {
   const rep: SourceReport = {
     source: name,
@@ -254,6 +300,7 @@ async function replicateSource(c: Ctx, name: string, warnings: string[]): Promis
     manifestsCompleted: [],
     missing: [],
     verificationsCopied: 0,
+    walCopied: 0,
     lagging: false,
     problems: [],
   };
@@ -319,6 +366,7 @@ async function replicateSource(c: Ctx, name: string, warnings: string[]): Promis
     }
   }
   if (c.o.copy && onReplica) {
+    rep.walCopied = await copyWal(c, name, onReplica, rep.problems);
     rep.verificationsCopied = await copyVerifications(c, name, warnings).catch((e) => {
       warnings.push(`${name}: verification records not copied: ${errorMessage(e)}`);
       return 0;
@@ -400,7 +448,7 @@ export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<n
       const nw = r.newest
         ? `; newest ${r.newest.time} (${formatDuration(Math.max(1, Math.round(r.newest.ageSeconds)))} ago) ${r.newest.onReplica ? "is" : "is NOT"} on the replica`
         : "; no backups";
-      return `  ${r.source}: ${r.backups} backup(s), ${r.alreadyOnReplica} already on the replica, ${r.copied.length} copied${r.manifestsCompleted.length ? `, ${r.manifestsCompleted.length} manifest(s) completed` : ""}, ${r.missing.length} missing, ${r.verificationsCopied} verification record(s) copied${nw}`;
+      return `  ${r.source}: ${r.backups} backup(s), ${r.alreadyOnReplica} already on the replica, ${r.copied.length} copied${r.manifestsCompleted.length ? `, ${r.manifestsCompleted.length} manifest(s) completed` : ""}, ${r.missing.length} missing, ${r.verificationsCopied} verification record(s) copied${r.walCopied ? `, ${r.walCopied} WAL object(s) copied` : ""}${nw}`;
     }),
     ...lagLines.map((l) => `  LAG: ${l}`),
     ...problems.map((p) => `  PROBLEM: ${p}`),

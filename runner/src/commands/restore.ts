@@ -98,7 +98,8 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       output(
         o,
         result,
-        `restore ok: ${name} to ${detail.recoveryTarget} from ${detail.base} + ${detail.walFiles} WAL file(s) in ${secs.toFixed(1)}s\n  start it with: ${detail.next}`,
+        `restore ok: ${name} to ${detail.recoveryTarget} from ${detail.base} + ${detail.walFiles} WAL file(s) in ${secs.toFixed(1)}s\n  start it with: ${detail.next}` +
+          (detail.warnings as string[]).map((w) => `\n  WARNING: ${w}`).join(""),
       );
       return EXIT_OK;
     } catch (e) {

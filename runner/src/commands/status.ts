@@ -5,6 +5,7 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, stateP
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
 import { StateFile, readState } from "../state";
+import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 
 export interface StatusOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -59,7 +60,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
   if (o.name) checkName(o.name);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, maxAge, shrink, minSize);
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, maxAge, shrink, minSize);
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map((s) => {
     const n = s.newest;

@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { Logger } from "pino";
 import { formatDuration, parseDuration } from "lifeboat-core";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, workDir } from "../context";
+import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, statePath, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { parseRecipients } from "../age";
 import { Proc, requireTools, run, startProc } from "../proc";
@@ -29,6 +29,9 @@ import { Alerts } from "../alerts";
 import { pgTool } from "../pitr/pgtools";
 import { isCompletedWalFile, isPartialName } from "../pitr/wal";
 import { uploadWal } from "../pitr/walUpload";
+import { Coverage, walItem } from "../pitr/coverage";
+import { dieWithParent, stopStaleReceivers } from "../pitr/receiver";
+import { HEARTBEAT_EVERY_MS, writeHeartbeat } from "../pitr/heartbeat";
 
 export interface WalStreamOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -81,11 +84,11 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   ]);
   const spool = resolve(o.spoolDir || join(workDir(o), `lifeboat-wal-${name}`));
   await fsp.mkdir(spool, { recursive: true, mode: 0o700 });
-  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log });
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o) });
   return s.run();
 }
 
-interface StreamerConfig {
+export interface StreamerConfig {
   name: string;
   target: PgTarget;
   slot: string;
@@ -99,11 +102,22 @@ interface StreamerConfig {
   store: Store;
   alerts: Alerts;
   log: Logger;
+  /** The runner state file: the heartbeat record lives beside it. */
+  statePath: string;
 }
 
 const POLL_MS = 500;
+/**
+ * Lag is measured on its own timer every LAG_TICK_MS, not after uploads: an upload can take
+ * minutes, and the data at risk grows meanwhile. The alert goes out once the lag is within
+ * LAG_LEAD_MS of --max-lag, so it is sent before the data at risk exceeds --max-lag.
+ */
+const LAG_TICK_MS = 250;
+const LAG_LEAD_MS = 2 * LAG_TICK_MS;
+/** The healthcheck success ping (--ping-url) goes out this often while streaming within --max-lag. */
+const PING_EVERY_MS = 60_000;
 
-class WalStreamer {
+export class WalStreamer {
   private stopping = false;
   private wake: (() => void) | undefined;
   private receiver: Proc | undefined;
@@ -116,28 +130,44 @@ class WalStreamer {
   private nextUploadAt = 0;
   private nextPartialAt = 0;
   private lastPartial: { file: string; sha: string } | undefined;
-  /** Everything the spool held at this time is in the bucket. */
+  /** Which spool contents are in the bucket: coverage advances only over a contiguous uploaded chain. */
+  private readonly coverage = new Coverage(Date.now());
+  /** Everything written up to this time is in the bucket (bounded by pg_receivewal being down). */
   private coveredAt = Date.now();
   private lagAlerted = false;
+  private checkingLag = false;
+  private warnedUnguarded = false;
+  private lastPingAt = 0;
   private readonly scrubber: (s: string) => string;
 
   constructor(private readonly c: StreamerConfig) {
     this.scrubber = (s) => scrub(s, [c.target.password]);
   }
 
+  /** Everything the server wrote up to this time is in the bucket. */
+  get coveredUntil(): number {
+    return this.coveredAt;
+  }
+
+  /** Flush the spool and stop (what SIGTERM does). */
+  stop(why: string): void {
+    if (this.stopping) return;
+    this.c.log.info(`wal-stream ${this.c.name}: ${why}, flushing and stopping`);
+    this.stopping = true;
+    this.wake?.();
+  }
+
   async run(): Promise<number> {
     const { log, name, slot, spool } = this.c;
-    const onSignal = (sig: string) => {
-      if (this.stopping) return;
-      log.info({ signal: sig }, `wal-stream ${name}: ${sig} received, flushing and stopping`);
-      this.stopping = true;
-      this.wake?.();
-    };
-    const term = () => onSignal("SIGTERM");
-    const int = () => onSignal("SIGINT");
+    const term = () => this.stop("SIGTERM received");
+    const int = () => this.stop("SIGINT received");
     process.on("SIGTERM", term);
     process.on("SIGINT", int);
     log.info({ source: name, slot, spool, flushIntervalSeconds: this.c.flushMs / 1000, dest: this.c.store.description }, `wal-stream ${name} started`);
+    const lagTimer = setInterval(() => void this.checkLag(), LAG_TICK_MS);
+    const beatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_EVERY_MS);
+    await this.c.alerts.ping("start");
+    await this.heartbeat();
     try {
       // Whatever a previous run left in the spool goes first.
       await this.syncCompleted();
@@ -150,11 +180,12 @@ class WalStreamer {
             await this.syncPartial();
           }
         }
-        await this.checkLag();
         await this.sleep(POLL_MS);
       }
       return await this.shutdown();
     } finally {
+      clearInterval(lagTimer);
+      clearInterval(beatTimer);
       process.off("SIGTERM", term);
       process.off("SIGINT", int);
     }
@@ -175,9 +206,11 @@ class WalStreamer {
     if (this.receiver || this.starting || this.stopping || Date.now() < this.nextStartAt) return;
     const { log, slot, spool, target, receivewal } = this.c;
     const env = pgEnv(target);
-    // Starting is asynchronous: the slot is created (if missing) first.
+    // Starting is asynchronous: a stale receiver is stopped and the slot created (if missing) first.
     this.starting = true;
     void (async () => {
+      const stale = await stopStaleReceivers(spool, slot);
+      if (stale.length) log.warn({ pids: stale, slot }, `stopped a stale pg_receivewal (pid ${stale.join(", ")}) still holding slot ${slot} for this spool (its sidecar died without stopping it)`);
       try {
         await run("pg_receivewal", receivewal, ["--create-slot", "--if-not-exists", "--slot", slot, "--dbname", target.url, "--no-password"], {
           env,
@@ -190,12 +223,13 @@ class WalStreamer {
       }
       this.starting = false;
       if (this.stopping) return;
-      const p = startProc(
-        "pg_receivewal",
-        receivewal,
-        ["--directory", spool, "--slot", slot, "--dbname", target.url, "--synchronous", "--no-loop", "--no-password", "--status-interval", String(this.c.statusInterval), "--verbose"],
-        { env, scrubber: this.scrubber, stdinIgnore: true },
-      );
+      // Under setpriv --pdeathsig: the receiver dies with this process, even on SIGKILL.
+      const cmd = dieWithParent(receivewal, ["--directory", spool, "--slot", slot, "--dbname", target.url, "--synchronous", "--no-loop", "--no-password", "--status-interval", String(this.c.statusInterval), "--verbose"]);
+      if (!cmd.guarded && !this.warnedUnguarded) {
+        this.warnedUnguarded = true;
+        log.warn("setpriv (util-linux) not found: pg_receivewal will not die with wal-stream on SIGKILL; a restart stops such a stale receiver");
+      }
+      const p = startProc("pg_receivewal", cmd.cmd, cmd.args, { env, scrubber: this.scrubber, stdinIgnore: true });
       this.receiver = p;
       this.receiverStartedAt = Date.now();
       let buffered = "";
@@ -245,6 +279,8 @@ class WalStreamer {
         const data = await fsp.readFile(path);
         const m = await uploadWal({ store: this.c.store, source: this.c.name, file: f, data, capturedAt: new Date(), recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
         await fsp.rm(path, { force: true });
+        this.coverage.uploaded(walItem(f));
+        this.advanceCoverage();
         this.c.log.info({ file: f, key: m.key, rawBytes: m.rawBytes, storedBytes: m.storedBytes }, `uploaded WAL ${f}`);
         this.uploadFailures = 0;
       } catch (e) {
@@ -256,24 +292,28 @@ class WalStreamer {
   }
 
   /** Uploads the segment being written when it changed since the last upload. */
-  private async syncPartial(force = false): Promise<boolean> {
+  private async syncPartial(): Promise<boolean> {
     const capturedAt = new Date();
-    const partial = (await this.spoolFiles()).filter(isPartialName).pop();
+    const files = await this.spoolFiles();
+    // Completed files still in the spool at capture time must be uploaded too before this
+    // capture counts as covered (one may have completed since syncCompleted listed the spool).
+    const completed = files.filter(isCompletedWalFile).map((f) => walItem(f));
+    const partial = files.filter(isPartialName).pop();
     if (!partial) {
-      this.covered(capturedAt.getTime());
+      this.coverage.snapshot(capturedAt.getTime(), completed);
+      this.advanceCoverage();
       return true;
     }
     try {
       const data = await fsp.readFile(join(this.c.spool, partial));
       const sha = createHash("sha256").update(data).digest("hex");
-      if (!force && this.lastPartial?.file === partial && this.lastPartial.sha === sha) {
-        this.covered(capturedAt.getTime());
-        return true;
-      }
+      this.coverage.snapshot(capturedAt.getTime(), [...completed, walItem(partial, sha)]);
+      this.advanceCoverage();
       if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
       const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
       this.lastPartial = { file: partial, sha };
-      this.covered(capturedAt.getTime());
+      this.coverage.uploaded(walItem(partial, sha));
+      this.advanceCoverage();
       this.c.log.info({ file: partial, key: m.key, storedBytes: m.storedBytes }, `uploaded partial WAL ${partial}`);
       this.uploadFailures = 0;
       return true;
@@ -284,8 +324,9 @@ class WalStreamer {
     }
   }
 
-  private covered(at: number): void {
+  private advanceCoverage(): void {
     // While pg_receivewal is down, the spool says nothing about what the server has written since.
+    const at = this.coverage.coveredAt;
     const bound = this.receiverDownSince !== undefined ? Math.min(at, this.receiverDownSince) : at;
     this.coveredAt = Math.max(this.coveredAt, bound);
   }
@@ -297,16 +338,48 @@ class WalStreamer {
     this.c.log.warn({ file, retryInSeconds: backoff / 1000, err: errorMessage(e) }, `uploading WAL ${file} failed (kept in the spool, retrying): ${errorMessage(e)}`);
   }
 
+  /** The heartbeat record `status --local` reads, and the periodic success ping while healthy. */
+  private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    const streaming = this.receiver !== undefined && this.receiverDownSince === undefined;
+    try {
+      await writeHeartbeat(this.c.statePath, {
+        version: 1,
+        source: this.c.name,
+        pid: process.pid,
+        at: new Date(now).toISOString(),
+        streaming,
+        coveredUntil: new Date(this.coveredAt).toISOString(),
+        maxLagSeconds: this.c.maxLagMs === undefined ? undefined : this.c.maxLagMs / 1000,
+      });
+    } catch (e) {
+      this.c.log.warn(`wal-stream ${this.c.name}: writing the heartbeat failed: ${errorMessage(e)}`);
+    }
+    if (streaming && !this.lagAlerted && now - this.lastPingAt >= PING_EVERY_MS) {
+      this.lastPingAt = now;
+      await this.c.alerts.ping("success");
+    }
+  }
+
   private async checkLag(): Promise<void> {
-    if (this.c.maxLagMs === undefined) return;
+    if (this.c.maxLagMs === undefined || this.checkingLag) return;
+    this.checkingLag = true;
+    try {
+      await this.alertOnLag(this.c.maxLagMs);
+    } finally {
+      this.checkingLag = false;
+    }
+  }
+
+  private async alertOnLag(maxLagMs: number): Promise<void> {
     const lag = Date.now() - this.coveredAt;
-    if (lag > this.c.maxLagMs && !this.lagAlerted) {
+    if (lag >= maxLagMs - LAG_LEAD_MS && !this.lagAlerted) {
       this.lagAlerted = true;
       const why = this.receiverDownSince !== undefined ? "pg_receivewal is not streaming" : this.uploadFailures ? "uploads are failing" : "uploads are behind";
-      const text = `Lifeboat: WAL of ${this.c.name} is ${formatDuration(Math.round(lag / 1000))} behind in ${this.c.store.description} (more than --max-lag ${formatDuration(this.c.maxLagMs / 1000)}): ${why}; point-in-time recovery would lose that much`;
+      const text = `Lifeboat: WAL of ${this.c.name} is ${formatDuration(Math.round(lag / 1000))} behind in ${this.c.store.description} (--max-lag ${formatDuration(maxLagMs / 1000)}): ${why}; point-in-time recovery would lose that much, and more while this lasts`;
       this.c.log.error({ lagSeconds: lag / 1000 }, text);
       await this.c.alerts.failure(text);
-    } else if (lag <= this.c.maxLagMs && this.lagAlerted) {
+    } else if (lag < maxLagMs - LAG_LEAD_MS && this.lagAlerted) {
       this.lagAlerted = false;
       const text = `Lifeboat: WAL of ${this.c.name} caught up (lag ${Math.round(lag / 1000)}s)`;
       this.c.log.info(text);
@@ -330,7 +403,7 @@ class WalStreamer {
     let ok = false;
     for (let attempt = 0; attempt < 3 && !ok; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, 1000 * attempt));
-      ok = (await this.syncCompleted()) && (await this.syncPartial(true));
+      ok = (await this.syncCompleted()) && (await this.syncPartial());
     }
     if (!ok) {
       const text = `Lifeboat: wal-stream ${name} stopped with WAL not uploaded; it stays in the spool ${this.c.spool} and is uploaded on the next start`;

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { Transform, TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Logger } from "pino";
-import { listBackups, parseAt, readManifest, BackupEntry } from "../catalog";
+import { listBackups, readManifest, BackupEntry } from "../catalog";
 import { checkIdentity, download } from "../fetch";
 import { BASEBACKUP_EXT, Manifest, parseWalManifest, WalManifest } from "../manifest";
 import { decode } from "../pipeline";
@@ -20,7 +20,8 @@ import { requireTools, startProc } from "../proc";
 import { Store } from "../store";
 import { RunError, UsageError } from "../errors";
 import { Progress } from "../progress";
-import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentPosition, timelineOf, WalObject } from "./wal";
+import { parseRecoveryTarget, RecoveryTarget } from "./target";
+import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentFileFor, segmentPosition, timelineOf, WalObject } from "./wal";
 
 /** The directory inside the restored data directory that restore_command copies WAL from. */
 export const RESTORE_WAL_DIR = "lifeboat_wal";
@@ -63,9 +64,25 @@ async function dirIsEmpty(dir: string): Promise<boolean> {
   }
 }
 
-/** A timestamp recovery_target_time accepts (it rejects ISO 8601's `T` and `Z`): `2026-11-22 13:30:00.058+00`. */
-export function recoveryTargetTime(d: Date): string {
-  return d.toISOString().replace("T", " ").replace("Z", "+00");
+const RECOVERY_BEGIN = "# lifeboat-restore: recovery settings, removed at the end of recovery";
+const RECOVERY_END = "# lifeboat-restore: end";
+/**
+ * Run by PostgreSQL at the end of recovery (cwd: the data directory): deletes the block above,
+ * so no recovery target stays in postgresql.auto.conf to be carried into later base backups.
+ */
+const DROP_RECOVERY_BLOCK = `sed -i '/^${RECOVERY_BEGIN}$/,/^${RECOVERY_END}$/d' postgresql.auto.conf`;
+
+/**
+ * Comments out recovery settings a base backup brought along in its postgresql.auto.conf (left
+ * by an earlier restore of the source): an inherited recovery_target_time would otherwise stop
+ * a `--at latest` replay early.
+ */
+export function disableRecoverySettings(conf: string): string {
+  return conf
+    .split("\n")
+    .map((l) => (/^\s*(restore_command|recovery_target\w*|recovery_end_command)\s*=/.test(l) ? `# disabled by lifeboat restore: ${l}` : l))
+    .join("\n")
+    .replace(/\n*$/, "");
 }
 
 /** `'...'` for postgresql.conf. */
@@ -114,6 +131,17 @@ export function selectWal(objs: WalObject[], startFile: string): { files: WalObj
   return { files: [...history, ...segs, ...(partial ? [partial] : [])], partial, lastCompleted: last?.file };
 }
 
+/**
+ * True when some selected WAL reaches past the base backup's end (the segment holding its end
+ * LSN, or its start segment when the end is unknown): without it, replay ends where the base
+ * backup does, whatever the target.
+ */
+export function walPastBase(files: WalObject[], startFile: string, m: Manifest, segSize: number | undefined): boolean {
+  const endLsn = m.basebackup?.endLsn;
+  const endFile = endLsn && segSize ? segmentFileFor(timelineOf(startFile), endLsn, segSize) : startFile;
+  return files.some((f) => !isHistoryName(f.file) && timelineOf(f.file) >= timelineOf(endFile) && segmentPosition(f.file) >= segmentPosition(endFile));
+}
+
 /** The first missing segment between `startFile` and the last selected one on the start timeline, if any. */
 export function findGap(files: WalObject[], startFile: string, segSize: number): string | undefined {
   const tli = startFile.slice(0, 8);
@@ -145,9 +173,10 @@ async function fetchWal(store: Store, o: WalObject, identity: string, dir: strin
 }
 
 export async function restorePitr(store: Store, o: PitrOptions, log: Logger, progress: Progress): Promise<Record<string, unknown>> {
-  const parsed = parseAt(o.at);
-  if (parsed === "latest-verified") throw new UsageError("--at latest-verified selects a dump, not a recovery point: give --at latest or a time");
-  const at: Date | "latest" = parsed;
+  if (o.at === "latest-verified") throw new UsageError("--at latest-verified selects a dump, not a recovery point: give --at latest or a time");
+  const goal: RecoveryTarget | "latest" = !o.at || o.at === "latest" ? "latest" : parseRecoveryTarget(o.at);
+  const at: Date | "latest" = goal === "latest" ? "latest" : goal.at;
+  const atText = goal === "latest" ? "latest" : goal.iso;
   const target = resolve(o.targetDir);
   if (!(await dirIsEmpty(target))) throw new UsageError(`--target-dir ${target} is not empty; point-in-time recovery restores a whole data directory into an empty or new directory`);
   const base = await pickBase(store, o.name, await baseBackups(store, o.name), at);
@@ -158,7 +187,15 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     { cmd: "tar", why: "extracts the base backup" },
   ]);
   const walObjs = await listWal(store, o.name);
-  log.info({ base: base.entry.key, target, at: at === "latest" ? "latest" : at.toISOString() }, `point-in-time restore of ${o.name} from ${base.entry.key}`);
+  // A target past the newest WAL cannot be reached: PostgreSQL would replay everything and then
+  // stop ("recovery ended before configured recovery target was reached"). Refuse it up front.
+  const newestWal = walObjs.length ? walObjs[walObjs.length - 1]!.time : new Date(base.manifest.finishedAt);
+  if (at !== "latest" && at.getTime() > newestWal.getTime()) {
+    throw new UsageError(
+      `--at ${atText} is after the newest WAL of ${o.name} in the bucket (captured ${newestWal.toISOString()}): PostgreSQL would stop with "recovery ended before configured recovery target was reached". Use --at latest, or a time at or before ${newestWal.toISOString()}`,
+    );
+  }
+  log.info({ base: base.entry.key, target, at: atText }, `point-in-time restore of ${o.name} from ${base.entry.key}`);
   const createdTarget = !(await fsp.stat(target).then(() => true, () => false));
   await fsp.mkdir(target, { recursive: true, mode: 0o700 });
   await fsp.chmod(target, 0o700);
@@ -190,28 +227,41 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
       throw new RunError(`no WAL of ${o.name} from ${startFile} on under wal/: the base backup ${base.entry.key} cannot be made consistent (is wal-stream running?)`);
     }
     const partialM = sel.partial ? manifests.find((m) => m.key === sel.partial!.key) : undefined;
+    const warnings: string[] = [];
+    if (!walPastBase(sel.files, startFile, base.manifest, segSize)) {
+      warnings.push(
+        `no WAL of ${o.name} past the end of base backup ${base.entry.key} in ${store.description}: the recovery point is the base backup's end (${base.manifest.finishedAt}), not ${atText}. Is wal-stream running, and does this bucket (a replica?) hold ${o.name}/wal/?`,
+      );
+    }
+    for (const w of warnings) log.warn(w);
 
-    // 3. Recovery configuration.
+    // 3. Recovery configuration, in a block that removes itself at the end of recovery.
     const lines = [
-      "",
-      `# lifeboat-runner restore --at ${at === "latest" ? "latest" : at.toISOString()} from ${base.entry.key}`,
+      RECOVERY_BEGIN,
+      `# lifeboat-runner restore --at ${atText} from ${base.entry.key}`,
       `restore_command = ${confString(`cp "${walDir}/%f" "%p"`)}`,
-      ...(at === "latest" ? [] : [`recovery_target_time = ${confString(recoveryTargetTime(at))}`]),
+      ...(goal === "latest" ? [] : [`recovery_target_time = ${confString(goal.pgText)}`]),
       "recovery_target_action = 'promote'",
+      `recovery_end_command = ${confString(DROP_RECOVERY_BLOCK)}`,
+      RECOVERY_END,
       "",
     ];
-    await fsp.appendFile(join(target, "postgresql.auto.conf"), lines.join("\n"), { mode: 0o600 });
+    const autoConf = join(target, "postgresql.auto.conf");
+    const inherited = await fsp.readFile(autoConf, "utf8").catch(() => "");
+    await fsp.writeFile(autoConf, disableRecoverySettings(inherited) + "\n" + lines.join("\n"), { mode: 0o600 });
     await fsp.writeFile(join(target, "recovery.signal"), "", { mode: 0o600 });
     return {
       base: base.entry.key,
       baseFinishedAt: base.manifest.finishedAt,
       targetDir: target,
-      recoveryTarget: at === "latest" ? "latest" : at.toISOString(),
+      recoveryTarget: atText,
       startWal: startFile,
       walFiles: manifests.length,
       lastCompletedSegment: sel.lastCompleted ?? null,
       partialSegment: partialM ? { file: partialM.file, capturedAt: partialM.capturedAt } : null,
       walGap: gap ?? null,
+      recoveryPoint: warnings.length ? "base-backup-end" : "wal",
+      warnings,
       next: `pg_ctl -D ${target} start   (as the OS user that owns ${target})`,
     };
   } catch (e) {

@@ -97,3 +97,11 @@ export function nextSegment(file: string, segSize: number): string {
   const hex = (n: bigint) => n.toString(16).toUpperCase().padStart(8, "0");
   return file.slice(0, 8) + hex(segno / perId) + hex(segno % perId);
 }
+
+/** The name of the segment holding `lsn` on timeline `tli`. */
+export function segmentFileFor(tli: number, lsn: string, segSize: number): string {
+  const perId = 0x100000000n / BigInt(segSize);
+  const segno = parseLsn(lsn) / BigInt(segSize);
+  const hex = (n: bigint) => n.toString(16).toUpperCase().padStart(8, "0");
+  return hex(BigInt(tli)) + hex(segno / perId) + hex(segno % perId);
+}
