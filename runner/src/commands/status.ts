@@ -5,6 +5,9 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, stateP
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
 import { readState } from "../state";
+import { evaluateSource, SourceHealth, untrustedFindings } from "../health";
+
+export type { SourceHealth } from "../health";
 
 export interface StatusOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -13,22 +16,6 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
   maxShrink: string;
   local?: boolean;
 }
-
-export interface SourceHealth {
-  source: string;
-  healthy: boolean;
-  problems: string[];
-  /**
-   * Shown, not unhealthy: the newest backup is degraded (`degraded: `; stored and restorable, named
-   * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
-   */
-  warnings?: string[];
-  newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
-  previous?: { key: string; rawBytes?: number; storedBytes: number };
-}
-
-/** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
-const DEFAULT_FLOOR: Record<string, number> = { postgres: 1024 * 1024 };
 
 function parseFraction(text: string): number {
   const n = Number(text);
@@ -88,44 +75,15 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
     // so that a fixed clock does not leave status red until the object's retention ends.
     const trusted = backups.filter((b) => b.flags.length === 0);
     const newestEntry = trusted[trusted.length - 1];
-    const problems: string[] = [];
-    const warnings: string[] = [];
-    for (const b of backups.filter((x) => x.flags.length > 0)) {
-      const recent = now - b.storedAt.getTime() <= maxAge * 1000 || !newestEntry || b.storedAt.getTime() > newestEntry.storedAt.getTime();
-      (recent ? problems : warnings).push(...b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
-    }
+    const earlier = untrustedFindings(backups, newestEntry, maxAge, now);
     if (!newestEntry) {
-      out.push({ source, healthy: false, problems: [...problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
+      out.push({ source, healthy: false, problems: [...earlier.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
       continue;
     }
     const prevEntry = trusted[trusted.length - 2];
-    const newestM = await readManifest(store, newestEntry);
-    const prevM = prevEntry ? await readManifest(store, prevEntry) : undefined;
-    // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
-    const ageSeconds = Math.max(0, (now - newestEntry.parts.time.getTime()) / 1000);
-    if (ageSeconds > maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(maxAge)}`);
-    const floor = minSize ?? DEFAULT_FLOOR[newestM.kind] ?? 0;
-    if (newestM.storedBytes < floor) problems.push(`too small: ${formatBytes(newestM.storedBytes)} is under the ${formatBytes(floor)} floor`);
-    if (prevM && newestM.rawBytes < prevM.rawBytes * (1 - shrink)) {
-      problems.push(`shrank: ${formatBytes(newestM.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(shrink * 100)}%)`);
-    }
-    const v = verifications.get(newestEntry.key);
-    if (v && !v.ok) problems.push(`verification failed: ${v.problems.join("; ")}`);
-    out.push({
-      source,
-      healthy: problems.length === 0,
-      problems,
-      ...(warnings.length || newestM.warnings?.length ? { warnings: [...warnings, ...(newestM.warnings ?? []).map((w) => `degraded: ${w}`)] } : {}),
-      newest: {
-        key: newestEntry.key,
-        takenAt: newestM.startedAt,
-        ageSeconds,
-        storedBytes: newestM.storedBytes,
-        rawBytes: newestM.rawBytes,
-        verified: v ? (v.ok ? "ok" : "failed") : "no",
-      },
-      previous: prevM && prevEntry ? { key: prevEntry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
-    });
+    const newest = { entry: newestEntry, manifest: await readManifest(store, newestEntry) };
+    const previous = prevEntry ? { entry: prevEntry, manifest: await readManifest(store, prevEntry) } : undefined;
+    out.push(evaluateSource(source, newest, previous, verifications, { maxAge, shrink, minSize }, now, earlier));
   }
   return out;
 }

@@ -1,0 +1,94 @@
+/**
+ * Pure health decisions for `status`: what a source's backups, their manifests and the
+ * verification records say is wrong. No I/O here, so every rule is tested with plain data.
+ */
+import { formatDuration } from "lifeboat-core";
+import { BackupEntry } from "./catalog";
+import { Manifest, Verification } from "./manifest";
+import { formatBytes } from "./progress";
+
+export interface HealthLimits {
+  /** Seconds: the newest backup must be younger. */
+  maxAge: number;
+  /** Fraction: the newest raw size may be at most this much smaller than the previous. */
+  shrink: number;
+  /** Bytes: floor for the newest backup (undefined: the kind's default). */
+  minSize?: number;
+}
+
+/** A backup as listed, with its manifest once read. */
+export interface ReadBackup {
+  entry: BackupEntry;
+  manifest: Manifest;
+}
+
+export interface SourceHealth {
+  source: string;
+  healthy: boolean;
+  problems: string[];
+  /**
+   * Shown, not unhealthy: the newest backup is degraded (`degraded: `; stored and restorable, named
+   * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
+   */
+  warnings?: string[];
+  newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
+  previous?: { key: string; rawBytes?: number; storedBytes: number };
+}
+
+/** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
+const DEFAULT_FLOOR: Record<string, number> = { postgres: 1024 * 1024 };
+
+/**
+ * A backup whose key time disagrees with the store's own time is a forged key or a host
+ * clock running wrong: never what "newest" or "previous" is judged by. It makes the source
+ * unhealthy while it is recent (stored within --max-age, or after the newest trusted one);
+ * once a trusted backup has followed and it has aged out, it is still shown, as a warning,
+ * so that a fixed clock does not leave status red until the object's retention ends.
+ */
+export function untrustedFindings(backups: BackupEntry[], newestTrusted: BackupEntry | undefined, maxAge: number, now: number): { problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const b of backups.filter((x) => x.flags.length > 0)) {
+    const recent = now - b.storedAt.getTime() <= maxAge * 1000 || !newestTrusted || b.storedAt.getTime() > newestTrusted.storedAt.getTime();
+    (recent ? problems : warnings).push(...b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+  }
+  return { problems, warnings };
+}
+
+/**
+ * The health of one source from its newest (and previous) trusted backup, read, and the
+ * verification records. `earlier` carries the findings about untrusted backups.
+ */
+export function evaluateSource(
+  source: string,
+  newest: ReadBackup,
+  previous: ReadBackup | undefined,
+  verifications: Map<string, Verification>,
+  limits: HealthLimits,
+  now: number,
+  earlier: { problems: string[]; warnings: string[] } = { problems: [], warnings: [] },
+): SourceHealth {
+  const problems = [...earlier.problems];
+  const warnings = [...earlier.warnings];
+  const m = newest.manifest;
+  const prevM = previous?.manifest;
+  // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
+  const ageSeconds = Math.max(0, (now - newest.entry.parts.time.getTime()) / 1000);
+  if (ageSeconds > limits.maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(limits.maxAge)}`);
+  const floor = limits.minSize ?? DEFAULT_FLOOR[m.kind] ?? 0;
+  if (m.storedBytes < floor) problems.push(`too small: ${formatBytes(m.storedBytes)} is under the ${formatBytes(floor)} floor`);
+  if (prevM && m.rawBytes < prevM.rawBytes * (1 - limits.shrink)) {
+    problems.push(`shrank: ${formatBytes(m.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(limits.shrink * 100)}%)`);
+  }
+  const v = verifications.get(newest.entry.key);
+  if (v && !v.ok) problems.push(`verification failed: ${v.problems.join("; ")}`);
+  warnings.push(...(m.warnings ?? []).map((w) => `degraded: ${w}`));
+  return {
+    source,
+    healthy: problems.length === 0,
+    problems,
+    ...(warnings.length ? { warnings } : {}),
+    newest: { key: newest.entry.key, takenAt: m.startedAt, ageSeconds, storedBytes: m.storedBytes, rawBytes: m.rawBytes, verified: v ? (v.ok ? "ok" : "failed") : "no" },
+    previous: previous && prevM ? { key: previous.entry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
+  };
+}
