@@ -56,6 +56,17 @@ export function untrustedFindings(backups: BackupEntry[], newestTrusted: BackupE
 }
 
 /**
+ * The most recent verification (drill) of any backup of the source, by when it ran. Drills run
+ * less often than backups (weekly against hourly), so judging only the newest backup's record
+ * would forget a failed drill an hour later: a failure stands until a later drill passes.
+ */
+export function latestDrill(verifications: Map<string, Verification>): Verification | undefined {
+  let latest: Verification | undefined;
+  for (const v of verifications.values()) if (!latest || Date.parse(v.checkedAt) > Date.parse(latest.checkedAt)) latest = v;
+  return latest;
+}
+
+/**
  * The health of one source from its newest (and previous) trusted backup, read, and the
  * verification records. `earlier` carries the findings about untrusted backups.
  */
@@ -81,7 +92,8 @@ export function evaluateSource(
     problems.push(`shrank: ${formatBytes(m.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(limits.shrink * 100)}%)`);
   }
   const v = verifications.get(newest.entry.key);
-  if (v && !v.ok) problems.push(`verification failed: ${v.problems.join("; ")}`);
+  const drill = latestDrill(verifications);
+  if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.join("; ")}`);
   warnings.push(...(m.warnings ?? []).map((w) => `degraded: ${w}`));
   return {
     source,

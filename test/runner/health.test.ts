@@ -1,0 +1,56 @@
+/**
+ * The pure rules `status` judges a source by (runner/src/health.ts), with plain data: what a
+ * failed drill, lost rows, an unreadable manifest or an empty archive must make it say.
+ */
+import { BackupEntry } from "../../runner/src/catalog";
+import { evaluateSource, HealthLimits, ReadBackup } from "../../runner/src/health";
+import { Manifest, Verification } from "../../runner/src/manifest";
+
+const NOW = Date.parse("2026-12-01T12:00:00Z");
+const LIMITS: HealthLimits = { maxAge: 26 * 3600, shrink: 0.5 };
+const HOUR = 3600_000;
+
+/** A postgres backup taken `hoursAgo`, with these table row counts. */
+function backup(hoursAgo: number, tables: Record<string, number> = { orders: 1000 }, extra: Partial<Manifest> = {}): ReadBackup {
+  const t = new Date(NOW - hoursAgo * HOUR);
+  const key = `prod/app-db/daily/${t.toISOString().replace(/[-:]/g, "")}-abababababab.dump.zst.age`;
+  const entry: BackupEntry = { key, manifestKey: key + ".manifest.json", parts: { source: "app-db", tier: "daily", time: t } as BackupEntry["parts"], size: 5 << 20, storedAt: t, flags: [] };
+  const manifest = {
+    version: 1, source: "app-db", kind: "postgres", tier: "daily", key, startedAt: t.toISOString(), finishedAt: t.toISOString(),
+    rawBytes: 10 << 20, storedBytes: 5 << 20, sha256: "0".repeat(64), compression: { tool: "zstd", level: 3 },
+    encryption: { tool: "age", recipientFingerprints: ["x"] }, tools: {},
+    postgres: { serverVersion: "15", database: "app", tables: Object.entries(tables).map(([table, rows]) => ({ table, rows })) },
+    ...extra,
+  } as Manifest;
+  return { entry, manifest };
+}
+
+function drill(of: ReadBackup, hoursAgo: number, ok: boolean): Verification {
+  return { version: 1, key: of.entry.key, source: "app-db", ok, checkedAt: new Date(NOW - hoursAgo * HOUR).toISOString(), durationSeconds: 30, problems: ok ? [] : ["row counts differ: orders 1000 != 0"] };
+}
+
+const records = (...v: Verification[]) => new Map(v.map((r) => [r.key, r]));
+
+describe("a failed drill", () => {
+  const weekOld = backup(24 * 7);
+  const prev = backup(2);
+  const newest = backup(1);
+
+  test("keeps the source unhealthy after newer, unverified backups land", () => {
+    const h = evaluateSource("app-db", newest, prev, records(drill(weekOld, 24 * 6, false)), LIMITS, NOW);
+    expect(h.healthy).toBe(false);
+    expect(h.problems.join("\n")).toMatch(/verification failed .*row counts differ/);
+    expect(h.problems.join("\n")).toContain(weekOld.entry.key);
+  });
+
+  test("stops counting once a newer drill passes", () => {
+    const h = evaluateSource("app-db", newest, prev, records(drill(weekOld, 24 * 6, false), drill(prev, 1, true)), LIMITS, NOW);
+    expect(h.problems).toEqual([]);
+    expect(h.healthy).toBe(true);
+  });
+
+  test("an older passing drill does not clear a newer failure", () => {
+    const h = evaluateSource("app-db", newest, prev, records(drill(prev, 1, false), drill(weekOld, 24 * 6, true)), LIMITS, NOW);
+    expect(h.healthy).toBe(false);
+  });
+});
