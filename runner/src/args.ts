@@ -91,6 +91,8 @@ export interface StatusSpec extends DestinationSpec, CommonSpec {
   maxAge?: string;
   minSize?: string;
   maxShrink?: number;
+  /** e.g. 0.5: a table may lose at most half its rows between two backups. */
+  maxTableShrink?: number;
   /** From the runner's own state file (container healthcheck). */
   local?: boolean;
 }
@@ -170,6 +172,7 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--max-age", s.maxAge);
   push(a, "--min-size", s.minSize);
   push(a, "--max-shrink", s.maxShrink);
+  push(a, "--max-table-shrink", s.maxTableShrink);
   push(a, "--local", s.local);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }

@@ -105,6 +105,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
+        .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
     ),
   ).action((opts) => run(statusCommand(opts, log)));

@@ -33,4 +33,6 @@ export const ENV = {
   walSpoolDir: "LIFEBOAT_WAL_SPOOL_DIR",
   walFlushInterval: "LIFEBOAT_WAL_FLUSH_INTERVAL",
   walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
+  /** status: the share of a table's rows it may lose between two backups. */
+  maxTableShrink: "LIFEBOAT_MAX_TABLE_SHRINK",
 } as const;

@@ -5,6 +5,8 @@
 import { formatDuration } from "lifeboat-core";
 import { BackupEntry } from "./catalog";
 import { Manifest, Verification } from "./manifest";
+
+type TableRows = { table: string; rows: number };
 import { formatBytes } from "./progress";
 
 export interface HealthLimits {
@@ -12,6 +14,8 @@ export interface HealthLimits {
   maxAge: number;
   /** Fraction: the newest raw size may be at most this much smaller than the previous. */
   shrink: number;
+  /** Fraction: a table may lose at most this share of its rows since the previous backup. */
+  maxTableShrink: number;
   /** Bytes: floor for the newest backup (undefined: the kind's default). */
   minSize?: number;
 }
@@ -56,6 +60,24 @@ export function untrustedFindings(backups: BackupEntry[], newestTrusted: BackupE
 }
 
 /**
+ * Tables of a Postgres dump that vanished, were emptied, or lost more than `maxShare` of their
+ * rows since the previous dump. The total size hides this: emptying a few tables out of many
+ * moves it by a few percent, while the manifest's exact per-table counts show it plainly.
+ */
+export function tableLosses(before: TableRows[] | undefined, after: TableRows[] | undefined, maxShare: number): string[] {
+  if (!before || !after) return [];
+  const now = new Map(after.map((t) => [t.table, t.rows]));
+  const out: string[] = [];
+  for (const { table, rows } of before) {
+    const n = now.get(table);
+    if (n === undefined) out.push(`${table} vanished (had ${rows} rows)`);
+    else if (rows > 0 && n === 0) out.push(`${table} emptied (${rows} → 0 rows)`);
+    else if (rows > 0 && (rows - n) / rows > maxShare) out.push(`${table} lost ${Math.round(((rows - n) / rows) * 100)}% (${rows} → ${n} rows, more than --max-table-shrink ${maxShare})`);
+  }
+  return out;
+}
+
+/**
  * The most recent verification (drill) of any backup of the source, by when it ran. Drills run
  * less often than backups (weekly against hourly), so judging only the newest backup's record
  * would forget a failed drill an hour later: a failure stands until a later drill passes.
@@ -91,6 +113,8 @@ export function evaluateSource(
   if (prevM && m.rawBytes < prevM.rawBytes * (1 - limits.shrink)) {
     problems.push(`shrank: ${formatBytes(m.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(limits.shrink * 100)}%)`);
   }
+  const lost = tableLosses(prevM?.postgres?.tables, m.postgres?.tables, limits.maxTableShrink);
+  if (lost.length) problems.push(`rows lost since the previous backup: ${lost.join(", ")}`);
   const v = verifications.get(newest.entry.key);
   const drill = latestDrill(verifications);
   if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.join("; ")}`);

@@ -7,7 +7,7 @@ import { evaluateSource, HealthLimits, ReadBackup } from "../../runner/src/healt
 import { Manifest, Verification } from "../../runner/src/manifest";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
-const LIMITS: HealthLimits = { maxAge: 26 * 3600, shrink: 0.5 };
+const LIMITS: HealthLimits = { maxAge: 26 * 3600, shrink: 0.5, maxTableShrink: 0.5 };
 const HOUR = 3600_000;
 
 /** A postgres backup taken `hoursAgo`, with these table row counts. */
@@ -52,5 +52,36 @@ describe("a failed drill", () => {
   test("an older passing drill does not clear a newer failure", () => {
     const h = evaluateSource("app-db", newest, prev, records(drill(prev, 1, false), drill(weekOld, 24 * 6, true)), LIMITS, NOW);
     expect(h.healthy).toBe(false);
+  });
+});
+
+describe("rows lost per table", () => {
+  // Measured in issue #17: three tables emptied, ~37k rows gone, the dump 3% smaller.
+  const before = { orders: 120_000, customers: 20_000, audit_log: 15_000, sessions: 2_000, leads: 30_000 };
+
+  test("emptied, vanished and shrunk tables are named even when the total barely moves", () => {
+    const prev = backup(25, before);
+    const newest = backup(1, { orders: 120_500, customers: 0, audit_log: 0, leads: 9_000 }, { rawBytes: Math.round((10 << 20) * 0.97) });
+    const h = evaluateSource("app-db", newest, prev, new Map(), LIMITS, NOW);
+    expect(h.healthy).toBe(false);
+    const text = h.problems.join("\n");
+    expect(text).toMatch(/customers.*emptied/);
+    expect(text).toMatch(/audit_log.*emptied/);
+    expect(text).toMatch(/sessions.*vanished/);
+    expect(text).toMatch(/leads.*30000 → 9000/);
+    expect(text).not.toMatch(/orders/);
+  });
+
+  test("a loss under the share passes; the share is the limit's", () => {
+    const prev = backup(25, before);
+    const newest = backup(1, { ...before, leads: 20_000 });
+    expect(evaluateSource("app-db", newest, prev, new Map(), LIMITS, NOW).healthy).toBe(true);
+    expect(evaluateSource("app-db", newest, prev, new Map(), { ...LIMITS, maxTableShrink: 0.2 }, NOW).problems.join("\n")).toMatch(/leads/);
+  });
+
+  test("a table that was already empty is not reported as emptied", () => {
+    const prev = backup(25, { ...before, drafts: 0 });
+    const newest = backup(1, { ...before, drafts: 0 });
+    expect(evaluateSource("app-db", newest, prev, new Map(), LIMITS, NOW).healthy).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, stateP
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
 import { readState } from "../state";
-import { evaluateSource, SourceHealth, untrustedFindings } from "../health";
+import { evaluateSource, HealthLimits, SourceHealth, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
 
@@ -14,12 +14,13 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
   maxAge: string;
   minSize?: string;
   maxShrink: string;
+  maxTableShrink: string;
   local?: boolean;
 }
 
-function parseFraction(text: string): number {
+function parseFraction(flag: string, text: string, example: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`--max-shrink: must be a fraction between 0 and 1 (0.5 = alert when a backup is less than half the previous), got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`${flag}: must be a fraction between 0 and 1 (${example}), got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -40,11 +41,12 @@ function maxAgeSeconds(text: string): number {
 
 export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
   const maxAge = maxAgeSeconds(o.maxAge);
-  const shrink = parseFraction(o.maxShrink);
+  const shrink = parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous");
+  const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
   if (o.name) checkName(o.name);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, maxAge, shrink, minSize);
+  const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize });
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map((s) => {
     const n = s.newest;
@@ -61,7 +63,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   return healthy ? EXIT_OK : EXIT_FAILED;
 }
 
-async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSize: number | undefined): Promise<SourceHealth[]> {
+async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<SourceHealth[]> {
   const store = makeStore(o);
   const names = o.name ? [o.name] : await listSourceNames(store);
   const out: SourceHealth[] = [];
@@ -75,7 +77,7 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
     // so that a fixed clock does not leave status red until the object's retention ends.
     const trusted = backups.filter((b) => b.flags.length === 0);
     const newestEntry = trusted[trusted.length - 1];
-    const earlier = untrustedFindings(backups, newestEntry, maxAge, now);
+    const earlier = untrustedFindings(backups, newestEntry, limits.maxAge, now);
     if (!newestEntry) {
       out.push({ source, healthy: false, problems: [...earlier.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
       continue;
@@ -83,7 +85,7 @@ async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSi
     const prevEntry = trusted[trusted.length - 2];
     const newest = { entry: newestEntry, manifest: await readManifest(store, newestEntry) };
     const previous = prevEntry ? { entry: prevEntry, manifest: await readManifest(store, prevEntry) } : undefined;
-    out.push(evaluateSource(source, newest, previous, verifications, { maxAge, shrink, minSize }, now, earlier));
+    out.push(evaluateSource(source, newest, previous, verifications, limits, now, earlier));
   }
   return out;
 }
