@@ -43,6 +43,28 @@ export interface SourceHealth {
 const DEFAULT_FLOOR: Record<string, number> = { postgres: 1024 * 1024 };
 
 /**
+ * The newest and previous trusted backups whose manifests can be read, newest first, reading
+ * no more than that. A manifest that does not parse (or describes another key) is reported as
+ * its own problem and passed over: one bad object must not hide the health of everything else.
+ */
+export async function readNewest(
+  trusted: BackupEntry[],
+  read: (e: BackupEntry) => Promise<Manifest>,
+): Promise<{ newest?: ReadBackup; previous?: ReadBackup; problems: string[] }> {
+  const found: ReadBackup[] = [];
+  const problems: string[] = [];
+  for (let i = trusted.length - 1; i >= 0 && found.length < 2; i--) {
+    const entry = trusted[i]!;
+    try {
+      found.push({ entry, manifest: await read(entry) });
+    } catch (e) {
+      problems.push(`unreadable manifest: ${(e as Error).message}`);
+    }
+  }
+  return { newest: found[0], previous: found[1], problems };
+}
+
+/**
  * A backup whose key time disagrees with the store's own time is a forged key or a host
  * clock running wrong: never what "newest" or "previous" is judged by. It makes the source
  * unhealthy while it is recent (stored within --max-age, or after the newest trusted one);

@@ -3,7 +3,7 @@
  * failed drill, lost rows, an unreadable manifest or an empty archive must make it say.
  */
 import { BackupEntry } from "../../runner/src/catalog";
-import { evaluateSource, HealthLimits, ReadBackup } from "../../runner/src/health";
+import { evaluateSource, HealthLimits, ReadBackup, readNewest } from "../../runner/src/health";
 import { Manifest, Verification } from "../../runner/src/manifest";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -83,5 +83,36 @@ describe("rows lost per table", () => {
     const prev = backup(25, { ...before, drafts: 0 });
     const newest = backup(1, { ...before, drafts: 0 });
     expect(evaluateSource("app-db", newest, prev, new Map(), LIMITS, NOW).healthy).toBe(true);
+  });
+});
+
+describe("an unreadable manifest", () => {
+  const older = backup(3);
+  const prev = backup(2);
+  const newest = backup(1);
+  const byKey = new Map([older, prev, newest].map((b) => [b.entry.key, b.manifest]));
+  const reader = (bad: Set<string>) => async (e: BackupEntry) => {
+    if (bad.has(e.key)) throw new Error(`manifest ${e.manifestKey} is not valid JSON: Unexpected token`);
+    return byKey.get(e.key)!;
+  };
+
+  test("is its own problem; newest and previous are the readable backups before it", async () => {
+    const r = await readNewest([older.entry, prev.entry, newest.entry], reader(new Set([newest.entry.key])));
+    expect(r.problems).toEqual([`unreadable manifest: manifest ${newest.entry.manifestKey} is not valid JSON: Unexpected token`]);
+    expect(r.newest?.entry.key).toBe(prev.entry.key);
+    expect(r.previous?.entry.key).toBe(older.entry.key);
+  });
+
+  test("with none readable, nothing is judged and the problems say why", async () => {
+    const r = await readNewest([prev.entry, newest.entry], reader(new Set([prev.entry.key, newest.entry.key])));
+    expect(r.newest).toBeUndefined();
+    expect(r.problems).toHaveLength(2);
+  });
+
+  test("only the two newest readable manifests are read", async () => {
+    const read = jest.fn(reader(new Set()));
+    const r = await readNewest([older.entry, prev.entry, newest.entry], read);
+    expect(r.problems).toEqual([]);
+    expect(read).toHaveBeenCalledTimes(2);
   });
 });

@@ -5,7 +5,8 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, stateP
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { formatBytes } from "../progress";
 import { readState } from "../state";
-import { evaluateSource, HealthLimits, SourceHealth, untrustedFindings } from "../health";
+import { Store } from "../store";
+import { evaluateSource, HealthLimits, readNewest, SourceHealth, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
 
@@ -69,25 +70,25 @@ async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<Source
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
-    const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
-    // A backup whose key time disagrees with the store's own time is a forged key or a host
-    // clock running wrong: never what "newest" or "previous" is judged by. It makes the source
-    // unhealthy while it is recent (stored within --max-age, or after the newest trusted one);
-    // once a trusted backup has followed and it has aged out, it is still shown, as a warning,
-    // so that a fixed clock does not leave status red until the object's retention ends.
-    const trusted = backups.filter((b) => b.flags.length === 0);
-    const newestEntry = trusted[trusted.length - 1];
-    const earlier = untrustedFindings(backups, newestEntry, limits.maxAge, now);
-    if (!newestEntry) {
-      out.push({ source, healthy: false, problems: [...earlier.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
-      continue;
+    try {
+      out.push(await sourceHealth(store, source, limits, now));
+    } catch (e) {
+      // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
+      out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });
     }
-    const prevEntry = trusted[trusted.length - 2];
-    const newest = { entry: newestEntry, manifest: await readManifest(store, newestEntry) };
-    const previous = prevEntry ? { entry: prevEntry, manifest: await readManifest(store, prevEntry) } : undefined;
-    out.push(evaluateSource(source, newest, previous, verifications, limits, now, earlier));
   }
   return out;
+}
+
+async function sourceHealth(store: Store, source: string, limits: HealthLimits, now: number): Promise<SourceHealth> {
+  const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
+  const trusted = backups.filter((b) => b.flags.length === 0);
+  const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
+  if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };
+  const { newest, previous, problems } = await readNewest(trusted, (e) => readManifest(store, e));
+  const earlier = { problems: [...untrusted.problems, ...problems], warnings: untrusted.warnings };
+  if (!newest) return { source, healthy: false, problems: [...earlier.problems, "no backup with a readable manifest"] };
+  return evaluateSource(source, newest, previous, verifications, limits, now, earlier);
 }
 
 /** From the runner's own state file: did the last run succeed, and is the last success recent? */
