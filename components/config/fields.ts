@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { assertCron, formatDuration, NAME_PATTERN, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
-import { bech32Hrp } from "./bech32";
+import { assertCron, bech32Hrp, formatDuration, NAME_PATTERN, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 
 /**
  * The value `lifeboat plan` puts in place of a `secure:` config value it cannot decrypt
