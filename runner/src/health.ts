@@ -2,7 +2,8 @@
  * Pure health decisions for `status`: what a source's backups, their manifests and the
  * verification records say is wrong. No I/O here, so every rule is tested with plain data.
  */
-import { formatDuration } from "lifeboat-core";
+import { humanDuration } from "lifeboat-core";
+import { stripAgeBanner } from "./age";
 import { BackupEntry } from "./catalog";
 import { Manifest, Verification } from "./manifest";
 
@@ -127,9 +128,9 @@ export function evaluateSource(
   const warnings = [...earlier.warnings];
   const m = newest.manifest;
   const prevM = previous?.manifest;
-  // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
-  const ageSeconds = Math.max(0, (now - newest.entry.parts.time.getTime()) / 1000);
-  if (ageSeconds > limits.maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(limits.maxAge)}`);
+  // Negative (at most CLOCK_TOLERANCE_MS) when the backup host's clock ran a little ahead: shown as such.
+  const ageSeconds = (now - newest.entry.parts.time.getTime()) / 1000;
+  if (ageSeconds > limits.maxAge) problems.push(`overdue: newest backup is ${humanDuration(ageSeconds)} old, more than --max-age ${humanDuration(limits.maxAge)}`);
   const floor = limits.minSize ?? DEFAULT_FLOOR[m.kind] ?? 0;
   if (m.storedBytes < floor) problems.push(`too small: ${formatBytes(m.storedBytes)} is under the ${formatBytes(floor)} floor`);
   if (prevM && m.rawBytes < prevM.rawBytes * (1 - limits.shrink)) {
@@ -139,7 +140,7 @@ export function evaluateSource(
   if (lost.length) problems.push(`rows lost since the previous backup: ${lost.join(", ")}`);
   const v = verifications.get(newest.entry.key);
   const drill = latestDrill(verifications);
-  if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.join("; ")}`);
+  if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.map(stripAgeBanner).join("; ")}`);
   warnings.push(...(m.warnings ?? []).map((w) => `degraded: ${w}`));
   return {
     source,
@@ -149,4 +150,12 @@ export function evaluateSource(
     newest: { key: newest.entry.key, takenAt: m.startedAt, ageSeconds, storedBytes: m.storedBytes, rawBytes: m.rawBytes, verified: v ? (v.ok ? "ok" : "failed") : "no" },
     previous: previous && prevM ? { key: previous.entry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
   };
+}
+
+/** One source as `status` prints it: verdict, newest backup, then problems and warnings indented. */
+export function statusLine(s: SourceHealth): string {
+  const n = s.newest;
+  const when = n && (n.ageSeconds < 0 ? `${humanDuration(-n.ageSeconds)} ahead of this host's clock` : `${humanDuration(n.ageSeconds)} ago`);
+  const info = n ? ` newest ${n.takenAt} (${when}), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
+  return `${s.healthy ? "OK  " : "FAIL"} ${s.source}` + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
 }

@@ -3,7 +3,7 @@
  * failed drill, lost rows, an unreadable manifest or an empty archive must make it say.
  */
 import { BackupEntry } from "../../runner/src/catalog";
-import { evaluateSource, HealthLimits, ReadBackup, readNewest } from "../../runner/src/health";
+import { evaluateSource, HealthLimits, ReadBackup, readNewest, statusLine } from "../../runner/src/health";
 import { Manifest, Verification } from "../../runner/src/manifest";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -114,5 +114,29 @@ describe("an unreadable manifest", () => {
     const r = await readNewest([older.entry, prev.entry, newest.entry], read);
     expect(r.problems).toEqual([]);
     expect(read).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("how status shows times", () => {
+  test("ages and limits in one human format, never raw seconds", () => {
+    const old = backup(5_295_074 / 3600);
+    const h = evaluateSource("app-db", old, undefined, new Map(), LIMITS, NOW);
+    expect(h.problems[0]).toBe("overdue: newest backup is 61d 6h old, more than --max-age 1d 2h");
+    expect(statusLine(h)).toMatch(/\(61d 6h ago\)/);
+    expect(statusLine(evaluateSource("app-db", backup(1161 / 3600), undefined, new Map(), LIMITS, NOW))).toMatch(/\(19m 21s ago\)/);
+  });
+
+  test("a newest backup dated ahead of this host's clock says so instead of '1s ago'", () => {
+    const h = evaluateSource("app-db", backup(-2 / 60), undefined, new Map(), LIMITS, NOW);
+    expect(h.healthy).toBe(true);
+    expect(statusLine(h)).toMatch(/\(2m ahead of this host's clock\)/);
+  });
+
+  test("age's bug-report banner stays out of status, even from records written before it was stripped", () => {
+    const b = backup(1);
+    const v = { ...drill(b, 0.5, false), problems: ["decrypt: age exited with code 1: age: error: no identity matched any of the recipients\nage: report unexpected or unhelpful errors at https://filippo.io/age/report"] };
+    const line = statusLine(evaluateSource("app-db", b, undefined, records(v), LIMITS, NOW));
+    expect(line).toMatch(/no identity matched/);
+    expect(line).not.toMatch(/filippo|report unexpected/);
   });
 });

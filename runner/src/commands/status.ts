@@ -1,12 +1,11 @@
 import { Logger } from "pino";
-import { parseDuration, formatDuration } from "lifeboat-core";
+import { humanDuration, parseDuration } from "lifeboat-core";
 import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
-import { formatBytes } from "../progress";
 import { readState } from "../state";
 import { Store } from "../store";
-import { evaluateSource, HealthLimits, readNewest, SourceHealth, untrustedFindings } from "../health";
+import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
 
@@ -49,12 +48,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const alerts = makeAlerts(o, log);
   const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize });
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
-  const lines = sources.map((s) => {
-    const n = s.newest;
-    const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
-    const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
-  });
+  const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
   output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
   if (!healthy) {
@@ -112,7 +106,7 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
     if (!ok) problems.push("no successful run recorded");
     // Recorded by a clock that ran ahead: a negative age would never become overdue.
     else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
-    else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
+    else if (ageSeconds > maxAge) problems.push(`overdue: last success ${humanDuration(ageSeconds)} ago, more than --max-age ${humanDuration(maxAge)}`);
     return {
       source,
       healthy: problems.length === 0,
