@@ -136,6 +136,9 @@ export function evaluateSource(
   if (prevM && m.rawBytes < prevM.rawBytes * (1 - limits.shrink)) {
     problems.push(`shrank: ${formatBytes(m.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(limits.shrink * 100)}%)`);
   }
+  // A volume that was not mounted backs up as an empty directory, and a first backup has no
+  // previous one to have shrunk from: an archive holding no file at all is never a good backup.
+  if (m.archive && m.archive.files === 0) problems.push(`empty: the archive holds no files (${m.archive.entries} entries): a volume or directory that was not mounted?`);
   const lost = tableLosses(prevM?.postgres?.tables, m.postgres?.tables, limits.maxTableShrink);
   if (lost.length) problems.push(`rows lost since the previous backup: ${lost.join(", ")}`);
   const v = verifications.get(newest.entry.key);

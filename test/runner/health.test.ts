@@ -140,3 +140,17 @@ describe("how status shows times", () => {
     expect(line).not.toMatch(/filippo|report unexpected/);
   });
 });
+
+describe("an archive with no files", () => {
+  const archive = (files: number) => ({ kind: "volume" as const, postgres: undefined, archive: { files, fileBytes: files * 100, entries: files + 1, sqliteSnapshots: [] } });
+
+  test("is flagged even as the first backup (a volume that was not mounted)", () => {
+    const h = evaluateSource("n8n-data", backup(1, {}, archive(0)), undefined, new Map(), LIMITS, NOW);
+    expect(h.healthy).toBe(false);
+    expect(h.problems).toEqual([expect.stringMatching(/^empty: the archive holds no files/)]);
+  });
+
+  test("one file is enough", () => {
+    expect(evaluateSource("n8n-data", backup(1, {}, archive(1)), undefined, new Map(), LIMITS, NOW).healthy).toBe(true);
+  });
+});

@@ -63,3 +63,11 @@ test("an unreadable manifest is that source's problem; the other sources are sti
   expect(byName.broken.problems.join("\n")).toMatch(/unreadable manifest: manifest .*broken.* is not valid JSON/);
   expect(JSON.parse(hook.received[0]!.body).text).toMatch(/unhealthy.*broken: unreadable manifest/);
 });
+
+test("a first backup of an empty directory (a volume that was not mounted) is unhealthy", async () => {
+  await backupDir("unmounted", {});
+  const { r, report } = await status("unmounted");
+  expect(r.code).toBe(1);
+  expect(report.sources[0].problems).toEqual([expect.stringMatching(/^empty: the archive holds no files/)]);
+  expect(JSON.parse(hook.received[0]!.body).text).toMatch(/unmounted: empty/);
+});
