@@ -106,7 +106,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
-        .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
+        .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)")
+        .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     ),
   ).action((opts) => run(statusCommand(opts, log)));
 

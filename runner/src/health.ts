@@ -36,7 +36,9 @@ export interface SourceHealth {
    * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
    */
   warnings?: string[];
-  newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
+  newest?: { key: string; takenAt: string; finishedAt?: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
+  /** The latest drill that passed (of any backup of the source): when, and how long the restore took. */
+  lastVerifiedRestore?: { key: string; checkedAt: string; durationSeconds: number };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
 }
 
@@ -105,9 +107,9 @@ export function tableLosses(before: TableRows[] | undefined, after: TableRows[] 
  * less often than backups (weekly against hourly), so judging only the newest backup's record
  * would forget a failed drill an hour later: a failure stands until a later drill passes.
  */
-export function latestDrill(verifications: Map<string, Verification>): Verification | undefined {
+export function latestDrill(verifications: Iterable<Verification>): Verification | undefined {
   let latest: Verification | undefined;
-  for (const v of verifications.values()) if (!latest || Date.parse(v.checkedAt) > Date.parse(latest.checkedAt)) latest = v;
+  for (const v of verifications) if (!latest || Date.parse(v.checkedAt) > Date.parse(latest.checkedAt)) latest = v;
   return latest;
 }
 
@@ -142,7 +144,8 @@ export function evaluateSource(
   const lost = tableLosses(prevM?.postgres?.tables, m.postgres?.tables, limits.maxTableShrink);
   if (lost.length) problems.push(`rows lost since the previous backup: ${lost.join(", ")}`);
   const v = verifications.get(newest.entry.key);
-  const drill = latestDrill(verifications);
+  const drill = latestDrill(verifications.values());
+  const passed = latestDrill([...verifications.values()].filter((x) => x.ok));
   if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.map(stripAgeBanner).join("; ")}`);
   warnings.push(...(m.warnings ?? []).map((w) => `degraded: ${w}`));
   return {
@@ -150,8 +153,9 @@ export function evaluateSource(
     healthy: problems.length === 0,
     problems,
     ...(warnings.length ? { warnings } : {}),
-    newest: { key: newest.entry.key, takenAt: m.startedAt, ageSeconds, storedBytes: m.storedBytes, rawBytes: m.rawBytes, verified: v ? (v.ok ? "ok" : "failed") : "no" },
+    newest: { key: newest.entry.key, takenAt: m.startedAt, finishedAt: m.finishedAt, ageSeconds, storedBytes: m.storedBytes, rawBytes: m.rawBytes, verified: v ? (v.ok ? "ok" : "failed") : "no" },
     previous: previous && prevM ? { key: previous.entry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
+    ...(passed ? { lastVerifiedRestore: { key: passed.key, checkedAt: passed.checkedAt, durationSeconds: passed.durationSeconds } } : {}),
   };
 }
 

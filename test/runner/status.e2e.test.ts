@@ -71,3 +71,18 @@ test("a first backup of an empty directory (a volume that was not mounted) is un
   expect(report.sources[0].problems).toEqual([expect.stringMatching(/^empty: the archive holds no files/)]);
   expect(JSON.parse(hook.received[0]!.body).text).toMatch(/unmounted: empty/);
 });
+
+test("--format prometheus prints the textfile format, with the same exit code and alert as the text report", async () => {
+  await backupDir("metered", { "a.txt": "counted" });
+  const r = await runner(statusArgs({ name: "metered", maxAge: "1h", format: "prometheus", ...dest() }), s3.env);
+  expect(describeRun(r)).toMatch(/^exit 0/);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fams: Array<{ name: string; metrics: Array<{ labels: Record<string, string>; value: string }> }> = require("parse-prometheus-text-format")(r.stdout);
+  const value = (name: string) => Number(fams.find((f) => f.name === name)!.metrics.find((m) => m.labels.source === "metered")!.value);
+  expect(value("lifeboat_backup_healthy")).toBe(1);
+  expect(Math.abs(value("lifeboat_backup_newest_recoverable_timestamp_seconds") - Date.now() / 1000)).toBeLessThan(600);
+  expect(value("lifeboat_backup_stored_bytes")).toBeGreaterThan(0);
+  const bad = await runner(statusArgs({ name: "metered", maxAge: "1h", format: "yaml" as "json", ...dest() }), s3.env);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--format: must be one of text, json, prometheus, got "yaml"/);
+});

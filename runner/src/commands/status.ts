@@ -5,6 +5,7 @@ import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, stateP
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { readState } from "../state";
 import { Store } from "../store";
+import { prometheusMetrics } from "../prometheus";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -15,8 +16,11 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
   minSize?: string;
   maxShrink: string;
   maxTableShrink: string;
+  format?: string;
   local?: boolean;
 }
+
+const STATUS_FORMATS = ["text", "json", "prometheus"];
 
 function parseFraction(flag: string, text: string, example: string): number {
   const n = Number(text);
@@ -45,12 +49,15 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
   if (o.name) checkName(o.name);
+  const format = o.format ?? "text";
+  if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
   const sources = o.local ? await localHealth(o, maxAge) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize });
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
-  output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
+  if (format === "prometheus") process.stdout.write(prometheusMetrics(sources));
+  else output({ ...o, json: o.json || format === "json" }, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
   if (!healthy) {
     const bad = sources.filter((s) => !s.healthy).map((s) => `${s.source}: ${s.problems.join(", ")}`);
     await alerts.alert(`Lifeboat: backups unhealthy: ${bad.length ? bad.join("; ") : "no backups found"}`);
