@@ -100,7 +100,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, failed verification, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
