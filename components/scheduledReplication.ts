@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { assertCron, formatDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
+import { assertCron, humanDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 import { replicatorPolicy } from "./access/policies";
 import { replicatorSide } from "./backupAccess";
 import { JobDestination, ReplicateJob, SECRET_ENV, replicateCommand } from "./schedule/commands";
@@ -116,7 +116,7 @@ export class ScheduledReplication extends pulumi.ComponentResource {
     }
     const interval = worstCaseIntervalSeconds(schedule);
     if (interval > rpoSeconds) {
-      throw fail(`schedule ${JSON.stringify(schedule)} runs up to ${formatDuration(interval)} apart, longer than the rpo ${rpo}: the replica would lag beyond it; replicate more often`);
+      throw fail(`schedule ${JSON.stringify(schedule)} runs up to ${humanDuration(interval)} apart, longer than the rpo ${rpo}: the replica would lag beyond it; replicate more often`);
     }
     if ((args.accessKeyId === undefined) !== (args.secretAccessKey === undefined)) throw fail("give accessKeyId and secretAccessKey together");
     if ((args.replicaAccessKeyId === undefined) !== (args.replicaSecretAccessKey === undefined)) throw fail("give replicaAccessKeyId and replicaSecretAccessKey together");

@@ -5,7 +5,7 @@
  * last one. Judged on `lifeboat:index:ScheduledBackup` inputs `sourceKind` (or `kind`), `rpo`
  * (or `rpoSeconds`) and `pitr` (true when the WAL-streaming sidecar is declared).
  */
-import { formatDuration } from "lifeboat-core";
+import { humanDuration } from "lifeboat-core";
 import { Finding, LifeboatPolicy, PolicyResourceInput, T } from "./model";
 import { rpoOf, sourceName } from "./schedule";
 
@@ -22,7 +22,7 @@ export function checkPitr(resources: PolicyResourceInput[]): Finding[] {
     findings.push({
       resource: r.name,
       message:
-        `postgres source ${sourceName(r)} declares an RPO of ${rpo.text}, under ${formatDuration(PITR_RPO_THRESHOLD_SECONDS)}: ` +
+        `postgres source ${sourceName(r)} declares an RPO of ${rpo.text}, under ${humanDuration(PITR_RPO_THRESHOLD_SECONDS)}: ` +
         `enable point-in-time recovery (pitr: true, WAL streaming) instead of dumping that often`,
     });
   }

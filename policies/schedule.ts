@@ -18,13 +18,19 @@
  *   `rpo` setting for schedules whose name contains "backup" (verification and status jobs
  *   have their own cadence).
  */
-import { formatDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
+import { humanDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 import { Finding, knownString, LifeboatPolicy, obj, PolicyResourceInput, PolicySettings, T } from "./model";
 
 export interface Rpo {
   seconds: number;
-  /** As declared (`24h`), for messages. */
+  /** For messages, in the one human format (a declared `24h` reads `1d`). */
   text: string;
+}
+
+/** A declared RPO, shown in the one human format (`24h` reads as `1d`, like the schedule's gaps). */
+function rpoFromText(text: string): Rpo {
+  const seconds = parseDuration(text);
+  return { seconds, text: humanDuration(seconds) };
 }
 
 /** The RPO a ScheduledBackup declares; undefined when none or unknown. */
@@ -32,13 +38,13 @@ export function rpoOf(r: PolicyResourceInput): Rpo | undefined {
   const text = knownString(r.inputs.rpo);
   if (text) {
     try {
-      return { seconds: parseDuration(text), text };
+      return rpoFromText(text);
     } catch {
       /* fall through to rpoSeconds */
     }
   }
   const s = r.inputs.rpoSeconds;
-  return typeof s === "number" && s > 0 ? { seconds: s, text: formatDuration(s) } : undefined;
+  return typeof s === "number" && s > 0 ? { seconds: s, text: humanDuration(s) } : undefined;
 }
 
 export function sourceName(r: PolicyResourceInput): string {
@@ -71,7 +77,7 @@ export function checkSchedules(resources: PolicyResourceInput[], settings: Polic
   const tooSlow = (what: string, interval: number, schedule: string, rpo: Rpo, resource: string) =>
     findings.push({
       resource,
-      message: `${what} runs up to ${formatDuration(interval)} apart (${JSON.stringify(schedule)}), longer than its RPO of ${rpo.text}: back up more often or raise the RPO`,
+      message: `${what} runs up to ${humanDuration(interval)} apart (${JSON.stringify(schedule)}), longer than its RPO of ${rpo.text}: back up more often or raise the RPO`,
     });
 
   const components = resources.filter((r) => r.type === T.scheduledBackup);
@@ -102,7 +108,7 @@ export function checkSchedules(resources: PolicyResourceInput[], settings: Polic
     if (interval > rpo.seconds) tooSlow(`scheduled backup of ${sourceName(r)}`, interval, schedule, rpo, r.name);
   }
 
-  const settingRpo: Rpo | undefined = settings.rpo ? { seconds: parseDuration(settings.rpo), text: settings.rpo } : undefined;
+  const settingRpo: Rpo | undefined = settings.rpo ? rpoFromText(settings.rpo) : undefined;
   for (const s of resources.filter((r) => r.type === T.schedule)) {
     const parent = components.find((c) => c.name === s.parent && s.parentType === T.scheduledBackup);
     const rpo = parent ? rpoOf(parent) : /backup/i.test(s.name) ? settingRpo : undefined;

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { assertCron, formatDuration, NAME_PATTERN, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
-import { bech32Hrp } from "./bech32";
+import { assertCron, bech32Hrp, humanDuration, NAME_PATTERN, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
 
 /**
  * The value `lifeboat plan` puts in place of a `secure:` config value it cannot decrypt
@@ -55,7 +54,7 @@ export function duration(maxSeconds = MAX_OBJECTIVE_SECONDS) {
       ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/, got .*$/, "") });
       return;
     }
-    if (seconds > maxSeconds) ctx.addIssue({ code: "custom", message: `must be at most ${formatDuration(maxSeconds)}, got ${v}` });
+    if (seconds > maxSeconds) ctx.addIssue({ code: "custom", message: `must be at most ${humanDuration(maxSeconds)}, got ${v}` });
   });
 }
 

@@ -1,4 +1,4 @@
-import { formatDuration } from "lifeboat-core";
+import { humanDuration } from "lifeboat-core";
 import { LifeboatConfig } from "./validate";
 
 /** One source's recovery objectives next to what its schedule actually gives. */
@@ -22,9 +22,10 @@ export function objectiveRows(config: LifeboatConfig): ObjectiveRow[] {
     source: s.name,
     kind: s.kind,
     schedule: s.schedule,
-    rpo: s.rpo,
-    worstCaseRpo: formatDuration(s.worstCaseRpoSeconds),
-    rto: s.rto,
+    // One format for all three (the config may say 24h where the schedule gives 1d).
+    rpo: humanDuration(s.rpoSeconds),
+    worstCaseRpo: humanDuration(s.worstCaseRpoSeconds),
+    rto: humanDuration(s.rtoSeconds),
     met: s.worstCaseRpoSeconds <= s.rpoSeconds,
   }));
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CompliancePrefix, formatDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
+import { CompliancePrefix, humanDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
 import { environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
 import { ConfigError, ConfigIssue, configKey } from "./errors";
 import { looksLikeAgeIdentity } from "./fields";
@@ -102,7 +102,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
             key: configKey(["sources", i, s.rpo ? "rpo" : s.schedule ? "schedule" : "rpo"]),
             message:
               `RPO ${rpo} is shorter than the schedule ${JSON.stringify(schedule)} allows ` +
-              `(up to ${formatDuration(interval)} between backups): back up more often or raise the RPO`,
+              `(up to ${humanDuration(interval)} between backups): back up more often or raise the RPO`,
           },
       );
     }

@@ -3,3 +3,4 @@ export * from "./retention";
 export * from "./layout";
 export * from "./duration";
 export * from "./schedule";
+export * from "./bech32";

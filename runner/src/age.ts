@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { bech32Hrp } from "lifeboat-core";
 import { UsageError } from "./errors";
 
 /** An age X25519 recipient (public key): `age1` followed by 58 bech32 characters. */
@@ -16,6 +17,11 @@ export function parseRecipients(values: string[]): string[] {
     }
     if (!RECIPIENT_RE.test(r)) {
       throw new UsageError(`--recipient: not an age public key (expected age1 followed by 58 characters), got ${JSON.stringify(r.slice(0, 12) + (r.length > 12 ? "..." : ""))}`);
+    }
+    // A typo keeps the alphabet and length: only the checksum catches it, here rather than in
+    // every backup's age process.
+    if (bech32Hrp(r) !== "age") {
+      throw new UsageError(`--recipient: not a valid age public key: its bech32 checksum does not match (a typo?), got ${JSON.stringify(r)}`);
     }
     if (!out.includes(r)) out.push(r);
   }
@@ -50,4 +56,12 @@ export function identityRecipients(file: string | undefined, flag = "--identity"
   if (r.error) throw new UsageError("age-keygen: command not found; install age");
   if (r.status !== 0) throw new UsageError(`${flag}: ${file} is not a valid age identity: ${r.stderr.trim()}`);
   return r.stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("age1"));
+}
+
+/** age's request for bug reports, which it appends to every error: noise in our reports and alerts. */
+const AGE_BANNER_RE = /^age: report unexpected or unhelpful errors at \S+\s*$/gm;
+
+/** age's stderr without the bug-report banner (a scrubber for its processes). */
+export function stripAgeBanner(stderr: string): string {
+  return stderr.replace(AGE_BANNER_RE, "").trim();
 }

@@ -110,6 +110,10 @@ export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   maxAge?: string;
   minSize?: string;
   maxShrink?: number;
+  /** e.g. 0.5: a table may lose at most half its rows between two backups. */
+  maxTableShrink?: number;
+  /** `text` (default), `json` or `prometheus`. */
+  format?: "text" | "json" | "prometheus";
   /** From the runner's own state file (container healthcheck). */
   local?: boolean;
 }
@@ -205,6 +209,8 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--max-age", s.maxAge);
   push(a, "--min-size", s.minSize);
   push(a, "--max-shrink", s.maxShrink);
+  push(a, "--max-table-shrink", s.maxTableShrink);
+  push(a, "--format", s.format);
   push(a, "--local", s.local);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }

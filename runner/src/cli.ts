@@ -134,12 +134,14 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     runOptions(destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, failed verification, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
-        .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)"),
+        .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
+        .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)")
+        .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     )),
   ).action((opts) => run(commands.status()(opts, log)));
 

@@ -41,4 +41,6 @@ export const ENV = {
   /** backup/basebackup: per-object S3 Object Lock. */
   retention: "LIFEBOAT_RETENTION",
   lockMode: "LIFEBOAT_LOCK_MODE",
+  /** status: the share of a table's rows it may lose between two backups. */
+  maxTableShrink: "LIFEBOAT_MAX_TABLE_SHRINK",
 } as const;

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { PassThrough, Readable, Transform, TransformCallback } from "node:stream";
 import { Proc, startProc, allDone } from "./proc";
 import { errorMessage, RunError } from "./errors";
+import { stripAgeBanner } from "./age";
 
 /** Counts bytes passing through. */
 export class ByteCounter extends Transform {
@@ -140,7 +141,7 @@ export function encode(
   const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
   const zstdArgs = [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), direct ? "-vv" : "-q", "-c", "-"];
   const zstd = startProc("zstd", "zstd", zstdArgs, direct ? { stdinFrom: raw } : {});
-  const age = startProc("age", "age", ["--encrypt", ...recipients.flatMap((r) => ["-r", r])], { stdinFrom: zstd.child.stdout! });
+  const age = startProc("age", "age", ["--encrypt", ...recipients.flatMap((r) => ["-r", r])], { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
   const hasher = new Hasher();
   const procs = [...sourceProcs, zstd, age];
   let rawCount: { readonly bytes: number };
@@ -223,7 +224,7 @@ export function decodeToFile(
 
 function startDecode(stored: Readable, identityFile: string, zstdArgs: string[], zstdCmd = "zstd") {
   const hasher = new Hasher();
-  const age = startProc("age", "age", ["--decrypt", "-i", identityFile]);
+  const age = startProc("age", "age", ["--decrypt", "-i", identityFile], { scrubber: stripAgeBanner });
   const zstd = startProc("zstd", zstdCmd, zstdArgs, { stdinFrom: age.child.stdout! });
   stored.on("error", () => undefined);
   const hashed = new Promise<void>((resolve, reject) => {

@@ -128,11 +128,16 @@ export function requireTools(tools: Array<{ cmd: string; flag?: string; why: str
   return versions;
 }
 
-/** Waits for every process; the first failure wins but all are awaited. */
+/**
+ * Waits for every process; the first failure wins but all are awaited. A process killed by
+ * SIGPIPE only lost its reader: the reader's own failure (age refusing a recipient under
+ * `zstd | age`) is the cause to report, so such a death counts only when nothing else failed.
+ */
 export async function allDone(procs: Proc[]): Promise<void> {
   const results = await Promise.allSettled(procs.map((p) => p.done));
-  const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
-  if (failed) throw failed.reason;
+  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ reason: r.reason as unknown, piped: procs[i]!.child.signalCode === "SIGPIPE" }] : []));
+  const cause = failed.find((f) => !f.piped) ?? failed[0];
+  if (cause) throw cause.reason;
 }
 
 /** True while a process with this pid exists (EPERM: it exists, owned by someone else). */

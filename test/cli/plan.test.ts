@@ -97,7 +97,7 @@ describe("lifeboat plan", () => {
     expect(r.stdout).toMatch(/\n\s+wa-sessions\s+volume\s+0 \*\/6 \* \* \*\s+6h\s+6h\s+4h\n/);
     const staging = JSON.parse((await planOnce("--stack", "staging", "--json")).stdout);
     expect(staging.outputs.objectives).toContainEqual({
-      source: "app-db", kind: "postgres", schedule: "0 3 * * 0", rpo: "7d", worstCaseRpo: "1w", rto: "24h", met: true,
+      source: "app-db", kind: "postgres", schedule: "0 3 * * 0", rpo: "7d", worstCaseRpo: "7d", rto: "1d", met: true,
     });
   });
 

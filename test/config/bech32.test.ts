@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { bech32Hrp } from "../../components/config/bech32";
+import { bech32Hrp } from "lifeboat-core";
 
 describe("bech32 checksum (BIP 173 test vectors)", () => {
   it.each([

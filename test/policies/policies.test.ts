@@ -292,7 +292,7 @@ describe("lifeboat-schedule-meets-rpo", () => {
     const raw: PolicyResourceInput = { type: "aws:scheduler/schedule:Schedule", name: "nightly-backup", inputs: { scheduleExpression: "cron(0 3 ? * MON-FRI *)" } };
     expect(checkSchedules([raw], S)).toEqual([]);
     expect(msgs(checkSchedules([raw], { ...S, rpo: "24h" }))).toEqual([
-      'schedule nightly-backup runs up to 3d apart ("cron(0 3 ? * MON-FRI *)"), longer than its RPO of 24h: back up more often or raise the RPO',
+      'schedule nightly-backup runs up to 3d apart ("cron(0 3 ? * MON-FRI *)"), longer than its RPO of 1d: back up more often or raise the RPO',
     ]);
   });
   it("translates EventBridge weekdays (1-7, SUN=1)", () => {

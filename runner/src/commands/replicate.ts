@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { Readable, Transform, TransformCallback, pipeline } from "node:stream";
 import { Logger } from "pino";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { MANIFEST_SUFFIX, formatDuration, joinKey, parseDuration, sourcePrefix, verificationPrefix } from "lifeboat-core";
+import { MANIFEST_SUFFIX, humanDuration, joinKey, parseDuration, sourcePrefix, verificationPrefix } from "lifeboat-core";
 import { BackupEntry, listBackups, listSourceNames } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, runDeadline, s3Options } from "../context";
 import { parseDest, S3Dest } from "../dest";
@@ -433,7 +433,7 @@ export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<n
   for (const w of warnings) log.warn(w);
   const lagging = reports.filter((r) => r.lagging);
   const lagLines = lagging.map(
-    (r) => `newest backup of ${r.source} (${r.newest!.key}, ${formatDuration(Math.round(r.newest!.ageSeconds))} old) is not on the replica (--max-lag ${formatDuration(maxLag)})`,
+    (r) => `newest backup of ${r.source} (${r.newest!.key}, ${humanDuration(r.newest!.ageSeconds)} old) is not on the replica (--max-lag ${humanDuration(maxLag)})`,
   );
   const ok = problems.length === 0 && lagging.length === 0;
   if (problems.length) await alerts.alert(`Lifeboat: replication from ${fromText} to ${toText} FAILED: ${problems.join("; ")}`);
@@ -446,7 +446,7 @@ export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<n
     `replicate ${ok ? "ok" : "FAILED"}: ${fromText} -> ${toText}${o.copy ? "" : " (--no-copy: nothing copied)"}`,
     ...reports.map((r) => {
       const nw = r.newest
-        ? `; newest ${r.newest.time} (${formatDuration(Math.max(1, Math.round(r.newest.ageSeconds)))} ago) ${r.newest.onReplica ? "is" : "is NOT"} on the replica`
+        ? `; newest ${r.newest.time} (${humanDuration(r.newest.ageSeconds)} ago) ${r.newest.onReplica ? "is" : "is NOT"} on the replica`
         : "; no backups";
       return `  ${r.source}: ${r.backups} backup(s), ${r.alreadyOnReplica} already on the replica, ${r.copied.length} copied${r.manifestsCompleted.length ? `, ${r.manifestsCompleted.length} manifest(s) completed` : ""}, ${r.missing.length} missing, ${r.verificationsCopied} verification record(s) copied${r.walCopied ? `, ${r.walCopied} WAL object(s) copied` : ""}${nw}`;
     }),

@@ -1,41 +1,31 @@
 import { Logger } from "pino";
-import { parseDuration, formatDuration } from "lifeboat-core";
+import { humanDuration, parseDuration } from "lifeboat-core";
 import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
-import { formatBytes } from "../progress";
 import { StateFile, readState } from "../state";
 import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
+import { Store } from "../store";
+import { prometheusMetrics } from "../prometheus";
+import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
+
+export type { SourceHealth } from "../health";
 
 export interface StatusOpts extends StoreOpts, CommonOpts {
   name?: string;
   maxAge: string;
   minSize?: string;
   maxShrink: string;
+  maxTableShrink: string;
+  format?: string;
   local?: boolean;
 }
 
-export interface SourceHealth {
-  source: string;
-  healthy: boolean;
-  problems: string[];
-  /**
-   * Shown, not unhealthy: the newest backup is degraded (`degraded: `; stored and restorable, named
-   * files missing or changed; the backup run alerted), or an untrusted backup has aged out.
-   */
-  warnings?: string[];
-  /** A scheduled job's state in words (phase, cron, last run, skipped ticks). */
-  detail?: string;
-  newest?: { key: string; takenAt: string; ageSeconds: number; storedBytes: number; rawBytes?: number; verified: "ok" | "failed" | "no" };
-  previous?: { key: string; rawBytes?: number; storedBytes: number };
-}
+const STATUS_FORMATS = ["text", "json", "prometheus"];
 
-/** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
-const DEFAULT_FLOOR: Record<string, number> = { postgres: 1024 * 1024 };
-
-function parseFraction(text: string): number {
+function parseFraction(flag: string, text: string, example: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`--max-shrink: must be a fraction between 0 and 1 (0.5 = alert when a backup is less than half the previous), got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`${flag}: must be a fraction between 0 and 1 (${example}), got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -56,20 +46,19 @@ function maxAgeSeconds(text: string): number {
 
 export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
   const maxAge = maxAgeSeconds(o.maxAge);
-  const shrink = parseFraction(o.maxShrink);
+  const shrink = parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous");
+  const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
   if (o.name) checkName(o.name);
+  const format = o.format ?? "text";
+  if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, maxAge, shrink, minSize);
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize });
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
-  const lines = sources.map((s) => {
-    const n = s.newest;
-    const head = `${s.healthy ? "OK  " : "FAIL"} ${s.source}`;
-    const info = n ? ` newest ${n.takenAt} (${formatDuration(Math.max(1, Math.round(n.ageSeconds)))} ago), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-    return head + info + (s.detail ? ` ${s.detail}` : "") + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
-  });
+  const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
-  output(o, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
+  if (format === "prometheus") process.stdout.write(prometheusMetrics(sources));
+  else output({ ...o, json: o.json || format === "json" }, { healthy, maxAgeSeconds: maxAge, sources }, lines.join("\n"));
   if (!healthy) {
     const bad = sources.filter((s) => !s.healthy).map((s) => `${s.source}: ${s.problems.join(", ")}`);
     await alerts.alert(`Lifeboat: backups unhealthy: ${bad.length ? bad.join("; ") : "no backups found"}`);
@@ -77,60 +66,31 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   return healthy ? EXIT_OK : EXIT_FAILED;
 }
 
-async function remoteHealth(o: StatusOpts, maxAge: number, shrink: number, minSize: number | undefined): Promise<SourceHealth[]> {
+async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<SourceHealth[]> {
   const store = makeStore(o);
   const names = o.name ? [o.name] : await listSourceNames(store);
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
-    const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
-    // A backup whose key time disagrees with the store's own time is a forged key or a host
-    // clock running wrong: never what "newest" or "previous" is judged by. It makes the source
-    // unhealthy while it is recent (stored within --max-age, or after the newest trusted one);
-    // once a trusted backup has followed and it has aged out, it is still shown, as a warning,
-    // so that a fixed clock does not leave status red until the object's retention ends.
-    const trusted = backups.filter((b) => b.flags.length === 0);
-    const newestEntry = trusted[trusted.length - 1];
-    const problems: string[] = [];
-    const warnings: string[] = [];
-    for (const b of backups.filter((x) => x.flags.length > 0)) {
-      const recent = now - b.storedAt.getTime() <= maxAge * 1000 || !newestEntry || b.storedAt.getTime() > newestEntry.storedAt.getTime();
-      (recent ? problems : warnings).push(...b.flags.map((f) => `untrusted backup ${b.key}: ${f}`));
+    try {
+      out.push(await sourceHealth(store, source, limits, now));
+    } catch (e) {
+      // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
+      out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });
     }
-    if (!newestEntry) {
-      out.push({ source, healthy: false, problems: [...problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] });
-      continue;
-    }
-    const prevEntry = trusted[trusted.length - 2];
-    const newestM = await readManifest(store, newestEntry);
-    const prevM = prevEntry ? await readManifest(store, prevEntry) : undefined;
-    // Trusted keys are at most CLOCK_TOLERANCE_MS ahead of now: never a negative age.
-    const ageSeconds = Math.max(0, (now - newestEntry.parts.time.getTime()) / 1000);
-    if (ageSeconds > maxAge) problems.push(`overdue: newest backup is ${formatDuration(Math.round(ageSeconds))} old, more than --max-age ${formatDuration(maxAge)}`);
-    const floor = minSize ?? DEFAULT_FLOOR[newestM.kind] ?? 0;
-    if (newestM.storedBytes < floor) problems.push(`too small: ${formatBytes(newestM.storedBytes)} is under the ${formatBytes(floor)} floor`);
-    if (prevM && newestM.rawBytes < prevM.rawBytes * (1 - shrink)) {
-      problems.push(`shrank: ${formatBytes(newestM.rawBytes)} raw, down from ${formatBytes(prevM.rawBytes)} (more than ${Math.round(shrink * 100)}%)`);
-    }
-    const v = verifications.get(newestEntry.key);
-    if (v && !v.ok) problems.push(`verification failed: ${v.problems.join("; ")}`);
-    out.push({
-      source,
-      healthy: problems.length === 0,
-      problems,
-      ...(warnings.length || newestM.warnings?.length ? { warnings: [...warnings, ...(newestM.warnings ?? []).map((w) => `degraded: ${w}`)] } : {}),
-      newest: {
-        key: newestEntry.key,
-        takenAt: newestM.startedAt,
-        ageSeconds,
-        storedBytes: newestM.storedBytes,
-        rawBytes: newestM.rawBytes,
-        verified: v ? (v.ok ? "ok" : "failed") : "no",
-      },
-      previous: prevM && prevEntry ? { key: prevEntry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
-    });
   }
   return out;
+}
+
+async function sourceHealth(store: Store, source: string, limits: HealthLimits, now: number): Promise<SourceHealth> {
+  const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
+  const trusted = backups.filter((b) => b.flags.length === 0);
+  const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
+  if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };
+  const { newest, previous, problems } = await readNewest(trusted, (e) => readManifest(store, e));
+  const earlier = { problems: [...untrusted.problems, ...problems], warnings: untrusted.warnings };
+  if (!newest) return { source, healthy: false, problems: [...earlier.problems, "no backup with a readable manifest"] };
+  return evaluateSource(source, newest, previous, verifications, limits, now, earlier);
 }
 
 /** From the runner's own state file: did the last run succeed, and is the last success recent? */
@@ -142,7 +102,7 @@ async function localHealth(o: StatusOpts, maxAge: number): Promise<SourceHealth[
   // A job-table scheduler's own view is per job, each with its own max age; --name asks for one source.
   if (!o.name && state.jobs && Object.keys(state.jobs).length) return jobHealth(state, now, maxAge);
   if (names.length === 0 && sched <= maxAge) return [{ source: "(scheduler)", healthy: true, problems: [] }];
-  return names.map((source) => sourceHealth(state, source, now, sched, maxAge, o));
+  return names.map((source) => localSourceHealth(state, source, now, sched, maxAge, o));
 }
 
 /**
@@ -160,14 +120,14 @@ function jobHealth(state: StateFile, now: number, defaultMaxAge: number): Source
       if (j.lastOk === false) problems.push(`last run, ended ${j.lastEnd}, failed: ${j.lastResult}`);
       const since = j.lastSuccess ?? state.schedulerStartedAt;
       const age = since ? (now - Date.parse(since)) / 1000 : Infinity;
-      if (age > maxAge) problems.push(`overdue: ${j.lastSuccess ? "last success" : "no success since the scheduler started"} ${formatDuration(Math.round(age))} ago, more than ${formatDuration(maxAge)}`);
+      if (age > maxAge) problems.push(`overdue: ${j.lastSuccess ? "last success" : "no success since the scheduler started"} ${humanDuration(age)} ago, more than ${humanDuration(maxAge)}`);
       const last = j.lastStart ? `last run ${j.lastStart}: ${j.lastResult !== undefined && j.phase !== "running" ? j.lastResult : "running"}` : "no run yet";
       const skipped = j.skipped ? `, ${j.skipped} tick(s) skipped (last ${j.lastSkippedAt})` : "";
       return { source: `job ${name}`, healthy: problems.length === 0, problems, detail: `${j.phase}, cron "${j.cron}", ${last}${skipped}` };
     });
 }
 
-function sourceHealth(state: StateFile, source: string, now: number, sched: number, maxAge: number, o: StatusOpts): SourceHealth {
+function localSourceHealth(state: StateFile, source: string, now: number, sched: number, maxAge: number, o: StatusOpts): SourceHealth {
   const s = state.sources[source];
   if (!s) {
     // A scheduler that started recently has not had its first run yet: healthy until max-age.
@@ -181,7 +141,7 @@ function sourceHealth(state: StateFile, source: string, now: number, sched: numb
   if (!ok) problems.push("no successful run recorded");
   // Recorded by a clock that ran ahead: a negative age would never become overdue.
   else if (ageSeconds * 1000 < -CLOCK_TOLERANCE_MS) problems.push(`last success recorded as ${ok.startedAt}, in the future of this host's clock (a clock that ran ahead); not counted as recent`);
-  else if (ageSeconds > maxAge) problems.push(`overdue: last success ${formatDuration(Math.round(ageSeconds))} ago, more than --max-age ${formatDuration(maxAge)}`);
+  else if (ageSeconds > maxAge) problems.push(`overdue: last success ${humanDuration(ageSeconds)} ago, more than --max-age ${humanDuration(maxAge)}`);
   return {
     source,
     healthy: problems.length === 0,
