@@ -6,8 +6,7 @@
  * could not `npm ci` the repository's lockfile; these two files ship in it instead (package.json
  * `files`), and test/components/imageLock.test.ts fails when they no longer match package-lock.json.
  *
- *   node scripts/image-lock.js           rewrites runner/image/{package.json,image-lock.json}
- *   node scripts/image-lock.js --check   exits 1 when they are stale
+ *   node scripts/image-lock.js   rewrites runner/image/{package.json,image-lock.json}
  */
 "use strict";
 const { readFileSync, writeFileSync, mkdirSync } = require("node:fs");
@@ -61,12 +60,6 @@ module.exports = { imageFiles, imageLock, resolve };
 if (require.main === module) {
   const root = join(__dirname, "..");
   const dir = join(root, "runner", "image");
-  const files = imageFiles(JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")));
-  if (process.argv.includes("--check")) {
-    const stale = Object.keys(files).filter((f) => { try { return readFileSync(join(dir, f), "utf8") !== files[f]; } catch { return true; } });
-    if (stale.length) { console.error(`runner/image/${stale.join(", runner/image/")} stale: run node scripts/image-lock.js`); process.exit(1); }
-  } else {
-    mkdirSync(dir, { recursive: true });
-    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  }
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(imageFiles(JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"))))) writeFileSync(join(dir, f), text);
 }
