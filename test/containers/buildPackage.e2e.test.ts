@@ -57,6 +57,12 @@ suite("build: true from an installed lifeboat package", () => {
     expect([build.code, build.code === 0 ? "" : build.stderr.slice(-3000)]).toEqual([0, ""]);
     const version = await podmanOk(["run", "--rm", "--runtime", "runc", "--network", "host", tag, "--version"]);
     expect(version.trim()).toBe("0.1.0");
+    // Every runner module loads: the pruned lockfile kept all that they import.
+    const loaded = await podmanOk(["run", "--rm", "--runtime", "runc", "--network", "host", "--entrypoint", "node", "-w", "/app/runner", tag, "-e", `
+      const fs = require("fs"); let n = 0;
+      for (const d of ["dist", "dist/commands"]) for (const f of fs.readdirSync(d)) if (f.endsWith(".js")) { require("/app/runner/" + d + "/" + f); n++; }
+      console.log(n);`]);
+    expect(Number(loaded)).toBeGreaterThan(20);
     // The runtime dependencies are the ones runner/image/image-lock.json pins.
     const lock = JSON.parse(readFileSync(join(REPO, "runner/image/image-lock.json"), "utf8"));
     const pg = await podmanOk(["run", "--rm", "--runtime", "runc", "--network", "host", "--entrypoint", "node", tag, "-p", "require('/app/node_modules/pg/package.json').version"]);
