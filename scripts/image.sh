@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds, tags and pushes the lifeboat-runner image (runner/Dockerfile).
 #
-#   scripts/image.sh build [--base local|registry] [--tag NAME:TAG]   (npm run image:build)
+#   scripts/image.sh build [--base local|registry] [--tag NAME:TAG] [--context DIR]   (npm run image:build)
 #   scripts/image.sh push REGISTRY/NAME:TAG [--tag LOCAL_NAME:TAG]    (npm run image:push -- REGISTRY/NAME:TAG)
+#
+# The build context is this checkout, compiled first (npm run build: runner/Dockerfile copies core/ and
+# runner/ dist), or --context DIR: an installed lifeboat package (node_modules/lifeboat), as built by
+# `build: true` from a user's Pulumi program.
 #
 # --base registry is the production path: runner/Dockerfile as it stands, FROM node:24-bookworm-slim with
 # the PostgreSQL client from the PGDG repository; it needs a container registry and PGDG.
@@ -90,17 +94,21 @@ local_base() {
 }
 
 build() {
-  local base=local
+  local base=local context="$root"
   while [ $# -gt 0 ]; do
     case "$1" in
       --base) base="${2:-}"; shift 2 ;;
       --tag) tag="${2:-}"; shift 2 ;;
+      --context) context="${2:-}"; shift 2 ;;
       -h|--help) usage ;;
-      *) die "build: unknown argument '$1' (expected --base local|registry, --tag NAME:TAG)" ;;
+      *) die "build: unknown argument '$1' (expected --base local|registry, --tag NAME:TAG, --context DIR)" ;;
     esac
   done
   [ -n "$tag" ] || die "build: --tag needs NAME:TAG"
+  [ -f "$context/runner/Dockerfile" ] || die "build: --context '$context' has no runner/Dockerfile (expected a lifeboat checkout or installed package)"
   need_engine
+  # A checkout's dist is what the image copies: bring it up to date (incremental; a no-op when current).
+  if [ "$context" = "$root" ]; then (cd "$root" && npm run --silent build >&2); fi
   local args=()
   case "$base" in
     registry) ;;
@@ -118,7 +126,7 @@ build() {
       args+=(-v "$NODE_EXTRA_CA_CERTS:/run/lifeboat-build-ca.pem:ro" -v "$npmrc:/usr/local/etc/npmrc:ro")
     fi
   fi
-  "${engine[@]}" build "${args[@]}" -f "$root/runner/Dockerfile" -t "$tag" "$root"
+  "${engine[@]}" build "${args[@]}" -f "$context/runner/Dockerfile" -t "$tag" "$context"
   local id size
   id="$("${engine[@]}" image inspect --format '{{.Id}}' "$tag")"
   size="$("${engine[@]}" image inspect --format '{{.Size}}' "$tag")"

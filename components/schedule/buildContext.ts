@@ -7,18 +7,21 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-/** The Dockerfile's COPY sources (files, and directories taken whole minus what .dockerignore drops). */
-export const BUILD_INPUTS = ["package.json", "package-lock.json", "tsconfig.base.json", "runner/Dockerfile", "core", "runner"] as const;
-
-/** Left out of the context by .dockerignore, at any depth. */
-const IGNORED = new Set(["node_modules", "dist"]);
+/**
+ * The Dockerfile's COPY sources (files, and directories taken whole): the allowlist in
+ * .dockerignore, and what the root package.json `files` ships so an installed package builds.
+ */
+export const BUILD_INPUTS = [
+  "runner/Dockerfile", "runner/image/package.json", "runner/image/image-lock.json",
+  "core/package.json", "core/dist", "runner/package.json", "runner/dist", "runner/bin",
+] as const;
 
 function files(root: string, rel: string): string[] {
   const abs = join(root, rel);
   if (!existsSync(abs)) return [];
   if (!statSync(abs).isDirectory()) return [rel];
   return readdirSync(abs).sort()
-    .filter((e) => !IGNORED.has(e) && !e.endsWith(".tsbuildinfo"))
+    .filter((e) => !e.endsWith(".tsbuildinfo"))
     .flatMap((e) => files(root, `${rel}/${e}`));
 }
 

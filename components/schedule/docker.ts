@@ -9,7 +9,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName } from "../naming";
 import { CONTAINER_PATHS, RUNNER_EXEC, RUNNER_UID, SourceMount, dockerEnvs } from "./commands";
-import { buildContextDigest } from "./buildContext";
+import { BUILD_INPUTS, buildContextDigest } from "./buildContext";
 import { jobPrivileges } from "./privileges";
 
 /**
@@ -62,11 +62,11 @@ export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulu
   // reference the image id, which state matches until the image itself changes (a tag never does).
   // keepLocally: other jobs on the same host run the same image; removing one must not delete it.
   const context = args.buildContext ?? defaultBuildContext();
-  // runner/Dockerfile runs `npm ci` on the repository's lockfile, which npm never packs: an
-  // installed package alone cannot be built; say so before declaring anything.
+  // runner/Dockerfile copies these from the context (the installed package ships them; a checkout
+  // has the dist directories once built): say what is missing before declaring anything.
   if (args.build) {
-    const missing = ["runner/Dockerfile", "package-lock.json"].filter((f) => !existsSync(join(context, f)));
-    if (missing.length) throw new Error(`build: true needs a Lifeboat checkout as buildContext; ${context} has no ${missing.join(" and no ")} (see docs/image.md)`);
+    const missing = BUILD_INPUTS.filter((f) => !existsSync(join(context, f)));
+    if (missing.length) throw new Error(`buildContext: ${context} is not a built lifeboat package or checkout; it has no ${missing.join(", ")} (in a checkout, run npm run build; see docs/image.md)`);
   }
   const image = new docker.RemoteImage(`${name}-image`, {
     name: args.image ?? DEFAULT_RUNNER_IMAGE,

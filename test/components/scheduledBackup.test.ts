@@ -186,7 +186,7 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
     expectNoPlainSecrets(resources, SECRETS);
   });
 
-  it("with build: true, names buildContext and what it lacks when it is not a checkout, before declaring any docker resource", async () => {
+  it("with build: true, names buildContext and what it lacks when it is not a built package or checkout, before declaring any docker resource", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifeboat-pkg-"));
     let error: unknown;
     const resources = await declare(() => {
@@ -196,7 +196,7 @@ describe("ScheduledBackup of volumes, directories and SQLite files on Docker", (
         error = e;
       }
     });
-    expect(String(error)).toMatch(/build: true needs a Lifeboat checkout as buildContext; .* has no runner\/Dockerfile and no package-lock.json/);
+    expect(String(error)).toMatch(/buildContext: .* is not a built lifeboat package or checkout; it has no runner\/Dockerfile, runner\/image\/package.json, .*runner\/dist, runner\/bin/);
     expect(resources.filter((r) => r.type.startsWith("docker:"))).toEqual([]);
   });
 });
