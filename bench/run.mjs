@@ -96,6 +96,8 @@ const AGE_PUBLIC = "age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fx
 /** One environment's `lifeboat:` config: R2 primary, S3 replica, N directory sources at 03:00 daily. */
 function planConfig(sources, environment) {
   return {
+    // A bench stack's name names no profile, so it states one (as any such stack must).
+    profile: "development",
     storage: { provider: "r2", accountId: "0123456789abcdef0123456789abcdef" },
     replicas: [{ provider: "s3", region: "eu-central-1" }],
     sources: Array.from({ length: sources }, (_, i) => ({ name: `files-${i + 1}`, kind: "directory", path: `/srv/data/${i + 1}`, schedule: "0 3 * * *" })),

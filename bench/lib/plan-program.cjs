@@ -15,7 +15,9 @@ async function main() {
   const program = process.argv[2];
   if (!program) throw new Error("usage: plan-program.cjs PROGRAM.js [STACK]");
   const stack = process.argv[3] ?? "bench";
-  const run = await runPlan(path.resolve(program), { stack, config: {}, secretKeys: [] });
+  // runPlan takes the program as a function: requiring the file declares its resources.
+  const file = path.resolve(program);
+  const run = await runPlan(() => require(file), { stack, config: {}, secretKeys: [] });
   const violations = evaluatePolicies(run.resources, { enforcement: "advisory" });
   process.stdout.write(JSON.stringify({ resources: run.resources.length, violations: violations.length }) + "\n");
 }

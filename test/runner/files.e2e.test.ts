@@ -295,7 +295,7 @@ describe("usage errors are named before anything is uploaded", () => {
     ["a bad name", { source: "directory", name: "Bad_Name", path: "/tmp" }, /--name/],
     ["a missing path", { source: "directory", name: "x", path: "/nonexistent/dir" }, /--path: .*does not exist/],
     ["a postgres source without --url", { source: "postgres", name: "x" }, /--url/],
-    ["a mysql url", { source: "postgres", name: "x", url: "mysql://a@b/c" }, /--url: must start with postgres/],
+    ["a mysql url", { source: "postgres", name: "x", url: "mysql://a@b/c" }, /--url: must be a postgres:\/\/ or postgresql:\/\/ URL or a libpq key=value connection string/],
     ["a bad dest", { source: "directory", name: "x", path: "/tmp", dest: "https://bucket/x" }, /--dest: must look like s3:\/\//],
     ["region auto without endpoint", { source: "directory", name: "x", path: "/tmp", endpoint: undefined }, /--region auto .*--endpoint/],
     ["a tiny part size", { source: "directory", name: "x", path: "/tmp", partSizeMiB: 1 }, /--part-size/],

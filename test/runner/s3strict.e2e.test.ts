@@ -390,7 +390,7 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     child.stderr.on("data", (b) => (err += b));
     const closed = new Promise((r) => child.on("close", r));
     try {
-      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup exited SIGTERM"/.test(err), 30_000);
+      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup: signal SIGTERM"/.test(err), 30_000);
     } finally {
       child.kill("SIGTERM");
       await closed;
@@ -411,7 +411,7 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     child.stderr.on("data", (b) => (err += b));
     const closed = new Promise((r) => child.on("close", r));
     try {
-      await waitFor("the stalled run to fail", () => /"msg":"run failed: backup exited 1"/.test(err), 30_000);
+      await waitFor("the stalled run to fail", () => /"msg":"run failed: backup: exit 1"/.test(err), 30_000);
       s3.setFault({ kind: "none" });
       await waitFor("the next scheduled run to finish", () => /"msg":"run finished: backup"/.test(err), 150_000);
     } finally {
