@@ -110,10 +110,14 @@ suite("planned containers, run with podman", () => {
 
   beforeAll(async () => {
     [pg, s3] = await Promise.all([startPostgres(), startS3()]);
-    await pg.query("postgres", "CREATE DATABASE app");
-    await pg.query("postgres", "CREATE DATABASE dr");
-    await pg.query("app", "CREATE TABLE contacts (id serial PRIMARY KEY, phone text NOT NULL); INSERT INTO contacts (phone) SELECT '+49' || g FROM generate_series(1, 5000) g;");
-    await pg.query("app", "CREATE TABLE messages (id bigserial PRIMARY KEY, body text); INSERT INTO messages (body) SELECT md5(g::text) FROM generate_series(1, 20000) g;");
+    // Every job connects as the app's own role (password auth, no superuser), as in production:
+    // it owns the app's database, the DR target and the tables; it makes verification scratch
+    // databases with CREATEDB.
+    const role = pg.app.user;
+    await pg.query("postgres", `CREATE DATABASE app OWNER ${role}`);
+    await pg.query("postgres", `CREATE DATABASE dr OWNER ${role}`);
+    await pg.query("app", `SET ROLE ${role}; CREATE TABLE contacts (id serial PRIMARY KEY, phone text NOT NULL); INSERT INTO contacts (phone) SELECT '+49' || g FROM generate_series(1, 5000) g;`);
+    await pg.query("app", `SET ROLE ${role}; CREATE TABLE messages (id bigserial PRIMARY KEY, body text); INSERT INTO messages (body) SELECT md5(g::text) FROM generate_series(1, 20000) g;`);
     await Promise.all([s3.createBucket(`${id}-primary`), s3.createBucket(`${id}-replica`)]);
     await podmanOk(["volume", "create", volume]);
     sessions = (await podmanOk(["volume", "inspect", "--format", "{{.Mountpoint}}", volume])).trim();
@@ -124,7 +128,7 @@ suite("planned containers, run with podman", () => {
     const template = readFileSync(join(__dirname, "../fixtures/containers/Pulumi.e2e.yaml"), "utf8");
     const stack = (failoverOn: boolean) => {
       const values: Record<string, string> = {
-        ENVIRONMENT: id, FAILOVER: String(failoverOn), PG_URL: pg.url("app"), PG_DR_URL: pg.url("dr"), PG_SCRATCH_URL: pg.url("postgres"),
+        ENVIRONMENT: id, FAILOVER: String(failoverOn), PG_URL: pg.appUrl("app"), PG_DR_URL: pg.appUrl("dr"), PG_SCRATCH_URL: pg.appUrl("postgres"),
         VOLUME: volume, DR_PATH: drPath, AGE_RECIPIENT: key.recipient, AGE_IDENTITY: identity,
       };
       const text = template.replace(/\$\{([A-Z_]+)\}/g, (_, k: string) => {
@@ -163,6 +167,14 @@ suite("planned containers, run with podman", () => {
     const verifySide = tableJobs(side("verify"));
     expect(verifySide.filter((j) => !j.startsWith("replicate-"))).toEqual(["status-app-db", "status-wa-sessions", "verify-app-db", "verify-wa-sessions"]);
     expect(verifySide.filter((j) => j.startsWith("replicate-")).length).toBe(1);
+    // The table is a plain 0444 file naming variables; the database password travels only in the
+    // container's (secret) environment.
+    for (const role of ["backup", "verify"] as const) {
+      const table = (side(role).inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/etc/lifeboat/jobs.json")!.content;
+      expect([role, table.includes(pg.app.password), table.includes(encodeURIComponent(pg.app.password))]).toEqual([role, false, false]);
+      expect((await podmanOk(["exec", sideName(role), "stat", "-c", "%a %u:%g", "/etc/lifeboat/jobs.json"])).trim()).toBe("444 0:0");
+    }
+    expect((side("backup").inputs.envs as string[]).filter((e) => e.endsWith(`=${pg.appUrl("app")}`)).length).toBe(1);
     for (const name of started) {
       const state = (await podmanOk(["inspect", "--format", "{{.State.Status}}", name])).trim();
       expect([name, state]).toEqual([name, "running"]);
