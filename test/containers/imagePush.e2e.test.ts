@@ -46,7 +46,7 @@ suite("npm run image:push", () => {
   it("tags the built image as the named reference and pushes it; the registry serves that image", async () => {
     const tag = `e2e-${randomBytes(3).toString("hex")}`;
     const ref = `127.0.0.1:${port}/lifeboat/lifeboat-runner:${tag}`;
-    const r = await exec("npm", ["run", "--silent", "image:push", "--", ref], { cwd: REPO, env: { ...process.env, CONTAINERS_REGISTRIES_CONF: join(dir, "registries.conf") } });
+    const r = await exec("npm", ["run", "--silent", "image:push", "--", ref, "--tag", RUNNER_IMAGE], { cwd: REPO, env: { ...process.env, CONTAINERS_REGISTRIES_CONF: join(dir, "registries.conf") } });
     try {
       expect([r.code, r.code === 0 ? "" : r.stderr]).toEqual([0, ""]);
       const tags = await (await fetch(`http://127.0.0.1:${port}/v2/lifeboat/lifeboat-runner/tags/list`)).json();

@@ -84,9 +84,19 @@ suite("planned containers, run with podman", () => {
   let subs: Substitutions;
 
   const keys = (bucket: string, prefix: string) => s3.keys(bucket, prefix);
-  const byRole = (plan: Planned[], source: string, role: string) =>
-    plannedContainers(plan).find((c) => (c.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "lifeboat.source" && l.value === source)
-      && (c.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "lifeboat.job" && l.value === role))!;
+  const label = (c: Planned, name: string) => (c.inputs.labels as { label: string; value: string }[]).find((l) => l.label === name)?.value;
+  /** The environment's scheduler container of one side (`backup` or `verify`) on its one host. */
+  const side = (role: "backup" | "verify") => {
+    const found = plannedContainers(normal).filter((c) => label(c, "lifeboat.component") === `lifeboat-${id}` && label(c, "lifeboat.job") === role);
+    expect([role, found.length]).toEqual([role, 1]);
+    return found[0]!;
+  };
+  const sideName = (role: "backup" | "verify") => String(side(role).inputs.name);
+  /** The job names in the table the plan uploads to a scheduler container. */
+  const tableJobs = (c: Planned) => {
+    const table = (c.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/etc/lifeboat/jobs.json")!;
+    return (JSON.parse(table.content) as { jobs: { name: string }[] }).jobs.map((j) => j.name).sort();
+  };
 
   /** Waits for `check`; on a time-out the error carries the logs of the containers that should have made it true. */
   const expectWithin = async (what: string, ms: number, containers: Planned[], check: () => Promise<boolean>) => {
@@ -100,10 +110,14 @@ suite("planned containers, run with podman", () => {
 
   beforeAll(async () => {
     [pg, s3] = await Promise.all([startPostgres(), startS3()]);
-    await pg.query("postgres", "CREATE DATABASE app");
-    await pg.query("postgres", "CREATE DATABASE dr");
-    await pg.query("app", "CREATE TABLE contacts (id serial PRIMARY KEY, phone text NOT NULL); INSERT INTO contacts (phone) SELECT '+49' || g FROM generate_series(1, 5000) g;");
-    await pg.query("app", "CREATE TABLE messages (id bigserial PRIMARY KEY, body text); INSERT INTO messages (body) SELECT md5(g::text) FROM generate_series(1, 20000) g;");
+    // Every job connects as the app's own role (password auth, no superuser), as in production:
+    // it owns the app's database, the DR target and the tables; it makes verification scratch
+    // databases with CREATEDB.
+    const role = pg.app.user;
+    await pg.query("postgres", `CREATE DATABASE app OWNER ${role}`);
+    await pg.query("postgres", `CREATE DATABASE dr OWNER ${role}`);
+    await pg.query("app", `SET ROLE ${role}; CREATE TABLE contacts (id serial PRIMARY KEY, phone text NOT NULL); INSERT INTO contacts (phone) SELECT '+49' || g FROM generate_series(1, 5000) g;`);
+    await pg.query("app", `SET ROLE ${role}; CREATE TABLE messages (id bigserial PRIMARY KEY, body text); INSERT INTO messages (body) SELECT md5(g::text) FROM generate_series(1, 20000) g;`);
     await Promise.all([s3.createBucket(`${id}-primary`), s3.createBucket(`${id}-replica`)]);
     await podmanOk(["volume", "create", volume]);
     sessions = (await podmanOk(["volume", "inspect", "--format", "{{.Mountpoint}}", volume])).trim();
@@ -114,7 +128,7 @@ suite("planned containers, run with podman", () => {
     const template = readFileSync(join(__dirname, "../fixtures/containers/Pulumi.e2e.yaml"), "utf8");
     const stack = (failoverOn: boolean) => {
       const values: Record<string, string> = {
-        ENVIRONMENT: id, FAILOVER: String(failoverOn), PG_URL: pg.url("app"), PG_DR_URL: pg.url("dr"), PG_SCRATCH_URL: pg.url("postgres"),
+        ENVIRONMENT: id, FAILOVER: String(failoverOn), PG_URL: pg.appUrl("app"), PG_DR_URL: pg.appUrl("dr"), PG_SCRATCH_URL: pg.appUrl("postgres"),
         VOLUME: volume, DR_PATH: drPath, AGE_RECIPIENT: key.recipient, AGE_IDENTITY: identity,
       };
       const text = template.replace(/\$\{([A-Z_]+)\}/g, (_, k: string) => {
@@ -147,48 +161,60 @@ suite("planned containers, run with podman", () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("declares the jobs this stack needs and starts every one of them", async () => {
-    const jobs = plannedContainers(normal).map((c) => (c.inputs.labels as { label: string; value: string }[]).find((l) => l.label === "lifeboat.job")!.value);
-    expect(new Set(jobs)).toEqual(new Set(["backup", "verify", "status", "replicate"]));
+  it("declares one backup-side and one verify-side scheduler running the jobs this stack needs, and starts them", async () => {
+    expect(plannedContainers(normal).map((c) => label(c, "lifeboat.job")).sort()).toEqual(["backup", "verify"]);
+    expect(tableJobs(side("backup"))).toEqual(["backup-app-db", "backup-wa-sessions"]);
+    const verifySide = tableJobs(side("verify"));
+    expect(verifySide.filter((j) => !j.startsWith("replicate-"))).toEqual(["status-app-db", "status-wa-sessions", "verify-app-db", "verify-wa-sessions"]);
+    expect(verifySide.filter((j) => j.startsWith("replicate-")).length).toBe(1);
+    // The table is a plain 0444 file naming variables; the database password travels only in the
+    // container's (secret) environment.
+    for (const role of ["backup", "verify"] as const) {
+      const table = (side(role).inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/etc/lifeboat/jobs.json")!.content;
+      expect([role, table.includes(pg.app.password), table.includes(encodeURIComponent(pg.app.password))]).toEqual([role, false, false]);
+      expect((await podmanOk(["exec", sideName(role), "stat", "-c", "%a %u:%g", "/etc/lifeboat/jobs.json"])).trim()).toBe("444 0:0");
+    }
+    expect((side("backup").inputs.envs as string[]).filter((e) => e.endsWith(`=${pg.appUrl("app")}`)).length).toBe(1);
     for (const name of started) {
       const state = (await podmanOk(["inspect", "--format", "{{.State.Status}}", name])).trim();
       expect([name, state]).toEqual([name, "running"]);
     }
   });
 
-  it("lands a backup of each source, manifest last", async () => {
+  it("lands a backup of each source, manifest last, run by the backup-side scheduler", async () => {
     for (const source of ["app-db", "wa-sessions"]) {
-      await expectWithin(`a ${source} manifest in the primary bucket`, 150_000, [byRole(normal, source, "backup")],
+      await expectWithin(`a ${source} manifest in the primary bucket`, 150_000, [side("backup")],
         async () => (await keys(`${id}-primary`, `backups/${source}/`)).some((k) => k.endsWith(".manifest.json")));
     }
   });
 
-  it("runs the volume backup with no capability beyond reading (DAC_READ_SEARCH), no new privileges, and the database backup with none", async () => {
-    const status = async (source: string) => podmanOk(["exec", String(byRole(normal, source, "backup").inputs.name), "cat", "/proc/1/status", "/proc/self/status"]);
+  it("runs the backup side with no capability beyond reading (DAC_READ_SEARCH) and the verify side with none, neither gaining privileges", async () => {
+    const status = async (role: "backup" | "verify") => podmanOk(["exec", sideName(role), "cat", "/proc/1/status", "/proc/self/status"]);
     const caps = (text: string, field: string) => [...text.matchAll(new RegExp(`^${field}:\\s*(\\S+)$`, "gm"))].map((m) => m[1]);
-    const wa = await status("wa-sessions");
-    // CAP_DAC_READ_SEARCH is bit 2: 0x4, for the init process and for anything started in the container.
-    expect(caps(wa, "CapEff")).toEqual(["0000000000000004", "0000000000000004"]);
-    expect(caps(wa, "CapBnd")).toEqual(["0000000000000004", "0000000000000004"]);
-    expect(caps(wa, "NoNewPrivs")).toEqual(["1", "1"]);
-    const db = await status("app-db");
-    expect(caps(db, "CapEff")).toEqual(["0000000000000000", "0000000000000000"]);
-    expect(caps(db, "CapBnd")).toEqual(["0000000000000000", "0000000000000000"]);
+    // The backup side reads the volume (a root-owned 0700 directory): root with CAP_DAC_READ_SEARCH
+    // only, bit 2: 0x4, for the init process and for anything started in the container.
+    const backup = await status("backup");
+    expect(caps(backup, "CapEff")).toEqual(["0000000000000004", "0000000000000004"]);
+    expect(caps(backup, "CapBnd")).toEqual(["0000000000000004", "0000000000000004"]);
+    expect(caps(backup, "NoNewPrivs")).toEqual(["1", "1"]);
+    const verify = await status("verify");
+    expect(caps(verify, "CapEff")).toEqual(["0000000000000000", "0000000000000000"]);
+    expect(caps(verify, "CapBnd")).toEqual(["0000000000000000", "0000000000000000"]);
+    expect(caps(verify, "NoNewPrivs")).toEqual(["1", "1"]);
   });
 
-  it("records a verification of each source (the verify job holds the identity the plan uploads)", async () => {
+  it("records a verification of each source (the verify side holds the identity the plan uploads)", async () => {
     for (const source of ["app-db", "wa-sessions"]) {
-      await expectWithin(`a ${source} verification record`, 200_000, [byRole(normal, source, "verify")],
+      await expectWithin(`a ${source} verification record`, 200_000, [side("verify")],
         async () => (await keys(`${id}-primary`, `backups/_verifications/${source}/`)).length > 0);
     }
-    const verify = String(byRole(normal, "app-db", "verify").inputs.name);
-    const identity = await podmanOk(["exec", verify, "stat", "-c", "%a %u:%g", "/run/lifeboat/age-identity.txt"]);
+    const identity = await podmanOk(["exec", sideName("verify"), "stat", "-c", "%a %u:%g", "/run/lifeboat/age-identity.txt"]);
     expect(identity.trim()).toBe("400 1000:1000");
   });
 
   it("fails over: the restore jobs write the newest verified backup from the replica, the volume byte-, mode- and owner-identical into a drTargetPath that did not exist", async () => {
     for (const source of ["app-db", "wa-sessions"]) {
-      await expectWithin(`the replicate job copying ${source}'s verification`, 200_000, plannedContainers(normal).filter((c) => c.inputs.name && String(c.inputs.name).endsWith("-replicate")),
+      await expectWithin(`the replicate job copying ${source}'s verification`, 200_000, [side("verify")],
         async () => (await keys(`${id}-replica`, `backups/_verifications/${source}/`)).length > 0);
     }
     const restores = plannedContainers(failover).filter((c) => c.inputs.restart === "no");
@@ -206,15 +232,33 @@ suite("planned containers, run with podman", () => {
     expect(counts).toEqual([{ c: "5000", m: "20000" }]);
   });
 
-  it("is healthy while backups succeed, and unhealthy once they stop succeeding", async () => {
-    const backup = String(byRole(normal, "app-db", "backup").inputs.name);
-    const health = async () => (await podman(["healthcheck", "run", backup])).code;
-    // Both: the volume backup runs as root without DAC_OVERRIDE and still keeps its state.
-    for (const source of ["app-db", "wa-sessions"]) {
-      const first = await podman(["healthcheck", "run", String(byRole(normal, source, "backup").inputs.name)]);
-      expect([source, first.code, first.stdout + first.stderr]).toEqual([source, 0, expect.anything()]);
+  it("is healthy while backups succeed, and unhealthy once they stop succeeding, per job", async () => {
+    // The declared healthcheck, as the engine runs it; and its command by hand, for the per-job lines.
+    const health = async (role: "backup" | "verify") => podman(["healthcheck", "run", sideName(role)]);
+    const jobLines = async (role: "backup" | "verify") => {
+      const tests = (side(role).inputs.healthcheck as { tests: string[] }).tests.slice(1);
+      const r = await podman(["exec", sideName(role), ...tests]);
+      const lines = Object.fromEntries([...r.stdout.matchAll(/^(OK|FAIL) +job (\S+)/gm)].map((m) => [m[2]!, m[1]!]));
+      return { code: r.code, lines, text: r.stdout + r.stderr };
+    };
+    // status --local reads every job's state: the backup side runs as root without DAC_OVERRIDE
+    // and still keeps its state file. A status job's first run can come before the first backup
+    // landed ("no backups found"); its next run, a minute later, sees it.
+    for (const role of ["backup", "verify"] as const) {
+      const allOk = Object.fromEntries(tableJobs(side(role)).map((j) => [j, "OK"]));
+      let last = await jobLines(role);
+      await expectWithin(`every job of the ${role} side to be healthy`, 150_000, [side(role)], async () => {
+        last = await jobLines(role);
+        return last.code === 0 && JSON.stringify(last.lines) === JSON.stringify(allOk);
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- status --local:\n${last.text}`);
+      });
+      expect([role, (await health(role)).code]).toEqual([role, 0]);
     }
     await pg.query("postgres", "DROP DATABASE app WITH (FORCE)");
-    await expectWithin("the app-db backup container's healthcheck to fail", 150_000, [byRole(normal, "app-db", "backup")], async () => (await health()) !== 0);
+    await expectWithin("the backup side's healthcheck to fail", 150_000, [side("backup")], async () => (await health("backup")).code !== 0);
+    const after = await jobLines("backup");
+    expect([after.code, after.lines]).toEqual([1, { "backup-app-db": "FAIL", "backup-wa-sessions": "OK" }]);
+    expect(after.text).toMatch(/FAIL job backup-app-db[^\n]*\n +last run, ended [^\n]*failed: exit/);
   });
 });

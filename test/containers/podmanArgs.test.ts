@@ -61,6 +61,30 @@ describe("podmanCreateArgs", () => {
     expect(c.args.slice(at + 1)).toEqual(["schedule", "--cron", "* * * * *", "--", "backup", "--endpoint", "http://127.0.0.1:9000", "--name", "wa"]);
   });
 
+  it("points each job of an uploaded job table at the loopback S3 and gives its secrets the harness's values", () => {
+    const table = {
+      version: 1,
+      jobs: [
+        { name: "backup-db", cron: "* * * * *", argv: ["backup", "--endpoint", "https://acct.r2.cloudflarestorage.com", "--name", "db"], env: { AWS_ACCESS_KEY_ID: "LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID", LIFEBOAT_SOURCE_URL: "LIFEBOAT_JOB_0_LIFEBOAT_SOURCE_URL" } },
+        { name: "replicate", cron: "* * * * *", argv: ["replicate", "--to-endpoint", "https://acct.r2.cloudflarestorage.com", "--endpoint", "https://acct.r2.cloudflarestorage.com"], env: { AWS_ACCESS_KEY_ID: "LIFEBOAT_JOB_1_AWS_ACCESS_KEY_ID" } },
+      ],
+    };
+    const c = podmanCreateArgs({
+      ...planned(),
+      command: ["schedule", "--jobs", "/etc/lifeboat/jobs.json"],
+      envs: ["LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID=cloud0", "LIFEBOAT_JOB_0_LIFEBOAT_SOURCE_URL=postgresql://db", "LIFEBOAT_JOB_1_AWS_ACCESS_KEY_ID=cloud1"],
+      uploads: [{ file: "/etc/lifeboat/jobs.json", content: JSON.stringify(table), permissions: "0444" }],
+    }, subs);
+    expect(values(c.args, "--env")).toEqual(["LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID=S3RVER", "LIFEBOAT_JOB_0_LIFEBOAT_SOURCE_URL=postgresql://db", "LIFEBOAT_JOB_1_AWS_ACCESS_KEY_ID=S3RVER"]);
+    const uploaded = JSON.parse(c.uploads[0]!.content) as typeof table;
+    expect(uploaded.jobs.map((j) => j.argv)).toEqual([
+      ["backup", "--endpoint", "http://127.0.0.1:9000", "--name", "db"],
+      ["replicate", "--to-endpoint", "http://127.0.0.1:9000", "--endpoint", "http://127.0.0.1:9000"],
+    ]);
+    expect(uploaded.jobs.map((j) => j.env)).toEqual(table.jobs.map((j) => j.env));
+    expect(() => podmanCreateArgs({ ...planned(), uploads: [{ file: "/etc/lifeboat/jobs.json", content: "{" }] }, subs)).toThrow(/uploads\[0\].content: the job table is not JSON/);
+  });
+
   it("calls a container that is never restarted nor kept running a one-shot", () => {
     expect(podmanCreateArgs({ ...planned(), restart: "no", mustRun: false }, subs).oneShot).toBe(true);
     expect(podmanCreateArgs({ ...planned(), restart: "no", mustRun: true }, subs).oneShot).toBe(false);

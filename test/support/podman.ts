@@ -10,8 +10,12 @@ import { exec, ExecResult } from "./exec";
 import { PodmanContainer, podmanCreateArgs, Substitutions } from "./podmanArgs";
 import { REPO } from "./runner";
 
-/** What `npm run image:build` tags (DEFAULT_RUNNER_IMAGE). */
-export const RUNNER_IMAGE = "ghcr.io/lifeboat-dr/lifeboat-runner:0.1.0";
+/**
+ * The image the suites run: what `npm run image:build` tags (DEFAULT_RUNNER_IMAGE), or the tag in
+ * LIFEBOAT_E2E_IMAGE (`scripts/image.sh build --tag …`), so that several checkouts sharing one
+ * image store each test the image of their own code.
+ */
+export const RUNNER_IMAGE = process.env.LIFEBOAT_E2E_IMAGE || "ghcr.io/lifeboat-dr/lifeboat-runner:0.1.0";
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? join(REPO, "scripts/containers.conf") });
 
@@ -55,8 +59,9 @@ export async function planRevealed(stackFile: string): Promise<Planned[]> {
     const path = require("path");
     const { runPlan } = require(path.join(process.argv[1], "dist/cli/plan/runPlan.js"));
     const { readStackFile } = require(path.join(process.argv[1], "dist/cli/plan/stackFile.js"));
+    const { lifeboatProgram } = require(path.join(process.argv[1], "dist/components/program.js"));
     const sf = readStackFile({ projectDir: process.argv[1], file: process.argv[2] });
-    runPlan(path.join(process.argv[1], "dist/index.js"), sf, "lifeboat", { revealSecrets: true })
+    runPlan(lifeboatProgram, sf, "lifeboat", { revealSecrets: true })
       .then((r) => { process.stdout.write(JSON.stringify(r.resources)); process.exit(0); }, (e) => { console.error(e.message); process.exit(1); });`;
   const r = await exec(process.execPath, ["-e", code, REPO, stackFile], { cwd: REPO });
   if (r.code !== 0) throw new Error(`plan of ${stackFile} failed: ${r.stderr}`);

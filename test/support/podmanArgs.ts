@@ -1,3 +1,5 @@
+import { CONTAINER_PATHS } from "../../components/schedule/commands";
+
 /**
  * Translates the inputs of a planned `docker:index/container:Container` into `podman create`
  * arguments, so that the container e2e suite runs each container the way the Docker provider
@@ -33,11 +35,12 @@ export interface PodmanContainer {
 export interface Substitutions {
   /** The locally built image to run, for the plan's image reference (a mock image id). */
   image: string;
-  /** Value for every `--endpoint`/`--to-endpoint` flag of the command (the loopback S3). */
+  /** Value for every `--endpoint`/`--to-endpoint` flag of the command and of each job in an uploaded job table (the loopback S3). */
   endpoint?: string;
   /**
-   * Values for declared environment variables (never adds one): the S3 keys the plan mints in
-   * the cloud mean nothing to the loopback S3, which checks key ids.
+   * Values for declared environment variables (never adds one), by the name the runner reads: a
+   * scheduler's `LIFEBOAT_JOB_<i>_<VAR>` takes the value for the `VAR` its job table maps it to.
+   * The S3 keys the plan mints in the cloud mean nothing to the loopback S3, which checks key ids.
    */
   envValues?: Record<string, string>;
   /** The podman volume to mount for a volume name the plan uses (names not listed are used as they are). */
@@ -89,6 +92,36 @@ function replaceEndpoints(command: string[], endpoint: string | undefined): stri
   return command.map((a, i) => (i > 0 && (command[i - 1] === "--endpoint" || command[i - 1] === "--to-endpoint") ? endpoint : a));
 }
 
+/** The parts of a scheduler's job table (`schedule --jobs`) the harness reads and rewrites. */
+interface JobTable {
+  jobs: { name: string; argv: string[]; env?: Record<string, string> }[];
+}
+
+function jobTableOf(content: string, field: string): JobTable {
+  let t: JobTable;
+  try {
+    t = JSON.parse(content) as JobTable;
+  } catch (e) {
+    throw new Error(`container input ${field}: the job table is not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(t?.jobs) || t.jobs.some((j) => !Array.isArray(j?.argv))) throw new Error(`container input ${field}: the job table has no jobs[].argv`);
+  return t;
+}
+
+/**
+ * A job table upload with the loopback endpoint in each job's argv, and which container variable
+ * feeds which runner variable (`LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID` → `AWS_ACCESS_KEY_ID`).
+ */
+function rewriteJobTable(content: string, field: string, endpoint: string | undefined): { content: string; runnerVars: Map<string, string> } {
+  const t = jobTableOf(content, field);
+  const runnerVars = new Map<string, string>();
+  for (const j of t.jobs) {
+    j.argv = replaceEndpoints(j.argv, endpoint);
+    for (const [runnerVar, containerVar] of Object.entries(j.env ?? {})) runnerVars.set(containerVar, runnerVar);
+  }
+  return { content: `${JSON.stringify(t, null, 2)}\n`, runnerVars };
+}
+
 /**
  * `podman create` arguments for one planned container. Handled inputs, each as the Docker
  * provider applies it: name, image, entrypoints, command, envs, uploads, mounts (volume and
@@ -112,18 +145,28 @@ export function podmanCreateArgs(inputs: Inputs, subs: Substitutions): PodmanCon
   if (entrypoints.length) args.push("--entrypoint", JSON.stringify(entrypoints));
   const command = replaceEndpoints(strs(take("command"), "command"), subs.endpoint);
 
-  for (const e of strs(take("envs"), "envs")) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new Error(`container input envs: '${e.split("=")[0]}' is not KEY=value`);
-    const key = e.slice(0, e.indexOf("="));
-    args.push("--env", subs.envValues?.[key] !== undefined ? `${key}=${subs.envValues[key]}` : e);
-  }
-
+  // Container variable → the runner variable it is passed on as (a scheduler's job table says).
+  const runnerVars = new Map<string, string>();
   const uploads = objs(take("uploads"), "uploads").map((u, i): Upload => {
     only(u, `uploads[${i}]`, ["file", "content", "permissions", "owner", "group"]);
     const permissions = str(u.permissions ?? "0644", `uploads[${i}].permissions`);
     if (!/^0?[0-7]{3,4}$/.test(permissions)) throw new Error(`container input uploads[${i}].permissions: '${permissions}' is not an octal mode`);
-    return { file: str(u.file, `uploads[${i}].file`), content: str(u.content, `uploads[${i}].content`), permissions, owner: String(u.owner ?? "0"), group: String(u.group ?? "0") };
+    const file = str(u.file, `uploads[${i}].file`);
+    let content = str(u.content, `uploads[${i}].content`);
+    if (file === CONTAINER_PATHS.jobs) {
+      const t = rewriteJobTable(content, `uploads[${i}].content`, subs.endpoint);
+      content = t.content;
+      for (const [k, v] of t.runnerVars) runnerVars.set(k, v);
+    }
+    return { file, content, permissions, owner: String(u.owner ?? "0"), group: String(u.group ?? "0") };
   });
+
+  for (const e of strs(take("envs"), "envs")) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new Error(`container input envs: '${e.split("=")[0]}' is not KEY=value`);
+    const key = e.slice(0, e.indexOf("="));
+    const value = subs.envValues?.[runnerVars.get(key) ?? key];
+    args.push("--env", value !== undefined ? `${key}=${value}` : e);
+  }
 
   for (const [i, m] of objs(take("mounts"), "mounts").entries()) {
     only(m, `mounts[${i}]`, ["type", "source", "target", "readOnly"]);
