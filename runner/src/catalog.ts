@@ -57,9 +57,13 @@ export async function listSourceNames(store: Store): Promise<string[]> {
 }
 
 /**
- * The backups of one source, oldest first by the store's own time (when the manifest arrived),
- * each with the flags that make its key time untrustworthy. A backup exists only when both the
- * object and its manifest are present: an object without a manifest is an unfinished or failed run.
+ * The backups of one source, oldest first by key time, each with the flags that make its key time
+ * untrustworthy (checked against the store's own times, which the writer cannot set). Only a
+ * backup without flags is ever chosen, and its key time agrees with the store's, so ordering by
+ * key time gives the writer nothing; ordering by store time would not survive replication, which
+ * copies the newest backup first (the replica's store times run backwards). A backup exists only
+ * when both the object and its manifest are present: an object without a manifest is an
+ * unfinished or failed run.
  */
 export async function listBackups(store: Store, source: string, now = new Date()): Promise<BackupEntry[]> {
   const objs = await store.list(sourcePrefix(store.prefix, source));
@@ -75,7 +79,7 @@ export async function listBackups(store: Store, source: string, now = new Date()
     const flags = storeTimeFlags({ keyTime: parts.time, objectStoredAt: o.modified, manifestStoredAt: manifest.modified, now });
     out.push({ key: o.key, manifestKey, parts, size: o.size, storedAt: manifest.modified, flags });
   }
-  return out.sort((a, b) => a.storedAt.getTime() - b.storedAt.getTime() || a.parts.time.getTime() - b.parts.time.getTime() || (a.key < b.key ? -1 : 1));
+  return out.sort((a, b) => a.parts.time.getTime() - b.parts.time.getTime() || a.storedAt.getTime() - b.storedAt.getTime() || (a.key < b.key ? -1 : 1));
 }
 
 /** A manifest that was read but cannot be trusted: not JSON, not a manifest, or about another object. */

@@ -75,7 +75,7 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup (by the store's time) taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--at <time>", "newest backup taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
     .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }
@@ -105,7 +105,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first by the store's own time; a backup whose key time disagrees with the store's is marked UNTRUSTED").option("--name <name>", "only this source")))).action(
+  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen").option("--name <name>", "only this source")))).action(
     (opts) => run(commands.list()(opts, log)),
   );
 
