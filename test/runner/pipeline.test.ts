@@ -24,17 +24,19 @@ async function collect(body: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+// One age key pair for every test in this file.
+let dir: string;
+let identity: string;
+let recipient: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "lifeboat-pipeline-"));
+  identity = join(dir, "key.txt");
+  execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
+  recipient = readFileSync(identity, "utf8").match(/public key: (age1[0-9a-z]+)/)![1]!;
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 describe("pipeline: source | zstd | age connected by kernel pipes", () => {
-  let dir: string;
-  let identity: string;
-  let recipient: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "lifeboat-pipeline-"));
-    identity = join(dir, "key.txt");
-    execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
-    recipient = readFileSync(identity, "utf8").match(/public key: (age1[0-9a-z]+)/)![1]!;
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("zstd's byte report, 1.5 (-vv) and 1.4 formats; the last report wins; none is undefined", () => {
     expect(parseZstdReport("Using stdin for input \n/*stdin*\\            :100.00%   (123456789 B => 123459625 B, /*stdout*\\) \n")).toEqual({ in: 123456789, out: 123459625 });
@@ -112,16 +114,6 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
 });
 
 describe("download: the decoded stream of a stored backup", () => {
-  let dir: string;
-  let identity: string;
-  let recipient: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "lifeboat-download-"));
-    identity = join(dir, "key.txt");
-    execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
-    recipient = readFileSync(identity, "utf8").match(/public key: (age1[0-9a-z]+)/)![1]!;
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   // The cause of the pitr.e2e "verify flipped byte" flake: verify pipe()s `out` into tar, and pipe()
   // listens for no 'error' on its source. When the download failed before `out` ended, `out` was

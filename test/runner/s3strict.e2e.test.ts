@@ -382,19 +382,13 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     s3.setFault({ kind: "stall" });
     const cmd = backupArgs({ source: "directory", name: "wedged", path: small, recipients: [key.recipient], ...dest(), timeoutSeconds: 600, runTimeout: "10m" });
     const t0 = Date.now();
-    const child = spawn(process.execPath, [RUNNER_BIN, ...scheduleArgs("0 3 * * *", cmd, { runAtStart: true, runTimeout: "3s", stateFile: join(work, "sched-wedged.json") })], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
-    });
-    let err = "";
-    child.stderr.on("data", (b) => (err += b));
-    const closed = new Promise((r) => child.on("close", r));
+    const sched = startScheduler("0 3 * * *", cmd, { runAtStart: true, runTimeout: "3s", stateFile: join(work, "sched-wedged.json") });
     try {
-      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup: signal SIGTERM"/.test(err), 30_000);
+      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup: signal SIGTERM"/.test(sched.log()), 30_000);
     } finally {
-      child.kill("SIGTERM");
-      await closed;
+      await sched.stop();
     }
+    const err = sched.log();
     expect(err).toMatch(/"msg":"run of backup still going 6s after it started \(--run-timeout 3s and grace\): killing it"/);
     expect((Date.now() - t0) / 1000).toBeLessThan(20);
   });
@@ -403,22 +397,33 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     s3.setFault({ kind: "stall" });
     const seen = hook.received.length;
     const cmd = backupArgs({ source: "directory", name: "scheduled", path: small, recipients: [key.recipient], ...dest(), alertWebhook: hook.url, timeoutSeconds: 2, maxAttempts: 1 });
-    const child = spawn(process.execPath, [RUNNER_BIN, ...scheduleArgs("* * * * *", cmd, { runAtStart: true, runTimeout: "20s", stateFile: join(work, "sched.json") })], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
-    });
-    let err = "";
-    child.stderr.on("data", (b) => (err += b));
-    const closed = new Promise((r) => child.on("close", r));
+    const sched = startScheduler("* * * * *", cmd, { runAtStart: true, runTimeout: "20s", stateFile: join(work, "sched.json") });
     try {
-      await waitFor("the stalled run to fail", () => /"msg":"run failed: backup: exit 1"/.test(err), 30_000);
+      await waitFor("the stalled run to fail", () => /"msg":"run failed: backup: exit 1"/.test(sched.log()), 30_000);
       s3.setFault({ kind: "none" });
-      await waitFor("the next scheduled run to finish", () => /"msg":"run finished: backup"/.test(err), 150_000);
+      await waitFor("the next scheduled run to finish", () => /"msg":"run finished: backup"/.test(sched.log()), 150_000);
     } finally {
-      child.kill("SIGTERM");
-      await closed;
+      await sched.stop();
     }
     expect(alerts().slice(seen).join("\n")).toMatch(/backup of scheduled \(directory\).*FAILED/);
     expect((await s3.keys(BUCKET, "prod/scheduled/")).some((k) => k.endsWith(".manifest.json"))).toBe(true);
   });
 });
+
+/** A `schedule` process of the built runner; its stderr (JSON log lines) collected; stop() sends SIGTERM and waits. */
+function startScheduler(cron: string, cmd: string[], opts: Parameters<typeof scheduleArgs>[2]): { log(): string; stop(): Promise<void> } {
+  const child = spawn(process.execPath, [RUNNER_BIN, ...scheduleArgs(cron, cmd, opts)], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
+  });
+  let err = "";
+  child.stderr.on("data", (b) => (err += b));
+  const closed = new Promise((r) => child.on("close", r));
+  return {
+    log: () => err,
+    async stop() {
+      child.kill("SIGTERM");
+      await closed;
+    },
+  };
+}
