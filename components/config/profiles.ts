@@ -13,12 +13,15 @@ export interface ProfileDefaults {
   verificationSchedule: string;
   enforcement: "mandatory" | "advisory";
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
+  /** Point-in-time-recovery window of a `pitr` source: any time this far back can be restored. */
+  pitrWindow: string;
 }
 
 /**
  * Production: daily backups kept 30 days, 12 weekly, 12 monthly, 7 yearly, compliance
- * prefixes, a weekly restore drill and mandatory policies. Staging: weekly backups kept 14
- * days, a monthly drill, advisory policies. Development: daily backups kept a week.
+ * prefixes, a weekly restore drill, a 14-day point-in-time-recovery window and mandatory
+ * policies. Staging: weekly backups kept 14 days, a monthly drill, a 6-day window, advisory
+ * policies. Development: daily backups kept a week, a 3-day window.
  */
 export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
   production: {
@@ -30,6 +33,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 * * 0",
     enforcement: "mandatory",
     objectLockMode: "COMPLIANCE",
+    pitrWindow: "14d",
   },
   staging: {
     retention: STAGING_RETENTION,
@@ -40,6 +44,8 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 1 * *",
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
+    // Weekly base backups kept 14 days: WAL for 6 days + a 7-day interval + a day of run time fits.
+    pitrWindow: "6d",
   },
   development: {
     retention: { daily: 7, weekly: 0, monthly: 0, yearly: 0 },
@@ -50,6 +56,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 * * 0",
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
+    pitrWindow: "3d",
   },
 };
 

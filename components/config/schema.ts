@@ -113,6 +113,11 @@ const postgresSource = z.strictObject({
   pitr: z.boolean({ error: "must be true or false" }).default(false),
   /** With pitr: how often the partial WAL segment is uploaded; the worst-case RPO. */
   walFlushInterval: duration(86_400).default("60s"),
+  /**
+   * With pitr: how far back any time can be restored (whole days, e.g. `14d`). WAL is kept and
+   * locked for this window plus one base-backup interval; defaults from the profile.
+   */
+  pitrWindow: duration(MAX_RETENTION_DAYS * 86_400).optional(),
   /** Where failover restores this database in the DR region. */
   drTargetUrl: secretUrl(["postgres", "postgresql"], "PostgreSQL").optional(),
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CompliancePrefix, humanDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
+import { CompliancePrefix, humanDuration, parseDuration, Retention, tierExpiryDays, walRetentionDays, worstCaseIntervalSeconds } from "lifeboat-core";
 import { environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
 import { ConfigError, ConfigIssue, configKey } from "./errors";
 import { looksLikeAgeIdentity } from "./fields";
@@ -17,6 +17,8 @@ export type ResolvedSource = Source & {
   scheduleIntervalSeconds: number;
   /** The most data a restore can lose: the schedule's gap, or with PITR the WAL flush interval. */
   worstCaseRpoSeconds: number;
+  /** PITR sources: the window (as written or the profile's) and the days WAL is kept and locked for it. */
+  wal?: { window: string; windowDays: number; retentionDays: number };
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -42,6 +44,34 @@ export interface LifeboatConfig {
   failover: boolean;
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
   policy: { enforcement: "mandatory" | "advisory" | "disabled"; minimums: Retention };
+}
+
+/**
+ * A PITR source's window in whole days and how long its WAL is kept ({@link walRetentionDays}).
+ * The base backups the window starts from must outlive that WAL: a base backup is kept at least
+ * as long as a daily one (the shortest tier), so the daily tier must cover it.
+ */
+function pitrWindowFor(window: string, baseIntervalSeconds: number, retention: Retention, i: number, issues: ConfigIssue[]) {
+  const key = configKey(["sources", i, "pitrWindow"]);
+  const seconds = parseDuration(window);
+  if (seconds % 86_400 !== 0) {
+    issues.push({ key, message: `must be whole days such as 7d or 14d (lifecycle and lock rules count days), got ${window}` });
+    return undefined;
+  }
+  const windowDays = seconds / 86_400;
+  const walDays = walRetentionDays(windowDays, baseIntervalSeconds);
+  const baseDays = tierExpiryDays(retention).daily;
+  if (walDays > baseDays) {
+    issues.push({
+      key,
+      message:
+        `a ${humanDuration(seconds)} window keeps WAL ${walDays} days (the window, plus up to ${humanDuration(baseIntervalSeconds)} ` +
+        `between base backups, plus a day for the base backup itself), but base backups are kept only ${baseDays} days ` +
+        `(retention.daily): shorten the window, take base backups more often, or keep daily backups longer`,
+    });
+    return undefined;
+  }
+  return { window, windowDays, retentionDays: walDays };
 }
 
 /**
@@ -106,7 +136,14 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
           },
       );
     }
-    return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase };
+    const window = pitr ? pitrWindowFor(s.pitrWindow ?? d.pitrWindow, interval, c.retention ?? d.retention, i, issues) : undefined;
+    if (s.kind === "postgres" && !s.pitr && s.pitrWindow !== undefined) {
+      issues.push({ key: configKey(["sources", i, "pitrWindow"]), message: "is set but pitr is false: the window is how long WAL is kept, and only a pitr source streams WAL" });
+    }
+    return {
+      ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase,
+      ...(window ? { wal: window } : {}),
+    };
   });
 
   if (issues.length > 0) throw new ConfigError(issues);

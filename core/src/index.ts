@@ -4,3 +4,4 @@ export * from "./layout";
 export * from "./duration";
 export * from "./schedule";
 export * from "./bech32";
+export * from "./pitrWindow";

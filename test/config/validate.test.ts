@@ -79,6 +79,42 @@ describe("stack config", () => {
     expect(issuesOf(() => validateStackConfig({ ...base, sources: [pg] }, "prod"))[0]!.key).toBe("lifeboat:sources[0].rpo");
   });
 
+  describe("pitrWindow: how far back a PITR source can be restored", () => {
+    const base = {
+      storage: { provider: "s3", region: "eu-west-1" },
+      ageRecipients: ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
+    };
+    const pg = { name: "crm-db", kind: "postgres", url: "postgres://db/crm", rpo: "5m", pitr: true };
+    const walOf = (stack: string, source: object, extra: object = {}) => validateStackConfig({ ...base, ...extra, sources: [source] }, stack).sources[0]!.wal;
+
+    it("defaults from the profile and keeps WAL the window plus a base-backup interval plus a day", () => {
+      expect(walOf("prod", pg)).toEqual({ window: "14d", windowDays: 14, retentionDays: 16 });
+      // Staging backs up weekly (Sunday) and keeps 14 days: a 6-day window's WAL (6 + 7 + 1) fits.
+      expect(walOf("staging", { ...pg, rpo: "7d" })).toEqual({ window: "6d", windowDays: 6, retentionDays: 14 });
+      expect(walOf("dev", pg)).toEqual({ window: "3d", windowDays: 3, retentionDays: 5 });
+      expect(walOf("prod", { ...pg, pitrWindow: "3w", schedule: "0 */6 * * *" })).toEqual({ window: "3w", windowDays: 21, retentionDays: 23 });
+      expect(walOf("prod", { ...pg, pitr: false, rpo: "24h" })).toBeUndefined();
+    });
+
+    it("refuses a window that is not whole days, one without pitr, and one the base backups cannot start", () => {
+      expect(issuesOf(() => walOf("prod", { ...pg, pitrWindow: "36h" }))).toEqual([
+        { key: "lifeboat:sources[0].pitrWindow", message: "must be whole days such as 7d or 14d (lifecycle and lock rules count days), got 36h" },
+      ]);
+      expect(issuesOf(() => walOf("prod", { ...pg, pitr: false, rpo: "24h", pitrWindow: "7d" }))).toEqual([
+        { key: "lifeboat:sources[0].pitrWindow", message: "is set but pitr is false: the window is how long WAL is kept, and only a pitr source streams WAL" },
+      ]);
+      expect(issuesOf(() => walOf("prod", { ...pg, pitrWindow: "29d" }))).toEqual([
+        {
+          key: "lifeboat:sources[0].pitrWindow",
+          message:
+            "a 29d window keeps WAL 31 days (the window, plus up to 1d between base backups, plus a day for the base backup itself), " +
+            "but base backups are kept only 30 days (retention.daily): shorten the window, take base backups more often, or keep daily backups longer",
+        },
+      ]);
+      expect(walOf("prod", { ...pg, pitrWindow: "29d" }, { retention: { daily: 31, weekly: 12, monthly: 12, yearly: 7 } })!.retentionDays).toBe(31);
+    });
+  });
+
   it("reports every bad key at once, not only the first", () => {
     const issues = issuesOf(() =>
       validateStackConfig({ storage: { provider: "r2" }, sources: [], ageRecipients: ["nope"], retention: { daily: 0, weekly: 1, monthly: 1, yearly: 1 } }, "prod"),
