@@ -290,6 +290,10 @@ export interface WalStreamSpec extends DestinationSpec, CommonSpec {
   maxLag?: string;
   statusIntervalSeconds?: number;
   zstdLevel?: number;
+  /** S3: lock each WAL object this long, e.g. `16d` (LIFEBOAT_WAL_RETENTION); with `lockMode`. */
+  walRetention?: string;
+  /** S3 Object Lock mode of each WAL object (LIFEBOAT_LOCK_MODE); with `walRetention`. */
+  lockMode?: "governance" | "compliance";
 }
 
 /** `wal-stream`: the long-running PITR sidecar. */
@@ -303,6 +307,8 @@ export function walStreamArgs(s: WalStreamSpec): string[] {
   push(a, "--max-lag", s.maxLag);
   push(a, "--status-interval", s.statusIntervalSeconds);
   push(a, "--zstd-level", s.zstdLevel);
+  push(a, "--wal-retention", s.walRetention);
+  push(a, "--lock-mode", s.lockMode);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 

@@ -180,6 +180,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .addOption(new Option("--flush-interval <duration>", "upload the partial segment this often: the recovery point objective").env(ENV.walFlushInterval).default("60s"))
         .addOption(new Option("--max-lag <duration>", "alert (measured continuously, also during a slow upload) before the WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
+        .addOption(new Option("--wal-retention <days>", "S3: lock each WAL object and manifest this many days, e.g. 16d (the bucket's WAL lifecycle rule: the PITR window plus a base-backup interval); with --lock-mode. Default none: the bucket's default retention").env(ENV.walRetention))
+        .addOption(new Option("--lock-mode <mode>", "S3 Object Lock mode of each WAL object, with --wal-retention").choices(["governance", "compliance"]).env(ENV.lockMode))
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),

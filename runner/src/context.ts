@@ -100,10 +100,14 @@ export function makeStore(o: StoreOpts, opts: { local?: boolean; signal?: AbortS
 /** `--retention` with `--lock-mode` for an S3 destination (R2 and local mode have no per-object lock). */
 export function makeLockPolicy(o: LockOpts & StoreOpts, store: Store): LockPolicy | undefined {
   const policy = lockPolicy(o.retention, o.lockMode);
-  if (!policy) return undefined;
-  if (!(store instanceof S3Store)) throw new UsageError("--retention/--lock-mode set S3 Object Lock on each object: not with --local-dir");
-  if (o.region === "auto") throw new UsageError("--retention/--lock-mode: R2 (--region auto) has no per-object lock; its bucket-lock rules lock each tier");
+  if (policy) assertPerObjectLock("--retention/--lock-mode", o, store);
   return policy;
+}
+
+/** Per-object S3 Object Lock flags need an S3 destination: R2 and local mode have no per-object lock. */
+export function assertPerObjectLock(flags: string, o: StoreOpts, store: Store): void {
+  if (!(store instanceof S3Store)) throw new UsageError(`${flags} set S3 Object Lock on each object: not with --local-dir`);
+  if (o.region === "auto") throw new UsageError(`${flags}: R2 (--region auto) has no per-object lock; its bucket-lock rules lock each prefix`);
 }
 
 export function makeAlerts(o: CommonOpts, log: Logger): Alerts {

@@ -33,6 +33,8 @@ export const ENV = {
   walSpoolDir: "LIFEBOAT_WAL_SPOOL_DIR",
   walFlushInterval: "LIFEBOAT_WAL_FLUSH_INTERVAL",
   walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
+  /** wal-stream on S3: days each WAL object is locked (with LIFEBOAT_LOCK_MODE). */
+  walRetention: "LIFEBOAT_WAL_RETENTION",
   /** schedule: the job table file, and how many runs at once. */
   jobsFile: "LIFEBOAT_JOBS_FILE",
   maxConcurrent: "LIFEBOAT_MAX_CONCURRENT",

@@ -62,8 +62,26 @@ export function formatRetention(retention: Retention, floorDays = 0): string {
  * the one retention calendar), or the floor when that is longer.
  */
 export function lockFor(policy: LockPolicy, tier: Tier, started: Date): ObjectLock {
-  const days = Math.max(tierExpiryDays(policy.retention)[tier], policy.floorDays);
-  return { mode: policy.mode === "compliance" ? "COMPLIANCE" : "GOVERNANCE", retainUntil: new Date(started.getTime() + days * 86_400_000) };
+  return lockForDays(policy.mode, Math.max(tierExpiryDays(policy.retention)[tier], policy.floorDays), started);
+}
+
+/** A lock of `days` from `from`: what the bucket's lifecycle rule for that prefix keeps. */
+export function lockForDays(mode: LockMode, days: number, from: Date): ObjectLock {
+  return { mode: mode === "compliance" ? "COMPLIANCE" : "GOVERNANCE", retainUntil: new Date(from.getTime() + days * 86_400_000) };
+}
+
+/**
+ * `wal-stream --wal-retention 16d --lock-mode compliance`: each WAL object and manifest locked
+ * for the days the bucket keeps WAL (the PITR window plus a base-backup interval), or neither.
+ */
+export function walLockSetting(retention: string | undefined, mode: string | undefined): { mode: LockMode; days: number } | undefined {
+  if (retention === undefined && mode === undefined) return undefined;
+  if (retention === undefined) throw new UsageError("--lock-mode needs --wal-retention (how many days each WAL object is locked)");
+  if (mode === undefined) throw new UsageError("--wal-retention needs --lock-mode governance|compliance (the S3 Object Lock mode of every WAL object)");
+  if (!(LOCK_MODES as readonly string[]).includes(mode)) throw new UsageError(`--lock-mode: must be governance or compliance, got ${JSON.stringify(mode)}`);
+  const m = /^(\d+)d$/.exec(retention.trim());
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--wal-retention: must be whole days such as 16d (the bucket's WAL lifecycle rule), got ${JSON.stringify(retention)}`);
+  return { mode: mode as LockMode, days: Number(m[1]) };
 }
 
 /** `--retention` and `--lock-mode` together, or neither (no per-object lock headers). */

@@ -18,13 +18,14 @@ import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { Logger } from "pino";
 import { formatDuration, parseDuration } from "lifeboat-core";
-import { CommonOpts, StoreOpts, checkName, intOption, makeAlerts, makeStore, statePath, workDir } from "../context";
+import { CommonOpts, StoreOpts, assertPerObjectLock, checkName, intOption, makeAlerts, makeStore, statePath, workDir } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { parseRecipients } from "../age";
 import { Proc, requireTools, run, startProc } from "../proc";
 import { pgEnv, pgTarget, PgTarget } from "../sources/postgres";
 import { scrub } from "../redact";
 import { Store } from "../store";
+import { LockMode, walLockSetting } from "../lock";
 import { Alerts } from "../alerts";
 import { pgTool } from "../pitr/pgtools";
 import { isCompletedWalFile, isPartialName } from "../pitr/wal";
@@ -43,6 +44,8 @@ export interface WalStreamOpts extends StoreOpts, CommonOpts {
   maxLag?: string;
   zstdLevel: string;
   statusInterval: string;
+  walRetention?: string;
+  lockMode?: string;
 }
 
 /** The slot name wal-stream uses by default: `lifeboat_<name>` with hyphens as underscores. */
@@ -75,6 +78,8 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
   const statusInterval = intOption("--status-interval", o.statusInterval, 1, 3600);
   const store = makeStore(o);
+  const walLock = walLockSetting(o.walRetention, o.lockMode);
+  if (walLock) assertPerObjectLock("--wal-retention/--lock-mode", o, store);
   const alerts = makeAlerts(o, log);
   const receivewal = pgTool("pg_receivewal");
   requireTools([
@@ -84,7 +89,7 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   ]);
   const spool = resolve(o.spoolDir || join(workDir(o), `lifeboat-wal-${name}`));
   await fsp.mkdir(spool, { recursive: true, mode: 0o700 });
-  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o) });
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), ...(walLock ? { walLock } : {}) });
   return s.run();
 }
 
@@ -104,6 +109,8 @@ export interface StreamerConfig {
   log: Logger;
   /** The runner state file: the heartbeat record lives beside it. */
   statePath: string;
+  /** S3: lock each WAL object this many days from its capture. */
+  walLock?: { mode: LockMode; days: number };
 }
 
 const POLL_MS = 500;
@@ -277,7 +284,7 @@ export class WalStreamer {
       const path = join(this.c.spool, f);
       try {
         const data = await fsp.readFile(path);
-        const m = await uploadWal({ store: this.c.store, source: this.c.name, file: f, data, capturedAt: new Date(), recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
+        const m = await uploadWal({ store: this.c.store, source: this.c.name, file: f, data, capturedAt: new Date(), recipients: this.c.recipients, zstdLevel: this.c.zstdLevel, lock: this.c.walLock });
         await fsp.rm(path, { force: true });
         this.coverage.uploaded(walItem(f));
         this.advanceCoverage();
@@ -310,7 +317,7 @@ export class WalStreamer {
       this.coverage.snapshot(capturedAt.getTime(), [...completed, walItem(partial, sha)]);
       this.advanceCoverage();
       if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
-      const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
+      const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel, lock: this.c.walLock });
       this.lastPartial = { file: partial, sha };
       this.coverage.uploaded(walItem(partial, sha));
       this.advanceCoverage();

@@ -6,6 +6,7 @@ import { recipientFingerprint } from "../age";
 import { WalManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { Store } from "../store";
+import { LockMode, lockForDays } from "../lock";
 import { timelineOf, walKey } from "./wal";
 
 export interface WalUpload {
@@ -18,6 +19,8 @@ export interface WalUpload {
   capturedAt: Date;
   recipients: string[];
   zstdLevel: number;
+  /** S3: lock the object and its manifest this many days from `capturedAt`. */
+  lock?: { mode: LockMode; days: number };
 }
 
 /**
@@ -27,8 +30,9 @@ export interface WalUpload {
 export async function uploadWal(u: WalUpload): Promise<WalManifest> {
   const key = walKey(u.store.prefix, u.source, u.file, u.capturedAt, randomBytes(6).toString("hex"));
   const enc = encode(Readable.from([u.data]), [], u.recipients, u.zstdLevel);
+  const lock = u.lock && lockForDays(u.lock.mode, u.lock.days, u.capturedAt);
   try {
-    await u.store.putStream(key, enc.body);
+    await u.store.putStream(key, enc.body, { lock });
     await enc.done;
   } catch (e) {
     enc.kill();
@@ -52,6 +56,6 @@ export async function uploadWal(u: WalUpload): Promise<WalManifest> {
     encryption: { tool: "age", recipientFingerprints: u.recipients.map(recipientFingerprint) },
     host: hostname(),
   };
-  await u.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n");
+  await u.store.putSmall(manifestKey(key), JSON.stringify(manifest, null, 2) + "\n", { lock });
   return manifest;
 }
