@@ -28,6 +28,8 @@ export interface BackupBucketArgs {
   compliance?: CompliancePrefix[];
   /** Days verification records are kept. @default 400 */
   verificationDays?: number;
+  /** Point-in-time-recovery sources: days each one's WAL (`<prefix>/<source>/wal/`) is kept and locked. @default none */
+  walRetentionDays?: Record<string, number>;
   /** Move monthly and yearly backups to the infrequent-access class after this many days. @default never */
   infrequentAccessAfterDays?: number;
   /** Protect the bucket (and its key) from `pulumi destroy`, and keep it if removed from the program. @default true */
@@ -88,6 +90,7 @@ export class BackupBucket extends pulumi.ComponentResource {
       retention: args.retention ?? PROD_RETENTION,
       compliance: args.compliance ?? [],
       ...(args.verificationDays !== undefined ? { verificationDays: args.verificationDays } : {}),
+      ...(args.walRetentionDays ? { walRetentionDays: args.walRetentionDays } : {}),
       ...(args.infrequentAccessAfterDays !== undefined ? { infrequentAccessAfterDays: args.infrequentAccessAfterDays } : {}),
     });
     const protect = args.protect ?? true;

@@ -63,6 +63,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     super("lifeboat:index:DisasterRecovery", name, {}, opts);
     const c = args.config;
     const sources = c.sources.map((s) => s.name);
+    // Replicas carry WAL too (replicate copies wal/), so every bucket gets the same WAL rules.
+    const walRetentionDays = Object.fromEntries(c.sources.flatMap((s) => (s.wal ? [[s.name, s.wal.retentionDays]] : [])));
     // Every AWS resource gets an explicit provider with a region from config, never the default
     // provider (which needs a region neither stack sets): one per S3 location, so a replica never
     // lands in the primary's region, and IAM identities on a bucket use that bucket's provider.
@@ -77,6 +79,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         sources,
         retention: c.retention,
         compliance: c.compliance,
+        walRetentionDays,
         protect: c.protect,
         ...(loc.infrequentAccessAfterDays ? { infrequentAccessAfterDays: loc.infrequentAccessAfterDays } : {}),
         ...(loc.provider === "r2"
@@ -214,7 +217,9 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(target.provider === "s3"
           ? { objectLockRetention: c.retention, objectLockMode: c.objectLockMode }
           : {}),
-        ...(source.kind === "postgres" && source.pitr ? { pitr: true, walFlushInterval: source.walFlushInterval } : {}),
+        ...(source.kind === "postgres" && source.pitr
+          ? { pitr: true, walFlushInterval: source.walFlushInterval, ...(source.wal ? { walRetentionDays: source.wal.retentionDays } : {}) }
+          : {}),
         ...alerts,
         ...runtime,
       }, jobOpts);

@@ -44,6 +44,13 @@ export interface ScheduledBackupArgs extends JobRuntimeArgs, JobBucketArgs, JobK
   pitr?: boolean;
   /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO). @default "60s" */
   walFlushInterval?: string;
+  /**
+   * With pitr: days the bucket keeps (and locks) this source's WAL — the PITR window plus one
+   * base-backup interval (`walRetentionDays` in lifeboat-core); pass the same to the
+   * BackupBucket's `walRetentionDays`. On S3 with objectLockRetention each WAL object is locked
+   * that long. @default none: WAL is kept as the bucket's rules say
+   */
+  walRetentionDays?: number;
   /** Docker: also back up once whenever the scheduler starts. @default false */
   runAtStart?: boolean;
   /**
@@ -131,6 +138,9 @@ export class ScheduledBackup extends pulumi.ComponentResource {
     if (args.pitr) {
       if (args.sourceKind !== "postgres") throw fail(`pitr is for postgres sources, not ${args.sourceKind}`);
       if (runtime !== "docker") throw fail("pitr needs runtime docker: the WAL sidecar runs continuously, and ECS jobs here are scheduled tasks");
+      if (args.walRetentionDays !== undefined && !(Number.isInteger(args.walRetentionDays) && args.walRetentionDays >= 1)) {
+        throw fail(`walRetentionDays must be a whole number of days >= 1, got ${args.walRetentionDays}`);
+      }
       try {
         parseDuration(walFlushInterval);
       } catch (e) {
@@ -196,7 +206,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         // Lag alerts fire past the RPO, but never before one flush interval has had time to upload.
         const flush = parseDuration(walFlushInterval);
         const maxLag = formatDuration(Math.max(args.rpo ? parseDuration(args.rpo) : 0, flush + 60));
-        this.walStreamCommand = backupJob.apply((j) => walStreamCommand(j, { flushInterval: walFlushInterval, maxLag }));
+        this.walStreamCommand = backupJob.apply((j) => walStreamCommand(j, { flushInterval: walFlushInterval, maxLag, walRetentionDays: args.walRetentionDays }));
         // Continuous, not scheduled: the WAL sidecar stays a container of its own.
         const sidecar = dockerJobContainer(name, args, runner!, {
           role: "wal-stream",

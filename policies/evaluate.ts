@@ -8,6 +8,7 @@ import { immutabilityPolicy } from "./immutability";
 import { lifecyclePolicy } from "./lifecycle";
 import { DEFAULT_SETTINGS, EnforcementLevel, LifeboatPolicy, PolicyResourceInput, PolicySettings } from "./model";
 import { pitrPolicy } from "./pitr";
+import { walProtectionPolicy } from "./walProtection";
 import { publicAccessPolicy } from "./publicAccess";
 import { replicaPolicy } from "./replica";
 import { retentionPolicy } from "./retention";
@@ -28,6 +29,7 @@ export const POLICIES: readonly LifeboatPolicy[] = [
   retentionPolicy,
   schedulePolicy,
   pitrPolicy,
+  walProtectionPolicy,
 ];
 
 /** A finding with its policy and level, as `lifeboat plan` reports it. */

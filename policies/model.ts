@@ -94,6 +94,8 @@ export const T = {
   s3LifecycleV2: "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
   s3PublicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   s3Replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+  s3ObjectLock: "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+  s3ObjectLockV2: "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
   r2Bucket: "cloudflare:index/r2Bucket:R2Bucket",
   r2Lifecycle: "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle",
   r2Lock: "cloudflare:index/r2BucketLock:R2BucketLock",

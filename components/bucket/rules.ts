@@ -1,5 +1,5 @@
 import {
-  CompliancePrefix, joinKey, Retention, Tier, TIERS, tierExpiryDays, tierPrefix, VERIFICATIONS_DIR,
+  CompliancePrefix, joinKey, Retention, Tier, TIERS, tierExpiryDays, tierPrefix, VERIFICATIONS_DIR, WAL_DIR,
 } from "lifeboat-core";
 
 /** One prefix the bucket expires (and, where `lockDays` is set, locks) on its own clock. */
@@ -26,6 +26,8 @@ export interface BucketRulesInput {
   verificationDays?: number;
   /** Move monthly and yearly backups to infrequent access after this many days. */
   infrequentAccessAfterDays?: number;
+  /** Point-in-time-recovery sources: days each one's WAL is kept and locked (`walRetentionDays`). */
+  walRetentionDays?: Record<string, number>;
 }
 
 /** Incomplete multipart uploads are aborted after this many days (a failed run leaves nothing). */
@@ -34,7 +36,8 @@ export const ABORT_MULTIPART_DAYS = 1;
 /**
  * The lifecycle and lock rules a backup bucket needs: for every source, one rule per tier
  * prefix (expiry from the retention calendar, lock for the whole of that life), one per
- * compliance prefix, and one for verification records. The writer never deletes: these rules
+ * compliance prefix, one for each point-in-time-recovery source's WAL, and one for
+ * verification records. The writer never deletes: these rules
  * are the only thing that removes backups.
  */
 export function bucketRules(input: BucketRulesInput): PrefixRule[] {
@@ -59,6 +62,11 @@ export function bucketRules(input: BucketRulesInput): PrefixRule[] {
   // both have been `compliance-x-daily`, and S3 refuses a configuration with duplicate ids).
   for (const c of input.compliance ?? []) {
     rules.push({ id: `${c.prefix}-compliance`, prefix: joinKey(input.prefix, c.prefix) + "/", expireDays: c.days, lockDays: c.days });
+  }
+  // WAL (`<prefix>/<source>/wal/`, partial segments included) is locked and expired on the PITR
+  // window's clock: without a rule it would grow forever and a leaked R2 token could delete it.
+  for (const [source, days] of Object.entries(input.walRetentionDays ?? {})) {
+    rules.push({ id: `${source}-wal`, prefix: joinKey(input.prefix, source, WAL_DIR) + "/", expireDays: days, lockDays: days });
   }
   rules.push({
     id: "verifications",

@@ -116,13 +116,16 @@ export const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
  * `wal-stream …`: the long-running point-in-time-recovery sidecar (pg_receivewal over a
  * replication slot; the source URL comes from the environment).
  */
-export function walStreamCommand(job: BackupJob, o: { flushInterval: string; maxLag?: string }): string[] {
+export function walStreamCommand(job: BackupJob, o: { flushInterval: string; maxLag?: string; walRetentionDays?: number }): string[] {
+  // S3 with per-object lock: each WAL object is locked for as long as the bucket keeps WAL.
+  const lock = job.lockMode && o.walRetentionDays ? { walRetention: `${o.walRetentionDays}d`, lockMode: job.lockMode } : {};
   return walStreamArgs({
     name: job.name,
     recipients: [...job.recipients],
     spoolDir: WAL_SPOOL_DIR,
     flushInterval: o.flushInterval,
     ...(o.maxLag ? { maxLag: o.maxLag } : {}),
+    ...lock,
     ...dest(job),
     json: true,
   });

@@ -20,6 +20,9 @@ describe("point-in-time recovery in a stack (pitr: true)", () => {
       spoolDir: "/var/lib/lifeboat/wal-spool",
       flushInterval: "60s",
       maxLag: "5m",
+      // S3: each WAL object locked as long as the bucket keeps WAL (a 14-day window + 1 + 1 days).
+      walRetention: "16d",
+      lockMode: "compliance",
       dest: `s3://${bucket}/backups`,
       endpoint: "https://s3.eu-west-1.amazonaws.com",
       region: "eu-west-1",

@@ -29,7 +29,7 @@ describe("the compliant stack (R2 primary in weur, S3 replica in eu-central-1)",
     expect(POLICIES.map((p) => p.name)).toEqual([
       "lifeboat-backup-encryption", "lifeboat-client-side-encryption", "lifeboat-backup-immutability", "lifeboat-backup-lifecycle",
       "lifeboat-no-public-access", "lifeboat-writer-least-privilege", "lifeboat-replica-other-region", "lifeboat-retention-minimums",
-      "lifeboat-schedule-meets-rpo", "lifeboat-pitr-for-short-rpo",
+      "lifeboat-schedule-meets-rpo", "lifeboat-pitr-for-short-rpo", "lifeboat-pitr-wal-protected",
     ]);
   });
 });
