@@ -5,7 +5,6 @@ module.exports = {
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json" }] },
   moduleNameMapper: {
     "^lifeboat-core$": "<rootDir>/core/src/index.ts",
-    "^lifeboat-runner$": "<rootDir>/runner/src/index.ts",
   },
   testTimeout: 60000,
 };

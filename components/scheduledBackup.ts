@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NAME_PATTERN, Retention, assertCron, formatDuration, parseDuration } from "lifeboat-core";
-import { formatRetention } from "lifeboat-runner";
+import { assertCron, formatDuration, formatRetention, NAME_PATTERN, parseDuration, Retention } from "lifeboat-core";
 import { writerPolicy } from "./access/policies";
 import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";

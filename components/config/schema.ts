@@ -149,7 +149,6 @@ const sqliteSource = z.strictObject({
   drTargetPath: absolutePath.optional(),
 });
 
-export const SOURCE_KINDS = ["postgres", "volume", "directory", "redis", "sqlite"] as const;
 export const source = z.discriminatedUnion("kind", [
   postgresSource, volumeSource, directorySource, redisSource, sqliteSource,
 ]);

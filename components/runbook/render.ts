@@ -5,7 +5,7 @@
  * stock-tools script from ./stockTools (the one the stock-tools end-to-end test runs), so the
  * runbook cannot drift from what is tested. Pure: plain data in, a string out; no Pulumi.
  */
-import { ListSpec, RestoreSpec, SourceKind, listArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { ListSpec, RestoreSpec, SourceKind, listArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { isPlaceholder } from "../config/fields";
 import type { Location } from "../config/schema";
 import type { LifeboatConfig } from "../config/validate";

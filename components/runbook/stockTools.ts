@@ -6,7 +6,7 @@
  * (test/runner/postgres.e2e.test.ts, "restores with stock tools alone") runs
  * `stockRestoreScript(...)` against a backup the runner made. Pure: no Pulumi.
  */
-import { SourceKind } from "lifeboat-runner";
+import { SourceKind } from "lifeboat-core";
 import { shellValue } from "./shell";
 
 /**

@@ -1,4 +1,4 @@
-import type { SourceKind } from "lifeboat-runner";
+import type { SourceKind } from "lifeboat-core";
 
 /**
  * Where a restore of source `name` lands inside the DR target directory `dir`: the failover

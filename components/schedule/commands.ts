@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
+import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];

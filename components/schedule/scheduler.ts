@@ -13,7 +13,7 @@
  * jobs in the host's two ({@link DockerSchedulerMode} `host`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_ENV_PREFIX, JobTableInput, parseJobTable, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
+import { JOB_ENV_PREFIX, JobTableInput, parseJobTable, scheduleJobsArgs, statusArgs } from "lifeboat-core";
 import { CONTAINER_PATHS, RUNNER_EXEC, SourceMount } from "./commands";
 import { DockerRunner, DockerRuntimeArgs, dockerJobContainer, dockerRunner } from "./docker";
 

@@ -5,3 +5,4 @@ export * from "./duration";
 export * from "./schedule";
 export * from "./bech32";
 export * from "./pitrWindow";
+export * from "./contract";

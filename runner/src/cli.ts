@@ -1,8 +1,7 @@
 import { Command, Option } from "commander";
 import { makeLogger } from "./logger";
 import { EXIT_CRASH, EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from "./errors";
-import { ENV } from "./env";
-import { SOURCE_KINDS } from "./manifest";
+import { ENV, SOURCE_KINDS } from "lifeboat-core";
 import { RUNNER_VERSION } from "./version";
 import { redactUrl } from "./redact";
 

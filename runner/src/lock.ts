@@ -4,11 +4,8 @@
  * for the bucket's default retention (the shortest tier's). R2 has no per-object lock headers
  * (its bucket-lock rules do this job), so the default is no lock headers at all.
  */
-import { Retention, TIERS, Tier, tierExpiryDays } from "lifeboat-core";
+import { LOCK_MODES, LockMode, RETENTION_UNIT, Retention, TIERS, Tier, tierExpiryDays } from "lifeboat-core";
 import { UsageError } from "./errors";
-
-export const LOCK_MODES = ["governance", "compliance"] as const;
-export type LockMode = (typeof LOCK_MODES)[number];
 
 /** What one put asks S3 to do: `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date`. */
 export interface ObjectLock {
@@ -23,9 +20,6 @@ export interface LockPolicy {
   floorDays: number;
 }
 
-/** The unit each tier's count is in, as written after the number (`daily=30d,weekly=12w,monthly=12m,yearly=7y`). */
-const UNIT: Record<Tier, string> = { daily: "d", weekly: "w", monthly: "m", yearly: "y" };
-
 /**
  * Parses `--retention daily=30d,weekly=12w,monthly=12m,yearly=7y[,floor=365d]`. Every tier must be
  * given (a missing one would silently lock for zero days); `floor=Nd` locks every tier at least N
@@ -37,7 +31,7 @@ export function parseRetention(text: string): { retention: Retention; floorDays:
     const m = /^([a-z]+)=(\d+)([a-z])$/.exec(part);
     if (!m) throw new UsageError(`--retention: ${JSON.stringify(part)} must be TIER=COUNT+UNIT such as daily=30d, weekly=12w, monthly=12m, yearly=7y or floor=365d`);
     const [, name, count, unit] = m as unknown as [string, string, string, string];
-    const want = name === "floor" ? "d" : UNIT[name as Tier];
+    const want = name === "floor" ? "d" : RETENTION_UNIT[name as Tier];
     if (!want) throw new UsageError(`--retention: unknown tier ${JSON.stringify(name)}; use ${[...TIERS, "floor"].join(", ")}`);
     if (unit !== want) throw new UsageError(`--retention: ${name} is counted in ${want} (e.g. ${name}=${count}${want}), got ${JSON.stringify(part)}`);
     if (seen.has(name)) throw new UsageError(`--retention: ${name} is given twice`);
@@ -47,13 +41,6 @@ export function parseRetention(text: string): { retention: Retention; floorDays:
   if (missing.length) throw new UsageError(`--retention: missing ${missing.join(", ")} (give every tier, e.g. daily=30d,weekly=12w,monthly=12m,yearly=7y)`);
   const retention = Object.fromEntries(TIERS.map((t) => [t, seen.get(t)!])) as unknown as Retention;
   return { retention, floorDays: seen.get("floor") ?? 0 };
-}
-
-/** Formats a policy's retention the way {@link parseRetention} reads it (the Pulumi components build the flag with this). */
-export function formatRetention(retention: Retention, floorDays = 0): string {
-  const parts = TIERS.map((t) => `${t}=${retention[t]}${UNIT[t]}`);
-  if (floorDays > 0) parts.push(`floor=${floorDays}d`);
-  return parts.join(",");
 }
 
 /**

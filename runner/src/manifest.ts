@@ -1,19 +1,8 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { Tier, TIERS } from "lifeboat-core";
+import { SOURCE_KINDS, Tier, TIERS } from "lifeboat-core";
 import { recipientFingerprint } from "./age";
 
-export const SOURCE_KINDS = ["postgres", "volume", "directory", "redis", "sqlite"] as const;
-export type SourceKind = (typeof SOURCE_KINDS)[number];
-
-/** What each kind stores, after zstd and age: the object key's extension. */
-export const EXTENSIONS: Record<SourceKind, string> = {
-  postgres: "dump.zst.age",
-  volume: "tar.zst.age",
-  directory: "tar.zst.age",
-  redis: "rdb.zst.age",
-  sqlite: "sqlite.zst.age",
-};
 
 /**
  * Kinds a manifest in the tier layout can describe: the `backup --source` kinds plus

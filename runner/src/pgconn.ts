@@ -12,7 +12,7 @@ import { Client, ClientConfig } from "pg";
 import { parse as parseConnectionString, toClientConfig } from "pg-connection-string";
 import pgpass = require("pgpass");
 import { UsageError } from "./errors";
-import { ENV } from "./env";
+import { ENV } from "lifeboat-core";
 
 const ENV_OF_FLAG: Record<string, string> = { "--url": ENV.url, "--target-url": ENV.targetUrl, "--scratch-url": ENV.scratchUrl };
 

@@ -1,4 +1,4 @@
-import { walStreamArgs } from "lifeboat-runner";
+import { walStreamArgs } from "lifeboat-core";
 import { planOnce as plan } from "./planCli";
 
 

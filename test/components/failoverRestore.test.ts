@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { restoreArgs } from "lifeboat-runner";
+import { restoreArgs } from "lifeboat-core";
 import { FailoverRestore } from "../../components";
 import { replicationSchedule } from "../../components/schedule/cron";
 import { eventBridgeAt } from "../../components/schedule/ecs";

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import { JobTable, ScheduledJob, parseJobTable } from "lifeboat-core";
 import { awsRegions, mockCall, mockOutputs } from "../../cli/plan/mocks";
 import { CONTAINER_PATHS } from "../../components/schedule/commands";
-import { JobTable, ScheduledJob, childEnv, parseJobTable } from "../../runner/src/jobTable";
+import { childEnv } from "../../runner/src/jobTable";
 
 /** A resource the component declared, with its inputs as the engine received them. */
 export interface Declared {

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import {
   RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_RESTORE_SCRIPT, stockRestoreScript,
 } from "../../components/runbook";

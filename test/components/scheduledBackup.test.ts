@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
-import { backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
+import { backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-core";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
 import { writerPolicy } from "../../components/access/policies";
 import { buildContextDigest } from "../../components/schedule/buildContext";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, replicateArgs, scheduleJobsArgs } from "lifeboat-runner";
+import { ENV, replicateArgs, scheduleJobsArgs } from "lifeboat-core";
 import { BackupAccess, BackupBucket, ScheduledReplication, bucketAccessFields, replicatorSide, toEventBridgeCron } from "../../components";
 import { replicatorPolicy } from "../../components/access/policies";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";

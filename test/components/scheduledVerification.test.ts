@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { ScheduledVerification } from "../../components";
 import { restorerPolicy } from "../../components/access/policies";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";

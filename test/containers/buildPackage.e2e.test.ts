@@ -1,7 +1,7 @@
 /**
- * `build: true` from an installed package (issue #13): the workspaces and the root are packed, a fresh
+ * `build: true` from an installed package (issue #13): lifeboat-core and the root are packed, a fresh
  * consumer project installs the tarballs (lifeboat-* from them only; third-party dependencies from the
- * registry or npm's cache), and the runner image is built with podman from the context the installed
+ * registry or npm's cache) and gets no runner runtime (AWS SDK, pg, pino), and the runner image is built with podman from the context the installed
  * library computes (defaultBuildContext) with the digest it declares as the rebuild trigger.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,16 +31,19 @@ suite("build: true from an installed lifeboat package", () => {
     await execOk("npm", ["run", "--silent", "build"], { cwd: REPO });
     const tarballs = join(dir, "tarballs");
     mkdirSync(tarballs);
-    await execOk("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", tarballs, "-w", "core", "-w", "runner"], { cwd: REPO });
+    await execOk("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", tarballs, "-w", "core"], { cwd: REPO });
     await execOk("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", tarballs], { cwd: REPO });
 
     const consumer = join(dir, "program");
     mkdirSync(consumer);
     writeFileSync(join(consumer, "package.json"), JSON.stringify({
       name: "consumer", private: true,
-      dependencies: Object.fromEntries(["lifeboat", "lifeboat-core", "lifeboat-runner"].map((n) => [n, `file:${join(tarballs, `${n}-0.1.0.tgz`)}`])),
+      dependencies: Object.fromEntries(["lifeboat", "lifeboat-core"].map((n) => [n, `file:${join(tarballs, `${n}-0.1.0.tgz`)}`])),
     }));
     await execOk("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: consumer });
+    // The library installs without the runner's runtime: no AWS SDK, pg or pino in the program.
+    const tree = await execOk("npm", ["ls", "--omit=dev", "--all", "--json"], { cwd: consumer });
+    expect(tree).not.toMatch(/"@aws-sdk\/|"pg"|"pino"|"lifeboat-runner"/);
 
     // What the installed library declares: the context it computes and the digest over it.
     const declared = JSON.parse(await execOk(process.execPath, ["-e", `

@@ -4,13 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { backupArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs, ENV } from "lifeboat-runner";
+import { backupArgs, ENV, parseBackupKey, restoreArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { TarCounter } from "../../runner/src/tarstats";
 import { parseRecipients, recipientFingerprint } from "../../runner/src/age";
 import { parseDest } from "../../runner/src/dest";
 import { redactUrl } from "../../runner/src/redact";
 import { pickBackup, parseAt } from "../../runner/src/catalog";
-import { parseBackupKey } from "lifeboat-core";
 
 const R = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 

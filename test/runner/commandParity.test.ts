@@ -21,7 +21,7 @@ jest.mock("../../runner/src/commands/replicate", () => ({ ...jest.requireActual(
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, backupArgs, replicateArgs, statusArgs, verifyArgs } from "lifeboat-runner";
+import { backupArgs, ENV, replicateArgs, ScheduledJob, statusArgs, verifyArgs } from "lifeboat-core";
 import { buildProgram } from "../../runner/src/cli";
 import * as backupMod from "../../runner/src/commands/backup";
 import * as verifyMod from "../../runner/src/commands/verify";
@@ -31,7 +31,6 @@ import * as replicateMod from "../../runner/src/commands/replicate";
 import { DisasterRecovery, ScheduledBackup, ScheduledReplication, ScheduledVerification, validateStackConfig } from "../../components";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
 import { Declared, declare, installMocks, isSecretValue, jobTableOf, one, scheduledJob, uploadsOf } from "../components/mockHarness";
-import { ScheduledJob } from "../../runner/src/jobTable";
 
 installMocks();
 
@@ -106,7 +105,7 @@ describe("the e2e tests and the image are what the components are compared with"
   it("the runner e2e tests build every command line with lifeboat-runner's argv builders", () => {
     for (const file of ["postgres.e2e.test.ts", "files.e2e.test.ts"]) {
       const src = readFileSync(join(__dirname, file), "utf8");
-      expect(src).toMatch(/import \{[^}]*\bbackupArgs\b[^}]*\} from "lifeboat-runner"/);
+      expect(src).toMatch(/import \{[^}]*\bbackupArgs\b[^}]*\} from "lifeboat-core"/);
       expect(src).toMatch(/runner\(\s*backupArgs\(/);
       expect(src).toMatch(/runner\(verifyArgs\(/);
       expect(src).toMatch(/runner\(statusArgs\(/);
@@ -247,7 +246,7 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
 
   it("the e2e test builds its replicate command line with replicateArgs, every source", () => {
     const src = readFileSync(join(__dirname, "replicate.e2e.test.ts"), "utf8");
-    expect(src).toMatch(/import \{[^}]*\breplicateArgs\b[^}]*\} from "lifeboat-runner"/);
+    expect(src).toMatch(/import \{[^}]*\breplicateArgs\b[^}]*\} from "lifeboat-core"/);
     expect(src).toMatch(/runner\(\s*replicateArgs\(\{\s*all: true,/);
     expect(src).toMatch(/LIFEBOAT_REPLICA_ACCESS_KEY_ID/);
   });

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { backupArgs, listArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs, BackupSpec } from "lifeboat-runner";
+import { backupArgs, listArgs, restoreArgs, scheduleArgs, statusArgs, verifyArgs, BackupSpec } from "lifeboat-core";
 import { startS3, S3Server } from "../support/s3";
 import { startRedis, RedisServer } from "../support/redis";
 import { startWebhook, Hook } from "../support/webhook";

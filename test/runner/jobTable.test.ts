@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { JOB_ENV_PREFIX, childEnv, parseJobTable, tickDecision } from "../../runner/src/jobTable";
+import { JOB_ENV_PREFIX, parseJobTable } from "lifeboat-core";
+import { childEnv, tickDecision } from "../../runner/src/jobTable";
 
 const table = (jobs: unknown[]) => parseJobTable({ version: 1, jobs }, "test");
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { TIERS, tierFor } from "lifeboat-core";
-import { formatRetention, lockFor, lockPolicy, parseRetention } from "../../runner/src/lock";
+import { formatRetention, tierFor, TIERS } from "lifeboat-core";
+import { lockFor, lockPolicy, parseRetention } from "../../runner/src/lock";
 import { runStart } from "../../runner/src/clock";
 
 const DAY = 86_400_000;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client } from "pg";
-import { backupArgs } from "lifeboat-runner";
+import { backupArgs } from "lifeboat-core";
 import { ArchiveFormatError, ArchiveRowCounter, CustomArchiveRowCounter, withBufferedStdout } from "../../runner/src/sources/pgArchiveCounter";
 import { encode } from "../../runner/src/pipeline";
 import { startPostgres, PgServer } from "../support/postgres";

@@ -25,7 +25,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { backupArgs, basebackupArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-runner";
+import { backupArgs, basebackupArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
 import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";

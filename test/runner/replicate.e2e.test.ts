@@ -11,7 +11,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { CopyObjectCommand } from "@aws-sdk/client-s3";
-import { backupArgs, listArgs, replicateArgs, restoreArgs, verifyArgs, ReplicateSpec } from "lifeboat-runner";
+import { backupArgs, listArgs, replicateArgs, restoreArgs, verifyArgs, ReplicateSpec } from "lifeboat-core";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";

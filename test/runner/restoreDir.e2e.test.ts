@@ -10,7 +10,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
+import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-core";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 import { exec, execOk } from "../support/exec";
 import { requireTool } from "../support/tools";

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
+import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-core";
 import { startPostgres, PgServer } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";

@@ -15,7 +15,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { BackupSpec, backupArgs, listArgs, replicateArgs, restoreArgs, scheduleArgs, verifyArgs } from "lifeboat-runner";
+import { BackupSpec, backupArgs, listArgs, replicateArgs, restoreArgs, scheduleArgs, verifyArgs } from "lifeboat-core";
 import { startS3, S3Server, S3_ENV } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, ExecResult, requireBuiltRunner, runner, RUNNER_BIN } from "../support/runner";

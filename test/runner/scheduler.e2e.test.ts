@@ -9,7 +9,7 @@ import { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JobTableInput, backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-runner";
+import { JobTableInput, backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-core";
 import { waitFor } from "../support/ports";
 import { AgeKey, RUNNER_BIN, ageKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupArgs, statusArgs, BackupSpec } from "lifeboat-runner";
+import { backupArgs, statusArgs, BackupSpec } from "lifeboat-core";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupArgs, BackupSpec } from "lifeboat-runner";
+import { backupArgs, BackupSpec } from "lifeboat-core";
 import { stockRestoreScript } from "../../components/runbook/stockTools";
 import { startS3, S3Server } from "../support/s3";
 import { startRedis, RedisServer } from "../support/redis";

@@ -5,7 +5,7 @@
 jest.mock("../../runner/src/commands/walStream", () => ({ ...jest.requireActual("../../runner/src/commands/walStream"), walStreamCommand: jest.fn(async () => 0) }));
 
 import { Readable } from "node:stream";
-import { walStreamArgs } from "lifeboat-runner";
+import { walStreamArgs } from "lifeboat-core";
 import { buildProgram } from "../../runner/src/cli";
 import * as walStreamMod from "../../runner/src/commands/walStream";
 import { walLockSetting } from "../../runner/src/lock";

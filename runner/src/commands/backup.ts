@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
-import { backupKey, manifestKey, sourcePrefix, tierFor, MANIFEST_SUFFIX } from "lifeboat-core";
+import { backupKey, EXTENSIONS, MANIFEST_SUFFIX, manifestKey, SOURCE_KINDS, SourceKind, sourcePrefix, tierFor } from "lifeboat-core";
 import { parseRecipients } from "../age";
 import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
-import { EXTENSIONS, Manifest, SOURCE_KINDS, SourceKind, storedObjectManifest } from "../manifest";
+import { Manifest, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { requireTools } from "../proc";
 import { openSource } from "../sources";

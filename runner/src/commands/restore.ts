@@ -13,7 +13,7 @@ import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
 import { prepareRoles } from "../pgroles";
 import { Progress, formatBytes } from "../progress";
-import { ENV } from "../env";
+import { ENV } from "lifeboat-core";
 import { Extracted, countFiles, extractArchive, keptAsideName, memberPatterns, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 

@@ -1,11 +1,10 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { Cron } from "croner";
 import { Logger } from "pino";
-import { parseDuration } from "lifeboat-core";
+import { ENV, JobTable, parseDuration, ScheduledJob } from "lifeboat-core";
 import { EXIT_DEGRADED, UsageError, errorMessage } from "../errors";
-import { JobPhase, JobTable, ScheduledJob, childEnv, loadJobTable, missingJobEnv, parseJobTable, tickDecision } from "../jobTable";
+import { JobPhase, checkJobTable, childEnv, loadJobTable, missingJobEnv, tickDecision } from "../jobTable";
 import { JobState, StateFile, defaultStatePath, updateState } from "../state";
-import { ENV } from "../env";
 
 export interface ScheduleOpts {
   cron?: string;
@@ -38,7 +37,7 @@ function singleJobTable(command: string[], o: ScheduleOpts): JobTable {
   if (command.length === 0) throw new UsageError("schedule needs a command after --, e.g. schedule --cron '0 3 * * *' -- backup --source postgres --name db");
   const table = { version: 1, jobs: [{ name: command[0], cron: o.cron, argv: command, runAtStart: !!o.runAtStart }] };
   try {
-    return parseJobTable(table, "schedule");
+    return checkJobTable(table, "schedule");
   } catch (e) {
     // Name the flag the user typed, not the table field it became.
     throw new UsageError(errorMessage(e).replace(/jobs\[0\]\.cron/, "--cron").replace(/jobs\[0\]\.argv/, "the command after --"));

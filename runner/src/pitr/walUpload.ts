@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Readable } from "node:stream";
-import { manifestKey } from "lifeboat-core";
+import { LockMode, manifestKey } from "lifeboat-core";
 import { recipientFingerprint } from "../age";
 import { WalManifest } from "../manifest";
 import { encode } from "../pipeline";
 import { Store } from "../store";
-import { LockMode, lockForDays } from "../lock";
+import { lockForDays } from "../lock";
 import { timelineOf, walKey } from "./wal";
 
 export interface WalUpload {

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
+import { SourceKind } from "lifeboat-core";
 import { Proc } from "../proc";
-import { Manifest, SourceKind } from "../manifest";
+import { Manifest } from "../manifest";
 
 /** Extra manifest fields a source contributes once its stream has ended successfully. */
 export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file" | "warnings">;

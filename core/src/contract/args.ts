@@ -5,11 +5,9 @@
  *
  * Secrets do not belong on a command line (they show in `ps` and in container specs): pass
  * source URLs with passwords, webhook and ping URLs and S3 keys through the environment
- * variables in {@link ENV} instead of the optional fields marked "secret" here.
+ * variables in `ENV` (./env.ts) instead of the optional fields marked "secret" here.
  */
-import { SourceKind } from "./manifest";
-
-export { ENV } from "./env";
+import { SourceKind } from "./sourceKinds";
 
 /** Where backups live: S3/R2, or a local directory. */
 export interface DestinationSpec {
