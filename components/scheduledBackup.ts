@@ -10,9 +10,6 @@ import { JobAlertArgs, JobBucketArgs, JobKeyArgs, JobRuntimeArgs, JobTaskRoleArg
 
 export type { RunnerRuntime, ScheduledSourceKind } from "./schedule/jobArgs";
 
-/** What a scheduled job backs up: the runner's source kinds. */
-/** Where the runner runs: a container on a Docker host, or Fargate tasks on EventBridge Scheduler. */
-
 /** Default backup schedule (cron, UTC): daily at 03:00. */
 export const DEFAULT_BACKUP_SCHEDULE = "0 3 * * *";
 
