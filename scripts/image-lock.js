@@ -35,7 +35,10 @@ function imageLock(rootLock) {
     keep.add(key);
     const p = packages[key];
     const optional = new Set(Object.keys(p.optionalDependencies ?? {}).concat(Object.keys(p.peerDependenciesMeta ?? {}).filter((n) => p.peerDependenciesMeta[n].optional)));
-    for (const name of Object.keys({ ...p.dependencies, ...p.optionalDependencies, ...p.peerDependencies })) {
+    // A workspace's devDependencies must be locked too (npm ci checks the manifest against the
+    // lockfile even with --omit=dev, which then leaves them out of the image).
+    const dev = WORKSPACES.includes(key) ? p.devDependencies : {};
+    for (const name of Object.keys({ ...p.dependencies, ...p.optionalDependencies, ...p.peerDependencies, ...dev })) {
       const dep = resolve(packages, key, name);
       // A missing optional dependency (another platform's binary, an unused peer) is fine; anything else is a broken lockfile.
       if (dep === undefined) { if (optional.has(name)) continue; throw new Error(`package-lock.json: ${name}, needed by ${key}, is not locked`); }
