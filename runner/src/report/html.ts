@@ -17,6 +17,8 @@ export function esc(text: string): string {
 
 const ago = (seconds: number) => (seconds < 0 ? `${humanDuration(-seconds)} in the future` : `${humanDuration(seconds)} ago`);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+/** A drill of a small source takes a fraction of a second: not "0s". */
+const took = (seconds: number) => (seconds < 1 ? "under a second" : humanDuration(seconds));
 
 const CSS = `
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1.5rem;max-width:60rem;color:#1b1f24;background:#fff;line-height:1.45}
@@ -83,7 +85,7 @@ function facts(s: SourceReport): string {
   rows.push([
     "Last verified restore",
     s.restore
-      ? `${ago(s.restore.ageSeconds)} (${s.restore.checkedAt}); the restore took ${humanDuration(s.restore.durationSeconds)}, ${s.restore.withinRto === undefined ? rto : s.restore.withinRto ? `within ${rto}` : `more than ${rto}`}.`
+      ? `${ago(s.restore.ageSeconds)} (${s.restore.checkedAt}); the restore took ${took(s.restore.durationSeconds)}, ${s.restore.withinRto === undefined ? rto : s.restore.withinRto ? `within ${rto}` : `more than ${rto}`}.`
       : `never: no restore drill has passed yet, so nothing proves these backups can be restored (${rto}).`,
   ]);
   if (s.wal) rows.push(["Continuous WAL (point-in-time recovery)", `newest WAL in the bucket ${ago(s.wal.lagSeconds)} (${s.wal.newestAt}): a restore can reach up to that point.`]);
@@ -103,7 +105,7 @@ function sourceSection(s: SourceReport, i: number): string {
     trendChart(s.trend, "Rows in all tables", (p) => p.rows, (n) => n.toLocaleString("en-US")),
   ].filter(Boolean);
   const trend = charts.length ? `<h3>Trend over the kept backups</h3><div class="charts">${charts.join("")}</div>` : "";
-  return `<section class="source" aria-labelledby="${id}" data-source="${esc(s.source)}"><h2 id="${id}">${esc(s.source)}${verdict}</h2>${facts(s)}${problems}${warnings}${trend}</section>`;
+  return `<section class="source" aria-labelledby="${id}" data-source="${esc(s.source)}"><h2 id="${id}">${esc(s.source)} ${verdict}</h2>${facts(s)}${problems}${warnings}${trend}</section>`;
 }
 
 export function renderHtml(r: StatusReport): string {
