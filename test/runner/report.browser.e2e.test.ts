@@ -15,6 +15,7 @@ import { backupArgs, BackupSpec, ENV, reportArgs, verifyArgs } from "lifeboat-ru
 import { startS3, S3Server } from "../support/s3";
 import { startPostgres, PgServer } from "../support/postgres";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner, REPO } from "../support/runner";
+import { walKey } from "../../runner/src/pitr/wal";
 
 jest.setTimeout(240_000);
 
@@ -28,6 +29,7 @@ let pg: PgServer;
 let key: AgeKey;
 let work: string;
 let browser: Browser;
+let walCapturedAt: Date;
 
 const dest = () => ({ dest: DEST, endpoint: s3.endpoint, region: "auto", stateFile: join(work, "state.json"), workDir: work, json: true });
 
@@ -77,6 +79,11 @@ beforeAll(async () => {
   await backup({ source: "directory", name: "n8n-data", path: dir("n8n", { "credentials.json": "{}".repeat(3000) }) });
   await ok(verifyArgs({ name: "n8n-data", identity: key.file, ...dest() }));
   await backup({ source: "directory", name: "uploads", path: dir("uploads", {}) });
+  // app-db also streams WAL (as wal-stream writes it: the object, then its manifest): captured after its newest dump.
+  walCapturedAt = new Date();
+  const wal = walKey("prod", "app-db", "000000010000000000000003.partial", walCapturedAt, "0123456789ab");
+  await s3.put(BUCKET, wal, Buffer.from("encrypted WAL stand-in"));
+  await s3.put(BUCKET, wal + ".manifest.json", Buffer.from("{}"));
 });
 
 afterAll(async () => {
@@ -113,6 +120,8 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
   expect(n8nText).toMatch(/Newest backup\s+\d+s ago \(.*\), .* stored\. Within the recovery point objective \(RPO\) of 1h\./);
   expect(n8nText).toMatch(/Last verified restore\s+\d+s ago \(.*\); the restore took (\d+s|under a second), within the declared recovery time objective \(RTO\) of 1h\./);
   expect(n8nText).toContain("No open problems.");
+  expect(n8nText).not.toContain("WAL");
+  expect(await section("app-db").innerText()).toMatch(new RegExp(`WAL \\(point in time\\)\\s+the newest WAL in the bucket was captured \\d+s ago \\(${walCapturedAt.toISOString()}\\)`));
 
   // Charts: the size and row count of each kept backup as points of an inline SVG.
   const charts = section("app-db").locator("svg.trend");
@@ -138,7 +147,7 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
   expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
   expect(width).toBe(1000);
-  expect(height).toBe(await page.evaluate(() => document.documentElement.scrollHeight));
+  expect(height).toBe(await page.evaluate<number>("document.documentElement.scrollHeight"));
   expect(height).toBeGreaterThan(800);
   if (process.env.LIFEBOAT_STATUS_SCREENSHOT) copyFileSync(shot, resolve(REPO, process.env.LIFEBOAT_STATUS_SCREENSHOT));
   await page.close();
@@ -158,6 +167,17 @@ test("one source's page (the scheduled job's form) goes under that source's veri
   // status still reads the verification records beside the pages.
   const st = await runner(["status", "--name", "n8n-data", "--max-age", "1h", "--dest", DEST, "--endpoint", s3.endpoint, "--region", "auto", "--json"], s3.env);
   expect(JSON.parse(st.stdout).sources[0]).toMatchObject({ healthy: true, lastVerifiedRestore: expect.any(Object) });
+});
+
+test("status --format prometheus: a point-in-time source's newest recoverable point is its newest WAL, later than its newest backup", async () => {
+  const r = await runner(["status", "--name", "app-db", "--max-age", "1h", "--format", "prometheus", "--dest", DEST, "--endpoint", s3.endpoint, "--region", "auto"], s3.env);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fams: Array<{ name: string; metrics: Array<{ labels: Record<string, string>; value: string }> }> = require("parse-prometheus-text-format")(r.stdout);
+  const value = (name: string) => Number(fams.find((f) => f.name === name)!.metrics.find((m) => m.labels.source === "app-db")!.value);
+  expect(value("lifeboat_backup_newest_recoverable_timestamp_seconds")).toBe(walCapturedAt.getTime() / 1000);
+  expect(value("lifeboat_backup_wal_newest_timestamp_seconds")).toBe(walCapturedAt.getTime() / 1000);
+  expect(value("lifeboat_backup_last_success_timestamp_seconds")).toBeLessThan(walCapturedAt.getTime() / 1000);
+  expect(value("lifeboat_backup_restore_duration_seconds")).toBeGreaterThan(0);
 });
 
 test("bad input is refused before anything is read or written", async () => {

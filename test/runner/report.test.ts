@@ -10,6 +10,7 @@ import { Manifest, Verification } from "../../runner/src/manifest";
 import { buildReport } from "../../runner/src/report/model";
 import { esc, renderHtml } from "../../runner/src/report/html";
 import { pageKey } from "../../runner/src/commands/report";
+import { withWal } from "../../runner/src/walStatus";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const HOUR = 3600_000;
@@ -85,9 +86,9 @@ test("no source at all is a problem, not 'all healthy'", () => {
 
 test("WAL lag of a PITR source is shown from the newest WAL in the bucket", () => {
   const src = healthySource("app-db");
-  const r = buildReport({ now: NOW, destination: "s3://b/prod", rpoSeconds: LIMITS.maxAge, sources: [{ ...src, walNewestAt: new Date(NOW - 95_000) }] });
+  const r = buildReport({ now: NOW, destination: "s3://b/prod", rpoSeconds: LIMITS.maxAge, sources: [{ ...src, health: withWal(src.health, new Date(NOW - 95_000), NOW) }] });
   expect(r.sources[0]!.wal).toEqual({ newestAt: new Date(NOW - 95_000).toISOString(), lagSeconds: 95 });
-  expect(renderHtml(r)).toContain("newest WAL in the bucket 1m 35s ago");
+  expect(renderHtml(r)).toContain("the newest WAL in the bucket was captured 1m 35s ago");
 });
 
 test("a hostile source name and table name from the bucket are shown as text, never as markup", () => {

@@ -1,7 +1,7 @@
 /**
  * `report --html FILE`: the status page. The health of each source is `status`'s own evaluation
- * (remoteHealth, health.ts); this adds the kept backups' manifests for the trend charts and the
- * newest WAL upload, renders one self-contained page (report/html.ts), writes it to FILE
+ * (remoteHealth, health.ts, with the newest WAL of point-in-time sources); this adds the kept
+ * backups' manifests for the trend charts, renders one self-contained page (report/html.ts), writes it to FILE
  * (atomically: a reader never sees half a page) and, with --upload, puts a copy in the bucket.
  *
  * The bucket copy: every put is create-only (S3 If-None-Match, and R2 bucket locks forbid
@@ -20,7 +20,6 @@ import { listBackups, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, intOption, makeStore, output } from "../context";
 import { EXIT_OK, UsageError } from "../errors";
 import { Manifest } from "../manifest";
-import { listWal } from "../pitr/wal";
 import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
@@ -84,12 +83,8 @@ export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number
   const sources: SourceInput[] = [];
   for (const health of healths) {
     // Each source on its own: one the store cannot answer for still gets its section, with status's problem.
-    const [hist, wal] = await Promise.all([
-      history(store, health.source, trendCount, new Date(now)).catch(() => [] as Manifest[]),
-      listWal(store, health.source).catch(() => []),
-    ]);
-    const newestWal = wal[wal.length - 1];
-    sources.push({ health, history: hist, kind: hist[hist.length - 1]?.kind, ...(newestWal ? { walNewestAt: newestWal.time } : {}) });
+    const hist = await history(store, health.source, trendCount, new Date(now)).catch(() => [] as Manifest[]);
+    sources.push({ health, history: hist, kind: hist[hist.length - 1]?.kind });
   }
   const report = buildReport({ now, destination: store.description, rpoSeconds: limits.maxAge, ...(rtoSeconds !== undefined ? { rtoSeconds } : {}), sources });
   const html = renderHtml(report);

@@ -7,6 +7,7 @@ import { StateFile, readState } from "../state";
 import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 import { Store } from "../store";
 import { prometheusMetrics } from "../prometheus";
+import { newestWal, withWal } from "../walStatus";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -73,7 +74,7 @@ export async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise
   const now = Date.now();
   for (const source of names) {
     try {
-      out.push(await sourceHealth(store, source, limits, now));
+      out.push(withWal(await sourceHealth(store, source, limits, now), await newestWal(store, source), now));
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
       out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });

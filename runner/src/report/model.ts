@@ -1,7 +1,7 @@
 /**
  * What the status page shows, as a pure function of what `status` already judged (each
- * source's {@link SourceHealth} from health.ts), the manifests of the kept backups and the
- * newest WAL upload. No I/O here: commands/report.ts gathers, html.ts renders.
+ * source's {@link SourceHealth} from health.ts, its WAL state included) and the manifests of
+ * the kept backups. No I/O here: commands/report.ts gathers, html.ts renders.
  */
 import { humanDuration } from "lifeboat-core";
 import { SourceHealth } from "../health";
@@ -50,8 +50,6 @@ export interface SourceInput {
   /** Manifests of the kept backups to plot, any order. */
   history: Manifest[];
   kind?: string;
-  /** Key time of the newest WAL object, for PITR sources. */
-  walNewestAt?: Date;
 }
 
 export interface ReportInput {
@@ -86,7 +84,7 @@ export function sourceReport(input: SourceInput, now: number, rpoSeconds: number
     ...(rtoSeconds !== undefined ? { rtoSeconds } : {}),
     ...(r ? { restore: { checkedAt: r.checkedAt, ageSeconds: (now - Date.parse(r.checkedAt)) / 1000, durationSeconds: r.durationSeconds, ...(withinRto !== undefined ? { withinRto } : {}) } } : {}),
     trend,
-    ...(input.walNewestAt ? { wal: { newestAt: input.walNewestAt.toISOString(), lagSeconds: (now - input.walNewestAt.getTime()) / 1000 } } : {}),
+    ...(h.wal ? { wal: h.wal } : {}),
   };
 }
 
