@@ -23,7 +23,7 @@ import { Manifest } from "../manifest";
 import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
-import { maxAgeSeconds, parseFraction, parseSize, remoteHealth, StatusOpts } from "./status";
+import { maxAgeSeconds, parseFraction, parseSize, remoteHealth } from "./status";
 
 export interface ReportOpts extends StoreOpts, CommonOpts {
   html?: string;
@@ -79,7 +79,7 @@ export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number
   const file = resolve(o.html);
   const store = makeStore(o);
   const now = Date.now();
-  const healths = await remoteHealth(o as StatusOpts, limits);
+  const healths = await remoteHealth(o, limits);
   const sources: SourceInput[] = [];
   for (const health of healths) {
     // Each source on its own: one the store cannot answer for still gets its section, with status's problem.
