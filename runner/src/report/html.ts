@@ -41,7 +41,7 @@ const PAD = { left: 70, right: 12, top: 12, bottom: 28 };
  * A line chart of one series over the kept backups, oldest to newest, with a circle (and its
  * value as a tooltip) per backup, and a sentence summarising it for readers who cannot see it.
  */
-export function trendChart(points: TrendPoint[], title: string, value: (p: TrendPoint) => number | undefined, format: (n: number) => string): string {
+function trendChart(points: TrendPoint[], title: string, value: (p: TrendPoint) => number | undefined, format: (n: number) => string): string {
   const pts = points.flatMap((p) => {
     const v = value(p);
     return v === undefined ? [] : [{ t: Date.parse(p.takenAt), v, at: p.takenAt }];

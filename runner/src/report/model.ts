@@ -60,12 +60,12 @@ export interface ReportInput {
   sources: SourceInput[];
 }
 
-export function trendPoint(m: Manifest): TrendPoint {
+function trendPoint(m: Manifest): TrendPoint {
   const tables = m.postgres?.tables;
   return { takenAt: m.startedAt, storedBytes: m.storedBytes, rawBytes: m.rawBytes, ...(tables ? { rows: tables.reduce((n, t) => n + t.rows, 0) } : {}) };
 }
 
-export function sourceReport(input: SourceInput, now: number, rpoSeconds: number, rtoSeconds: number | undefined): SourceReport {
+function sourceReport(input: SourceInput, now: number, rpoSeconds: number, rtoSeconds: number | undefined): SourceReport {
   const h = input.health;
   const problems = [...h.problems];
   const r = h.lastVerifiedRestore;
