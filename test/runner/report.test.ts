@@ -57,6 +57,12 @@ test("a healthy source: the summary says so, and the page shows its age against 
   // Two charts (size and rows), three points each.
   expect(html.match(/<svg class="trend"/g)).toHaveLength(2);
   expect(html.match(/<circle class="point"/g)).toHaveLength(6);
+  // The rows chart (the second): left to right in time, higher as the rows grow, the newest at the top.
+  const rows = [...html.split('<svg class="trend"')[2]!.matchAll(/<circle class="point" cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  expect(rows.map(([cx]) => cx)).toEqual([...rows.map(([cx]) => cx)].sort((a, b) => a - b));
+  expect(rows[0]![1]).toBeGreaterThan(rows[1]![1]!);
+  expect(rows[1]![1]).toBeGreaterThan(rows[2]![1]!);
+  expect(rows[2]![1]).toBe(12);
   // Self-contained: nothing is fetched or run.
   expect(html).not.toMatch(/<script|<link|<img|src=|href=|@import|url\(/i);
 });

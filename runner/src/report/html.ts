@@ -52,11 +52,11 @@ function trendChart(points: TrendPoint[], title: string, value: (p: TrendPoint) 
   const vMax = Math.max(...pts.map((p) => p.v));
   const x = (t: number) => PAD.left + (t1 === t0 ? (W - PAD.left - PAD.right) / 2 : ((t - t0) / (t1 - t0)) * (W - PAD.left - PAD.right));
   const y = (v: number) => PAD.top + (vMax === 0 ? H - PAD.top - PAD.bottom : (1 - v / vMax) * (H - PAD.top - PAD.bottom));
-  const coords = pts.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
+  const xy = pts.map((p) => [x(p.t).toFixed(1), y(p.v).toFixed(1)] as const);
   const first = pts[0]!;
   const last = pts[pts.length - 1]!;
   const sentence = pts.length === 1 ? `one backup: ${format(last.v)}` : `${pts.length} backups, from ${format(first.v)} (${first.at}) to ${format(last.v)} (${last.at})`;
-  const circles = pts.map((p, i) => `<circle class="point" cx="${coords[i]!.split(",")[0]}" cy="${coords[i]!.split(",")[1]}" r="3" fill="#0969da"><title>${esc(`${p.at}: ${format(p.v)}`)}</title></circle>`);
+  const circles = pts.map((p, i) => `<circle class="point" cx="${xy[i]![0]}" cy="${xy[i]![1]}" r="3" fill="#0969da"><title>${esc(`${p.at}: ${format(p.v)}`)}</title></circle>`);
   return (
     `<figure><svg class="trend" role="img" aria-label="${esc(`${title}: ${sentence}`)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">` +
     `<title>${esc(title)}</title>` +
@@ -66,7 +66,7 @@ function trendChart(points: TrendPoint[], title: string, value: (p: TrendPoint) 
     `<text x="${PAD.left - 6}" y="${H - PAD.bottom}" text-anchor="end" font-size="11">0</text>` +
     `<text x="${PAD.left}" y="${H - 8}" font-size="11">${esc(first.at.slice(0, 16).replace("T", " "))}</text>` +
     `<text x="${W - PAD.right}" y="${H - 8}" text-anchor="end" font-size="11">${esc(last.at.slice(0, 16).replace("T", " "))}</text>` +
-    (pts.length > 1 ? `<polyline fill="none" stroke="#0969da" stroke-width="2" points="${coords.join(" ")}"/>` : "") +
+    (pts.length > 1 ? `<polyline fill="none" stroke="#0969da" stroke-width="2" points="${xy.map(([cx, cy]) => `${cx},${cy}`).join(" ")}"/>` : "") +
     circles.join("") +
     `</svg><figcaption>${esc(`${title}: ${sentence}`)}</figcaption></figure>`
   );
