@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, Browser } from "playwright-core";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { backupArgs, BackupSpec, ENV, reportArgs, verifyArgs } from "lifeboat-runner";
 import { startS3, S3Server } from "../support/s3";
 import { startPostgres, PgServer } from "../support/postgres";
@@ -156,6 +157,8 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
   const copies = await s3.keys(BUCKET, "prod/_verifications/_all/status/");
   expect(copies).toEqual([expect.stringMatching(/^prod\/_verifications\/_all\/status\/\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{12}\.html$/)]);
   expect((await s3.get(BUCKET, copies[0]!)).toString("utf8")).toBe(readFileSync(file, "utf8"));
+  // Served as a page, not as JSON like the records beside it.
+  expect((await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: copies[0]! }))).ContentType).toBe("text/html; charset=utf-8");
 });
 
 test("one source's page (the scheduled job's form) goes under that source's verification prefix; every run adds a page, none is overwritten", async () => {
