@@ -238,6 +238,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         statusSchedule: c.verification.statusSchedule,
         backupSchedule: source.schedule,
         maxShrink: c.alerts.maxShrink,
+        rto: source.rto,
         ...(source.kind === "postgres" ? { minBackupSize: String(c.alerts.minBackupBytes) } : {}),
         ...webhook,
         ...runtime,

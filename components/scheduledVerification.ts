@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN, assertCron } from "lifeboat-core";
 import { restorerPolicy } from "./access/policies";
-import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, statusCommand, verifyCommand } from "./schedule/commands";
+import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, reportCommand, statusCommand, verifyCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
@@ -36,6 +36,8 @@ export interface ScheduledVerificationArgs extends JobRuntimeArgs, JobBucketArgs
   minBackupSize?: string;
   /** Alert when a backup is smaller than the previous by more than this fraction. @default 0.5 */
   maxShrink?: number;
+  /** The declared RTO (e.g. `4h`): the status page shows the latest drill's restore time against it. @default none */
+  rto?: string;
 
   /** Healthcheck ping base URL for the hourly status check (secret). @default none */
   statusHealthcheckUrl?: pulumi.Input<string>;
@@ -59,6 +61,8 @@ export class ScheduledVerification extends pulumi.ComponentResource {
   readonly verifyCommand: pulumi.Output<string[]>;
   /** The runner argv of one health check. */
   readonly statusCommand: pulumi.Output<string[]>;
+  /** The runner argv that writes the status page (on the status schedule): to the state volume and a copy in the bucket. */
+  readonly reportCommand: pulumi.Output<string[]>;
   readonly schedule: string;
   readonly statusSchedule: string;
   /** The health check's --max-age. */
@@ -108,15 +112,16 @@ export class ScheduledVerification extends pulumi.ComponentResource {
       .apply(([bucket, p, endpoint, region]) => ({ bucket, prefix: p, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
     const identityPath = runtime === "ecs" ? ECS_IDENTITY_FILE : CONTAINER_PATHS.identity;
     this.verifyCommand = destination.apply((d) => verifyCommand({ ...d, name: args.sourceName, identity: identityPath } satisfies VerifyJob));
-    this.statusCommand = destination.apply((d) =>
-      statusCommand({
-        ...d,
-        name: args.sourceName,
-        maxAge,
-        ...(args.minBackupSize !== undefined ? { minSize: args.minBackupSize } : {}),
-        ...(args.maxShrink !== undefined ? { maxShrink: args.maxShrink } : {}),
-      } satisfies StatusJob),
-    );
+    const statusJob = destination.apply((d) => ({
+      ...d,
+      name: args.sourceName,
+      maxAge,
+      ...(args.minBackupSize !== undefined ? { minSize: args.minBackupSize } : {}),
+      ...(args.maxShrink !== undefined ? { maxShrink: args.maxShrink } : {}),
+      ...(args.rto !== undefined ? { rto: args.rto } : {}),
+    } satisfies StatusJob));
+    this.statusCommand = statusJob.apply(statusCommand);
+    this.reportCommand = statusJob.apply(reportCommand);
 
     // Shared by both jobs: restorer keys, the alert webhook. The drill alone: scratch URL, its ping, the identity.
     const shared: Record<string, pulumi.Input<string>> = {};
@@ -127,6 +132,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
     };
     put(shared, "accessKeyId", args.accessKeyId);
     put(shared, "secretAccessKey", args.secretAccessKey);
+    const keysOnly = { ...shared };
     put(shared, "alertWebhookUrl", args.alertWebhookUrl);
     put(verifyOnly, "scratchUrl", args.scratchUrl);
     put(verifyOnly, "pingUrl", args.healthcheckUrl);
@@ -139,6 +145,8 @@ export class ScheduledVerification extends pulumi.ComponentResource {
           maxAge: maxAgeFor(schedule), identity: args.ageIdentity,
         },
         { name: `status-${args.sourceName}`, cron: statusSchedule, argv: this.statusCommand, secrets: { ...shared, ...statusOnly }, maxAge: maxAgeFor(statusSchedule) },
+        // The page is kept current with the health check; status alerts and pings, the page only shows.
+        { name: `report-${args.sourceName}`, cron: statusSchedule, argv: this.reportCommand, secrets: keysOnly, maxAge: maxAgeFor(statusSchedule) },
       ];
       if (args.dockerScheduler !== "host") this.containerName = dockerScheduler(name, "verify", args, componentRunner(name, args, this), this.jobs, this).name;
     } else {
@@ -159,6 +167,8 @@ export class ScheduledVerification extends pulumi.ComponentResource {
           command: this.statusCommand,
           secretEnv: { ...same(shared), ...(statusOnly[SECRET_ENV.pingUrl] !== undefined ? { [SECRET_ENV.pingUrl]: STATUS_PING_KEY } : {}) },
         },
+        // No state volume on Fargate: the page's copy in the bucket is the one to read.
+        { role: "report", cron: statusSchedule, command: this.reportCommand, secretEnv: same(keysOnly) },
       ], secrets, taskRole, this);
       this.taskDefinitionArns = { verify: ecs.taskDefinitions["verify"]!.arn, status: ecs.taskDefinitions["status"]!.arn };
       this.ecsGrants = ecs.grants;
@@ -168,6 +178,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
     this.registerOutputs({
       verifyCommand: this.verifyCommand,
       statusCommand: this.statusCommand,
+      reportCommand: this.reportCommand,
       schedule,
       statusSchedule,
       maxAge,

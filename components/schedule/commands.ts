@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
+import { BackupSpec, ENV, ReplicateSpec, ReportSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, reportArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -72,6 +72,8 @@ export interface StatusJob extends JobDestination {
   /** Size floor, e.g. `1m` or a byte count. */
   minSize?: string;
   maxShrink?: number;
+  /** The declared RTO (e.g. `4h`), which the status page compares the measured restore time with. */
+  rto?: string;
 }
 
 /** `s3://BUCKET/PREFIX`. */
@@ -154,6 +156,24 @@ export function statusSpec(job: StatusJob): StatusSpec {
 /** `status …` against the bucket for one source. */
 export function statusCommand(job: StatusJob): string[] {
   return statusArgs(statusSpec(job));
+}
+
+/** Where the status job's page of one source is kept current on its host: the job's state volume. */
+export function statusPagePath(name: string): string {
+  return `${CONTAINER_PATHS.stateDir}/status/${name}.html`;
+}
+
+/**
+ * The status page of one source, beside each health check: the same limits as `status`, the page
+ * written to {@link statusPagePath} and a copy put in the bucket under the verifier's prefix.
+ */
+export function reportSpec(job: StatusJob): ReportSpec {
+  return { ...statusSpec(job), html: statusPagePath(job.name), upload: true, ...(job.rto !== undefined ? { rto: job.rto } : {}) };
+}
+
+/** `report --html … --upload` for one source. */
+export function reportCommand(job: StatusJob): string[] {
+  return reportArgs(reportSpec(job));
 }
 
 /** One source's restore of its newest verified backup (failover). */

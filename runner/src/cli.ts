@@ -18,6 +18,7 @@ const commands = {
   restore: () => (require("./commands/restore") as typeof import("./commands/restore")).restoreCommand,
   verify: () => (require("./commands/verify") as typeof import("./commands/verify")).verifyCommand,
   status: () => (require("./commands/status") as typeof import("./commands/status")).statusCommand,
+  report: () => (require("./commands/report") as typeof import("./commands/report")).reportCommand,
   schedule: () => (require("./commands/schedule") as typeof import("./commands/schedule")).scheduleCommand,
   replicate: () => (require("./commands/replicate") as typeof import("./commands/replicate")).replicateCommand,
   walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
@@ -143,6 +144,23 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     )),
   ).action((opts) => run(commands.status()(opts, log)));
+
+  commonOptions(
+    runOptions(destOptions(
+      program
+        .command("report")
+        .description("write the status page: one self-contained HTML file (no scripts or network) with, per source, the newest backup's age against the RPO (--max-age), the last verified restore and its time against --rto, size and row-count trends over the kept backups, WAL lag for point-in-time sources, and every problem status finds; exit 0 once written, whatever it shows (status alerts)")
+        .option("--html <file>", "where to write the page (replaced whole, atomically)")
+        .option("--upload", "also put a copy in the bucket, create-only: <prefix>/_verifications/<name>/status/<UTC time>-<random>.html (without --name: <prefix>/_verifications/_all/status/...); the newest is the last key listed")
+        .option("--name <name>", "only this source")
+        .option("--max-age <duration>", "the RPO: the newest backup must be younger than this (e.g. 26h)", "26h")
+        .option("--rto <duration>", "the declared RTO: the latest verified restore must have taken no longer (e.g. 4h); default none")
+        .option("--trend <n>", "newest kept backups plotted per source", "30")
+        .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
+        .option("--max-shrink <fraction>", "a problem when a backup is smaller than the previous by more than this fraction", "0.5")
+        .addOption(new Option("--max-table-shrink <fraction>", "a problem when a Postgres table lost more than this fraction of its rows since the previous backup").env(ENV.maxTableShrink).default("0.5")),
+    )),
+  ).action((opts) => run(commands.report()(opts, log)));
 
   commonOptions(
     runOptions(destOptions(

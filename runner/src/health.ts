@@ -42,6 +42,8 @@ export interface SourceHealth {
   /** The latest drill that passed (of any backup of the source): when, and how long the restore took. */
   lastVerifiedRestore?: { key: string; checkedAt: string; durationSeconds: number };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
+  /** Point-in-time sources: the newest WAL in the bucket (its capture time) and how far behind now it is. */
+  wal?: { newestAt: string; lagSeconds: number };
 }
 
 /** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */

@@ -13,11 +13,22 @@ interface Gauge {
 
 const seconds = (iso: string | undefined) => (iso ? Date.parse(iso) / 1000 : undefined);
 
+/** The later of the newest backup's time and, for point-in-time sources, the newest WAL's capture time. */
+function newestRecoverable(s: SourceHealth): number | undefined {
+  const points = [seconds(s.newest?.takenAt), seconds(s.wal?.newestAt)].filter((v): v is number => v !== undefined);
+  return points.length ? Math.max(...points) : undefined;
+}
+
 const GAUGES: Gauge[] = [
   { name: "lifeboat_backup_healthy", help: "1 when status finds nothing wrong with the source, else 0", value: (s) => (s.healthy ? 1 : 0) },
   { name: "lifeboat_backup_problems", help: "Number of problems status reports for the source", value: (s) => s.problems.length },
   { name: "lifeboat_backup_last_success_timestamp_seconds", help: "When the newest trusted backup finished (Unix seconds)", value: (s) => seconds(s.newest?.finishedAt ?? s.newest?.takenAt) },
-  { name: "lifeboat_backup_newest_recoverable_timestamp_seconds", help: "The newest point a restore can return to: when the newest trusted backup was taken (Unix seconds)", value: (s) => seconds(s.newest?.takenAt) },
+  {
+    name: "lifeboat_backup_newest_recoverable_timestamp_seconds",
+    help: "The newest point a restore can return to: when the newest trusted backup was taken or, for point-in-time sources, the newest WAL in the bucket was captured, whichever is later (Unix seconds)",
+    value: newestRecoverable,
+  },
+  { name: "lifeboat_backup_wal_newest_timestamp_seconds", help: "Point-in-time sources: when the newest WAL in the bucket was captured (Unix seconds)", value: (s) => seconds(s.wal?.newestAt) },
   { name: "lifeboat_backup_stored_bytes", help: "Bytes stored for the newest trusted backup (compressed and encrypted)", value: (s) => s.newest?.storedBytes },
   { name: "lifeboat_backup_raw_bytes", help: "Bytes the source produced for the newest trusted backup, before compression", value: (s) => s.newest?.rawBytes },
   { name: "lifeboat_backup_last_verified_restore_timestamp_seconds", help: "When the latest passing restore drill (verify) ran (Unix seconds)", value: (s) => seconds(s.lastVerifiedRestore?.checkedAt) },

@@ -25,6 +25,8 @@ export interface PutOptions {
   lock?: ObjectLock;
   /** false: on a 412 do not read the object there to compare (the identity may not read); the 412 is the caller's. */
   readBack?: boolean;
+  /** putSmall's Content-Type (default application/json: manifests and records). */
+  contentType?: string;
 }
 
 export interface PutStreamOptions extends PutOptions {
@@ -186,7 +188,7 @@ export class S3Store implements Store {
 
   async putSmall(key: string, body: string, o: PutOptions = {}): Promise<void> {
     try {
-      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
+      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: o.contentType ?? "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
       const warning = lostAnswerWarning(this.url(key), r);
       if (warning) o.onWarning?.(warning);
     } catch (e) {

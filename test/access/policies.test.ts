@@ -16,6 +16,7 @@ import {
   writerPolicy,
 } from "../../components/access/policies";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { pageKey } from "../../runner/src/commands/report";
 import { ACCOUNT, decide } from "./simulate";
 
 const BUCKET = "arn:aws:s3:::acme-backups-prod";
@@ -213,6 +214,13 @@ describe("restorerPolicy (prefix prod, source main-db)", () => {
     expect(await decide(policy, "s3:PutObject", obj(BUCKET, RECORD))).toBe("Allowed");
     expect(await decide(policy, "s3:PutObject", obj(BUCKET, "prod/_verifications/crm-db/x.json"))).not.toBe("Allowed");
     expect(await decide(policy, "s3:PutObject", obj(OTHER_BUCKET, RECORD))).not.toBe("Allowed");
+  });
+
+  it("the scheduled status page: can put its page under its own verification prefix, create-only, and list the WAL status reads", async () => {
+    const page = pageKey("prod", "main-db", new Date("2026-01-14T03:00:00Z"), "a1b2c3d4e5f6");
+    expect(await decide(policy, "s3:PutObject", obj(BUCKET, page), CREATE)).toBe("Allowed");
+    expect(await decide(policy, "s3:PutObject", obj(BUCKET, pageKey("prod", "crm-db", new Date(), "a1b2c3d4e5f6")), CREATE)).not.toBe("Allowed");
+    expect(await decide(policy, "s3:ListBucket", BUCKET, { "s3:prefix": "prod/main-db/wal/" })).toBe("Allowed");
   });
 
   it.each([BACKUP, `${BACKUP}.manifest.json`, "prod/crm-db/daily/x.age", "prod/x"])("cannot put backups (%s), explicitly", async (key) => {

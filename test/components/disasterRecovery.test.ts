@@ -134,8 +134,11 @@ describe("DisasterRecovery on one Docker host (the prod layout: five sources, R2
     ]);
     const verify = jobTableOf(side("verify")).jobs.map((j) => j.name);
     expect(verify.sort()).toEqual([
-      ...prodSources.flatMap((s) => [`status-${s.name}`, `verify-${s.name}`]), "replicate-lifeboat-prod-replicate-1",
+      ...prodSources.flatMap((s) => [`status-${s.name}`, `report-${s.name}`, `verify-${s.name}`]), "replicate-lifeboat-prod-replicate-1",
     ].sort());
+    // Each source's status page shows its restore time against the source's declared RTO (the production profile's 4h here).
+    const page = jobTableOf(side("verify")).jobs.find((j) => j.name === "report-app-db")!.argv;
+    expect(page.slice(page.indexOf("--rto"), page.indexOf("--rto") + 2)).toEqual(["--rto", "4h"]);
     for (const c of [side("backup"), side("verify")]) {
       expect(c.inputs.command).toEqual(["schedule", "--jobs", "/etc/lifeboat/jobs.json", "--max-concurrent", "1", "--state-file", "/var/lib/lifeboat/runner-state.json"]);
       expect(c.inputs.healthcheck.tests.slice(-4)).toEqual(["status", "--local", "--state-file", "/var/lib/lifeboat/runner-state.json"]);
@@ -213,7 +216,7 @@ describe("DisasterRecovery on ECS Fargate: one task per job, the log group and r
   it("declares one log group, one execution role and one scheduler role, and a task definition and schedule per job", () => {
     expect(named("aws:cloudwatch/logGroup:LogGroup")).toEqual(["lifeboat-prod-logs"]);
     expect(named("aws:iam/role:Role").filter((n) => /-(execution|scheduler)$/.test(n))).toEqual(["lifeboat-prod-execution", "lifeboat-prod-scheduler"]);
-    const jobs = ["app-db-backup-backup", "app-db-verify-status", "app-db-verify-verify", "cache-backup-backup", "cache-verify-status", "cache-verify-verify"].map((j) => `lifeboat-prod-${j}`);
+    const jobs = ["app-db-backup-backup", "app-db-verify-report", "app-db-verify-status", "app-db-verify-verify", "cache-backup-backup", "cache-verify-report", "cache-verify-status", "cache-verify-verify"].map((j) => `lifeboat-prod-${j}`);
     expect(named("aws:ecs/taskDefinition:TaskDefinition")).toEqual(jobs);
     expect(named("aws:scheduler/schedule:Schedule")).toEqual(jobs);
     for (const t of ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")) {

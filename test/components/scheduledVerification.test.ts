@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-core";
+import { reportArgs, scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { ScheduledVerification } from "../../components";
 import { restorerPolicy } from "../../components/access/policies";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";
@@ -37,6 +37,7 @@ describe("ScheduledVerification on a Docker host", () => {
           scratchUrl: pulumi.secret(SECRETS.scratchUrl),
           schedule: "0 5 * * 0",
           backupSchedule: "30 2 * * *",
+          rto: "4h",
           alertWebhookUrl: pulumi.secret(SECRETS.webhook),
           healthcheckUrl: pulumi.secret(SECRETS.ping),
           statusHealthcheckUrl: pulumi.secret(SECRETS.statusPing),
@@ -47,7 +48,7 @@ describe("ScheduledVerification on a Docker host", () => {
   const container = () => one(resources, "docker:index/container:Container");
   const dest = { dest: "s3://prod-backups/backups", endpoint: R2_ENDPOINT, region: "auto" };
 
-  it("runs both jobs in one scheduler container: the drill on its cron and `status` hourly, built by the runner's argv builders", () => {
+  it("runs its jobs in one scheduler container: the drill on its cron, `status` hourly and beside it the status page, built by the runner's argv builders", () => {
     const c = container();
     expect(c.name).toBe("app-db-verify-verify");
     expect(c.inputs.entrypoints).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
@@ -57,6 +58,8 @@ describe("ScheduledVerification on a Docker host", () => {
       ["verify-app-db", "0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", ...dest, json: true }), "169h"],
       // --max-age: one backup period plus an hour.
       ["status-app-db", "0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", ...dest, json: true }), "2h"],
+      // The page, on the state volume (kept current on the host) and a copy in the bucket; RPO and RTO as declared.
+      ["report-app-db", "0 * * * *", reportArgs({ html: "/var/lib/lifeboat/status/app-db.html", upload: true, name: "app-db", maxAge: "25h", rto: "4h", ...dest, json: true }), "2h"],
     ]);
   });
 
@@ -79,6 +82,11 @@ describe("ScheduledVerification on a Docker host", () => {
       AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
       LIFEBOAT_ALERT_WEBHOOK: SECRETS.webhook,
       LIFEBOAT_PING_URL: SECRETS.statusPing,
+    });
+    // The page only reads and puts: no webhook, no ping (status alerts and pings for the same check).
+    expect(scheduledJob(container(), "report-app-db").env).toEqual({
+      AWS_ACCESS_KEY_ID: SECRETS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SECRETS.secretAccessKey,
     });
   });
 
@@ -131,9 +139,9 @@ describe("ScheduledVerification on ECS Fargate", () => {
   const rolePolicy = (name: string) => JSON.parse(resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === name)!.inputs.policy);
   const dest = { dest: "s3://prod-backups-a1b2c3/backups", region: "eu-west-1" };
 
-  it("declares two task definitions and two schedules, and no service", () => {
-    expect(ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")).toHaveLength(2);
-    expect(ofType(resources, "aws:scheduler/schedule:Schedule")).toHaveLength(2);
+  it("declares three task definitions and three schedules (drill, status, status page), and no service", () => {
+    expect(ofType(resources, "aws:ecs/taskDefinition:TaskDefinition")).toHaveLength(3);
+    expect(ofType(resources, "aws:scheduler/schedule:Schedule")).toHaveLength(3);
     expect(ofType(resources, "aws:ecs/service:Service")).toHaveLength(0);
   });
 
@@ -152,6 +160,13 @@ describe("ScheduledVerification on ECS Fargate", () => {
     expect(c.entryPoint).toEqual(["node", "/app/runner/bin/lifeboat-runner.js"]);
     expect(c.command).toEqual(statusArgs({ name: "app-db", maxAge: "169h", ...dest, json: true }));
     expect(schedule("status").scheduleExpression).toBe("cron(0/30 * * * ? *)");
+  });
+
+  it("writes the status page on the status cron; with no state volume on Fargate, its copy in the bucket is the one to read", () => {
+    const c = container("report");
+    expect(c.command).toEqual(reportArgs({ html: "/var/lib/lifeboat/status/app-db.html", upload: true, name: "app-db", maxAge: "169h", ...dest, json: true }));
+    expect(schedule("report").scheduleExpression).toBe("cron(0/30 * * * ? *)");
+    expect(c.secrets).toEqual([]);
   });
 
   it("references secrets from Secrets Manager: the identity and scratch URL only in the drill, each job its own ping URL", () => {
@@ -174,17 +189,19 @@ describe("ScheduledVerification on ECS Fargate", () => {
     expectNoPlainSecrets(resources, SECRETS);
   });
 
-  it("gives both tasks the restorer role: its inline policy is restorerPolicy(...)", () => {
+  it("gives every task the restorer role: its inline policy is restorerPolicy(...)", () => {
     const taskRoleArn = "arn:aws:iam::123456789012:role/app-db-verify-task";
     expect(taskDef("verify").inputs.taskRoleArn).toBe(taskRoleArn);
     expect(taskDef("status").inputs.taskRoleArn).toBe(taskRoleArn);
+    expect(taskDef("report").inputs.taskRoleArn).toBe(taskRoleArn);
     expect(rolePolicy("app-db-verify-task")).toEqual(restorerPolicy({ bucketArn: BUCKET_ARN, prefix: "backups", source: "app-db" }));
   });
 
-  it("scopes the scheduler role to RunTask of exactly these two task definitions and PassRole of the two roles", () => {
+  it("scopes the scheduler role to RunTask of exactly these three task definitions and PassRole of the two roles", () => {
     const [run, pass] = rolePolicy("app-db-verify-scheduler").Statement;
     expect(run.Action).toBe("ecs:RunTask");
     expect([...run.Resource].sort()).toEqual([
+      "arn:aws:ecs:eu-west-1:123456789012:task-definition/lifeboat-app-db-verify-report:1",
       "arn:aws:ecs:eu-west-1:123456789012:task-definition/lifeboat-app-db-verify-status:1",
       "arn:aws:ecs:eu-west-1:123456789012:task-definition/lifeboat-app-db-verify-verify:1",
     ]);

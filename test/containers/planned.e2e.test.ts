@@ -165,7 +165,7 @@ suite("planned containers, run with podman", () => {
     expect(plannedContainers(normal).map((c) => label(c, "lifeboat.job")).sort()).toEqual(["backup", "verify"]);
     expect(tableJobs(side("backup"))).toEqual(["backup-app-db", "backup-wa-sessions"]);
     const verifySide = tableJobs(side("verify"));
-    expect(verifySide.filter((j) => !j.startsWith("replicate-"))).toEqual(["status-app-db", "status-wa-sessions", "verify-app-db", "verify-wa-sessions"]);
+    expect(verifySide.filter((j) => !j.startsWith("replicate-"))).toEqual(["report-app-db", "report-wa-sessions", "status-app-db", "status-wa-sessions", "verify-app-db", "verify-wa-sessions"]);
     expect(verifySide.filter((j) => j.startsWith("replicate-")).length).toBe(1);
     // The table is a plain 0444 file naming variables; the database password travels only in the
     // container's (secret) environment.

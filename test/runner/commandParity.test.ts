@@ -15,6 +15,7 @@
 jest.mock("../../runner/src/commands/backup", () => ({ ...jest.requireActual("../../runner/src/commands/backup"), backupCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/verify", () => ({ ...jest.requireActual("../../runner/src/commands/verify"), verifyCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/status", () => ({ ...jest.requireActual("../../runner/src/commands/status"), statusCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/report", () => ({ ...jest.requireActual("../../runner/src/commands/report"), reportCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/schedule", () => ({ ...jest.requireActual("../../runner/src/commands/schedule"), scheduleCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/replicate", () => ({ ...jest.requireActual("../../runner/src/commands/replicate"), replicateCommand: jest.fn(async () => 0) }));
 
@@ -26,6 +27,7 @@ import { buildProgram } from "../../runner/src/cli";
 import * as backupMod from "../../runner/src/commands/backup";
 import * as verifyMod from "../../runner/src/commands/verify";
 import * as statusMod from "../../runner/src/commands/status";
+import * as reportMod from "../../runner/src/commands/report";
 import * as scheduleMod from "../../runner/src/commands/schedule";
 import * as replicateMod from "../../runner/src/commands/replicate";
 import { DisasterRecovery, ScheduledBackup, ScheduledReplication, ScheduledVerification, validateStackConfig } from "../../components";
@@ -54,7 +56,7 @@ function parse(argv: string[], env: Record<string, string> = {}): Parsed {
   const saved = { ...process.env };
   for (const k of ALL_ENV) delete process.env[k];
   Object.assign(process.env, env);
-  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, scheduleMod.scheduleCommand, replicateMod.replicateCommand]) (m as jest.Mock).mockClear();
+  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, reportMod.reportCommand, scheduleMod.scheduleCommand, replicateMod.replicateCommand]) (m as jest.Mock).mockClear();
   try {
     buildProgram(() => undefined).parse(["node", "lifeboat-runner", ...argv]);
   } finally {
@@ -65,6 +67,7 @@ function parse(argv: string[], env: Record<string, string> = {}): Parsed {
     ["backup", backupMod.backupCommand as jest.Mock],
     ["verify", verifyMod.verifyCommand as jest.Mock],
     ["status", statusMod.statusCommand as jest.Mock],
+    ["report", reportMod.reportCommand as jest.Mock],
     ["schedule", scheduleMod.scheduleCommand as jest.Mock],
     ["replicate", replicateMod.replicateCommand as jest.Mock],
   ];
@@ -278,7 +281,7 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
 });
 
 describe("DisasterRecovery's host schedulers: every job of both tables parses with the runner's CLI under its own environment", () => {
-  it("the prod layout's 5 backups, 10 drill and health jobs and the replicate job each reach their command with their source and secrets", async () => {
+  it("the prod layout's 5 backups, 15 drill, health and status-page jobs and the replicate job each reach their command with their source and secrets", async () => {
     const config = validateStackConfig({
       storage: { provider: "r2", accountId: "0123456789abcdef0123456789abcdef", location: "weur" },
       replicas: [{ provider: "s3", region: "eu-central-1" }],
@@ -304,13 +307,17 @@ describe("DisasterRecovery's host schedulers: every job of both tables parses wi
         const kind = job.name.split("-")[0]!;
         expect(run.command).toBe(kind);
         if (kind !== "replicate") expect(run.opts.name).toBe(job.name.slice(kind.length + 1));
-        // Each run's secrets arrive by the runner's own variables: keys always, the webhook for all, the source URL for backups of networked sources.
-        expect(run.opts).toMatchObject({ alertWebhook: WEBHOOK, json: true });
+        // Each run's secrets arrive by the runner's own variables: keys always, the webhook for all but the status page (status alerts), the source URL for backups of networked sources.
+        expect(run.opts).toMatchObject({ ...(kind === "report" ? {} : { alertWebhook: WEBHOOK }), json: true });
+        if (kind === "report") {
+          expect(run.opts).toMatchObject({ html: `${CONTAINER_PATHS.stateDir}/status/${run.opts.name}.html`, upload: true });
+          expect(run.opts).not.toHaveProperty("alertWebhook");
+        }
         if (job.name === "backup-app-db") expect(run.opts.url).toBe(SOURCE_URL);
         if (kind === "verify") expect(run.opts.identity).toBe(CONTAINER_PATHS.identity);
         seen.push(`${side}:${kind}`);
       }
     }
-    expect(seen.sort()).toEqual([...Array(5).fill("backup:backup"), "verify:replicate", ...Array(5).fill("verify:status"), ...Array(5).fill("verify:verify")]);
+    expect(seen.sort()).toEqual([...Array(5).fill("backup:backup"), "verify:replicate", ...Array(5).fill("verify:report"), ...Array(5).fill("verify:status"), ...Array(5).fill("verify:verify")]);
   });
 });

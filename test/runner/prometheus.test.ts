@@ -44,6 +44,16 @@ test("each source's last success, newest recoverable point, bytes, verified rest
   expect(sample(text, "lifeboat_backup_last_success_timestamp_seconds", "n8n-data")).toBeUndefined();
 });
 
+test("a point-in-time source's newest recoverable point includes its WAL: later than its newest base backup", () => {
+  const pitr: SourceHealth = { ...db, source: "pitr-db", wal: { newestAt: "2026-12-01T11:59:30.000Z", lagSeconds: 30 } };
+  const text = prometheusMetrics([db, pitr]);
+  expect(sample(text, "lifeboat_backup_newest_recoverable_timestamp_seconds", "pitr-db")).toBe(Date.parse("2026-12-01T11:59:30Z") / 1000);
+  expect(sample(text, "lifeboat_backup_wal_newest_timestamp_seconds", "pitr-db")).toBe(Date.parse("2026-12-01T11:59:30Z") / 1000);
+  // Without WAL: the backup's own time, and no WAL sample.
+  expect(sample(text, "lifeboat_backup_newest_recoverable_timestamp_seconds", "app-db")).toBe(Date.parse("2026-12-01T11:00:00Z") / 1000);
+  expect(sample(text, "lifeboat_backup_wal_newest_timestamp_seconds", "app-db")).toBeUndefined();
+});
+
 test("label values are escaped as the format requires", () => {
   const text = prometheusMetrics([{ ...vol, source: 'we"ird\\name\nx' }]);
   expect(parse(text).find((f) => f.name === "lifeboat_backup_healthy")!.metrics[0]!.labels!.source).toBe('we"ird\\name\nx');

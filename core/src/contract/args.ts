@@ -116,6 +116,23 @@ export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   local?: boolean;
 }
 
+export interface ReportSpec extends DestinationSpec, CommonSpec, RunSpec {
+  /** Where the page is written. */
+  html: string;
+  /** Also put a copy in the bucket (create-only, timestamped key under the verifier's prefix). */
+  upload?: boolean;
+  name?: string;
+  /** The RPO, e.g. `26h`. */
+  maxAge?: string;
+  /** The declared RTO, e.g. `4h`. */
+  rto?: string;
+  /** Newest kept backups plotted per source. */
+  trend?: number;
+  minSize?: string;
+  maxShrink?: number;
+  maxTableShrink?: number;
+}
+
 export interface ListSpec extends DestinationSpec, CommonSpec, RunSpec {
   name?: string;
 }
@@ -210,6 +227,19 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--max-table-shrink", s.maxTableShrink);
   push(a, "--format", s.format);
   push(a, "--local", s.local);
+  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+}
+
+export function reportArgs(s: ReportSpec): string[] {
+  const a = ["report", "--html", s.html];
+  push(a, "--upload", s.upload);
+  push(a, "--name", s.name);
+  push(a, "--max-age", s.maxAge);
+  push(a, "--rto", s.rto);
+  push(a, "--trend", s.trend);
+  push(a, "--min-size", s.minSize);
+  push(a, "--max-shrink", s.maxShrink);
+  push(a, "--max-table-shrink", s.maxTableShrink);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 

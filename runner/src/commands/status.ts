@@ -7,6 +7,7 @@ import { StateFile, readState } from "../state";
 import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 import { Store } from "../store";
 import { prometheusMetrics } from "../prometheus";
+import { newestWal, withWal } from "../walStatus";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -23,20 +24,20 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
 
 const STATUS_FORMATS = ["text", "json", "prometheus"];
 
-function parseFraction(flag: string, text: string, example: string): number {
+export function parseFraction(flag: string, text: string, example: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`${flag}: must be a fraction between 0 and 1 (${example}), got ${JSON.stringify(text)}`);
   return n;
 }
 
-function parseSize(text: string): number {
+export function parseSize(text: string): number {
   const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
   if (!m) throw new UsageError(`--min-size: must be a size such as 1048576, 512k or 1m, got ${JSON.stringify(text)}`);
   const mult: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
   return Number(m[1]) * (mult[(m[2] ?? "b").toLowerCase()] ?? 1);
 }
 
-function maxAgeSeconds(text: string): number {
+export function maxAgeSeconds(text: string): number {
   try {
     return parseDuration(text);
   } catch (e) {
@@ -66,14 +67,14 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   return healthy ? EXIT_OK : EXIT_FAILED;
 }
 
-async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<SourceHealth[]> {
+export async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<SourceHealth[]> {
   const store = makeStore(o);
   const names = o.name ? [o.name] : await listSourceNames(store);
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
     try {
-      out.push(await sourceHealth(store, source, limits, now));
+      out.push(withWal(await sourceHealth(store, source, limits, now), await newestWal(store, source), now));
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
       out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });

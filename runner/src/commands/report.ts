@@ -1,0 +1,101 @@
+/**
+ * `report --html FILE`: the status page. The health of each source is `status`'s own evaluation
+ * (remoteHealth, health.ts, with the newest WAL of point-in-time sources); this adds the kept
+ * backups' manifests for the trend charts, renders one self-contained page (report/html.ts), writes it to FILE
+ * (atomically: a reader never sees half a page) and, with --upload, puts a copy in the bucket.
+ *
+ * The bucket copy: every put is create-only (S3 If-None-Match, and R2 bucket locks forbid
+ * overwrites), so there is no fixed `index.html` to replace. Each page gets a timestamped key
+ * under the verifier's own prefix, `<prefix>/_verifications/<source>/status/<UTC time>-<random>.html`
+ * (the restorer identity may write there and the verification records' lifecycle rule expires
+ * it); the newest page is the last key in listing order. Without --name:
+ * `<prefix>/_verifications/_all/status/…` (an identity that may write there).
+ */
+import { promises as fsp } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Logger } from "pino";
+import { joinKey, keyTimestamp, parseDuration, verificationPrefix, VERIFICATIONS_DIR } from "lifeboat-core";
+import { listBackups, readManifest } from "../catalog";
+import { CommonOpts, StoreOpts, checkName, intOption, makeStore, output } from "../context";
+import { EXIT_OK, UsageError } from "../errors";
+import { Manifest } from "../manifest";
+import { Store } from "../store";
+import { buildReport, SourceInput } from "../report/model";
+import { renderHtml } from "../report/html";
+import { maxAgeSeconds, parseFraction, parseSize, remoteHealth } from "./status";
+
+export interface ReportOpts extends StoreOpts, CommonOpts {
+  html?: string;
+  name?: string;
+  maxAge: string;
+  minSize?: string;
+  maxShrink: string;
+  maxTableShrink: string;
+  rto?: string;
+  trend: string;
+  upload?: boolean;
+}
+
+/** Where a page goes in the bucket (see the module comment). */
+export function pageKey(prefix: string, name: string | undefined, now: Date, random: string): string {
+  const dir = name ? verificationPrefix(prefix, name) : joinKey(prefix, VERIFICATIONS_DIR, "_all") + "/";
+  return `${dir}status/${keyTimestamp(now)}-${random}.html`;
+}
+
+/** The newest `count` trusted backups' manifests (unreadable ones are status's problem, already reported). */
+async function history(store: Store, source: string, count: number, now: Date): Promise<Manifest[]> {
+  const trusted = (await listBackups(store, source, now)).filter((b) => b.flags.length === 0).slice(-count);
+  const read = await Promise.all(trusted.map((e) => readManifest(store, e).catch(() => undefined)));
+  return read.filter((m): m is Manifest => m !== undefined);
+}
+
+/** FILE, replaced whole: written beside it and renamed over it. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await fsp.mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fsp.writeFile(tmp, text, { mode: 0o644 });
+  await fsp.rename(tmp, file);
+}
+
+export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number> {
+  if (!o.html) throw new UsageError("--html FILE is required: where to write the status page");
+  const limits = {
+    maxAge: maxAgeSeconds(o.maxAge),
+    shrink: parseFraction("--max-shrink", o.maxShrink, "0.5 = a backup less than half the previous is a problem"),
+    maxTableShrink: parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = a table that lost more than half its rows is a problem"),
+    minSize: o.minSize !== undefined ? parseSize(o.minSize) : undefined,
+  };
+  let rtoSeconds: number | undefined;
+  if (o.rto !== undefined) {
+    try {
+      rtoSeconds = parseDuration(o.rto);
+    } catch (e) {
+      throw new UsageError(`--rto: ${(e as Error).message}`);
+    }
+  }
+  const trendCount = intOption("--trend", o.trend, 1, 1000);
+  if (o.name) checkName(o.name);
+  const file = resolve(o.html);
+  const store = makeStore(o);
+  const now = Date.now();
+  const healths = await remoteHealth(o, limits);
+  const sources: SourceInput[] = [];
+  for (const health of healths) {
+    // Each source on its own: one the store cannot answer for still gets its section, with status's problem.
+    const hist = await history(store, health.source, trendCount, new Date(now)).catch(() => [] as Manifest[]);
+    sources.push({ health, history: hist, kind: hist[hist.length - 1]?.kind });
+  }
+  const report = buildReport({ now, destination: store.description, rpoSeconds: limits.maxAge, ...(rtoSeconds !== undefined ? { rtoSeconds } : {}), sources });
+  const html = renderHtml(report);
+  await writeAtomically(file, html);
+  let uploaded: string | undefined;
+  if (o.upload) {
+    uploaded = pageKey(store.prefix, o.name, new Date(now), randomBytes(6).toString("hex"));
+    await store.putSmall(uploaded, html, { contentType: "text/html; charset=utf-8" });
+  }
+  const verdict = report.healthy ? "all healthy" : `${report.problemCount} problem(s)`;
+  output(o, { healthy: report.healthy, problemCount: report.problemCount, html: file, ...(uploaded ? { uploaded } : {}), sources: report.sources }, `status page written to ${file}${uploaded ? ` and ${uploaded}` : ""}: ${verdict}`);
+  // The page was written: that is this command's job. status (the same evaluation) alerts and exits 1 on problems.
+  return EXIT_OK;
+}
