@@ -11,6 +11,12 @@ export interface ProfileDefaults {
   rto: string;
   /** Restore-drill schedule (cron, UTC). */
   verificationSchedule: string;
+  /**
+   * `alerts.maxTableShrink`: the share of a Postgres table's rows one backup may lose before status
+   * alerts (emptied and dropped tables always do). Staging and development data is reloaded and
+   * wiped as a matter of course, so only near-total losses alert there.
+   */
+  maxTableShrink: number;
   enforcement: "mandatory" | "advisory";
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
 }
@@ -28,6 +34,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "24h",
     rto: "4h",
     verificationSchedule: "0 5 * * 0",
+    maxTableShrink: 0.5,
     enforcement: "mandatory",
     objectLockMode: "COMPLIANCE",
   },
@@ -38,6 +45,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "7d",
     rto: "24h",
     verificationSchedule: "0 5 1 * *",
+    maxTableShrink: 0.9,
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
   },
@@ -48,6 +56,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "24h",
     rto: "24h",
     verificationSchedule: "0 5 * * 0",
+    maxTableShrink: 0.9,
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
   },

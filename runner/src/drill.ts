@@ -3,9 +3,9 @@
  * stage times are split, and what the freshness check and SQL assertions ask of the restored
  * database. No I/O here: verify.ts does the work, these decide.
  */
-import { Tier } from "lifeboat-core";
-import { BackupEntry } from "./catalog";
-import { DrillStages } from "./manifest";
+import type { Tier } from "lifeboat-core";
+import type { BackupEntry } from "./catalog";
+import type { DrillStages } from "./manifest";
 import { UsageError } from "./errors";
 
 /**
@@ -69,13 +69,23 @@ export interface Freshness {
   withinSeconds: number;
 }
 
-/** `schema.table.column` (each part a plain or double-quoted identifier) → its three parts. */
-export function parseColumn(text: string, flag: string): { schema: string; table: string; column: string } {
-  const ident = String.raw`(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))`;
-  const m = new RegExp(`^${ident}\\.${ident}\\.${ident}$`).exec(text.trim());
-  if (!m) throw new UsageError(`${flag}: must be schema.table.column, e.g. public.messages.created_at, got ${JSON.stringify(text)}`);
+const IDENT = String.raw`(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))`;
+const COLUMN_RE = new RegExp(`^${IDENT}\\.${IDENT}\\.${IDENT}$`);
+/** What a freshness column must look like (the stack config says the same). */
+export const COLUMN_FORM = "schema.table.column, e.g. public.messages.created_at";
+
+/** `schema.table.column` (each part a plain or double-quoted identifier) → its three parts; undefined when it is not one. */
+export function splitColumn(text: string): { schema: string; table: string; column: string } | undefined {
+  const m = COLUMN_RE.exec(text.trim());
+  if (!m) return undefined;
   const part = (q: string | undefined, plain: string | undefined) => (q !== undefined ? q.replace(/""/g, '"') : plain!);
   return { schema: part(m[1], m[2]), table: part(m[3], m[4]), column: part(m[5], m[6]) };
+}
+
+export function parseColumn(text: string, flag: string): { schema: string; table: string; column: string } {
+  const parts = splitColumn(text);
+  if (!parts) throw new UsageError(`${flag}: must be ${COLUMN_FORM}, got ${JSON.stringify(text)}`);
+  return parts;
 }
 
 /**
@@ -98,12 +108,15 @@ export interface Assertion {
   sql: string;
 }
 
-/** `NAME=SQL` (`--assert`) → an assertion; the name is what the problem and the record show. */
+/** An assertion's name: what its problem and the record show (no `=`, which ends it in `--assert NAME=SQL`). */
+export const ASSERTION_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$/;
+
+/** `NAME=SQL` (`--assert`) → an assertion. */
 export function parseAssertion(text: string, flag: string): Assertion {
   const eq = text.indexOf("=");
   const name = eq > 0 ? text.slice(0, eq).trim() : "";
   const sql = eq > 0 ? text.slice(eq + 1).trim() : "";
-  if (!/^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$/.test(name) || !sql) {
+  if (!ASSERTION_NAME.test(name) || !sql) {
     throw new UsageError(`${flag}: must be NAME=SQL (a name of letters, digits, spaces, _.:- then the query), got ${JSON.stringify(text.slice(0, 80))}`);
   }
   return { name, sql };

@@ -9,3 +9,4 @@ export { JOB_ENV_PREFIX, parseJobTable } from "./jobTable";
 export type { JobTable, JobTableInput } from "./jobTable";
 export { formatRetention, LOCK_MODES } from "./lock";
 export type { LockMode } from "./lock";
+export { ASSERTION_NAME, COLUMN_FORM, splitColumn } from "./drill";
