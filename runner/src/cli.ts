@@ -124,7 +124,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
   commonOptions(
     runOptions(destOptions(
-      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
+      selectOptions(program.command("verify").description("a restore drill: download, check sha256, decrypt and restore into a scratch database; compare with the manifest (and, for postgres, check freshness and SQL assertions); also restore a randomly chosen older backup of another tier; time each stage; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
         .option("--no-record", "do not write the verification record")
         .option("--no-older", "restore only the chosen backup; by default a drill (not --key) also restores a randomly chosen older backup, of another tier when one exists")
