@@ -36,8 +36,14 @@ export interface ScheduledVerificationArgs extends JobRuntimeArgs, JobBucketArgs
   minBackupSize?: string;
   /** Alert when a backup is smaller than the previous by more than this fraction. @default 0.5 */
   maxShrink?: number;
-  /** The declared RTO (e.g. `4h`): the status page shows the latest drill's restore time against it. @default none */
+  /** Alert when a Postgres table lost more than this fraction of its rows since the previous backup. @default the runner's (0.5) */
+  maxTableShrink?: number;
+  /** The source's declared RTO (e.g. 4h): status alerts when drills take, near or trend over it. @default none */
   rto?: string;
+  /** Postgres: the drill fails when the newest `column` (`schema.table.column`) value is older than `within` before the backup. @default none */
+  freshness?: { column: string; within: string };
+  /** Postgres: SQL queries the drill runs read-only in the restored database; each must return one row whose first value is true. @default none */
+  assertions?: { name: string; sql: string }[];
 
   /** Healthcheck ping base URL for the hourly status check (secret). @default none */
   statusHealthcheckUrl?: pulumi.Input<string>;
@@ -107,17 +113,20 @@ export class ScheduledVerification extends pulumi.ComponentResource {
     if (!NAME_PATTERN.test(args.sourceName)) throw fail(`sourceName ${JSON.stringify(args.sourceName)} must match ${NAME_PATTERN}`);
     if (args.sourceKind === "postgres" && args.scratchUrl === undefined) throw fail("a postgres source needs scratchUrl, where the drill restores");
     if ((args.accessKeyId === undefined) !== (args.secretAccessKey === undefined)) throw fail("give accessKeyId and secretAccessKey together");
+    if (args.sourceKind !== "postgres" && (args.freshness || args.assertions?.length)) throw fail("freshness and assertions check a restored PostgreSQL database: only for a postgres source");
+    const checked = { ...(args.rto !== undefined ? { rto: args.rto } : {}), ...(args.freshness ? { freshness: args.freshness } : {}), ...(args.assertions ? { assertions: args.assertions } : {}) };
 
     const destination = pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region)])
       .apply(([bucket, p, endpoint, region]) => ({ bucket, prefix: p, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
     const identityPath = runtime === "ecs" ? ECS_IDENTITY_FILE : CONTAINER_PATHS.identity;
-    this.verifyCommand = destination.apply((d) => verifyCommand({ ...d, name: args.sourceName, identity: identityPath } satisfies VerifyJob));
+    this.verifyCommand = destination.apply((d) => verifyCommand({ ...d, name: args.sourceName, identity: identityPath, ...checked } satisfies VerifyJob));
     const statusJob = destination.apply((d) => ({
       ...d,
       name: args.sourceName,
       maxAge,
       ...(args.minBackupSize !== undefined ? { minSize: args.minBackupSize } : {}),
       ...(args.maxShrink !== undefined ? { maxShrink: args.maxShrink } : {}),
+      ...(args.maxTableShrink !== undefined ? { maxTableShrink: args.maxTableShrink } : {}),
       ...(args.rto !== undefined ? { rto: args.rto } : {}),
     } satisfies StatusJob));
     this.statusCommand = statusJob.apply(statusCommand);

@@ -11,6 +11,12 @@ export interface ProfileDefaults {
   rto: string;
   /** Restore-drill schedule (cron, UTC). */
   verificationSchedule: string;
+  /**
+   * `alerts.maxTableShrink`: the share of a Postgres table's rows one backup may lose before status
+   * alerts (emptied and dropped tables always do). Staging and development data is reloaded and
+   * wiped as a matter of course, so only near-total losses alert there.
+   */
+  maxTableShrink: number;
   enforcement: "mandatory" | "advisory";
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
   /** Point-in-time-recovery window of a `pitr` source: any time this far back can be restored. */
@@ -31,6 +37,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "24h",
     rto: "4h",
     verificationSchedule: "0 5 * * 0",
+    maxTableShrink: 0.5,
     enforcement: "mandatory",
     objectLockMode: "COMPLIANCE",
     pitrWindow: "14d",
@@ -42,6 +49,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "7d",
     rto: "24h",
     verificationSchedule: "0 5 1 * *",
+    maxTableShrink: 0.9,
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
     // Weekly base backups kept 14 days: WAL for 6 days + a 7-day interval + a day of run time fits.
@@ -54,6 +62,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     rpo: "24h",
     rto: "24h",
     verificationSchedule: "0 5 * * 0",
+    maxTableShrink: 0.9,
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
     pitrWindow: "3d",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Region as AWS_REGION } from "@pulumi/aws/types/enums";
-import { tierExpiryDays, TIERS } from "lifeboat-core";
+import { ASSERTION_NAME, COLUMN_FORM, splitColumn, tierExpiryDays, TIERS } from "lifeboat-core";
 import {
   absolutePath, ageIdentity, ageRecipient, boundedInt, cron, duration, MAX_RETENTION_DAYS, name, nonNegativeInt, positiveInt, secretUrl,
 } from "./fields";
@@ -105,9 +105,34 @@ const sourceCommon = {
   rto: duration().optional(),
 };
 
+/** A restore drill's freshness check: the newest value of a timestamp column must be recent. */
+const freshness = z.strictObject({
+  /** `schema.table.column` of a timestamp (or date) column. */
+  column: z.string({ error: `must be ${COLUMN_FORM}` }).refine((v) => splitColumn(v) !== undefined, { error: `must be ${COLUMN_FORM}` }),
+  /** How far before the backup's time its newest value may be. Defaults to the source's RPO. */
+  within: duration().optional(),
+});
+
+/** A query the drill runs read-only in the restored database: it must return one row whose first value is true. */
+const assertion = z.strictObject({
+  name: z.string({ error: "must be a name" }).regex(ASSERTION_NAME, { error: "must be 1-100 letters, digits, spaces or _.:- (no =), starting with a letter or digit" }),
+  sql: z.string({ error: "must be a SQL query" }).trim().min(1, { error: "must be a SQL query" }),
+});
+
 const postgresSource = z.strictObject({
   ...sourceCommon,
   kind: z.literal("postgres"),
+  /** Restore drill: fail when the restored database's newest `column` value is older than `within` before the backup. */
+  freshness: freshness.optional(),
+  /** Restore drill: SQL assertions on the restored database. */
+  assertions: z
+    .array(assertion)
+    .superRefine((list, ctx) => {
+      list.forEach((a, i) => {
+        if (list.findIndex((b) => b.name === a.name) < i) ctx.addIssue({ code: "custom", path: [i, "name"], message: `${JSON.stringify(a.name)} is used twice` });
+      });
+    })
+    .optional(),
   url: secretUrl(["postgres", "postgresql"], "PostgreSQL"),
   /** Stream WAL continuously for point-in-time recovery (self-hosted Postgres only). */
   pitr: z.boolean({ error: "must be true or false" }).default(false),
@@ -196,6 +221,8 @@ const alerts = z.strictObject({
   minBackupBytes: positiveInt.default(1_000_000),
   /** A backup smaller than (1 - maxShrink) of the previous one is suspicious. */
   maxShrink: z.number().gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).default(0.5),
+  /** Alert when a Postgres table lost more than this fraction of its rows since the previous backup. Defaults from the profile. */
+  maxTableShrink: z.number({ error: "must be a number between 0 and 1" }).gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).optional(),
 });
 
 const verification = z.strictObject({

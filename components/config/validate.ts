@@ -35,7 +35,7 @@ export interface LifeboatConfig {
   compliance: CompliancePrefix[];
   sources: ResolvedSource[];
   runtime: Runtime;
-  alerts: ParsedStackConfig["alerts"];
+  alerts: ParsedStackConfig["alerts"] & { maxTableShrink: number };
   ageRecipients: string[];
   ageIdentity?: string;
   verification: { schedule: string; statusSchedule: string; scratchUrl?: string };
@@ -161,7 +161,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     compliance: c.compliance ?? d.compliance,
     sources,
     runtime: c.runtime,
-    alerts: c.alerts,
+    alerts: { ...c.alerts, maxTableShrink: c.alerts.maxTableShrink ?? d.maxTableShrink },
     ageRecipients: c.ageRecipients,
     ...(c.ageIdentity ? { ageIdentity: c.ageIdentity } : {}),
     verification: {

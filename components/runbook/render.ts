@@ -91,6 +91,8 @@ export interface RunbookInput {
     minBackupBytes: number;
     /** A backup smaller than (1 - maxShrink) of the previous one is suspicious. */
     maxShrink: number;
+    /** A Postgres table that lost more than this share of its rows is named. @default the runner's */
+    maxTableShrink?: number;
   };
   /** age public keys the backups are encrypted to (public; shown so the right private key can be found). */
   ageRecipients?: string[];
@@ -403,7 +405,7 @@ class Renderer {
     this.p(
       `\`status\` exits 0 when the newest backup of a source is younger than its \`--max-age\` (the schedule's ` +
         `longest gap plus an hour), not suspiciously small, not much smaller than the previous one, and its last ` +
-        `verification passed; otherwise it exits 1 and says why.`,
+        `verification passed, and its restore drills are neither over, near (80%) nor trending over its RTO; otherwise it exits 1 and says why.`,
     );
     this.code("bash", i.sources.map((s) => [
       this.useRestorer(s.name),
@@ -412,6 +414,8 @@ class Renderer {
         maxAge: maxAgeFor(s.schedule),
         ...(s.kind === "postgres" ? { minSize: String(i.alerting.minBackupBytes) } : {}),
         maxShrink: i.alerting.maxShrink,
+        ...(i.alerting.maxTableShrink !== undefined ? { maxTableShrink: i.alerting.maxTableShrink } : {}),
+        rto: s.rto,
         ...destinationSpec(i.primary, i.prefix),
       })),
     ].join("\n")).join("\n\n"));
@@ -847,6 +851,7 @@ export function runbookInputFromConfig(
       healthcheck: !!config.alerts.healthcheckUrl,
       minBackupBytes: config.alerts.minBackupBytes,
       maxShrink: config.alerts.maxShrink,
+      maxTableShrink: config.alerts.maxTableShrink,
     },
     ageRecipients: [...config.ageRecipients],
     ageIdentityInStack: !!config.ageIdentity,

@@ -58,11 +58,21 @@ export interface BackupJob extends JobDestination {
   lockMode?: "governance" | "compliance";
 }
 
+/** What a drill checks in a restored Postgres database besides the manifest's row counts (not secret: argv). */
+export interface DrillChecks {
+  /** `schema.table.column` whose newest value must be within `within` (a duration) before the backup's time. */
+  freshness?: { column: string; within: string };
+  /** Queries that must return one row whose first value is true. */
+  assertions?: { name: string; sql: string }[];
+}
+
 /** One source's restore drill. */
-export interface VerifyJob extends JobDestination {
+export interface VerifyJob extends JobDestination, DrillChecks {
   name: string;
   /** Path of the age identity file inside the container. */
   identity: string;
+  /** The source's declared RTO: the drill reports its restore time against it and records it. */
+  rto?: string;
 }
 
 /** One source's health check against the bucket. */
@@ -72,7 +82,9 @@ export interface StatusJob extends JobDestination {
   /** Size floor, e.g. `1m` or a byte count. */
   minSize?: string;
   maxShrink?: number;
-  /** The declared RTO (e.g. `4h`), which the status page compares the measured restore time with. */
+  /** Share of a Postgres table's rows one backup may lose. */
+  maxTableShrink?: number;
+  /** The source's declared RTO: drills over, near or trending over it are unhealthy. */
   rto?: string;
 }
 
@@ -134,7 +146,15 @@ export function walStreamCommand(job: BackupJob, o: { flushInterval: string; max
 }
 
 export function verifySpec(job: VerifyJob): VerifySpec {
-  return { name: job.name, identity: job.identity, ...dest(job), json: true };
+  return {
+    name: job.name,
+    identity: job.identity,
+    ...(job.rto !== undefined ? { rto: job.rto } : {}),
+    ...(job.freshness ? { freshnessColumn: job.freshness.column, freshnessWithin: job.freshness.within } : {}),
+    ...(job.assertions?.length ? { assertions: job.assertions.map((a) => ({ ...a })) } : {}),
+    ...dest(job),
+    json: true,
+  };
 }
 
 /** `verify …` for one restore drill (the scratch database URL comes from the environment). */
@@ -148,6 +168,8 @@ export function statusSpec(job: StatusJob): StatusSpec {
     maxAge: job.maxAge,
     ...(job.minSize !== undefined ? { minSize: job.minSize } : {}),
     ...(job.maxShrink !== undefined ? { maxShrink: job.maxShrink } : {}),
+    ...(job.maxTableShrink !== undefined ? { maxTableShrink: job.maxTableShrink } : {}),
+    ...(job.rto !== undefined ? { rto: job.rto } : {}),
     ...dest(job),
     json: true,
   };

@@ -188,13 +188,17 @@ export function pickBackup(entries: BackupEntry[], source: string, at: AtSelecto
 
 /** Verification records of one source, keyed by the backup key, newest record winning. */
 export async function listVerifications(store: Store, source: string): Promise<Map<string, Verification>> {
+  return new Map((await verificationHistory(store, source)).map((v) => [v.key, v]));
+}
+
+/** Every readable verification record (drill) of a source, in the order they were written. */
+export async function verificationHistory(store: Store, source: string): Promise<Verification[]> {
   const objs = await store.list(verificationPrefix(store.prefix, source));
-  const out = new Map<string, Verification>();
+  const out: Verification[] = [];
   for (const o of objs.sort((a, b) => (a.key < b.key ? -1 : 1))) {
     if (!o.key.endsWith(".json")) continue;
     try {
-      const v = VerificationSchema.parse(JSON.parse(await store.getText(o.key)));
-      out.set(v.key, v);
+      out.push(VerificationSchema.parse(JSON.parse(await store.getText(o.key))));
     } catch {
       // A record we cannot read says nothing about the backup.
     }

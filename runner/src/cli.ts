@@ -124,9 +124,15 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
   commonOptions(
     runOptions(destOptions(
-      selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
+      selectOptions(program.command("verify").description("a restore drill: download, check sha256, decrypt and restore into a scratch database; compare with the manifest (and, for postgres, check freshness and SQL assertions); also restore a randomly chosen older backup of another tier; time each stage; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
-        .option("--no-record", "do not write the verification record"),
+        .option("--no-record", "do not write the verification record")
+        .option("--no-older", "restore only the chosen backup; by default a drill (not --key) also restores a randomly chosen older backup, of another tier when one exists")
+        .addOption(new Option("--seed <n>", "seed of the older backup's random choice (default random; the record keeps it, so the same seed repeats the choice)").env(ENV.drillSeed))
+        .addOption(new Option("--rto <duration>", "the source's declared RTO (e.g. 4h): the report gives the restore time as a share of it and the record keeps it").env(ENV.rto))
+        .addOption(new Option("--freshness-column <schema.table.column>", "postgres: a timestamp column whose newest value in the restored database must be within --freshness-within before the backup was taken (a stale or emptied database fails the drill)").env(ENV.freshnessColumn))
+        .addOption(new Option("--freshness-within <duration>", "with --freshness-column, e.g. 1d (the source's RPO is a good choice)").env(ENV.freshnessWithin))
+        .option("--assert <name=sql>", `postgres: a query run read-only in the restored database that must return one row whose first value is true (e.g. 'has users=SELECT count(*) > 0 FROM users'); repeatable; ${ENV.assertions} takes a JSON array of {"name","sql"}`, collect),
     )),
   ).action((opts) => run(commands.verify()(opts, log)));
 
@@ -134,12 +140,13 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     runOptions(destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed (or its older backup did), restore drills over, near (80%) or trending over --rto, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
+        .addOption(new Option("--rto <duration>", "the source's declared RTO (e.g. 4h): unhealthy when the latest restore drill took longer, used more than 80% of it, or the trend of the last 8 drills forecasts the next one over it").env(ENV.rto))
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)")
         .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     )),

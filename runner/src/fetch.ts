@@ -72,6 +72,8 @@ export interface Download {
   out: Readable;
   /** Resolves once every byte was read, decrypted and decompressed, and the sha256 and sizes match the manifest. */
   done: Promise<void>;
+  /** Resolves once the last stored byte was downloaded and handed to age (for drill stage times). */
+  downloaded: Promise<void>;
   procs: Proc[];
   kill(): void;
   rawBytes(): number;
@@ -90,7 +92,7 @@ export async function download(store: Store, sel: Selected, identity: string, on
   dec.out.on("error", (e) => counter.destroy(e));
   dec.out.pipe(counter);
   const done = checked(sel, dec);
-  return { out: counter, done, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };
+  return { out: counter, done, downloaded: dec.hashed, procs: dec.procs, kill: dec.kill, rawBytes: () => counter.bytes };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface HealthLimits {
   maxTableShrink: number;
   /** Bytes: floor for the newest backup (undefined: the kind's default). */
   minSize?: number;
+  /** Seconds: the source's declared RTO (`--rto`); the drills' restore times are judged against it. */
+  rtoSeconds?: number;
 }
 
 /** A backup as listed, with its manifest once read. */
@@ -44,6 +46,8 @@ export interface SourceHealth {
   previous?: { key: string; rawBytes?: number; storedBytes: number };
   /** Point-in-time sources: the newest WAL in the bucket (its capture time) and how far behind now it is. */
   wal?: { newestAt: string; lagSeconds: number };
+  /** With a declared RTO: the recent passing drills' restore times, oldest first, and the next one forecast. */
+  rtoTrend?: { rtoSeconds: number; recentSeconds: number[]; forecastSeconds?: number };
 }
 
 /** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
@@ -117,6 +121,51 @@ export function latestDrill(verifications: Iterable<Verification>): Verification
   return latest;
 }
 
+/** How many of the most recent passing drills the RTO trend is judged on. */
+export const RTO_TREND_DRILLS = 8;
+/** A drill that used more than this share of the RTO leaves too little headroom. */
+export const RTO_HEADROOM = 0.8;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/**
+ * The next drill's restore time, forecast from the previous ones (oldest first) by a Theil-Sen
+ * line: the median of the pairwise slopes, so one lucky fast drill on a quiet night (or one slow
+ * one) does not hide or fake a trend the way a least-squares fit would. Undefined under 3 drills.
+ */
+export function forecastNextDrill(seconds: number[]): number | undefined {
+  const n = seconds.length;
+  if (n < 3) return undefined;
+  const slopes: number[] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) slopes.push((seconds[j]! - seconds[i]!) / (j - i));
+  const slope = median(slopes);
+  return median(seconds.map((y, i) => y + slope * (n - i)));
+}
+
+/**
+ * What the recent drills' restore times (oldest first) say against the declared RTO, before a
+ * restore in a disaster finds out: the newest drill took longer than the RTO; or it used more
+ * than {@link RTO_HEADROOM} of it; or the trend of the last drills forecasts the next one over it.
+ */
+export function rtoProblem(seconds: number[], rtoSeconds: number): string | undefined {
+  const newest = seconds[seconds.length - 1];
+  if (newest === undefined) return undefined;
+  const rto = humanDuration(rtoSeconds);
+  if (newest > rtoSeconds) return `RTO exceeded: the latest restore drill took ${humanDuration(newest)}, more than the declared RTO ${rto}`;
+  if (newest > rtoSeconds * RTO_HEADROOM) {
+    return `RTO at risk: the latest restore drill took ${humanDuration(newest)}, ${Math.round((newest / rtoSeconds) * 100)}% of the declared RTO ${rto} (alert above ${Math.round(RTO_HEADROOM * 100)}%)`;
+  }
+  const next = forecastNextDrill(seconds);
+  if (next !== undefined && next > rtoSeconds) {
+    return `RTO at risk: restore drills are getting slower (the last ${seconds.length}: ${seconds.map(humanDuration).join(", ")}); the next is forecast at ${humanDuration(next)}, more than the declared RTO ${rto}`;
+  }
+  return undefined;
+}
+
 /**
  * The health of one source from its newest (and previous) trusted backup, read, and the
  * verification records. `earlier` carries the findings about untrusted backups.
@@ -129,6 +178,7 @@ export function evaluateSource(
   limits: HealthLimits,
   now: number,
   earlier: { problems: string[]; warnings: string[] } = { problems: [], warnings: [] },
+  history: Verification[] = [...verifications.values()],
 ): SourceHealth {
   const problems = [...earlier.problems];
   const warnings = [...earlier.warnings];
@@ -148,9 +198,23 @@ export function evaluateSource(
   const lost = tableLosses(prevM?.postgres?.tables, m.postgres?.tables, limits.maxTableShrink);
   if (lost.length) problems.push(`rows lost since the previous backup: ${lost.join(", ")}`);
   const v = verifications.get(newest.entry.key);
-  const drill = latestDrill(verifications.values());
-  const passed = latestDrill([...verifications.values()].filter((x) => x.ok));
+  const drill = latestDrill(history);
+  const passed = latestDrill(history.filter((x) => x.ok));
   if (drill && !drill.ok) problems.push(`verification failed (${drill.checkedAt}, backup ${drill.key}): ${drill.problems.map(stripAgeBanner).join("; ")}`);
+  const older = drill?.older;
+  if (older && !older.ok) problems.push(`verification of an older backup failed (${drill.checkedAt}, ${older.tier} backup ${older.key}): ${older.problems.map(stripAgeBanner).join("; ")}`);
+  let rtoTrend: SourceHealth["rtoTrend"];
+  if (limits.rtoSeconds !== undefined) {
+    const recentSeconds = history
+      .filter((x) => x.ok)
+      .sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt))
+      .slice(-RTO_TREND_DRILLS)
+      .map((x) => x.durationSeconds);
+    const forecastSeconds = forecastNextDrill(recentSeconds);
+    rtoTrend = { rtoSeconds: limits.rtoSeconds, recentSeconds, ...(forecastSeconds !== undefined ? { forecastSeconds } : {}) };
+    const p = rtoProblem(recentSeconds, limits.rtoSeconds);
+    if (p) problems.push(p);
+  }
   warnings.push(...(m.warnings ?? []).map((w) => `degraded: ${w}`));
   return {
     source,
@@ -160,6 +224,7 @@ export function evaluateSource(
     newest: { key: newest.entry.key, takenAt: m.startedAt, finishedAt: m.finishedAt, ageSeconds, storedBytes: m.storedBytes, rawBytes: m.rawBytes, verified: v ? (v.ok ? "ok" : "failed") : "no" },
     previous: previous && prevM ? { key: previous.entry.key, rawBytes: prevM.rawBytes, storedBytes: prevM.storedBytes } : undefined,
     ...(passed ? { lastVerifiedRestore: { key: passed.key, checkedAt: passed.checkedAt, durationSeconds: passed.durationSeconds } } : {}),
+    ...(rtoTrend ? { rtoTrend } : {}),
   };
 }
 

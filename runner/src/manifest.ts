@@ -146,8 +146,54 @@ export const VerificationSchema = z.object({
   checkedAt: z.string(),
   durationSeconds: z.number(),
   problems: z.array(z.string()),
+  /* Fields below were added for drills that prove more (#17); records written before lack them. */
+  /** The verified backup's tier. */
+  tier: z.enum(TIERS).optional(),
+  /** Seconds each stage added to `durationSeconds` (see {@link DrillStages}). */
+  stages: z.lazy(() => DrillStages).optional(),
+  /** The declared RTO in seconds the drill was run against (`--rto`), when given. */
+  rtoSeconds: z.number().optional(),
+  /** Postgres: the freshness check's column, window, the newest value found and the backup's time. */
+  freshness: z
+    .object({ column: z.string(), withinSeconds: z.number(), newest: z.string().nullable(), backupTime: z.string(), ok: z.boolean() })
+    .optional(),
+  /** Postgres: each SQL assertion by name and whether it held. */
+  assertions: z.array(z.object({ name: z.string(), ok: z.boolean() })).optional(),
+  /**
+   * The older backup the same drill restored besides `key` (a randomly chosen other tier when one
+   * exists), so old tiers and old keys are proven too. It has its own `ok` and `problems`: the
+   * fields above are `key`'s alone (so `latest-verified` still trusts a good newest backup, and
+   * `durationSeconds` stays the newest backup's restore time, the RTO). The drill failed when
+   * either failed.
+   */
+  older: z
+    .object({
+      key: z.string(),
+      tier: z.enum(TIERS),
+      ok: z.boolean(),
+      durationSeconds: z.number(),
+      stages: z.lazy(() => DrillStages).optional(),
+      problems: z.array(z.string()),
+      /** The seed the choice was drawn with: `verify --seed N` repeats it against the same listing. */
+      seed: z.number().int(),
+    })
+    .optional(),
 });
 export type Verification = z.infer<typeof VerificationSchema>;
+
+/**
+ * A drill streams download -> age -> zstd -> restore, so the stages overlap: each figure is the
+ * time from the end of the previous stage to the end of this one (download: until the last stored
+ * byte arrived; decrypt: until age and zstd had finished; restore: until the restore tool exited;
+ * checks: row counts, freshness and assertions). They add up to the drill's duration.
+ */
+export const DrillStages = z.object({
+  downloadSeconds: z.number().nonnegative(),
+  decryptSeconds: z.number().nonnegative(),
+  restoreSeconds: z.number().nonnegative(),
+  checksSeconds: z.number().nonnegative(),
+});
+export type DrillStages = z.infer<typeof DrillStages>;
 
 /**
  * The manifest of one WAL object under `<prefix>/<source>/wal/`, written by `wal-stream` after

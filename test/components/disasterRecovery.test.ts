@@ -182,6 +182,30 @@ describe("DisasterRecovery on one Docker host (the prod layout: five sources, R2
     expect(scheduledJob(side("verify"), "status-app-db").env.LIFEBOAT_SCRATCH_URL).toBeUndefined();
   });
 
+  it("passes each source's declared RTO, the profile's table-shrink limit and the drill's checks to its drill and health check", async () => {
+    const checks = {
+      freshness: { column: "public.messages.created_at" },
+      assertions: [{ name: "has users", sql: "SELECT count(*) > 0 FROM users" }],
+    };
+    const config = validateStackConfig({ ...base, sources: [{ ...prodSources[0], rto: "2h", ...checks }, prodSources[1]] }, "prod");
+    const r = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));
+    const verifySide = ofType(r, "docker:index/container:Container").find((c) => c.name === "lifeboat-prod-verify")!;
+    const argv = (job: string) => jobTableOf(verifySide).jobs.find((j) => j.name === job)!.argv;
+    const flag = (a: string[], f: string) => a.flatMap((x, i) => (x === f ? [a[i + 1]] : []));
+    // The source's own RTO, else the production profile's 4h; freshness within the source's RPO (1h) by default.
+    expect(flag(argv("verify-app-db"), "--rto")).toEqual(["2h"]);
+    expect(flag(argv("verify-app-db"), "--freshness-column")).toEqual(["public.messages.created_at"]);
+    expect(flag(argv("verify-app-db"), "--freshness-within")).toEqual(["1h"]);
+    expect(flag(argv("verify-app-db"), "--assert")).toEqual(["has users=SELECT count(*) > 0 FROM users"]);
+    expect(flag(argv("status-app-db"), "--rto")).toEqual(["2h"]);
+    expect(flag(argv("status-n8n-data"), "--rto")).toEqual(["4h"]);
+    expect(flag(argv("verify-n8n-data"), "--freshness-column")).toEqual([]);
+    for (const job of ["status-app-db", "status-n8n-data"]) expect(flag(argv(job), "--max-table-shrink")).toEqual(["0.5"]);
+    const staging = validateStackConfig({ ...base, sources: [prodSources[0]], alerts: {} }, "staging");
+    const set = validateStackConfig({ ...base, sources: [prodSources[0]], alerts: { maxTableShrink: 0.25 } }, "prod");
+    expect([staging.alerts.maxTableShrink, set.alerts.maxTableShrink]).toEqual([0.9, 0.25]);
+  });
+
   it("keeps the WAL sidecar of a pitr source its own container, on the host's provider and image", async () => {
     const config = validateStackConfig({ ...base, sources: [{ ...prodSources[0], pitr: true }, prodSources[1]] }, "prod");
     const r = await declare(() => new DisasterRecovery("lifeboat-prod", { config }));

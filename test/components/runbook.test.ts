@@ -32,7 +32,7 @@ const prod: RunbookInput = {
   ],
   failover: false,
   verification: { enabled: true, schedule: "0 5 * * 0", statusSchedule: "0 * * * *" },
-  alerting: { webhook: true, healthcheck: false, minBackupBytes: 1_000_000, maxShrink: 0.5 },
+  alerting: { webhook: true, healthcheck: false, minBackupBytes: 1_000_000, maxShrink: 0.5, maxTableShrink: 0.5 },
   ageRecipients: ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
   ageIdentityInStack: true,
 };
@@ -99,8 +99,8 @@ describe("renderRunbook for a prod-like environment (R2 primary, S3 replica, pos
       RUN + shellJoin(listArgs({ name: "n8n-data", dest: "s3://lifeboat-prod-replica-1/backups", endpoint: S3_ENDPOINT, region: "eu-central-1" })),
     ]);
     expect(runnerLines(section(md, "## Are the backups healthy"))).toEqual([
-      RUN + shellJoin(statusArgs({ name: "app-db", maxAge: maxAgeFor("0 * * * *"), minSize: "1000000", maxShrink: 0.5, ...dest })),
-      RUN + shellJoin(statusArgs({ name: "n8n-data", maxAge: maxAgeFor("0 3 * * *"), maxShrink: 0.5, ...dest })),
+      RUN + shellJoin(statusArgs({ name: "app-db", maxAge: maxAgeFor("0 * * * *"), minSize: "1000000", maxShrink: 0.5, maxTableShrink: 0.5, rto: "45m", ...dest })),
+      RUN + shellJoin(statusArgs({ name: "n8n-data", maxAge: maxAgeFor("0 3 * * *"), maxShrink: 0.5, maxTableShrink: 0.5, rto: "4h", ...dest })),
     ]);
     expect(runnerLines(section(md, "## Verify a backup"))).toEqual([
       RUN + shellJoin(verifyArgs({ name: "app-db", identity: "$IDENTITY", scratchUrl: "$SCRATCH_URL", ...dest })),

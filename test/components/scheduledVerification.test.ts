@@ -217,4 +217,9 @@ describe("ScheduledVerification rejects what it cannot do", () => {
       () => new ScheduledVerification("v", { sourceName: "db", sourceKind: "postgres", bucketName: "b-1", ageIdentity: pulumi.secret(SECRETS.identity) }),
     ).toThrow(/scratchUrl/);
   });
+  it("a freshness check or SQL assertions on a source that is not a database", () => {
+    const v = { sourceName: "files", sourceKind: "volume", bucketName: "b-1", ageIdentity: pulumi.secret(SECRETS.identity) } as const;
+    expect(() => new ScheduledVerification("v", { ...v, freshness: { column: "public.t.at", within: "1d" } })).toThrow(/ScheduledVerification v: freshness and assertions check a restored PostgreSQL database/);
+    expect(() => new ScheduledVerification("v", { ...v, assertions: [{ name: "x", sql: "SELECT true" }] })).toThrow(/only for a postgres source/);
+  });
 });

@@ -155,6 +155,34 @@ describe("stack config that the providers or Pulumi would refuse (issue #13)", (
     });
   });
 
+  describe("restore drill checks and alert limits (issue #17)", () => {
+    const pg = base.sources[0]!;
+    it("takes a freshness column and SQL assertions on a postgres source, and the table-shrink limit", () => {
+      const c = validateStackConfig({
+        ...base,
+        sources: [{ ...pg, freshness: { column: 'app."Chat".created_at', within: "2d" }, assertions: [{ name: "has users", sql: "SELECT count(*) > 0 FROM users" }] }],
+        alerts: { maxTableShrink: 0.3 },
+      }, "prod");
+      expect(c.sources[0]).toMatchObject({ freshness: { column: 'app."Chat".created_at', within: "2d" }, assertions: [{ name: "has users", sql: "SELECT count(*) > 0 FROM users" }] });
+      expect(c.alerts.maxTableShrink).toBe(0.3);
+      expect(validateStackConfig(base, "prod").alerts.maxTableShrink).toBe(0.5);
+    });
+    it("names each bad field", () => {
+      expect(issues({
+        sources: [{ ...pg, freshness: { column: "messages.created_at", within: "soon" }, assertions: [{ name: "a=b", sql: " " }, { name: "x", sql: "SELECT 1" }, { name: "x", sql: "SELECT 2" }] }],
+        alerts: { maxTableShrink: 1.5 },
+      })).toEqual(expect.arrayContaining([
+        { key: "lifeboat:sources[0].freshness.column", message: expect.stringMatching(/must be schema\.table\.column/) },
+        { key: "lifeboat:sources[0].freshness.within", message: expect.stringMatching(/duration/) },
+        { key: "lifeboat:sources[0].assertions[0].name", message: expect.stringMatching(/no =/) },
+        { key: "lifeboat:sources[0].assertions[0].sql", message: expect.stringMatching(/^must be a SQL query/) },
+        { key: "lifeboat:sources[0].assertions[2].name", message: '"x" is used twice' },
+        { key: "lifeboat:alerts.maxTableShrink", message: expect.stringMatching(/^must be between 0 and 1/) },
+      ]));
+      expect(keys({ sources: [{ name: "files", kind: "directory", path: "/srv/files", freshness: { column: "a.b.c" } }] })).toEqual(["lifeboat:sources[0].freshness"]);
+    });
+  });
+
   describe("environment", () => {
     it("derives a valid environment from a stack name such as Prod_EU", () => {
       expect(validateStackConfig(base, "Prod_EU").environment).toBe("prod-eu");

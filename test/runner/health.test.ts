@@ -3,7 +3,8 @@
  * failed drill, lost rows, an unreadable manifest or an empty archive must make it say.
  */
 import { BackupEntry } from "../../runner/src/catalog";
-import { evaluateSource, HealthLimits, ReadBackup, readNewest, statusLine } from "../../runner/src/health";
+import fc from "fast-check";
+import { evaluateSource, forecastNextDrill, HealthLimits, ReadBackup, readNewest, rtoProblem, statusLine } from "../../runner/src/health";
 import { Manifest, Verification } from "../../runner/src/manifest";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -152,5 +153,87 @@ describe("an archive with no files", () => {
 
   test("one file is enough", () => {
     expect(evaluateSource("n8n-data", backup(1, {}, archive(1)), undefined, new Map(), LIMITS, NOW).healthy).toBe(true);
+  });
+});
+
+describe("the older backup a drill also restored", () => {
+  const newest = backup(1);
+  const prev = backup(2);
+  test("failing makes the source unhealthy, naming its tier and key, though the newest backup passed", () => {
+    const d: Verification = { ...drill(newest, 1, true), older: { key: "prod/app-db/yearly/20260101T030000Z-aa.dump.zst.age", tier: "yearly", ok: false, durationSeconds: 40, problems: ["cannot decrypt"], seed: 7 } };
+    const h = evaluateSource("app-db", newest, prev, records(d), LIMITS, NOW);
+    expect(h.healthy).toBe(false);
+    expect(h.problems).toEqual([expect.stringMatching(/^verification of an older backup failed .*yearly backup prod\/app-db\/yearly\/20260101T030000Z-aa.*cannot decrypt/)]);
+    expect(h.newest?.verified).toBe("ok");
+  });
+});
+
+describe("restore drill times against the declared RTO", () => {
+  const newest = backup(1);
+  const prev = backup(2);
+  /** Passing drills of the newest backup, a week apart, oldest first, taking these seconds. */
+  const history = (seconds: number[]): Verification[] =>
+    seconds.map((s, i) => ({ ...drill(newest, 24 * 7 * (seconds.length - i), true), durationSeconds: s }));
+  const judge = (seconds: number[], rto: number) => {
+    const h = history(seconds);
+    return evaluateSource("app-db", newest, prev, records(...h), { ...LIMITS, rtoSeconds: rto }, NOW, undefined, h);
+  };
+
+  test("a steady rise is flagged before any drill crossed the RTO; one lucky fast drill does not hide it", () => {
+    // 10m, 20m, 30m, 40m, then 30s: the next is forecast at 1h, over a 55m RTO none of them reached.
+    const h = judge([600, 1200, 1800, 2400, 30], 3300);
+    expect(h.problems).toEqual([expect.stringMatching(/^RTO at risk: restore drills are getting slower \(the last 5: 10m, 20m, 30m, 40m, 30s\); the next is forecast at 1h, more than the declared RTO 55m$/)]);
+    expect(h.rtoTrend).toEqual({ rtoSeconds: 3300, recentSeconds: [600, 1200, 1800, 2400, 30], forecastSeconds: 3600 });
+  });
+
+  test("a flat history well under the RTO is healthy; over 80% and over the RTO are each said", () => {
+    expect(judge([600, 620, 590, 610], 3600).problems).toEqual([]);
+    expect(judge([600, 3000], 3600).problems).toEqual([expect.stringMatching(/^RTO at risk: the latest restore drill took 50m, 83% of the declared RTO 1h/)]);
+    expect(judge([600, 4000], 3600).problems).toEqual([expect.stringMatching(/^RTO exceeded: the latest restore drill took 1h 6m/)]);
+  });
+
+  test("only the last 8 passing drills count, and failed drills' times are not restore times", () => {
+    const old = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000];
+    expect(judge([...old.slice(0, 2), ...Array(8).fill(100)], 1000).rtoTrend!.recentSeconds).toEqual(Array(8).fill(100));
+    const h = [...history([100, 100, 100]), { ...drill(newest, 1, false), durationSeconds: 99999 }, ...history([100])];
+    const r = evaluateSource("app-db", newest, prev, records(...h), { ...LIMITS, rtoSeconds: 1000 }, NOW, undefined, h);
+    expect(r.rtoTrend!.recentSeconds).not.toContain(99999);
+  });
+
+  const durations = fc.array(fc.double({ min: 0, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 12 });
+  const rto = fc.double({ min: 1, max: 1e6, noNaN: true });
+
+  test("property: a newest drill over the RTO is always a problem", () => {
+    fc.assert(fc.property(durations, rto, (d, r) => !(d[d.length - 1]! > r) || rtoProblem(d, r)?.startsWith("RTO exceeded") === true));
+  });
+
+  test("property: drills that never got slower, all within 80% of the RTO, raise nothing", () => {
+    fc.assert(
+      fc.property(durations, rto, (d, r) => {
+        const down = [...d].sort((a, b) => b - a).map((x) => (x / 1e6) * r * 0.8);
+        return rtoProblem(down, r) === undefined;
+      }),
+    );
+  });
+
+  test("property: the verdict does not depend on the unit (times and RTO scaled together)", () => {
+    fc.assert(fc.property(durations, rto, fc.integer({ min: 0, max: 20 }), (d, r, k) => {
+      const s = 2 ** k; // scaling up by a power of two is exact in floating point
+      return (rtoProblem(d, r) === undefined) === (rtoProblem(d.map((x) => x * s), r * s) === undefined);
+    }));
+  });
+
+  test("property: slower by a constant everywhere never clears a problem", () => {
+    fc.assert(fc.property(durations, rto, fc.double({ min: 0, max: 1e6, noNaN: true }), (d, r, c) => rtoProblem(d, r) === undefined || rtoProblem(d.map((x) => x + c), r) !== undefined));
+  });
+
+  test("property: the forecast stays within the drills' range stretched by their steepest step, n steps on", () => {
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 1e6, noNaN: true }), { minLength: 3, maxLength: 12 }), (d) => {
+      const f = forecastNextDrill(d)!;
+      const steps = d.slice(1).map((x, i) => x - d[i]!);
+      const n = d.length;
+      const eps = 1e-6 * (1 + Math.max(...d));
+      return f >= Math.min(...d) + Math.min(0, ...steps) * n - eps && f <= Math.max(...d) + Math.max(0, ...steps) * n + eps;
+    }));
   });
 });

@@ -101,6 +101,8 @@ export interface S3Server {
    * it (a put would set a new one, which the runner rightly flags as a replaced object).
    */
   rot(bucket: string, key: string, body: Buffer): void;
+  /** Sets an object's LastModified in s3rver's files, as if the store had received it at `when`: a backup planted in the past. */
+  backdate(bucket: string, key: string, when: Date): void;
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
@@ -313,6 +315,10 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
   const proxyPort = await freePort();
   await new Promise<void>((r) => proxy.listen(proxyPort, "127.0.0.1", r));
 
+  const objectFile = (bucket: string, key: string) => {
+    const parts = key.split("/");
+    return join(dir, bucket, ...parts.slice(0, -1), `${parts[parts.length - 1]}._S3rver_object`);
+  };
   const s3: S3Server = {
     endpoint: `http://127.0.0.1:${proxyPort}`,
     directEndpoint: direct,
@@ -357,12 +363,14 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
     rot(bucket, key, body) {
-      const parts = key.split("/");
-      const file = join(dir, bucket, ...parts.slice(0, -1), `${parts[parts.length - 1]}._S3rver_object`);
+      const file = objectFile(bucket, key);
       const { atime, mtime } = statSync(file);
       writeFileSync(file, body);
       rmSync(`${file}.md5`, { force: true });
       utimesSync(file, atime, mtime);
+    },
+    backdate(bucket, key, when) {
+      utimesSync(objectFile(bucket, key), when, when);
     },
     env: { ...S3_ENV },
     async stop() {

@@ -87,6 +87,17 @@ export interface VerifySpec extends DestinationSpec, CommonSpec, RunSpec, Select
   scratchUrl?: string;
   /** Do not write a verification record. */
   noRecord?: boolean;
+  /** Restore only the chosen backup, not also a randomly chosen older one. */
+  noOlder?: boolean;
+  /** Seed of the older backup's random choice (LIFEBOAT_DRILL_SEED). */
+  seed?: number;
+  /** The source's declared RTO, e.g. `4h` (LIFEBOAT_RTO). */
+  rto?: string;
+  /** Postgres: `schema.table.column` whose newest value must be within `freshnessWithin` of the backup's time. */
+  freshnessColumn?: string;
+  freshnessWithin?: string;
+  /** Postgres: queries that must return one row with a true first value in the restored database. */
+  assertions?: { name: string; sql: string }[];
 }
 
 export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, SelectSpec {
@@ -110,6 +121,8 @@ export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   maxShrink?: number;
   /** e.g. 0.5: a table may lose at most half its rows between two backups. */
   maxTableShrink?: number;
+  /** The source's declared RTO, e.g. `4h`: restore drills near or over it, or trending over it, are unhealthy. */
+  rto?: string;
   /** `text` (default), `json` or `prometheus`. */
   format?: "text" | "json" | "prometheus";
   /** From the runner's own state file (container healthcheck). */
@@ -203,6 +216,12 @@ export function verifyArgs(s: VerifySpec): string[] {
   const a = ["verify", ...selectArgs(s)];
   push(a, "--scratch-url", s.scratchUrl);
   if (s.noRecord) a.push("--no-record");
+  if (s.noOlder) a.push("--no-older");
+  push(a, "--seed", s.seed);
+  push(a, "--rto", s.rto);
+  push(a, "--freshness-column", s.freshnessColumn);
+  push(a, "--freshness-within", s.freshnessWithin);
+  for (const x of s.assertions ?? []) a.push("--assert", `${x.name}=${x.sql}`);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
@@ -225,6 +244,7 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--min-size", s.minSize);
   push(a, "--max-shrink", s.maxShrink);
   push(a, "--max-table-shrink", s.maxTableShrink);
+  push(a, "--rto", s.rto);
   push(a, "--format", s.format);
   push(a, "--local", s.local);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];

@@ -45,4 +45,12 @@ export const ENV = {
   lockMode: "LIFEBOAT_LOCK_MODE",
   /** status: the share of a table's rows it may lose between two backups. */
   maxTableShrink: "LIFEBOAT_MAX_TABLE_SHRINK",
+  /** verify and status: the source's declared RTO (restore drill times are judged against it). */
+  rto: "LIFEBOAT_RTO",
+  /** verify: the seed of the older backup's random choice. */
+  drillSeed: "LIFEBOAT_DRILL_SEED",
+  /** verify (postgres): the freshness check's column and window, and the SQL assertions (a JSON array of {name, sql}). */
+  freshnessColumn: "LIFEBOAT_FRESHNESS_COLUMN",
+  freshnessWithin: "LIFEBOAT_FRESHNESS_WITHIN",
+  assertions: "LIFEBOAT_ASSERTIONS",
 } as const;

@@ -9,3 +9,4 @@ export * from "./env";
 export * from "./sourceKinds";
 export * from "./jobTable";
 export * from "./retentionFlag";
+export * from "./drillChecks";

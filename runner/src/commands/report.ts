@@ -15,7 +15,7 @@ import { promises as fsp } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
-import { joinKey, keyTimestamp, parseDuration, verificationPrefix, VERIFICATIONS_DIR } from "lifeboat-core";
+import { joinKey, keyTimestamp, verificationPrefix, VERIFICATIONS_DIR } from "lifeboat-core";
 import { listBackups, readManifest } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, intOption, makeStore, output } from "../context";
 import { EXIT_OK, UsageError } from "../errors";
@@ -23,7 +23,7 @@ import { Manifest } from "../manifest";
 import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
-import { maxAgeSeconds, parseFraction, parseSize, remoteHealth } from "./status";
+import { durationFlag, parseFraction, parseSize, remoteHealth } from "./status";
 
 export interface ReportOpts extends StoreOpts, CommonOpts {
   html?: string;
@@ -60,20 +60,14 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 
 export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number> {
   if (!o.html) throw new UsageError("--html FILE is required: where to write the status page");
+  const rtoSeconds = o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined;
   const limits = {
-    maxAge: maxAgeSeconds(o.maxAge),
+    maxAge: durationFlag("--max-age", o.maxAge),
     shrink: parseFraction("--max-shrink", o.maxShrink, "0.5 = a backup less than half the previous is a problem"),
     maxTableShrink: parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = a table that lost more than half its rows is a problem"),
     minSize: o.minSize !== undefined ? parseSize(o.minSize) : undefined,
+    rtoSeconds,
   };
-  let rtoSeconds: number | undefined;
-  if (o.rto !== undefined) {
-    try {
-      rtoSeconds = parseDuration(o.rto);
-    } catch (e) {
-      throw new UsageError(`--rto: ${(e as Error).message}`);
-    }
-  }
   const trendCount = intOption("--trend", o.trend, 1, 1000);
   if (o.name) checkName(o.name);
   const file = resolve(o.html);

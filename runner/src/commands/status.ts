@@ -1,6 +1,6 @@
 import { Logger } from "pino";
 import { humanDuration, parseDuration } from "lifeboat-core";
-import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, listVerifications, readManifest } from "../catalog";
+import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, readManifest, verificationHistory } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { StateFile, readState } from "../state";
@@ -18,6 +18,7 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
   minSize?: string;
   maxShrink: string;
   maxTableShrink: string;
+  rto?: string;
   format?: string;
   local?: boolean;
 }
@@ -37,16 +38,17 @@ export function parseSize(text: string): number {
   return Number(m[1]) * (mult[(m[2] ?? "b").toLowerCase()] ?? 1);
 }
 
-export function maxAgeSeconds(text: string): number {
+export function durationFlag(flag: string, text: string): number {
   try {
     return parseDuration(text);
   } catch (e) {
-    throw new UsageError(`--max-age: ${(e as Error).message}`);
+    throw new UsageError(`${flag}: ${(e as Error).message}`);
   }
 }
 
 export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
-  const maxAge = maxAgeSeconds(o.maxAge);
+  const maxAge = durationFlag("--max-age", o.maxAge);
+  const rtoSeconds = o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined;
   const shrink = parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous");
   const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
@@ -54,7 +56,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const format = o.format ?? "text";
   if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize });
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize, rtoSeconds });
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
@@ -84,14 +86,14 @@ export async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise
 }
 
 async function sourceHealth(store: Store, source: string, limits: HealthLimits, now: number): Promise<SourceHealth> {
-  const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
+  const [backups, history] = await Promise.all([listBackups(store, source, new Date(now)), verificationHistory(store, source)]);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };
   const { newest, previous, problems } = await readNewest(trusted, (e) => readManifest(store, e));
   const earlier = { problems: [...untrusted.problems, ...problems], warnings: untrusted.warnings };
   if (!newest) return { source, healthy: false, problems: [...earlier.problems, "no backup with a readable manifest"] };
-  return evaluateSource(source, newest, previous, verifications, limits, now, earlier);
+  return evaluateSource(source, newest, previous, new Map(history.map((v) => [v.key, v])), limits, now, earlier, history);
 }
 
 /** From the runner's own state file: did the last run succeed, and is the last success recent? */
