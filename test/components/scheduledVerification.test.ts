@@ -55,9 +55,10 @@ describe("ScheduledVerification on a Docker host", () => {
     expect(c.inputs.command).toEqual(scheduleJobsArgs({ jobsFile: "/etc/lifeboat/jobs.json", maxConcurrent: 1, stateFile: STATE }));
     expect(c.inputs.restart).toBe("unless-stopped");
     expect(jobTableOf(c).jobs.map((j) => [j.name, j.cron, j.argv, j.maxAge])).toEqual([
-      ["verify-app-db", "0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", ...dest, json: true }), "169h"],
+      // The declared RTO: the drill records its restore time against it, status alerts on the trend.
+      ["verify-app-db", "0 5 * * 0", verifyArgs({ name: "app-db", identity: "/run/lifeboat/age-identity.txt", rto: "4h", ...dest, json: true }), "169h"],
       // --max-age: one backup period plus an hour.
-      ["status-app-db", "0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", ...dest, json: true }), "2h"],
+      ["status-app-db", "0 * * * *", statusArgs({ name: "app-db", maxAge: "25h", rto: "4h", ...dest, json: true }), "2h"],
       // The page, on the state volume (kept current on the host) and a copy in the bucket; RPO and RTO as declared.
       ["report-app-db", "0 * * * *", reportArgs({ html: "/var/lib/lifeboat/status/app-db.html", upload: true, name: "app-db", maxAge: "25h", rto: "4h", ...dest, json: true }), "2h"],
     ]);
