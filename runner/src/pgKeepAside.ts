@@ -63,7 +63,7 @@ const DB_FACTS_SQL = `
 SELECT d.datname AS db, r.rolsuper AS superuser, r.rolcreatedb AS createdb, d.datdba = r.oid AS owns,
        pg_get_userbyid(d.datdba) AS owner, pg_encoding_to_char(d.encoding) AS encoding,
        d.datcollate AS collate, d.datctype AS ctype, d.datacl::text[] AS acl,
-       (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid())::int AS others
+       (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend')::int AS others
 FROM pg_database d JOIN pg_roles r ON r.rolname = current_user WHERE d.datname = current_database()`;
 
 /**
