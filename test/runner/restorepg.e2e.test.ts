@@ -163,13 +163,13 @@ describe("a target holding any user object is not empty", () => {
     expect(aside).toMatch(new RegExp(`^${db}_before_restore_\\d{8}t\\d{6}z$`));
     expect(f.stderr).toContain(aside);
     expect(await pg.query(aside, "SELECT (SELECT count(*) FROM pg_largeobject_metadata) AS lo, (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace) AS rels")).toEqual(before);
-    expect(await pg.query(db, `SELECT ${describeUserObjectsProbe} AS extra`)).toEqual([{ extra: false }]);
+    expect(await pg.query(db, `SELECT ${plantedObjectsSql} AS extra`)).toEqual([{ extra: false }]);
     expect(await pg.query(db, "SELECT count(*)::int AS n FROM sales.orders")).toEqual([{ n: 2000 }]);
   });
 });
 
 /** True when the restored database holds any of the objects the non-empty cases planted (it must not: it is new). */
-const describeUserObjectsProbe = `(EXISTS (SELECT 1 FROM pg_largeobject_metadata) OR to_regprocedure('public.keep_me()') IS NOT NULL OR to_regtype('public.mood') IS NOT NULL
+const plantedObjectsSql = `(EXISTS (SELECT 1 FROM pg_largeobject_metadata) OR to_regprocedure('public.keep_me()') IS NOT NULL OR to_regtype('public.mood') IS NOT NULL
   OR to_regtype('public.positive') IS NOT NULL OR to_regnamespace('billing') IS NOT NULL OR EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') OR to_regclass('public.counter') IS NOT NULL)`;
 
 describe("--force on a database that cannot be kept aside is refused before anything changes", () => {
