@@ -167,6 +167,8 @@ export function prerequisiteCheck(e: TocEntry): { sql: string; params: string[] 
       return { sql: "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1) AS found", params: [e.name] };
     case "COLLATION":
       return { sql: "SELECT to_regcollation($1) IS NOT NULL AS found", params: [q + quoteIdent(e.name)] };
+    case "SEQUENCE":
+      return { sql: "SELECT to_regclass($1) IS NOT NULL AS found", params: [q + quoteIdent(e.name)] };
     default:
       return undefined;
   }

@@ -85,8 +85,12 @@ export function parseToc(list: string): TocEntry[] {
   return out;
 }
 
-/** Relations: an entry depending on one outside the selection cannot come along. */
-const RELATIONS = new Set(["TABLE", "TABLE DATA", "SEQUENCE", "VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE", "INDEX", "CONSTRAINT", "FK CONSTRAINT"]);
+/**
+ * Relations: an entry depending on one outside the selection cannot come along. A sequence is
+ * not among them: one the table does not own (a column default `nextval('shared_seq')`) is a
+ * prerequisite like a type, restored with its value when the target lacks it.
+ */
+const RELATIONS = new Set(["TABLE", "TABLE DATA", "VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE", "INDEX", "CONSTRAINT", "FK CONSTRAINT"]);
 /** What comes along with a selected table when all the relations it depends on are selected. */
 const DEPENDENTS = new Set([
   "TABLE", // a partition (or inheritance child) of a selected table
@@ -114,12 +118,10 @@ const DEPENDENTS = new Set([
 const SETTINGS = new Set(["ENCODING", "STDSTRINGS", "SEARCHPATH"]);
 
 export interface TableSelection {
-  /** Entry ids to restore (prerequisites not yet added). */
+  /** Entry ids to restore (prerequisites not yet added: see {@link prerequisites} and {@link closeOver}). */
   ids: Set<number>;
   /** The TABLE entries restored: the chosen tables and their partitions. */
   tables: Array<{ schema: string; name: string }>;
-  /** Entries that depend on a selected table but also on a relation outside the selection, described. */
-  notRestored: string[];
 }
 
 /**
@@ -140,26 +142,41 @@ export function selectTables(entries: TocEntry[], tables: string[], schemas: str
     }
   }
   const chosen = all.filter((e) => inSchema(e) && (!tables.length || tables.includes(e.name)));
-  const byId = new Map(entries.map((e) => [e.id, e]));
   const ids = new Set(chosen.map((e) => e.id));
   for (const e of entries) if (SETTINGS.has(e.desc)) ids.add(e.id);
-  const isRelation = (id: number) => RELATIONS.has(byId.get(id)?.desc ?? "");
-  // Until nothing changes: an entry joins when it depends on a selected entry and every
-  // relation it depends on is selected (a partition's index joins once the parent's has).
+  closeOver(entries, ids);
+  return { ids, tables: entries.filter((e) => e.desc === "TABLE" && ids.has(e.id)).map((e) => ({ schema: e.schema, name: e.name })) };
+}
+
+function relationIds(entries: TocEntry[]): Set<number> {
+  return new Set(entries.filter((e) => RELATIONS.has(e.desc)).map((e) => e.id));
+}
+
+/**
+ * Adds to `ids`, until nothing changes, every dependent entry that depends on a selected one and
+ * on no relation outside the selection (a partition's index joins once the parent's has; a
+ * sequence's value once the sequence has).
+ */
+export function closeOver(entries: TocEntry[], ids: Set<number>): void {
+  const relations = relationIds(entries);
   for (let changed = true; changed; ) {
     changed = false;
     for (const e of entries) {
       if (ids.has(e.id) || !DEPENDENTS.has(e.desc)) continue;
-      if (e.deps.some((d) => ids.has(d)) && e.deps.every((d) => ids.has(d) || !isRelation(d))) {
+      if (e.deps.some((d) => ids.has(d)) && e.deps.every((d) => ids.has(d) || !relations.has(d))) {
         ids.add(e.id);
         changed = true;
       }
     }
   }
-  const notRestored = entries
-    .filter((e) => !ids.has(e.id) && e.deps.some((d) => ids.has(d) && !SETTINGS.has(byId.get(d)!.desc)) && (isRelation(e.id) || DEPENDENTS.has(e.desc)))
+}
+
+/** Entries that depend on a selected one but cannot come along (they need a relation outside the selection), described. */
+export function notRestored(entries: TocEntry[], ids: Set<number>): string[] {
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  return entries
+    .filter((e) => !ids.has(e.id) && e.deps.some((d) => ids.has(d) && !SETTINGS.has(byId.get(d)!.desc)) && (RELATIONS.has(e.desc) || DEPENDENTS.has(e.desc)))
     .map(describeEntry);
-  return { ids, tables: entries.filter((e) => e.desc === "TABLE" && ids.has(e.id)).map((e) => ({ schema: e.schema, name: e.name })), notRestored };
 }
 
 /** The entries the selected ones depend on that are neither selected nor relations: the schemas, types, functions, ... they need. */

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { editDistance, parseToc, prerequisites, selectTables, useList } from "../../runner/src/pgTableSelect";
+import { closeOver, editDistance, notRestored, parseToc, prerequisites, selectTables, useList } from "../../runner/src/pgTableSelect";
 
 // `pg_restore --list --verbose` of a real PostgreSQL 15 dump: a serial table with a unique
 // constraint and an expression index, a partitioned table with an index, a view, and in schema
@@ -88,19 +88,26 @@ test("one table brings its owned sequence and value, default, constraints, index
       "CONSTRAINT public.customers customers_name_key", "CONSTRAINT public.customers customers_pkey", "INDEX public.cn",
     ].sort(),
   );
-  expect(s.notRestored.sort()).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey", "VIEW public.v"]);
+  expect(notRestored(entries, s.ids).sort()).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey", "VIEW public.v"]);
   expect(prerequisites(entries, s.ids)).toEqual([]);
 });
 
 test("with --schema: the identity sequence, trigger, comment and grant come along; the schema, enum and trigger function are prerequisites", () => {
   const s = selectTables(entries, ["orders"], ["sales"]);
   expect(names(s.ids)).toEqual(expect.arrayContaining(["SEQUENCE sales.orders_id_seq", "SEQUENCE SET sales.orders_id_seq", "TRIGGER sales.orders t1", "COMMENT sales.TABLE orders", "ACL sales.TABLE orders", "CONSTRAINT sales.orders orders_pkey"]));
-  expect(s.notRestored).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey"]);
+  expect(notRestored(entries, s.ids)).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey"]);
   expect(prerequisites(entries, s.ids).map((e) => e.id)).toEqual([6, 222, 845]);
   // Both tables: the foreign key between them comes along too.
   const both = selectTables(entries, ["orders", "customers"], []);
   expect(names(both.ids)).toContain("FK CONSTRAINT sales.orders orders_c_fkey");
-  expect(both.notRestored).toEqual(["VIEW public.v"]);
+  expect(notRestored(entries, both.ids)).toEqual(["VIEW public.v"]);
+});
+
+test("--schema alone selects every table in it; --table without --schema matches the name in any schema", () => {
+  expect(selectTables(entries, [], ["public"]).tables).toEqual([
+    { schema: "public", name: "customers" }, { schema: "public", name: "p" }, { schema: "public", name: "p1" },
+  ]);
+  expect(selectTables(entries, ["orders"], []).tables).toEqual([{ schema: "sales", name: "orders" }]);
 });
 
 test("a partitioned table brings its partitions, their data, ATTACH and the partition index with its ATTACH", () => {
@@ -110,7 +117,33 @@ test("a partitioned table brings its partitions, their data, ATTACH and the part
   // The partition alone: its data, not the parent's index.
   const p1 = selectTables(entries, ["p1"], []);
   expect(names(p1.ids)).toEqual(expect.arrayContaining(["TABLE public.p1", "TABLE DATA public.p1"]));
-  expect(p1.notRestored.sort()).toEqual(["INDEX ATTACH public.p1_id_idx", "INDEX public.p1_id_idx", "TABLE ATTACH public.p1"]);
+  expect(notRestored(entries, p1.ids).sort()).toEqual(["INDEX ATTACH public.p1_id_idx", "INDEX public.p1_id_idx", "TABLE ATTACH public.p1"]);
+});
+
+test("a sequence the table does not own (a default nextval of a shared sequence, as Pagila's payment has) is a prerequisite; once added, its value comes with it", () => {
+  const toc = parseToc(`; Selected TOC Entries:
+230; 1259 16500 SEQUENCE public payment_payment_id_seq postgres
+231; 1259 16510 TABLE public payment postgres
+;\tdepends on: 230
+232; 1259 16520 TABLE public payment_p2022_01 postgres
+;\tdepends on: 231 230
+3500; 0 0 TABLE ATTACH public payment_p2022_01 postgres
+;\tdepends on: 232 231
+3501; 0 16520 TABLE DATA public payment_p2022_01 postgres
+;\tdepends on: 232
+3502; 0 0 SEQUENCE SET public payment_payment_id_seq postgres
+;\tdepends on: 230
+3503; 0 0 ACL public TABLE payment_payment_id_seq postgres
+;\tdepends on: 230
+`);
+  const s = selectTables(toc, ["payment"], []);
+  expect([...s.ids].sort()).toEqual([231, 232, 3500, 3501]);
+  expect(prerequisites(toc, s.ids).map((e) => e.id)).toEqual([230]);
+  // The target lacks it: the sequence, its value and its grant come along.
+  s.ids.add(230);
+  closeOver(toc, s.ids);
+  expect([...s.ids].sort()).toEqual([230, 231, 232, 3500, 3501, 3502, 3503]);
+  expect(notRestored(toc, s.ids)).toEqual([]);
 });
 
 test("an unknown table or schema is a usage error naming it and the close matches", () => {

@@ -5,14 +5,15 @@
  * Real PostgreSQL 15 with scram-sha-256, s3rver, the built CLI; the app role (not a superuser)
  * backs up and restores.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backupArgs, restoreArgs, verifyArgs } from "lifeboat-runner";
 import { startPostgres, PgServer } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
-import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { ageKey, AgeKey, describeRun, REPO, requireBuiltRunner, runner } from "../support/runner";
+import { execOk } from "../support/exec";
 
 jest.setTimeout(120_000);
 
@@ -31,10 +32,10 @@ async function createDb(name: string): Promise<void> {
   await pg.query("postgres", `CREATE DATABASE "${name}" OWNER ${pg.app.user}`);
 }
 
-/** A backup of the `src` database (or `db`) under `name`; its manifest. */
-async function backup(name: string, db = "src"): Promise<any> {
+/** A backup of the `src` database (or `db`, as `url` reaches it) under `name`; its manifest. */
+async function backup(name: string, db = "src", url = pg.appUrl(db)): Promise<any> {
   const r = await runner(
-    backupArgs({ source: "postgres", name, url: pg.appUrl(db), recipients: [key.recipient], ...dest(), stateFile: join(work, "state.json"), json: true }),
+    backupArgs({ source: "postgres", name, url, recipients: [key.recipient], ...dest(), stateFile: join(work, "state.json"), json: true }),
     s3.env,
   );
   expect(describeRun(r)).toMatch(/^exit 0/);
@@ -400,5 +401,34 @@ describe("restore --table: one table into any database, whole, never over existi
     const r = await restore({ name: "sel-mismatch", key: bad.key, target: "staging_mismatch", tables: ["leads"], schemas: ["crm"] });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/crm\.leads: expected 399 rows, restored 400/);
+  });
+});
+
+const PAGILA = join(REPO, "../shared/fixtures/pagila");
+
+describe("restore --table on Pagila (../shared/fixtures/pagila, required on CI)", () => {
+  test("the partitioned payment table into a staging database: every partition with its rows, the shared sequence and its value; foreign keys to tables not restored named", async () => {
+    expect(existsSync(join(PAGILA, "schema.sql")) || process.env.CI !== "true").toBe(true);
+    if (!existsSync(join(PAGILA, "schema.sql"))) return;
+    await pg.query("postgres", "CREATE DATABASE pagila");
+    for (const f of ["schema.sql", "data.sql"]) {
+      await execOk("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", "pagila", "-f", join(PAGILA, f)], {
+        env: { ...process.env, PGPASSWORD: pg.superPassword },
+      });
+    }
+    const m = await backup("pagila", "pagila", pg.url("pagila"));
+    await createDb("pagila_staging");
+    const r = await restore({ name: "pagila", key: m.key, target: "pagila_staging", tables: ["payment"], json: true });
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    const out = JSON.parse(r.stdout);
+    const partitions = "SELECT c.relname AS name, (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM ONLY public.%I', c.relname), false, true, '')))[1]::text::int AS rows FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.payment'::regclass ORDER BY 1";
+    const want = await pg.query<{ name: string; rows: number }>("pagila", partitions);
+    expect(want.length).toBeGreaterThan(1);
+    expect(await pg.query("pagila_staging", partitions)).toEqual(want);
+    expect(out.restoredTables).toEqual(want.map((p) => ({ table: `public.${p.name}`, rows: p.rows })));
+    expect(out.notes.join("\n")).toMatch(/not restored .*FK CONSTRAINT public\.payment_p2022_01 payment_p2022_01_customer_id_fkey/);
+    const seq = "SELECT last_value FROM public.payment_payment_id_seq";
+    expect(await pg.query("pagila_staging", seq)).toEqual(await pg.query("pagila", seq));
+    expect(await pg.query("pagila_staging", "SELECT to_regclass('public.customer') IS NULL AS alone")).toEqual([{ alone: true }]);
   });
 });

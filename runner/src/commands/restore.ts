@@ -11,7 +11,7 @@ import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/pos
 import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
-import { parseToc, prerequisites, selectTables, useList, TocEntry } from "../pgTableSelect";
+import { closeOver, notRestored, parseToc, prerequisites, selectTables, useList, TocEntry } from "../pgTableSelect";
 import { checkDatabaseAside, existingTables, keepDatabaseAside, keepTablesAside, keptAsideDatabaseName, keptAsideSchemaName, prerequisiteCheck } from "../pgKeepAside";
 import { quoteIdent } from "../sources/postgres";
 import { prepareRoles } from "../pgroles";
@@ -289,18 +289,22 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
 async function pickTables(c: Client, toc: string, o: RestoreOpts, aside: string) {
   const entries = parseToc(toc);
   const s = selectTables(entries, o.table ?? [], o.schema ?? []);
-  // Prerequisites the target lacks come along, with what they need in turn.
-  for (let todo = prerequisites(entries, s.ids); todo.length; todo = prerequisites(entries, s.ids)) {
-    let added = false;
-    for (const p of todo) {
+  // Prerequisites the target lacks come along, with what they need in turn and what belongs
+  // to them (a sequence's value); those it holds are checked once.
+  const present = new Set<number>();
+  for (let added = true; added; ) {
+    added = false;
+    for (const p of prerequisites(entries, s.ids)) {
+      if (present.has(p.id)) continue;
       const q = prerequisiteCheck(p);
-      const found = q ? (await c.query<{ found: boolean }>(q.sql, q.params)).rows[0]!.found : true;
-      if (!found) {
-        s.ids.add(p.id);
-        added = true;
+      if (!q || (await c.query<{ found: boolean }>(q.sql, q.params)).rows[0]!.found) {
+        present.add(p.id);
+        continue;
       }
+      s.ids.add(p.id);
+      added = true;
     }
-    if (!added) break;
+    closeOver(entries, s.ids);
   }
   const existing = await existingTables(c, s.tables);
   const names = (ts: Array<{ schema: string; name: string }>) => ts.map((t) => `${t.schema}.${t.name}`);
@@ -311,7 +315,8 @@ async function pickTables(c: Client, toc: string, o: RestoreOpts, aside: string)
   }
   const creates = entries.filter((e: TocEntry) => s.ids.has(e.id) && ["TABLE", "SEQUENCE", "INDEX", "CONSTRAINT"].includes(e.desc));
   await keepTablesAside(c, existing, creates, aside);
-  const notes = s.notRestored.length ? [`not restored (they need objects outside the selected tables): ${s.notRestored.join(", ")}`] : [];
+  const left = notRestored(entries, s.ids);
+  const notes = left.length ? [`not restored (they need objects outside the selected tables): ${left.join(", ")}`] : [];
   if (existing.length) notes.push(`the existing ${names(existing).join(", ")} moved to schema ${aside}`);
   return { ids: s.ids, counted: s.tables, notes, keptAside: existing.length ? aside : undefined };
 }
