@@ -648,7 +648,7 @@ class Renderer {
       this.p(
         `With stock tools only (\`pg_restore --schema --table\` from the decrypted dump: the table's columns and rows, ` +
           `not its indexes, triggers or sequences; refused if the database already holds it; its row count checked ` +
-          `against the manifest with \`jq\`). Set SCHEMA, TABLE and the target, save it as a file and run it with \`bash FILE\` in an empty working directory:`,
+          `against the manifest's). Set SCHEMA, TABLE and the target, save it as a file and run it with \`bash FILE\` in an empty working directory:`,
       );
       this.code("bash", stockRestoreScript({ ...stockVarsFor(i, s, i.primary), target: stagingTarget(s), table: { schema: "public", name: "orders" } }));
     }

@@ -119,7 +119,11 @@ SELECT format('CREATE SCHEMA IF NOT EXISTS %I', :'s') \\gexec
 SQL
 ${STOCK_PG_ROLES}pg_restore $owner --exit-on-error -d "$TARGET_URL" --schema "$SCHEMA" --table "$TABLE" backup.dump
 # 4. The restored rows against the manifest's count (taken in the dump's snapshot).
-want=$(jq -r --arg t "$SCHEMA.$TABLE" '.postgres.tables[] | select(.table == $t) | .rows' manifest.json)
+want=$(psql -X -tA -v ON_ERROR_STOP=1 -v s="$SCHEMA" -v t="$TABLE" -d "$TARGET_URL" <<'SQL'
+\\set manifest \`cat manifest.json\`
+SELECT x->>'rows' FROM json_array_elements(:'manifest'::json->'postgres'->'tables') x WHERE x->>'table' = :'s' || '.' || :'t';
+SQL
+)
 got=$(psql -X -tA -v ON_ERROR_STOP=1 -v s="$SCHEMA" -v t="$TABLE" -d "$TARGET_URL" <<'SQL'
 SELECT format('SELECT count(*) FROM ONLY %I.%I', :'s', :'t') \\gexec
 SQL

@@ -185,5 +185,14 @@ describe("postgres scripts on a fresh cluster that lacks the app's roles", () =>
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds sales\.leads/);
     expect(await fresh.query("staging", "SELECT count(*)::int AS n FROM sales.leads")).toEqual([{ n: 1 }]);
+    // A restore that does not match the manifest's count fails, naming both counts.
+    const backupKey = /restoring (\S+)/.exec(r.stderr)![1]!;
+    const m = JSON.parse((await s3.get(BUCKET, `${backupKey}.manifest.json`)).toString());
+    for (const t of m.postgres.tables) if (t.table === "sales.leads") t.rows = 299;
+    await s3.put(BUCKET, `${backupKey}.manifest.json`, Buffer.from(JSON.stringify(m)));
+    await fresh.query("postgres", "CREATE DATABASE staging_mismatch");
+    const off = await runStock("postgres", "crm", target("staging_mismatch"), { table: { schema: "sales", name: "leads" } }, asSuper);
+    expect(off.code).not.toBe(0);
+    expect(off.stderr).toMatch(/sales\.leads: restored 300 rows, the manifest says 299/);
   });
 });
