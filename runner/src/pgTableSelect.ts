@@ -148,22 +148,31 @@ export function selectTables(entries: TocEntry[], tables: string[], schemas: str
   return { ids, tables: entries.filter((e) => e.desc === "TABLE" && ids.has(e.id)).map((e) => ({ schema: e.schema, name: e.name })) };
 }
 
-function relationIds(entries: TocEntry[]): Set<number> {
-  return new Set(entries.filter((e) => RELATIONS.has(e.desc)).map((e) => e.id));
+/**
+ * Whether `e` belongs to the selected tables through the selected entry `dep`: a table (a
+ * partition) or a sequence (an owned one) through a selected table; anything else through a
+ * selected relation or sequence. Never through a schema, type or function: every table in a
+ * restored schema, or using a restored sequence in its default, is not thereby selected.
+ */
+function belongsVia(e: TocEntry, dep: TocEntry | undefined): boolean {
+  if (!dep) return false;
+  if (e.desc === "TABLE" || e.desc === "SEQUENCE") return dep.desc === "TABLE";
+  return RELATIONS.has(dep.desc) || dep.desc === "SEQUENCE";
 }
 
 /**
- * Adds to `ids`, until nothing changes, every dependent entry that depends on a selected one and
- * on no relation outside the selection (a partition's index joins once the parent's has; a
- * sequence's value once the sequence has).
+ * Adds to `ids`, until nothing changes, every dependent entry that belongs to a selected one
+ * (see belongsVia) and depends on no relation outside the selection (a partition's index joins
+ * once the parent's has; a sequence's value once the sequence has).
  */
 export function closeOver(entries: TocEntry[], ids: Set<number>): void {
-  const relations = relationIds(entries);
+  const byId = new Map(entries.map((e) => [e.id, e]));
   for (let changed = true; changed; ) {
     changed = false;
     for (const e of entries) {
       if (ids.has(e.id) || !DEPENDENTS.has(e.desc)) continue;
-      if (e.deps.some((d) => ids.has(d)) && e.deps.every((d) => ids.has(d) || !relations.has(d))) {
+      const belongs = e.deps.some((d) => ids.has(d) && belongsVia(e, byId.get(d)));
+      if (belongs && e.deps.every((d) => ids.has(d) || !RELATIONS.has(byId.get(d)?.desc ?? ""))) {
         ids.add(e.id);
         changed = true;
       }
@@ -171,11 +180,11 @@ export function closeOver(entries: TocEntry[], ids: Set<number>): void {
   }
 }
 
-/** Entries that depend on a selected one but cannot come along (they need a relation outside the selection), described. */
+/** Entries that belong to a selected one but cannot come along (they need a relation outside the selection), described. */
 export function notRestored(entries: TocEntry[], ids: Set<number>): string[] {
   const byId = new Map(entries.map((e) => [e.id, e]));
   return entries
-    .filter((e) => !ids.has(e.id) && e.deps.some((d) => ids.has(d) && !SETTINGS.has(byId.get(d)!.desc)) && (RELATIONS.has(e.desc) || DEPENDENTS.has(e.desc)))
+    .filter((e) => !ids.has(e.id) && (RELATIONS.has(e.desc) || DEPENDENTS.has(e.desc)) && e.deps.some((d) => ids.has(d) && belongsVia(e, byId.get(d))))
     .map(describeEntry);
 }
 

@@ -97,6 +97,13 @@ test("with --schema: the identity sequence, trigger, comment and grant come alon
   expect(names(s.ids)).toEqual(expect.arrayContaining(["SEQUENCE sales.orders_id_seq", "SEQUENCE SET sales.orders_id_seq", "TRIGGER sales.orders t1", "COMMENT sales.TABLE orders", "ACL sales.TABLE orders", "CONSTRAINT sales.orders orders_pkey"]));
   expect(notRestored(entries, s.ids)).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey"]);
   expect(prerequisites(entries, s.ids).map((e) => e.id)).toEqual([6, 222, 845]);
+  // The target lacks them: they come along, and nothing else in schema sales does for it.
+  const withOther = parseToc(TOC + "250; 1259 16600 TABLE sales notes postgres\n;\tdepends on: 6\n251; 0 16600 TABLE DATA sales notes postgres\n;\tdepends on: 250\n");
+  const t = selectTables(withOther, ["orders"], ["sales"]);
+  for (const p of prerequisites(withOther, t.ids)) t.ids.add(p.id);
+  closeOver(withOther, t.ids);
+  expect(t.ids.has(250)).toBe(false);
+  expect(notRestored(withOther, t.ids)).toEqual(["FK CONSTRAINT sales.orders orders_c_fkey"]);
   // Both tables: the foreign key between them comes along too.
   const both = selectTables(entries, ["orders", "customers"], []);
   expect(names(both.ids)).toContain("FK CONSTRAINT sales.orders orders_c_fkey");
