@@ -158,6 +158,17 @@ export function restoreSpecFor(s: Pick<RunbookSource, "name" | "kind">, b: Runbo
   return { name: s.name, identity: RUNBOOK_VARIABLES.identity, ...target, ...destinationSpec(b, prefix) };
 }
 
+/** Where one table of a Postgres source is restored: a staging database beside the default target. */
+export function stagingTarget(s: RunbookSource): string {
+  const t = defaultTarget(s);
+  return t.replace(/\/([^/?]*)(\?.*)?$/, (_m, db: string, q?: string) => `/${db.replace(/_restored$/, "")}_staging${q ?? ""}`);
+}
+
+/** Where one file of a volume/directory source is restored: a new directory, never the live one. */
+export function oneFileTarget(s: RunbookSource): string {
+  return `/srv/restore/${s.name}-files`;
+}
+
 /** The default restore target of a source (a fresh place, never the live one). */
 export function defaultTarget(s: RunbookSource): string {
   if (s.kind === "postgres") {
@@ -222,6 +233,7 @@ class Renderer {
     this.restoreWithRunner();
     this.pointInTime();
     this.restoreWithStockTools();
+    this.oneTableOneFile();
     this.verify();
     this.failover();
     this.scenarios();
@@ -448,10 +460,17 @@ class Renderer {
     this.p(
       `\`restore\` takes the newest backup (\`--at 2026-01-31T23:00:00Z\` for the newest at or before a time, ` +
         `\`--key KEY\` for an exact one). It checks the identity against the backup's recipients, downloads and ` +
-        `checks the sha256 against the manifest before touching the target, refuses a non-empty target (without ` +
-        `\`--force\`), and for Postgres creates the roles the backup recorded that the server lacks (each LOGIN role it ` +
-        `creates needs a password set), runs \`pg_restore --clean --if-exists\` and compares every table's ` +
-        `row count with the manifest (any difference fails the restore, naming each table). Always restore into a NEW place, check it, then switch over.`,
+        `checks the sha256 against the manifest before touching the target, and for Postgres creates the roles the ` +
+        `backup recorded that the server lacks (each LOGIN role it creates needs a password set), runs \`pg_restore\` ` +
+        `into the empty database and compares every table's row count with the manifest (any difference fails the ` +
+        `restore, naming each table). Always restore into a NEW place, check it, then switch over.`,
+      `What a restore does to an existing target: it never deletes or merges into it. A non-empty target is refused ` +
+        `unless you add \`--force\`, and then what it held is kept aside under a name the restore prints (\`keptAside\` ` +
+        `in \`--json\`): a database is renamed to \`DB_before_restore_TIME\` and the backup restored into a new, empty ` +
+        `\`DB\` (this needs the database's owner with CREATEDB and no other session connected; otherwise the restore ` +
+        `refuses before changing anything); a directory's contents move to \`DIR.before-restore-TIME\` (to ` +
+        `\`DIR/.before-restore-TIME\` on a mount point); a Redis/SQLite file is kept as \`FILE.before-restore-TIME\`. ` +
+        `Delete the kept copy once the restored data checks out.`,
     );
     for (const s of i.sources) {
       this.p(`### \`${s.name}\`: ${SHORT_LABEL[s.kind]}, RPO ${s.rpo}, RTO ${s.rto}`);
@@ -601,6 +620,52 @@ class Renderer {
       `After a Postgres restore, compare row counts with the manifest (\`jq '.postgres.tables' manifest.json\`), ` +
         `e.g. \`psql "$TARGET_URL" -c 'SELECT count(*) FROM ONLY public.orders'\`.`,
     );
+  }
+
+  /** "Get back one table / one file": runner and stock-tools commands per Postgres and volume/directory source. */
+  private oneTableOneFile(): void {
+    const i = this.i;
+    const pg = i.sources.filter((s) => s.kind === "postgres" && !s.pitr);
+    const files = i.sources.filter((s) => s.kind === "volume" || s.kind === "directory");
+    if (!pg.length && !files.length) return;
+    this.p(`## Get back one table / one file`);
+    this.p(
+      `Most incidents are one table or one file, not the whole database. Restore it into a separate place and copy ` +
+        `back what you need; never restore over the live data. \`restore --table\` (repeatable, with \`--schema\`) ` +
+        `brings a table back whole (its indexes, constraints, triggers, owned sequences and their values, grants; ` +
+        `the schemas, types and functions it needs when the target lacks them) into any database, e.g. a staging ` +
+        `one, and checks its row count against the manifest; a foreign key or view that needs a table you did not ` +
+        `select is listed as not restored. A table of the same name in the target is refused; with \`--force\` it is ` +
+        `moved, with its indexes and sequences, into the schema \`lifeboat_before_restore_TIME\` (printed), never dropped. ` +
+        `\`restore --path\` (repeatable; a path inside the archive, shell wildcards, a directory with everything under ` +
+        `it) extracts only those files into an empty or new directory.`,
+    );
+    for (const s of pg) {
+      this.p(`### One table of \`${s.name}\``);
+      this.code("bash", [
+        this.useRestorer(s.name),
+        `export SCHEMA=public TABLE=orders   # the table to get back`,
+        `export TARGET_URL=${shellQuote(stagingTarget(s))}   # any database that does not hold it, e.g. a staging one`,
+        `createdb --maintenance-db=${shellQuote(adminUrl(stagingTarget(s)))} ${shellQuote(dbName(stagingTarget(s)))}   # skip if it exists`,
+        this.cmd(restoreArgs({ ...restoreSpecFor(s, i.primary, i.prefix), tables: ["$TABLE"], schemas: ["$SCHEMA"] })),
+      ].join("\n"));
+      this.p(
+        `With stock tools only (\`pg_restore --schema --table\` from the decrypted dump: the table's columns and rows, ` +
+          `not its indexes, triggers or sequences; refused if the database already holds it; its row count checked ` +
+          `against the manifest's). Set SCHEMA, TABLE and the target, save it as a file and run it with \`bash FILE\` in an empty working directory:`,
+      );
+      this.code("bash", stockRestoreScript({ ...stockVarsFor(i, s, i.primary), target: stagingTarget(s), table: { schema: "public", name: "orders" } }));
+    }
+    for (const s of files) {
+      this.p(`### One file of \`${s.name}\``);
+      this.code("bash", [
+        this.useRestorer(s.name),
+        `export TARGET_DIR=${shellQuote(oneFileTarget(s))}   # an empty or new directory`,
+        this.cmd(restoreArgs({ ...restoreSpecFor(s, i.primary, i.prefix), paths: ["path/inside/the/archive"] })),
+      ].join("\n"));
+      this.p(`With stock tools only (\`tar -x\` of that member; a file already in the directory is not overwritten). Set MEMBER, save it as a file and run it with \`bash FILE\`:`);
+      this.code("bash", stockRestoreScript({ ...stockVarsFor(i, s, i.primary), target: oneFileTarget(s), member: "path/inside/the/archive" }));
+    }
   }
 
   /** The stock-tools script of a source against a bucket: exactly {@link stockRestoreScript}. */

@@ -41,6 +41,31 @@ actual=$(sha256sum backup.age | cut -d' ' -f1)
 test "$expected" = "$actual" || { echo "sha256 mismatch: $actual, manifest says $expected" >&2; exit 1; }
 `;
 
+/**
+ * Roles are cluster-wide and not in the dump: on a new server the dump's owners and grants name
+ * roles it lacks. The manifest records them (never a password): psql creates the missing ones
+ * and their memberships, as the runner does. Reads TARGET_URL and manifest.json.
+ */
+const STOCK_PG_ROLES = `# Create the roles the manifest records that the server lacks (without passwords: set one
+# for each LOGIN role with ALTER ROLE ... PASSWORD), and their memberships. Needs CREATEROLE.
+psql -X -q -v ON_ERROR_STOP=1 -d "$TARGET_URL" <<'SQL'
+\\set manifest \`cat manifest.json\`
+SELECT format('CREATE ROLE %I WITH %s %s %s %s %s %s %s CONNECTION LIMIT %s', r->>'name',
+  CASE WHEN (r->>'login')::bool THEN 'LOGIN' ELSE 'NOLOGIN' END, CASE WHEN (r->>'superuser')::bool THEN 'SUPERUSER' ELSE 'NOSUPERUSER' END,
+  CASE WHEN (r->>'createdb')::bool THEN 'CREATEDB' ELSE 'NOCREATEDB' END, CASE WHEN (r->>'createrole')::bool THEN 'CREATEROLE' ELSE 'NOCREATEROLE' END,
+  CASE WHEN (r->>'inherit')::bool THEN 'INHERIT' ELSE 'NOINHERIT' END, CASE WHEN (r->>'replication')::bool THEN 'REPLICATION' ELSE 'NOREPLICATION' END,
+  CASE WHEN (r->>'bypassrls')::bool THEN 'BYPASSRLS' ELSE 'NOBYPASSRLS' END, r->>'connectionLimit')
+FROM json_array_elements(coalesce(:'manifest'::json->'postgres'->'roles', '[]')) r
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r->>'name') \\gexec
+SELECT format('GRANT %I TO %I%s', m->>'role', r->>'name', CASE WHEN (m->>'admin')::bool THEN ' WITH ADMIN OPTION' ELSE '' END)
+FROM json_array_elements(coalesce(:'manifest'::json->'postgres'->'roles', '[]')) r, json_array_elements(r->'memberOf') m
+WHERE NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = to_regrole(quote_ident(r->>'name')) AND a.roleid = to_regrole(quote_ident(m->>'role'))) \\gexec
+SQL
+# Only a superuser can give objects to other roles: anyone else restores them as their own.
+owner=--no-owner
+test "$(psql -X -tA -d "$TARGET_URL" -c 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')" = t && owner=
+`;
+
 /** Step 3 for volumes and directories. */
 const STOCK_UNPACK = `# 3. Decrypt, decompress and unpack into an empty or new directory (created with its parents),
 #    with owners, modes, sparse files, xattrs and ACLs as archived.
@@ -51,11 +76,14 @@ age -d -i "$IDENTITY" backup.age | zstd -d | tar -x -C "$TARGET_DIR" --numeric-o
 
 /** Step 3 per kind: decrypt (age), decompress (zstd) and put the data in place. */
 export const STOCK_DECODE: Record<SourceKind, string> = {
-  postgres: `# 3. Decrypt and decompress, then restore into an empty database. One job: with -j, a trigger
-#    on a partitioned table can be created mid-load and fire for restored rows. The password
-#    goes in PGPASSWORD (or ~/.pgpass), not in TARGET_URL, where any local user could read it.
+  postgres: `# 3. Decrypt and decompress, then restore into an EMPTY database (refused otherwise: restore
+#    into a new one, nothing is dropped). One job: with -j, a trigger on a partitioned table can
+#    be created mid-load and fire for restored rows. The password goes in PGPASSWORD (or
+#    ~/.pgpass), not in TARGET_URL, where any local user could read it.
+test "$(psql -X -tA -d "$TARGET_URL" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'")" = 0 \\
+  || { echo "$TARGET_URL is not empty: restore into a new, empty database" >&2; exit 1; }
 age -d -i "$IDENTITY" backup.age | zstd -d -o backup.dump
-pg_restore --clean --if-exists --no-owner -d "$TARGET_URL" backup.dump
+${STOCK_PG_ROLES}pg_restore $owner --exit-on-error -d "$TARGET_URL" backup.dump
 `,
   volume: STOCK_UNPACK,
   directory: STOCK_UNPACK,
@@ -69,6 +97,52 @@ age -d -i "$IDENTITY" backup.age | zstd -d -o "$TARGET_FILE"
 sqlite3 "$TARGET_FILE" 'PRAGMA integrity_check'
 `,
 };
+
+/**
+ * Step 3 of getting back one table: `pg_restore --schema --table` from the decoded dump into a
+ * database that does not hold the table (a staging one), then its row count against the
+ * manifest's. Reads SCHEMA and TABLE besides TARGET_URL.
+ */
+export const STOCK_ONE_TABLE = `# 3. Decrypt and decompress, then restore one table's definition and rows into a database that
+#    does not hold it (e.g. a staging one; refused otherwise, nothing is dropped or overwritten).
+#    pg_restore -t brings no indexes, constraints, triggers, defaults or owned sequences: enough
+#    to read or copy rows back (the runner's restore --table brings the table whole). A column
+#    of a type the dump defines (an enum) needs that type first.
+age -d -i "$IDENTITY" backup.age | zstd -d -o backup.dump
+held=$(psql -X -tA -v ON_ERROR_STOP=1 -v s="$SCHEMA" -v t="$TABLE" -d "$TARGET_URL" <<'SQL'
+SELECT to_regclass(format('%I.%I', :'s', :'t')) IS NOT NULL;
+SQL
+)
+test "$held" = f || { echo "$TARGET_URL already holds $SCHEMA.$TABLE: restore into another database, or move it aside first (ALTER TABLE ... SET SCHEMA ...)" >&2; exit 1; }
+psql -X -q -v ON_ERROR_STOP=1 -v s="$SCHEMA" -d "$TARGET_URL" <<'SQL'
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I', :'s') \\gexec
+SQL
+${STOCK_PG_ROLES}pg_restore $owner --exit-on-error -d "$TARGET_URL" --schema "$SCHEMA" --table "$TABLE" backup.dump
+# 4. The restored rows against the manifest's count (taken in the dump's snapshot).
+want=$(psql -X -tA -v ON_ERROR_STOP=1 -v s="$SCHEMA" -v t="$TABLE" -d "$TARGET_URL" <<'SQL'
+\\set manifest \`cat manifest.json\`
+SELECT x->>'rows' FROM json_array_elements(:'manifest'::json->'postgres'->'tables') x WHERE x->>'table' = :'s' || '.' || :'t';
+SQL
+)
+got=$(psql -X -tA -v ON_ERROR_STOP=1 -v s="$SCHEMA" -v t="$TABLE" -d "$TARGET_URL" <<'SQL'
+SELECT format('SELECT count(*) FROM ONLY %I.%I', :'s', :'t') \\gexec
+SQL
+)
+test -z "$want" || test "$want" = "$got" || { echo "$SCHEMA.$TABLE: restored $got rows, the manifest says $want" >&2; exit 1; }
+echo "restored $SCHEMA.$TABLE: $got rows" >&2
+`;
+
+/**
+ * Step 3 of getting back one file (or a glob, or a directory) of a volume/directory archive.
+ * Reads MEMBER (relative to the archive root) besides TARGET_DIR.
+ */
+export const STOCK_ONE_FILE = `# 3. Decrypt, decompress and unpack only MEMBER (a path inside the archive, shell wildcards
+#    allowed; a directory brings everything under it) into TARGET_DIR, created with its parents.
+#    A file already there is not overwritten: tar stops with "Cannot open: File exists".
+mkdir -p "$TARGET_DIR"
+age -d -i "$IDENTITY" backup.age | zstd -d \\
+  | tar -x -C "$TARGET_DIR" --keep-old-files --numeric-owner --xattrs --xattrs-include='*' --acls --wildcards "./\${MEMBER#/}"
+`;
 
 /** The Postgres stock restore: docs/runbook.md's `stock-restore` block, verbatim. */
 export const STOCK_RESTORE_SCRIPT = stockScriptBody("postgres");
@@ -101,13 +175,20 @@ export interface StockRestoreVars {
   identity: string;
   /** Where to restore: a postgres URL (an empty database), a directory, or a file, per kind. */
   target: string;
+  /** Postgres: only this table (a database that lacks it, e.g. a staging one). */
+  table?: { schema: string; name: string };
+  /** Volume/directory: only this member (path inside the archive, wildcards allowed). */
+  member?: string;
 }
 
 /**
  * A complete bash script restoring one backup with stock tools: the variables, shell-quoted,
- * then {@link stockScriptBody}. Save it to a file and run `bash FILE`.
+ * then {@link stockScriptBody} (with `table` or `member`: {@link STOCK_ONE_TABLE} or
+ * {@link STOCK_ONE_FILE} as step 3). Save it to a file and run `bash FILE`.
  */
 export function stockRestoreScript(v: StockRestoreVars): string {
+  if (v.table && v.kind !== "postgres") throw new Error(`stockRestoreScript: table is for postgres, not ${v.kind}`);
+  if (v.member && v.kind !== "volume" && v.kind !== "directory") throw new Error(`stockRestoreScript: member is for volumes and directories, not ${v.kind}`);
   const lines = [
     "#!/usr/bin/env bash",
     "set -euo pipefail",
@@ -119,6 +200,9 @@ export function stockRestoreScript(v: StockRestoreVars): string {
     `KEY=${shellValue(v.key ?? "")}`,
     `IDENTITY=${shellValue(v.identity)}`,
     `${stockTargetVariable(v.kind)}=${shellValue(v.target)}`,
+    ...(v.table ? [`SCHEMA=${shellValue(v.table.schema)}`, `TABLE=${shellValue(v.table.name)}`] : []),
+    ...(v.member ? [`MEMBER=${shellValue(v.member)}`] : []),
   ];
-  return `${lines.join("\n")}\n\n${stockScriptBody(v.kind)}`;
+  const step3 = v.table ? STOCK_ONE_TABLE : v.member ? STOCK_ONE_FILE : STOCK_DECODE[v.kind];
+  return `${lines.join("\n")}\n\n${STOCK_FETCH}\n${step3}`;
 }

@@ -111,11 +111,13 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
   commonOptions(
     runOptions(destOptions(
-      selectOptions(program.command("restore").description("restore a backup into an empty database or directory"))
+      selectOptions(program.command("restore").description("restore a backup into an empty or new database, directory or file; with --force into a non-empty one, whose contents are kept aside under a printed name (never deleted, never merged into); --table/--path restore one table or file"))
         .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
-        .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted")
+        .option("--force", "restore into a non-empty target, keeping what it holds aside (printed), never deleting or merging: a database is renamed to DB_before_restore_TIME and the backup restored into a new, empty DB (needs its owner with CREATEDB and no other session on it, else refused); with --table, existing tables of a restored name are moved with their indexes and sequences to schema lifeboat_before_restore_TIME; a directory's contents are moved to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point); a file is kept as FILE.before-restore-TIME")
+        .option("--table <name>", "postgres: restore only this table (repeatable), with its indexes, constraints, triggers, owned sequences and grants, into any database (e.g. a staging one); a same-named table there is refused unless --force; row counts are checked", (v: string, prev: string[] = []) => [...prev, v])
+        .option("--schema <name>", "postgres: with --table, only tables in this schema (repeatable); alone, every table in it", (v: string, prev: string[] = []) => [...prev, v])
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
         .option("--jobs <n>", "pg_restore parallel jobs", "2"),

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import {
-  RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_RESTORE_SCRIPT, stockRestoreScript,
+  RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_ONE_FILE, STOCK_ONE_TABLE, STOCK_RESTORE_SCRIPT, stockRestoreScript,
 } from "../../components/runbook";
 import { maxAgeFor } from "../../components/schedule/cron";
 import { validateStackConfig } from "../../components/config/validate";
@@ -89,6 +89,26 @@ describe("renderRunbook for a prod-like environment (R2 primary, S3 replica, pos
     expect(s).toContain("export TARGET_URL=postgres://app@dr-db.internal:5432/app");
     expect(s).toContain("export TARGET_DIR=/srv/dr/n8n/n8n-data ");
     expect(md).not.toContain("hunter2");
+  });
+
+  test("'Get back one table / one file': runner commands from restoreArgs with --table/--schema and --path, stock scripts equal to the ones the stock-tools e2e test runs", () => {
+    const s = section(md, "## Get back one table / one file");
+    expect(runnerLines(s)).toEqual([
+      RUN + shellJoin(restoreArgs({ name: "app-db", identity: "$IDENTITY", targetUrl: "$TARGET_URL", tables: ["$TABLE"], schemas: ["$SCHEMA"], ...dest })),
+      RUN + shellJoin(restoreArgs({ name: "n8n-data", identity: "$IDENTITY", targetDir: "$TARGET_DIR", paths: ["path/inside/the/archive"], ...dest })),
+    ]);
+    expect(s).toContain("export TARGET_URL=postgres://app@dr-db.internal:5432/app_staging ");
+    const stock = blocks(s).filter((b) => b.startsWith("#!/usr/bin/env bash"));
+    const vars = { endpoint: R2_ENDPOINT, region: "auto", bucket: "lifeboat-prod-backups", prefix: "backups", key: "", identity: "$HOME/.lifeboat/prod-age-identity.txt" };
+    expect(stock).toEqual([
+      stockRestoreScript({ ...vars, kind: "postgres", source: "app-db", target: "postgres://app@dr-db.internal:5432/app_staging", table: { schema: "public", name: "orders" } }),
+      stockRestoreScript({ ...vars, kind: "volume", source: "n8n-data", target: "/srv/restore/n8n-data-files", member: "path/inside/the/archive" }),
+    ]);
+    expect(stock[0]).toMatch(/pg_restore \$owner --exit-on-error -d "\$TARGET_URL" --schema "\$SCHEMA" --table "\$TABLE" backup\.dump/);
+    expect(stock[1]).toMatch(/tar -x -C "\$TARGET_DIR" --keep-old-files .* --wildcards "\.\/\$\{MEMBER#\/\}"/);
+    // What --force does to an existing target is said where the restore commands are.
+    expect(section(md, "## Restore with the runner")).toMatch(/renamed to `DB_before_restore_TIME`.*never deletes or merges|never deletes or merges.*renamed to `DB_before_restore_TIME`/s);
+    expect(md).not.toMatch(/--clean/);
   });
 
   test("list, status and verify commands come from the runner's builders, per source", () => {
@@ -189,6 +209,8 @@ describe("docs/runbook.md", () => {
   test("its other-kinds blocks are the shared step 3 of each kind", () => {
     const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
     for (const kind of ["volume", "redis", "sqlite"] as const) expect(doc).toContain(STOCK_DECODE[kind]);
+    expect(doc).toContain(STOCK_ONE_TABLE);
+    expect(doc).toContain(STOCK_ONE_FILE);
   });
 });
 

@@ -29,6 +29,9 @@ describe("argv builders (shared with the Pulumi components)", () => {
     expect(restoreArgs({ name: "db", at: "2026-01-01T00:00:00Z", targetDir: "/r", force: true })).toEqual([
       "restore", "--name", "db", "--at", "2026-01-01T00:00:00Z", "--target-dir", "/r", "--force",
     ]);
+    expect(restoreArgs({ name: "db", targetUrl: "$T", tables: ["orders", "leads"], schemas: ["crm"] })).toEqual([
+      "restore", "--name", "db", "--target-url", "$T", "--table", "orders", "--table", "leads", "--schema", "crm",
+    ]);
     expect(statusArgs({ local: true, maxAge: "26h" })).toEqual(["status", "--max-age", "26h", "--local"]);
     expect(scheduleArgs("0 3 * * *", ["status"], { runAtStart: true })).toEqual(["schedule", "--cron", "0 3 * * *", "--run-at-start", "--", "status"]);
   });

@@ -185,6 +185,35 @@ describe("restore --path: selected members only", () => {
   });
 });
 
+describe("restore --path from a volume archive", () => {
+  test("one file of a volume comes back alone into a new directory; into a non-empty one only with --force, which keeps what was there aside", async () => {
+    const src = join(work, "vol-src");
+    simpleTree(src, "vol");
+    mkdirSync(join(src, "sessions"), { recursive: true });
+    writeFileSync(join(src, "sessions/wa-1.json"), '{"session":1}\n');
+    const r0 = await runner(backupArgs({ source: "volume", name: "vol-files", path: src, recipients: [key.recipient], noUpload: true, localDir: local, stateFile: join(work, "state.json"), workDir: work, json: true }), {});
+    expect(describeRun(r0)).toMatch(/^exit 0/);
+    const one = (target: string, force = false) =>
+      runner(restoreArgs({ name: "vol-files", localDir: local, identity: key.file, targetDir: target, workDir: work, json: true, paths: ["sessions/wa-1.json"], force }), {});
+    const fresh = join(work, "vol-one");
+    const r = await one(fresh);
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    expect(JSON.parse(r.stdout)).toEqual(expect.objectContaining({ kind: "volume", restoredFiles: 1 }));
+    expect(readdirSync(fresh)).toEqual(["sessions"]);
+    expect(readFileSync(join(fresh, "sessions/wa-1.json"), "utf8")).toBe('{"session":1}\n');
+    // The same directory again, now holding an edit: refused, then with --force kept aside.
+    writeFileSync(join(fresh, "sessions/wa-1.json"), "edited\n");
+    const refused = await one(fresh);
+    expect(refused.code).toBe(2);
+    expect(readFileSync(join(fresh, "sessions/wa-1.json"), "utf8")).toBe("edited\n");
+    const forced = await one(fresh, true);
+    expect(describeRun(forced)).toMatch(/^exit 0/);
+    const aside = JSON.parse(forced.stdout).keptAside as string;
+    expect(readFileSync(join(aside, "sessions/wa-1.json"), "utf8")).toBe("edited\n");
+    expect(readFileSync(join(fresh, "sessions/wa-1.json"), "utf8")).toBe('{"session":1}\n');
+  });
+});
+
 describe("what a directory restore brings back", () => {
   test("the root's owner and mode, sparse files as sparse, and extended attributes", async () => {
     const src = join(work, "attrs-src");

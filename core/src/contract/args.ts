@@ -110,6 +110,10 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, Selec
   allowSpecial?: boolean;
   /** Archives: restore only the members matching these globs (`--path`, repeatable). */
   paths?: string[];
+  /** Postgres: restore only these tables (`--table`, repeatable) ... */
+  tables?: string[];
+  /** ... in these schemas (`--schema`, repeatable; alone: every table in them). */
+  schemas?: string[];
   jobs?: number;
 }
 
@@ -232,6 +236,8 @@ export function restoreArgs(s: RestoreSpec): string[] {
   push(a, "--target-file", s.targetFile);
   push(a, "--force", s.force);
   for (const p of s.paths ?? []) push(a, "--path", p);
+  for (const t of s.tables ?? []) push(a, "--table", t);
+  for (const n of s.schemas ?? []) push(a, "--schema", n);
   push(a, "--allow-special", s.allowSpecial);
   push(a, "--jobs", s.jobs);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];

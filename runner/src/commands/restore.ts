@@ -11,6 +11,9 @@ import { pgClient, pgEnv, pgTarget, countRowsOn, PgTarget } from "../sources/pos
 import { Client } from "pg";
 import { scrub } from "../redact";
 import { splitTriggers } from "../pgtoc";
+import { closeOver, notRestored, parseToc, prerequisites, selectTables, useList, TocEntry } from "../pgTableSelect";
+import { checkDatabaseAside, existingTables, keepDatabaseAside, keepTablesAside, keptAsideDatabaseName, keptAsideSchemaName, prerequisiteCheck } from "../pgKeepAside";
+import { quoteIdent } from "../sources/postgres";
 import { prepareRoles } from "../pgroles";
 import { Progress, formatBytes } from "../progress";
 import { ENV } from "lifeboat-core";
@@ -28,6 +31,10 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   force?: boolean;
   allowSpecial?: boolean;
   path?: string[];
+  /** Postgres: restore only these tables (`--table`, repeatable) ... */
+  table?: string[];
+  /** ... in these schemas (`--schema`, repeatable; alone: every table in them). */
+  schema?: string[];
   jobs: string;
 }
 
@@ -126,6 +133,8 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     let detail: Record<string, unknown> = {};
     if (m.kind === "pg-basebackup") {
       throw new UsageError(`${key} is a base backup: restore it (with its WAL) with --target-dir DIR [--at TIME]`);
+    } else if ((o.table?.length || o.schema?.length) && m.kind !== "postgres") {
+      throw new UsageError(`--table and --schema select tables of a postgres backup; ${key} is a ${m.kind} backup`);
     } else if (m.kind === "postgres") {
       if (!o.targetUrl) throw new UsageError(`${key} is a postgres backup: restore it with --target-url postgres://...`);
       detail = await restorePostgres(o, store, sel, jobs, progress);
@@ -161,10 +170,19 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
 async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStore>, sel: Awaited<ReturnType<typeof selectBackup>>, jobs: number, progress: Progress) {
   const target = pgTarget(o.targetUrl, "--target-url");
   requireTools([{ cmd: "pg_restore", why: "restores the postgres dump" }]);
-  const holds = o.force ? "" : await targetContents(target);
-  if (holds) {
-    throw new UsageError(`--target-url ${target.display} is not empty (it holds ${holds}); restore into an empty database or add --force (objects in the dump are dropped and recreated)`);
+  const selective = !!(o.table?.length || o.schema?.length);
+  const now = new Date();
+  // A whole-database restore goes into an empty database; --force keeps a non-empty one aside
+  // (renamed), checked here before a byte is downloaded. A --table restore goes into any
+  // database: same-named tables are dealt with once the dump's TOC says which tables come.
+  const holds = selective ? "" : await targetContents(target);
+  const dbAside = holds ? keptAsideDatabaseName(target.params.dbname!, now) : undefined;
+  if (holds && !o.force) {
+    throw new UsageError(
+      `--target-url ${target.display} is not empty (it holds ${holds}); restore into an empty database, or add --force (the database is then renamed to ${dbAside} and the backup restored into a new, empty ${target.params.dbname}; nothing is dropped)`,
+    );
   }
+  if (dbAside) await checkDatabaseAside(target, dbAside);
   // pg_restore -j needs a seekable file: the dump is decoded to the work directory, and the
   // target is touched only after the whole object decrypted and matched its manifest's sha256.
   // So the work directory must hold the whole decoded dump: checked before downloading a byte.
@@ -193,52 +211,126 @@ async function restorePostgres(o: RestoreOpts, store: ReturnType<typeof makeStor
       }
       throw e;
     });
-    // Roles are cluster-wide and not in the dump: create the recorded ones the target lacks.
-    const rc = pgClient(target);
-    rc.on("error", () => undefined);
-    let roles;
+    // The dump is complete and checked: only now is the target touched.
+    if (dbAside) await keepDatabaseAside(target, dbAside);
+    let picked: Awaited<ReturnType<typeof pickTables>> | undefined;
     try {
-      await rc.connect();
-      roles = await prepareRoles(rc, sel.manifest.postgres?.roles ?? []);
-    } finally {
-      await rc.end().catch(() => undefined);
-    }
-    const pgRestore = (args: string[]) =>
-      run("pg_restore", "pg_restore", [...(roles.restoreOwners ? [] : ["--no-owner"]), `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
-        env: pgEnv(target),
-        scrubber: (s) => scrub(s, [target.password]),
-      });
-    // Triggers in a second pass, once every row is in (see pgtoc.ts).
-    const lists = splitTriggers(await run("pg_restore", "pg_restore", ["--list", dumpFile]));
-    await fsp.writeFile(join(dir, "main.list"), lists.main);
-    await fsp.writeFile(join(dir, "triggers.list"), lists.triggers);
-    await pgRestore(["--clean", "--if-exists", `--use-list=${join(dir, "main.list")}`]);
-    if (lists.hasTriggers) await pgRestore([`--use-list=${join(dir, "triggers.list")}`]);
-    // Compare with the row counts taken in the dump's snapshot, over --jobs connections.
-    const clients: Client[] = [];
-    let counts;
-    try {
-      for (let i = 0; i < jobs; i++) {
-        const c = pgClient(target);
-        c.on("error", () => undefined);
-        clients.push(c);
+      const toc = await run("pg_restore", "pg_restore", ["--list", "--verbose", dumpFile]);
+      // Roles are cluster-wide and not in the dump: create the recorded ones the target lacks.
+      const rc = pgClient(target);
+      rc.on("error", () => undefined);
+      let roles;
+      try {
+        await rc.connect();
+        if (selective) picked = await pickTables(rc, toc, o, keptAsideSchemaName(now));
+        roles = await prepareRoles(rc, sel.manifest.postgres?.roles ?? []);
+      } finally {
+        await rc.end().catch(() => undefined);
       }
-      await Promise.all(clients.map((c) => c.connect()));
-      counts = await countRowsOn(clients);
-    } finally {
-      for (const c of clients) await c.end().catch(() => undefined);
+      const pgRestore = (args: string[]) =>
+        run("pg_restore", "pg_restore", [...(roles.restoreOwners ? [] : ["--no-owner"]), `--jobs=${jobs}`, "--no-password", `--dbname=${target.url}`, ...args, dumpFile], {
+          env: pgEnv(target),
+          scrubber: (s) => scrub(s, [target.password]),
+        });
+      // Triggers in a second pass, once every row is in (see pgtoc.ts). The target is empty or
+      // new (or, for --table, holds none of the restored names): nothing to clean.
+      const lists = splitTriggers(picked ? useList(toc, picked.ids) : toc);
+      await fsp.writeFile(join(dir, "main.list"), lists.main);
+      await fsp.writeFile(join(dir, "triggers.list"), lists.triggers);
+      await pgRestore([`--use-list=${join(dir, "main.list")}`]);
+      if (lists.hasTriggers) await pgRestore([`--use-list=${join(dir, "triggers.list")}`]);
+      // Compare with the row counts taken in the dump's snapshot, over --jobs connections.
+      const clients: Client[] = [];
+      let counts;
+      try {
+        for (let i = 0; i < jobs; i++) {
+          const c = pgClient(target);
+          c.on("error", () => undefined);
+          clients.push(c);
+        }
+        await Promise.all(clients.map((c) => c.connect()));
+        counts = picked ? await countTables(clients[0]!, picked.counted) : await countRowsOn(clients);
+      } finally {
+        for (const c of clients) await c.end().catch(() => undefined);
+      }
+      // A restore that does not hold what the backup recorded is a failed restore, not a warning.
+      const recorded = sel.manifest.postgres?.tables ?? [];
+      const mismatches = compareCounts(picked ? recorded.filter((t) => picked!.counted.some((c) => `${c.schema}.${c.name}` === t.table)) : recorded, counts);
+      if (mismatches.length) {
+        throw new RunError(
+          `restored ${target.display} does not match ${sel.entry.key}: ${mismatches.length} table(s) differ from the manifest's row counts:\n  ${mismatches.join("\n  ")}`,
+        );
+      }
+      const notes = [...roles.notes, ...(picked?.notes ?? [])];
+      const keptAside = dbAside ?? picked?.keptAside;
+      return {
+        tables: counts.length,
+        rows: counts.reduce((a, t) => a + t.rows, 0),
+        ...(picked ? { restoredTables: counts } : {}),
+        rowCountMismatches: mismatches,
+        rolesCreated: roles.created,
+        notes,
+        ...(keptAside ? { keptAside } : {}),
+      };
+    } catch (e) {
+      const aside = dbAside ? `the previous database is kept as ${dbAside}` : picked?.keptAside ? `the previous table(s) are kept in schema ${picked.keptAside}` : "";
+      throw aside ? new RunError(`${errorMessage(e)} (${aside})`) : e;
     }
-    // A restore that does not hold what the backup recorded is a failed restore, not a warning.
-    const mismatches = compareCounts(sel.manifest.postgres?.tables ?? [], counts);
-    if (mismatches.length) {
-      throw new RunError(
-        `restored ${target.display} does not match ${sel.entry.key}: ${mismatches.length} table(s) differ from the manifest's row counts:\n  ${mismatches.join("\n  ")}`,
-      );
-    }
-    return { tables: counts.length, rows: counts.reduce((a, t) => a + t.rows, 0), rowCountMismatches: mismatches, rolesCreated: roles.created, notes: roles.notes };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `--table/--schema`: the TOC entries that bring the chosen tables back whole (pgTableSelect.ts)
+ * plus the schemas, types and functions they need that the target lacks. Same-named tables in
+ * the target are refused, or with --force moved into schema `aside` (pgKeepAside.ts).
+ */
+async function pickTables(c: Client, toc: string, o: RestoreOpts, aside: string) {
+  const entries = parseToc(toc);
+  const s = selectTables(entries, o.table ?? [], o.schema ?? []);
+  // Prerequisites the target lacks come along, with what they need in turn and what belongs
+  // to them (a sequence's value); those it holds are checked once.
+  const present = new Set<number>();
+  for (let added = true; added; ) {
+    added = false;
+    for (const p of prerequisites(entries, s.ids)) {
+      if (present.has(p.id)) continue;
+      const q = prerequisiteCheck(p);
+      if (!q || (await c.query<{ found: boolean }>(q.sql, q.params)).rows[0]!.found) {
+        present.add(p.id);
+        continue;
+      }
+      s.ids.add(p.id);
+      added = true;
+    }
+    closeOver(entries, s.ids);
+  }
+  const existing = await existingTables(c, s.tables);
+  const names = (ts: Array<{ schema: string; name: string }>) => ts.map((t) => `${t.schema}.${t.name}`);
+  if (existing.length && !o.force) {
+    throw new UsageError(
+      `--target-url already holds ${names(existing).join(", ")}; restore into another database (e.g. a staging one), or add --force (the existing table(s) are then moved to schema ${aside}, with their indexes, constraints and sequences; nothing is dropped)`,
+    );
+  }
+  const creates = entries.filter((e: TocEntry) => s.ids.has(e.id) && ["TABLE", "SEQUENCE", "INDEX", "CONSTRAINT"].includes(e.desc));
+  await keepTablesAside(c, existing, creates, aside);
+  const left = notRestored(entries, s.ids);
+  const notes = left.length ? [`not restored (they need objects outside the selected tables): ${left.join(", ")}`] : [];
+  if (existing.length) notes.push(`the existing ${names(existing).join(", ")} moved to schema ${aside}`);
+  return { ids: s.ids, counted: s.tables, notes, keptAside: existing.length ? aside : undefined };
+}
+
+/** Exact row counts of the restored plain tables, named "schema.name" as the manifest names them. */
+async function countTables(c: Client, tables: Array<{ schema: string; name: string }>): Promise<Array<{ table: string; rows: number }>> {
+  const out: Array<{ table: string; rows: number }> = [];
+  for (const t of tables) {
+    const ident = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    const kind = (await c.query<{ k: string }>(`SELECT relkind::text AS k FROM pg_class WHERE oid = $1::regclass`, [ident])).rows[0]?.k;
+    if (kind !== "r") continue; // a partitioned parent holds no rows of its own; its partitions are counted
+    out.push({ table: `${t.schema}.${t.name}`, rows: Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${ident}`)).rows[0]!.n) });
+  }
+  return out;
 }
 
 /** The decoded dump's TOC lists (`pg_restore --list`) beside it: small, but room is kept for them. */
