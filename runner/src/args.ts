@@ -116,6 +116,8 @@ export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   format?: "text" | "json" | "prometheus";
   /** From the runner's own state file (container healthcheck). */
   local?: boolean;
+  /** PITR sources: the WAL lag status tolerates (default: the sidecar's own --max-lag, else 5m). */
+  maxWalLag?: string;
 }
 
 export interface ListSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -212,6 +214,7 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--max-table-shrink", s.maxTableShrink);
   push(a, "--format", s.format);
   push(a, "--local", s.local);
+  push(a, "--max-wal-lag", s.maxWalLag);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
@@ -290,6 +293,8 @@ export interface WalStreamSpec extends DestinationSpec, CommonSpec {
   maxLag?: string;
   statusIntervalSeconds?: number;
   zstdLevel?: number;
+  /** On WAL from a new timeline (a promotion): `basebackup` (default) or `alert` only. */
+  onNewTimeline?: "basebackup" | "alert";
 }
 
 /** `wal-stream`: the long-running PITR sidecar. */
@@ -303,6 +308,7 @@ export function walStreamArgs(s: WalStreamSpec): string[] {
   push(a, "--max-lag", s.maxLag);
   push(a, "--status-interval", s.statusIntervalSeconds);
   push(a, "--zstd-level", s.zstdLevel);
+  push(a, "--on-new-timeline", s.onNewTimeline);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 

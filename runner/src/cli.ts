@@ -140,6 +140,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
+        .option("--max-wal-lag <duration>", "PITR sources: unhealthy when the bucket's WAL (by the sidecar's heartbeat, else the newest WAL object) is further behind than this plus the heartbeat interval (default: the sidecar's own --max-lag, else 5m)")
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)")
         .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     )),
@@ -180,6 +181,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .addOption(new Option("--flush-interval <duration>", "upload the partial segment this often: the recovery point objective").env(ENV.walFlushInterval).default("60s"))
         .addOption(new Option("--max-lag <duration>", "alert (measured continuously, also during a slow upload) before the WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
+        .addOption(new Option("--on-new-timeline <action>", "when WAL on a new timeline appears (a promotion): basebackup = alert and take a base backup (fast checkpoint, WAL in the tar) with this sidecar's bucket and key; alert = alert only").choices(["basebackup", "alert"]).default("basebackup"))
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),
