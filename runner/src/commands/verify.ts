@@ -103,7 +103,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   }
   const report = [
     `verify ${ok ? "ok" : "FAILED"}: ${entry.key}`,
-    `  ${m ? `${m.kind}, taken ${m.startedAt}` : "manifest unreadable"}, checked in ${secs.toFixed(1)}s (restore time, RTO drill)`,
+    `  ${m ? `${m.kind}, taken ${m.startedAt}` : "manifest unreadable"}, checked in ${secs.toFixed(1)}s (${m?.kind === "pg-basebackup" ? "integrity check: pg_verifybackup and the WAL chain, not a restore: no RTO measured" : "restore time, RTO drill"})`,
     ...Object.entries(detail).map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`),
     ...problems.map((p) => `  PROBLEM: ${p}`),
   ].join("\n");
@@ -145,7 +145,7 @@ async function check(o: VerifyOpts, store: Store, sel: Selected, problems: strin
     if (dl.rawBytes() !== m.rawBytes) problems.push(`${sel.entry.key}: decompressed to ${dl.rawBytes()} bytes, manifest says ${m.rawBytes}`);
   };
   if (m.kind === "postgres") return verifyPostgres(o, sel, dl, problems, rawCheck, log);
-  if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log);
+  if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log, store);
   if (m.kind === "volume" || m.kind === "directory") return verifyArchive(o, sel, dl, problems, rawCheck);
   if (m.kind === "redis") {
     let head = Buffer.alloc(0);
