@@ -295,6 +295,8 @@ export interface WalStreamSpec extends DestinationSpec, CommonSpec {
   zstdLevel?: number;
   /** On WAL from a new timeline (a promotion): `basebackup` (default) or `alert` only. */
   onNewTimeline?: "basebackup" | "alert";
+  /** How often a heartbeat object goes to the bucket (LIFEBOAT_WAL_HEARTBEAT_INTERVAL; default 60s). */
+  heartbeatInterval?: string;
 }
 
 /** `wal-stream`: the long-running PITR sidecar. */
@@ -309,6 +311,7 @@ export function walStreamArgs(s: WalStreamSpec): string[] {
   push(a, "--status-interval", s.statusIntervalSeconds);
   push(a, "--zstd-level", s.zstdLevel);
   push(a, "--on-new-timeline", s.onNewTimeline);
+  push(a, "--heartbeat-interval", s.heartbeatInterval);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 

@@ -181,6 +181,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .addOption(new Option("--flush-interval <duration>", "upload the partial segment this often: the recovery point objective").env(ENV.walFlushInterval).default("60s"))
         .addOption(new Option("--max-lag <duration>", "alert (measured continuously, also during a slow upload) before the WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
+        .addOption(new Option("--heartbeat-interval <duration>", "put a heartbeat object (<prefix>/<source>/wal/heartbeat/) this often: remote status tells an idle server from a dead sidecar by it").env(ENV.walHeartbeatInterval).default("60s"))
         .addOption(new Option("--on-new-timeline <action>", "when WAL on a new timeline appears (a promotion): basebackup = alert and take a base backup (fast checkpoint, WAL in the tar) with this sidecar's bucket and key; alert = alert only").choices(["basebackup", "alert"]).default("basebackup"))
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),

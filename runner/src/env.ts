@@ -33,6 +33,7 @@ export const ENV = {
   walSpoolDir: "LIFEBOAT_WAL_SPOOL_DIR",
   walFlushInterval: "LIFEBOAT_WAL_FLUSH_INTERVAL",
   walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
+  walHeartbeatInterval: "LIFEBOAT_WAL_HEARTBEAT_INTERVAL",
   /** schedule: the job table file, and how many runs at once. */
   jobsFile: "LIFEBOAT_JOBS_FILE",
   maxConcurrent: "LIFEBOAT_MAX_CONCURRENT",

@@ -46,6 +46,7 @@ export interface WalStreamOpts extends StoreOpts, CommonOpts {
   zstdLevel: string;
   statusInterval: string;
   onNewTimeline?: string;
+  heartbeatInterval?: string;
 }
 
 /** The slot name wal-stream uses by default: `lifeboat_<name>` with hyphens as underscores. */
@@ -73,6 +74,8 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   if (maxLagSeconds !== undefined && maxLagSeconds <= flushSeconds) {
     throw new UsageError(`--max-lag ${o.maxLag} must be longer than --flush-interval ${o.flushInterval}: the partial segment is uploaded only every flush interval`);
   }
+  const heartbeatSeconds = durationOption("--heartbeat-interval", o.heartbeatInterval ?? `${HEARTBEAT_OBJECT_EVERY_MS / 1000}s`);
+  if (heartbeatSeconds < 1) throw new UsageError(`--heartbeat-interval ${o.heartbeatInterval}: must be at least 1s`);
   const onNewTimeline = o.onNewTimeline ?? "basebackup";
   if (onNewTimeline !== "basebackup" && onNewTimeline !== "alert") throw new UsageError(`--on-new-timeline: must be basebackup or alert, got ${JSON.stringify(onNewTimeline)}`);
   const slot = o.slot || defaultSlotName(name);
@@ -93,7 +96,7 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   // (fast checkpoint, WAL inside the tar) with this sidecar's own bucket, key and URL. The
   // healthcheck ping stays the sidecar's: the base backup run does not ping it.
   const baseBackup = onNewTimeline === "basebackup" ? () => basebackupCommand({ ...o, pingUrl: undefined, walMethod: "fetch", fastCheckpoint: true, zstdLevel: o.zstdLevel }, log) : undefined;
-  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), baseBackup });
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), baseBackup, heartbeatObjectMs: heartbeatSeconds * 1000 });
   return s.run();
 }
 
