@@ -105,7 +105,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen").option("--name <name>", "only this source")))).action(
+  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen; per point-in-time source, a WAL line (newest WAL, lag, sidecar heartbeat, timeline, gap) and its problems").option("--name <name>", "only this source")))).action(
     (opts) => run(commands.list()(opts, log)),
   );
 
@@ -134,7 +134,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     runOptions(destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms); point-in-time sources also when the WAL sidecar stopped (no heartbeat in the bucket), lags, has a gap from the newest base backup, or moved to a timeline no base backup is on")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
