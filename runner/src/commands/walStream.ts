@@ -317,19 +317,21 @@ export class WalStreamer {
   private async syncPartial(): Promise<boolean> {
     const capturedAt = new Date();
     const files = await this.spoolFiles();
-    // Completed files still in the spool at capture time must be uploaded too before this
-    // capture counts as covered (one may have completed since syncCompleted listed the spool).
-    const completed = files.filter(isCompletedWalFile).map((f) => walItem(f));
+    // Segments that completed since syncCompleted listed the spool go first: a partial uploaded
+    // ahead of them leaves the bucket with a hole (restores report a gap and replay stops at it)
+    // and recovers nothing more until they are in. Under writes faster than the uploads, the
+    // bucket so always holds a contiguous chain, and the lag alert says how far behind it is.
+    if (files.some(isCompletedWalFile)) return true;
     const partial = files.filter(isPartialName).pop();
     if (!partial) {
-      this.coverage.snapshot(capturedAt.getTime(), completed);
+      this.coverage.snapshot(capturedAt.getTime(), []);
       this.advanceCoverage();
       return true;
     }
     try {
       const data = await fsp.readFile(join(this.c.spool, partial));
       const sha = createHash("sha256").update(data).digest("hex");
-      this.coverage.snapshot(capturedAt.getTime(), [...completed, walItem(partial, sha)]);
+      this.coverage.snapshot(capturedAt.getTime(), [walItem(partial, sha)]);
       this.advanceCoverage();
       if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
       const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel });
