@@ -218,11 +218,11 @@ test("slow uploads: the --max-lag alert reaches the webhook before the data at r
 });
 
 test("heavy writes, then the server and the sidecar die together (kill -9): restore --at latest has no gap (replay reaches the newest segment in the bucket) and holds exactly the source's first N commits", async () => {
-  expect(spawnSync("pgbench", ["--version"]).status).toBe(0);
+  expect(spawnSync(pgBin("pgbench"), ["--version"]).status).toBe(0);
   const pgEnv = { ...process.env, PGPASSWORD: SUPER_PASSWORD, PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres" };
-  const init = spawnSync("pgbench", ["-i", "-s", "2", "-q", "app"], { env: pgEnv, encoding: "utf8" });
+  const init = spawnSync(pgBin("pgbench"), ["-i", "-s", "2", "-q", "app"], { env: pgEnv, encoding: "utf8" });
   expect({ status: init.status, err: init.stderr.slice(-2000) }).toMatchObject({ status: 0 });
-  const bench = spawn("pgbench", ["-c", "4", "-j", "2", "-T", "60", "-n", "app"], { env: pgEnv, stdio: "ignore" });
+  const bench = spawn(pgBin("pgbench"), ["-c", "4", "-j", "2", "-T", "60", "-n", "app"], { env: pgEnv, stdio: "ignore" });
   bench.on("error", () => undefined);
   await sleep(12_000); // many 1 MB segments complete while partials are flushed
   // The host dies: the server (postmaster and every backend) and the sidecar at once.
