@@ -11,7 +11,7 @@ import type { Location } from "../config/schema";
 import type { LifeboatConfig } from "../config/validate";
 import { maxAgeFor } from "../schedule/cron";
 import { shellJoin, shellQuote } from "./shell";
-import { stockRestoreScript, stockTargetVariable } from "./stockTools";
+import { stockPitrScript, stockRestoreScript, stockTargetVariable } from "./stockTools";
 import { drTargetIn } from "./targets";
 
 /** One bucket, as the runbook addresses it. */
@@ -549,9 +549,9 @@ class Renderer {
         this.pitrCommand(s),
         `sudo chown -R postgres:postgres "$TARGET_DIR"   # PostgreSQL runs as the user that owns the directory`,
         ``,
-        `# start it on a spare port: WAL is replayed to $AT, then the server is promoted and opens read-write`,
-        `sudo -u postgres pg_ctl start -D "$TARGET_DIR" -o '-p ${port}' -l "$TARGET_DIR/restore.log" -w -t 3600`,
-        `sudo -u postgres psql -p ${port} -Atc 'SELECT pg_is_in_recovery()'   # f: recovery ended and it was promoted`,
+        `# start it on a spare port, its socket in the data directory: WAL is replayed to $AT, then the server is promoted`,
+        `sudo -u postgres pg_ctl start -D "$TARGET_DIR" -o "-p ${port} -k $TARGET_DIR" -l "$TARGET_DIR/restore.log" -w -t 3600`,
+        `sudo -u postgres psql -h "$TARGET_DIR" -p ${port} -Atc 'SELECT pg_is_in_recovery()'   # f: recovery ended and it was promoted`,
         `sudo tail -n 20 "$TARGET_DIR/restore.log"   # "recovery stopping before commit ...", "selected new timeline ID", "archive recovery complete"`,
         `# still t (recovery paused or waiting for WAL that does not exist): promote by hand`,
         `sudo -u postgres pg_ctl promote -D "$TARGET_DIR"`,
@@ -560,9 +560,10 @@ class Renderer {
         `The restore prints \`walGap\` when a WAL segment is missing in the bucket: replay stops before it. Check the ` +
           `data (recent rows, row counts), then point the application at port ${port} (or stop the old server and start ` +
           `this directory on its port). Once it is promoted, delete \`$TARGET_DIR/lifeboat_wal\` (the WAL copied for ` +
-          `replay) and take a new base backup: the restored server is on a new timeline.`,
+          `replay) and follow "After a promotion" below: the restored server is on a new timeline.`,
       );
     }
+    this.afterPromotion(pitr);
     this.p(`### What the database needs for wal-stream`);
     this.p(
       `The sidecar (\`wal-stream\`, flushing every ${[...new Set(pitr.map((s) => s.walFlushInterval ?? "60s"))].join(" / ")}) ` +
@@ -587,6 +588,34 @@ class Renderer {
     );
   }
 
+  /** The steps after a restored server or a standby was promoted (a new timeline), in order. */
+  private afterPromotion(pitr: RunbookSource[]): void {
+    this.p(`### After a promotion (a new timeline)`);
+    this.p(
+      `A restored server (above) or a promoted standby writes on a new timeline. Base backups and WAL of the old ` +
+        `timeline stay in the bucket for the PITR window and still restore times before the promotion; times after it ` +
+        `need WAL and a base backup of the new timeline. In this order, for ${pitr.map((s) => `\`${s.name}\``).join(", ")}:`,
+    );
+    for (const s of pitr) {
+      const slot = `lifeboat_${s.name.replace(/-/g, "_")}`.slice(0, 63);
+      this.code("bash", [
+        `# 1. Point the wal-stream sidecar of ${s.name} at the new primary (its LIFEBOAT_SOURCE_URL / --url; same --name,`,
+        `#    spool and state volume) and restart it. It creates its slot there, uploads the timeline's .history file,`,
+        `#    alerts "new timeline" and takes a base backup on it (--on-new-timeline basebackup, the default).`,
+        `# 2. Check that the base backup ran; if it failed, or the sidecar runs with --on-new-timeline alert, take one now:`,
+        this.useRestorer(s.name),
+        this.cmd(statusArgs({ name: s.name, dest: bucketDest(this.i.primary, this.i.prefix), endpoint: this.i.primary.endpoint, region: this.i.primary.region })) +
+          `   # "WAL: ... timeline N" and no "new timeline" problem`,
+        `# the sidecar's container holds the bucket, public key and replication URL settings a base backup needs:`,
+        `docker exec WAL-STREAM-CONTAINER lifeboat-runner basebackup --name ${shellQuote(s.name)} --fast-checkpoint`,
+        `# 3. No recovery target may stay behind (it would be carried into later base backups): this prints nothing`,
+        `sudo -u postgres grep -E '^(recovery_target|restore_command)' "$PGDATA/postgresql.auto.conf" || echo clean`,
+        `# 4. If the old primary comes back, keep it down; retire its slot before it fills its disk`,
+        `psql -h OLD-PRIMARY -U postgres -c "SELECT pg_drop_replication_slot('${slot}')"`,
+      ].join("\n"));
+    }
+  }
+
   private restoreWithStockTools(): void {
     const i = this.i;
     this.p(`## Restore with stock tools only`);
@@ -602,11 +631,12 @@ class Renderer {
       this.p(`### \`${s.name}\` with stock tools`);
       if (s.pitr) {
         this.p(
-          `\`${s.name}\` has base backups and WAL, not dumps: the steps (newest \`*.base.tar.zst.age\` before the ` +
-            `target through \`age -d | zstd -d | tar -x\`, every WAL object under \`${bucketDest(i.primary, i.prefix)}/${s.name}/wal/\` ` +
-            `decrypted into \`lifeboat_wal/\`, then \`recovery.signal\` and the settings shown under "Restore to a point in time") ` +
-            `are in docs/runbook.md, "Restore to a point in time", "With stock tools only".`,
+          `\`${s.name}\` has base backups and WAL, not dumps. Set \`AT\` to a zoned time or \`latest\`; run it as a user ` +
+            `who may \`sudo chown\` (or as root). It picks the base backup that finished at or before \`AT\`, fetches the WAL of ` +
+            `that base backup's timeline only, checks every object's sha256 against its manifest, writes the recovery ` +
+            `settings and hands the directory to \`postgres\`; then start it as under "Restore to a point in time".`,
         );
+        this.code("bash", stockPitrScript({ ...stockVarsFor(i, s, i.primary), at: "latest", targetDir: pitrTargetDir(s) }));
         continue;
       }
       const prepare = s.kind === "volume" ? this.prepareTarget(s) : [];
@@ -686,7 +716,9 @@ class Renderer {
         (i.sources.some((s) => s.pitr)
           ? ` For a point-in-time source (${i.sources.filter((s) => s.pitr).map((s) => `\`${s.name}\``).join(", ")}) it checks the newest ` +
             `base backup instead: unpacked into a temporary directory and checked with \`pg_verifybackup\` against the ` +
-            `\`backup_manifest\` inside it (every file's checksum, and the WAL from the backup's start to its end), no scratch database.`
+            `\`backup_manifest\` inside it (every file's checksum, and the WAL from the backup's start to its end), and that the ` +
+            `WAL chain in the bucket from its start to the newest WAL has no gap (it names the first missing segment); no scratch ` +
+            `database. That is an integrity check, not a restore drill: it measures no RTO.`
           : ""),
     );
     this.code("bash", [

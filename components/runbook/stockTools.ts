@@ -14,7 +14,7 @@ import { shellValue } from "./shell";
  * (the newest complete one unless KEY names one), download of object and manifest, sha256 check.
  * Reads ENDPOINT, BUCKET, PREFIX, SOURCE, KEY (may be empty), AWS_REGION and the AWS_* keys.
  */
-export const STOCK_FETCH = `# rclone talks to R2 and S3 alike; configure a remote from the environment
+const STOCK_RCLONE = `# rclone talks to R2 and S3 alike; configure a remote from the environment
 # (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). rclone 1.60 fails when AWS_CA_BUNDLE is set: unset it.
 unset AWS_CA_BUNDLE
 export RCLONE_CONFIG_LIFEBOAT_TYPE=s3
@@ -22,7 +22,18 @@ export RCLONE_CONFIG_LIFEBOAT_PROVIDER=Other
 export RCLONE_CONFIG_LIFEBOAT_ENV_AUTH=true
 export RCLONE_CONFIG_LIFEBOAT_ENDPOINT="$ENDPOINT"
 export RCLONE_CONFIG_LIFEBOAT_REGION="\${AWS_REGION:-auto}"
+`;
 
+/** Step 2: download the backup KEY and its manifest, and check the sha256 against the manifest. */
+const STOCK_DOWNLOAD = `# 2. Download the backup and its manifest, and check the sha256 against the manifest.
+rclone cat "lifeboat:$BUCKET/$KEY.manifest.json" > manifest.json
+rclone cat "lifeboat:$BUCKET/$KEY" > backup.age
+expected=$(grep '"sha256"' manifest.json | sed 's/.*"sha256": *"\\([0-9a-f]*\\)".*/\\1/')
+actual=$(sha256sum backup.age | cut -d' ' -f1)
+test "$expected" = "$actual" || { echo "sha256 mismatch: $actual, manifest says $expected" >&2; exit 1; }
+`;
+
+export const STOCK_FETCH = `${STOCK_RCLONE}
 # 1. Pick the backup: KEY if set, else the newest one that has a manifest (a backup without
 #    its manifest is a failed run). Key names start with their UTC time, so they sort by time.
 if [ -z "\${KEY:-}" ]; then
@@ -33,13 +44,7 @@ if [ -z "\${KEY:-}" ]; then
 fi
 echo "restoring $KEY" >&2
 
-# 2. Download the backup and its manifest, and check the sha256 against the manifest.
-rclone cat "lifeboat:$BUCKET/$KEY.manifest.json" > manifest.json
-rclone cat "lifeboat:$BUCKET/$KEY" > backup.age
-expected=$(grep '"sha256"' manifest.json | sed 's/.*"sha256": *"\\([0-9a-f]*\\)".*/\\1/')
-actual=$(sha256sum backup.age | cut -d' ' -f1)
-test "$expected" = "$actual" || { echo "sha256 mismatch: $actual, manifest says $expected" >&2; exit 1; }
-`;
+${STOCK_DOWNLOAD}`;
 
 /**
  * Roles are cluster-wide and not in the dump: on a new server the dump's owners and grants name
@@ -205,4 +210,116 @@ export function stockRestoreScript(v: StockRestoreVars): string {
   ];
   const step3 = v.table ? STOCK_ONE_TABLE : v.member ? STOCK_ONE_FILE : STOCK_DECODE[v.kind];
   return `${lines.join("\n")}\n\n${STOCK_FETCH}\n${step3}`;
+}
+
+/**
+ * Point-in-time recovery with stock tools: the base backup finished at or before AT (or KEY),
+ * checked and unpacked into a new 0700 data directory, the WAL of its timeline from its start
+ * on (each object checked against its manifest's sha256, one copy per segment, the newest
+ * partial after the last completed segment), and the recovery settings; then the directory is
+ * handed to the postgres user. docs/runbook.md's `stock-pitr` block is this text verbatim, and
+ * test/runner/pitr.e2e.test.ts runs {@link stockPitrScript} and starts what it restored.
+ * Reads ENDPOINT, BUCKET, PREFIX, SOURCE, KEY (may be empty), AT (a zoned time or `latest`),
+ * IDENTITY, TARGET_DIR, AWS_REGION and the AWS_* keys.
+ */
+export const STOCK_PITR_SCRIPT = `${STOCK_RCLONE}export LC_ALL=C   # names sort by time and WAL position
+SRC="lifeboat:$BUCKET/$PREFIX/$SOURCE"
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 0. A new, empty data directory that only its owner may read (PostgreSQL refuses anything else).
+mkdir -p "$TARGET_DIR"
+test -z "$(ls -A "$TARGET_DIR")" || { echo "$TARGET_DIR is not empty" >&2; exit 1; }
+chmod 700 "$TARGET_DIR"
+
+# 1. The base backup: KEY if set, else the newest whose manifest says it finished at or before AT.
+if [ "$AT" = latest ]; then at_ns=$(date -u +%s%N); else at_ns=$(date -u -d "$AT" +%s%N); fi
+if [ -z "\${KEY:-}" ]; then
+  for m in $(rclone lsf -R --files-only "$SRC/" | grep -E '^(daily|weekly|monthly|yearly)/[^/]+\\.base\\.tar\\.zst\\.age\\.manifest\\.json$' \\
+      | awk -F/ '{ print $2 "\\t" $0 }' | sort -r | cut -f2-); do
+    finished=$(rclone cat "$SRC/$m" | grep '"finishedAt"' | sed 's/.*"finishedAt": *"\\([^"]*\\)".*/\\1/')
+    if [ "$(date -u -d "$finished" +%s%N)" -le "$at_ns" ]; then KEY="$PREFIX/$SOURCE/\${m%.manifest.json}"; break; fi
+  done
+  test -n "\${KEY:-}" || { echo "no base backup of $SOURCE finished at or before $AT" >&2; exit 1; }
+fi
+echo "base backup $KEY" >&2
+
+${STOCK_DOWNLOAD}
+# 3. Decrypt, decompress and unpack it; its backup_label names the first WAL segment replay needs.
+age -d -i "$IDENTITY" backup.age | zstd -d | tar -x --no-same-owner -C "$TARGET_DIR"
+rm backup.age
+start=$(sed -n 's/^START WAL LOCATION: .* (file \\([0-9A-F]\\{24\\}\\))$/\\1/p' "$TARGET_DIR/backup_label")
+tli=\${start:0:8}   # the base backup's timeline: only its WAL is fetched
+
+# 4. WAL of that timeline from the start segment on, each object checked against its manifest.
+#    Several objects of one segment (re-uploads) hold the same bytes: the first is enough.
+W="$TARGET_DIR/lifeboat_wal"
+mkdir -m 700 "$W"
+all=$(rclone lsf --files-only "$SRC/wal/")
+fetch_wal() {   # $1: object name under wal/, $2: the file name PostgreSQL asks for
+  grep -Fxq "$1.manifest.json" <<<"$all" || return 0   # no manifest: an unfinished upload
+  rclone cat "$SRC/wal/$1.manifest.json" > wal.json
+  rclone cat "$SRC/wal/$1" > wal.age
+  expected=$(grep '"sha256"' wal.json | sed 's/.*"sha256": *"\\([0-9a-f]*\\)".*/\\1/')
+  actual=$(sha256sum wal.age | cut -d' ' -f1)
+  test "$expected" = "$actual" || { echo "sha256 mismatch: wal/$1 is $actual, its manifest says $expected" >&2; exit 1; }
+  age -d -i "$IDENTITY" wal.age | zstd -d > "$W/$2"
+  rm wal.age
+}
+last=""
+for k in $(grep -E "^$tli[0-9A-F]{16}\\.[0-9]{8}T" <<<"$all" | grep -v '\\.manifest\\.json$' | sort); do
+  f=\${k:0:24}
+  [[ "$f" < "$start" ]] && continue   # before the base backup's start
+  [ -e "$W/$f" ] || fetch_wal "$k" "$f"
+  [ -e "$W/$f" ] && last=$f
+done
+#    the newest partial of the segment after the last completed one, under the segment's name
+p=$(grep -E "^$tli[0-9A-F]{16}\\.partial\\.[0-9]{8}T" <<<"$all" | grep -v '\\.manifest\\.json$' | sort | tail -n 1 || true)
+if [ -n "$p" ] && [[ ! "\${p:0:24}" < "$start" ]] && [[ "\${p:0:24}" > "$last" ]]; then fetch_wal "$p" "\${p:0:24}"; fi
+echo "$(ls "$W" | wc -l) WAL segment(s) of timeline $tli from $start" >&2
+
+# 5. Recovery settings: recovery.signal, and a block at the end of postgresql.auto.conf that
+#    removes itself when recovery ends (no recovery target is left behind for later backups).
+#    Settings an earlier restore left in the base backup are commented out.
+touch "$TARGET_DIR/postgresql.auto.conf"
+sed -i -E 's/^[[:space:]]*(restore_command|recovery_target[a-z_]*|recovery_end_command)[[:space:]]*=/# disabled by the stock restore: &/' "$TARGET_DIR/postgresql.auto.conf"
+{
+  echo "# lifeboat-restore: recovery settings, removed at the end of recovery"
+  echo "restore_command = 'cp \\"$W/%f\\" \\"%p\\"'"
+  if [ "$AT" != latest ]; then echo "recovery_target_time = '$(date -u -d "$AT" '+%Y-%m-%d %H:%M:%S.%6N+00')'"; fi   # PostgreSQL's own format, microseconds kept
+  echo "recovery_target_timeline = 'current'"
+  echo "recovery_target_action = 'promote'"
+  echo "recovery_end_command = 'sed -i ''/^# lifeboat-restore: recovery settings/,/^# lifeboat-restore: end\\$/d'' postgresql.auto.conf'"
+  echo "# lifeboat-restore: end"
+} >> "$TARGET_DIR/postgresql.auto.conf"
+touch "$TARGET_DIR/recovery.signal"
+
+# 6. PostgreSQL runs as the user that owns the data directory.
+as_root chown -R postgres:postgres "$TARGET_DIR"
+echo "restored into $TARGET_DIR; start it as the postgres user (see the runbook)" >&2
+`;
+
+/** The values of one stock point-in-time restore. */
+export interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target"> {
+  /** A zoned time (`2026-01-31T22:59:59Z`) or `latest`. */
+  at: string;
+  /** The new data directory. */
+  targetDir: string;
+}
+
+/** A complete bash script: the variables, shell-quoted, then {@link STOCK_PITR_SCRIPT}. */
+export function stockPitrScript(v: StockPitrVars): string {
+  const lines = [
+    "#!/usr/bin/env bash",
+    "set -euo pipefail",
+    `ENDPOINT=${shellValue(v.endpoint)}`,
+    `export AWS_REGION=${shellValue(v.region)}`,
+    `BUCKET=${shellValue(v.bucket)}`,
+    `PREFIX=${shellValue(v.prefix.replace(/^\/+|\/+$/g, ""))}`,
+    `SOURCE=${shellValue(v.source)}`,
+    `KEY=${shellValue(v.key ?? "")}`,
+    `AT=${shellValue(v.at)}`,
+    `IDENTITY=${shellValue(v.identity)}`,
+    `TARGET_DIR=${shellValue(v.targetDir)}`,
+  ];
+  return `${lines.join("\n")}\n\n${STOCK_PITR_SCRIPT}`;
 }

@@ -105,7 +105,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen").option("--name <name>", "only this source")))).action(
+  commonOptions(runOptions(destOptions(program.command("list").description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen; per point-in-time source, a WAL line (newest WAL, lag, sidecar heartbeat, timeline, gap) and its problems").option("--name <name>", "only this source")))).action(
     (opts) => run(commands.list()(opts, log)),
   );
 
@@ -142,13 +142,14 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     runOptions(destOptions(
       program
         .command("status")
-        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed (or its older backup did), restore drills over, near (80%) or trending over --rto, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms)")
+        .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed (or its older backup did), restore drills over, near (80%) or trending over --rto, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms); point-in-time sources also when the WAL sidecar stopped (no heartbeat in the bucket), lags, has a gap from the newest base backup, or moved to a timeline no base backup is on")
         .option("--name <name>", "only this source")
         .option("--max-age <duration>", "newest backup must be younger than this (e.g. 26h)", "26h")
         .option("--min-size <size>", "size floor for the newest backup (default 1m for postgres, none otherwise)")
         .option("--max-shrink <fraction>", "unhealthy when a backup is smaller than the previous by more than this fraction", "0.5")
         .addOption(new Option("--max-table-shrink <fraction>", "unhealthy when a Postgres table lost more than this fraction of its rows since the previous backup (emptied or vanished tables always count)").env(ENV.maxTableShrink).default("0.5"))
         .addOption(new Option("--rto <duration>", "the source's declared RTO (e.g. 4h): unhealthy when the latest restore drill took longer, used more than 80% of it, or the trend of the last 8 drills forecasts the next one over it").env(ENV.rto))
+        .option("--max-wal-lag <duration>", "PITR sources: unhealthy when the bucket's WAL (by the sidecar's heartbeat, else the newest WAL object) is further behind than this plus the heartbeat interval (default: the sidecar's own --max-lag, else 5m)")
         .option("--local", "report the last runs from this runner's state file (container healthcheck; no bucket access)")
         .option("--format <format>", "text, json (same as --json) or prometheus (node_exporter textfile format: per source last success, newest recoverable point, bytes, last verified restore and its duration)", "text"),
     )),
@@ -208,6 +209,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--max-lag <duration>", "alert (measured continuously, also during a slow upload) before the WAL in the bucket is older than this (longer than --flush-interval)").env(ENV.walMaxLag))
         .addOption(new Option("--wal-retention <days>", "S3: lock each WAL object and manifest this many days, e.g. 16d (the bucket's WAL lifecycle rule: the PITR window plus a base-backup interval); with --lock-mode. Default none: the bucket's default retention").env(ENV.walRetention))
         .addOption(new Option("--lock-mode <mode>", "S3 Object Lock mode of each WAL object, with --wal-retention").choices(["governance", "compliance"]).env(ENV.lockMode))
+        .addOption(new Option("--heartbeat-interval <duration>", "put a heartbeat object (<prefix>/<source>/wal/heartbeat/) this often: remote status tells an idle server from a dead sidecar by it").env(ENV.walHeartbeatInterval).default("60s"))
+        .addOption(new Option("--on-new-timeline <action>", "when WAL on a new timeline appears (a promotion): basebackup = alert and take a base backup (fast checkpoint, WAL in the tar) with this sidecar's bucket and key; alert = alert only").choices(["basebackup", "alert"]).default("basebackup"))
         .option("--status-interval <seconds>", "pg_receivewal status interval", "10")
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ),

@@ -9,6 +9,7 @@ import { Manifest, Verification } from "./manifest";
 
 type TableRows = { table: string; rows: number };
 import { formatBytes } from "./progress";
+import { walLine, type WalReport } from "./pitr/walHealth";
 
 export interface HealthLimits {
   /** Seconds: the newest backup must be younger. */
@@ -44,10 +45,10 @@ export interface SourceHealth {
   /** The latest drill that passed (of any backup of the source): when, and how long the restore took. */
   lastVerifiedRestore?: { key: string; checkedAt: string; durationSeconds: number };
   previous?: { key: string; rawBytes?: number; storedBytes: number };
-  /** Point-in-time sources: the newest WAL in the bucket (its capture time) and how far behind now it is. */
-  wal?: { newestAt: string; lagSeconds: number };
   /** With a declared RTO: the recent passing drills' restore times, oldest first, and the next one forecast. */
   rtoTrend?: { rtoSeconds: number; recentSeconds: number[]; forecastSeconds?: number };
+  /** A PITR source's WAL as the bucket shows it (status remote). */
+  wal?: WalReport;
 }
 
 /** Default size floor: 1 MiB for Postgres dumps (as our users' runbooks warn), none otherwise. */
@@ -233,5 +234,5 @@ export function statusLine(s: SourceHealth): string {
   const n = s.newest;
   const when = n && (n.ageSeconds < 0 ? `${humanDuration(-n.ageSeconds)} ahead of this host's clock` : `${humanDuration(n.ageSeconds)} ago`);
   const info = n ? ` newest ${n.takenAt} (${when}), ${formatBytes(n.storedBytes)}${s.previous ? `, previous ${formatBytes(s.previous.storedBytes)}` : ""}, verified: ${n.verified}` : "";
-  return `${s.healthy ? "OK  " : "FAIL"} ${s.source}` + info + (s.detail ? ` ${s.detail}` : "") + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
+  return `${s.healthy ? "OK  " : "FAIL"} ${s.source}` + info + (s.detail ? ` ${s.detail}` : "") + (s.wal ? `\n     ${walLine(s.wal)}` : "") + s.problems.map((p) => `\n     ${p}`).join("") + (s.warnings ?? []).map((w) => `\n     warning: ${w}`).join("");
 }

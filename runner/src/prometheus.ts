@@ -3,6 +3,7 @@
  * format, for node_exporter's textfile collector (write to a `*.prom` file in its directory).
  * Timestamps are gauges in Unix seconds, so alert rules compare them with `time()`.
  */
+import { walRecoveryPoint } from "./pitr/walHealth";
 import { SourceHealth } from "./health";
 
 interface Gauge {
@@ -12,10 +13,11 @@ interface Gauge {
 }
 
 const seconds = (iso: string | undefined) => (iso ? Date.parse(iso) / 1000 : undefined);
+const walPoint = (s: SourceHealth) => (s.wal ? walRecoveryPoint(s.wal) : undefined);
 
 /** The later of the newest backup's time and, for point-in-time sources, the newest WAL's capture time. */
 function newestRecoverable(s: SourceHealth): number | undefined {
-  const points = [seconds(s.newest?.takenAt), seconds(s.wal?.newestAt)].filter((v): v is number => v !== undefined);
+  const points = [seconds(s.newest?.takenAt), seconds(walPoint(s))].filter((v): v is number => v !== undefined);
   return points.length ? Math.max(...points) : undefined;
 }
 
@@ -28,7 +30,7 @@ const GAUGES: Gauge[] = [
     help: "The newest point a restore can return to: when the newest trusted backup was taken or, for point-in-time sources, the newest WAL in the bucket was captured, whichever is later (Unix seconds)",
     value: newestRecoverable,
   },
-  { name: "lifeboat_backup_wal_newest_timestamp_seconds", help: "Point-in-time sources: when the newest WAL in the bucket was captured (Unix seconds)", value: (s) => seconds(s.wal?.newestAt) },
+  { name: "lifeboat_backup_wal_newest_timestamp_seconds", help: "Point-in-time sources: the newest point the WAL in the bucket reaches (the sidecar's heartbeat coveredUntil, or the newest WAL object's capture time) (Unix seconds)", value: (s) => seconds(walPoint(s)) },
   { name: "lifeboat_backup_stored_bytes", help: "Bytes stored for the newest trusted backup (compressed and encrypted)", value: (s) => s.newest?.storedBytes },
   { name: "lifeboat_backup_raw_bytes", help: "Bytes the source produced for the newest trusted backup, before compression", value: (s) => s.newest?.rawBytes },
   { name: "lifeboat_backup_last_verified_restore_timestamp_seconds", help: "When the latest passing restore drill (verify) ran (Unix seconds)", value: (s) => seconds(s.lastVerifiedRestore?.checkedAt) },

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import {
-  RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_ONE_FILE, STOCK_ONE_TABLE, STOCK_RESTORE_SCRIPT, stockRestoreScript,
+  RunbookInput, renderRunbook, runbookInputFromConfig, shellJoin, shellQuote, STOCK_DECODE, STOCK_FETCH, STOCK_ONE_FILE, STOCK_ONE_TABLE, STOCK_PITR_SCRIPT, STOCK_RESTORE_SCRIPT, stockRestoreScript,
 } from "../../components/runbook";
 import { maxAgeFor } from "../../components/schedule/cron";
 import { validateStackConfig } from "../../components/config/validate";
@@ -206,6 +206,20 @@ describe("docs/runbook.md", () => {
     expect(m![1]).toBe(STOCK_RESTORE_SCRIPT);
   });
 
+  test("its stock-pitr block (run by the PITR end-to-end test) is the shared script, verbatim", () => {
+    const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
+    const m = /<!-- stock-pitr:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- stock-pitr:end -->/.exec(doc);
+    expect(m).not.toBeNull();
+    // On a mismatch: paste STOCK_PITR_SCRIPT from components/runbook/stockTools.ts into the block.
+    expect(m![1]).toBe(STOCK_PITR_SCRIPT);
+  });
+
+  test("no runner command under sudo (it drops LIFEBOAT_* and AWS_*), and psql reaches a spare port with -h", () => {
+    const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
+    expect(doc).not.toMatch(/^sudo (-u \S+ )?lifeboat-runner/m);
+    expect(doc).not.toMatch(/psql -p/);
+  });
+
   test("its other-kinds blocks are the shared step 3 of each kind", () => {
     const doc = readFileSync(join(__dirname, "../../docs/runbook.md"), "utf8");
     for (const kind of ["volume", "redis", "sqlite"] as const) expect(doc).toContain(STOCK_DECODE[kind]);
@@ -293,10 +307,30 @@ describe("renderRunbook for a point-in-time (pitr) Postgres source", () => {
     expect(v).toContain("pg_verifybackup");
   });
 
-  test("the stock-tools section does not offer the pg_dump script for the PITR source", () => {
+  test("the stock-tools section gives the PITR source the shared stock PITR script (the one pitr.e2e runs), not the pg_dump one", () => {
     const st = section(doc, "### `app-db` with stock tools");
-    expect(blocks(st)).toEqual([]);
-    expect(st).toContain("docs/runbook.md");
+    const [script, ...rest] = blocks(st);
+    expect(rest).toEqual([]);
+    expect(script!.endsWith(STOCK_PITR_SCRIPT)).toBe(true);
+    expect(script).toContain("SOURCE=app-db\nKEY=''\nAT=latest\n");
+    expect(script).not.toContain("pg_restore");
+    execFileSync("bash", ["-n", "-c", script!]);
+  });
+
+  test("PITR: psql reaches the restored server through -h (its socket in the data directory); no runner command under sudo", () => {
+    const bash = blocks(section(doc, "## Restore to a point in time")).join("\n");
+    expect(bash).toContain(`-o "-p 5433 -k $TARGET_DIR"`);
+    expect(bash).toContain(`psql -h "$TARGET_DIR" -p 5433`);
+    expect(bash).not.toMatch(/psql -p/);
+    expect(doc).not.toMatch(/sudo (-u \S+ )?lifeboat-runner/); // sudo drops the LIFEBOAT_* and AWS_* variables
+  });
+
+  test("PITR: the steps after a promotion, in order: sidecar to the new primary, base backup on the new timeline, no recovery target left, old slot dropped", () => {
+    const ap = section(doc, "### After a promotion (a new timeline)");
+    const bash = blocks(ap).join("\n");
+    const order = ["Point the wal-stream sidecar", "status --name app-db", "basebackup --name app-db --fast-checkpoint", "grep -E '^(recovery_target|restore_command)'", "pg_drop_replication_slot('lifeboat_app_db')"].map((x) => bash.indexOf(x));
+    expect(order.every((n) => n >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
   test("without pitr there is no point-in-time section", () => {

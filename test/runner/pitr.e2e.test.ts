@@ -25,13 +25,15 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { backupArgs, basebackupArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
+import { backupArgs, basebackupArgs, listArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
 import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
 import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
+import { exec } from "../support/exec";
+import { stockPitrScript } from "../../components/runbook/stockTools";
 
 jest.setTimeout(240_000);
 
@@ -39,6 +41,7 @@ const BUCKET = "lifeboat-pitr";
 const PREFIX = "prod";
 const NAME = "app-db";
 const FLUSH_SECONDS = 2;
+const HEARTBEAT_SECONDS = 2;
 const REPL = { user: "lifeboat_repl", password: "repl-s3cret-9f2" };
 const AGE_HEADER = "age-encryption.org/v1\n";
 
@@ -57,7 +60,7 @@ const stateFile = () => join(work, "state", "runner-state.json");
 const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
 
 function startSidecar(): ChildProcess {
-  const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
+  const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", heartbeatInterval: `${HEARTBEAT_SECONDS}s`, spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
   const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url, LIFEBOAT_PING_URL: `${hook.url}/ping`, LIFEBOAT_STATE_FILE: stateFile() },
     detached: true, // its own process group: killing the group is what a container kill does
@@ -101,7 +104,7 @@ async function slotActive(): Promise<boolean> {
 
 /** WAL object keys (not manifests) under wal/. */
 async function walKeys(): Promise<string[]> {
-  return (await s3.keys(BUCKET, `${PREFIX}/${NAME}/wal/`)).filter((k) => !k.endsWith(".manifest.json"));
+  return (await s3.keys(BUCKET, `${PREFIX}/${NAME}/wal/`)).filter((k) => !k.endsWith(".manifest.json") && !k.includes("/wal/heartbeat/"));
 }
 
 async function walManifests(): Promise<Array<{ file: string; partial: boolean; capturedAt: string }>> {
@@ -272,6 +275,43 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
   }
 });
 
+test("the runbook's stock PITR script, run as printed, restores --at T1 with stock tools alone; a WAL object that fails its sha256 stops it", async () => {
+  const script = (targetDir: string) =>
+    stockPitrScript({ endpoint: s3.endpoint, region: "us-east-1", bucket: BUCKET, prefix: PREFIX, source: NAME, identity: key.file, at: T1.toISOString(), targetDir });
+  const runStock = (targetDir: string) => exec("bash", ["-c", script(targetDir)], { cwd: mkdtempSync(join(work, "stock-")), env: { PATH: process.env.PATH, HOME: process.env.HOME, ...s3.env } });
+  // A completed segment the T1 restore needs, bit-rotted in the store: the script refuses it by its manifest's sha256.
+  const objs = (await walKeys()).filter((k) => /\/[0-9A-F]{24}\.\d{8}T/.test(k)).sort();
+  const victim = objs[objs.length - 1]!;
+  const original = await s3.get(BUCKET, victim);
+  const flipped = Buffer.from(original);
+  flipped[flipped.length - 20] ^= 0x01;
+  s3.rot(BUCKET, victim, flipped);
+  try {
+    const bad = await runStock(join(work, "stock-rot", "data"));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`sha256 mismatch: wal/${victim.split("/").pop()}`);
+  } finally {
+    s3.rot(BUCKET, victim, original);
+  }
+
+  const dir = join(work, "stock-t1", "data"); // parents do not exist yet
+  const r = await runStock(dir);
+  expect({ code: r.code, out: describeRun(r) }).toMatchObject({ code: 0 });
+  expect(r.stderr).toMatch(/\d+ WAL segment\(s\) of timeline 00000001 from [0-9A-F]{24}/);
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
+  const ids = postgresIds();
+  if (ids.uid !== undefined) expect(statSync(dir).uid).toBe(ids.uid);
+  const byT1 = (await pg.query<{ id: string }>("app", `SELECT id FROM ticks WHERE pg_xact_commit_timestamp(xmin) <= '${T1.toISOString()}' ORDER BY id`)).map((x) => Number(x.id));
+  const c = await startRestored(dir);
+  try {
+    expect(await restoredIds(c)).toEqual(byT1);
+    expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).not.toMatch(/^\s*(recovery_target\w*|restore_command|recovery_end_command)\s*=/m);
+  } finally {
+    await c.end();
+    stopRestored(dir);
+  }
+});
+
 test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless or a future --at is refused before anything is created", async () => {
   // A DDL whose commit time has microseconds that milliseconds cannot express.
   let exact = "";
@@ -365,6 +405,10 @@ test("verify --at latest picks the base backup (not a newer pg_dump backup, not 
   expect(v.out.files).toBeGreaterThan(100);
   expect(v.out.fileBytes).toBeGreaterThan(1_000_000);
   expect(v.out.wal).toMatch(/^parsed/);
+  expect(v.out.walChain).toMatch(/^[0-9A-F]{24} \.\. [0-9A-F]{24}(\.partial)?: contiguous/);
+  const text = await runner(verifyArgs({ name: NAME, at: "latest", identity: key.file, noRecord: true, ...dest() }), { ...s3.env });
+  expect(text.stdout).toMatch(/integrity check: pg_verifybackup and the WAL chain, not a restore: no RTO measured/);
+  expect(text.stdout).not.toMatch(/RTO drill/);
   expect(await verificationRecords(baseKey)).toEqual([expect.objectContaining({ ok: true, problems: [] })]);
   // The temp directory under the work dir is gone.
   expect(readdirSync(work).filter((f) => f.startsWith("lifeboat-verify-"))).toEqual([]);
@@ -439,6 +483,23 @@ test("kill -9 of the sidecar process alone: pg_receivewal dies with it; a stale 
   await waitFor("a healthy status --local after the restart", async () => (await statusLocal()).code === 0, 30_000);
 });
 
+/** Remote status (from the bucket only) of the PITR source, with a WAL lag bound short enough for a test. */
+async function statusRemote() {
+  const r = await runner(statusArgs({ name: NAME, maxWalLag: "3s", alertWebhook: hook.url, ...dest() }), { ...s3.env });
+  return { code: r.code, text: r.stdout };
+}
+
+test("status (remote) and list show the live sidecar's WAL: newest, lag, streaming, timeline 1, no gap", async () => {
+  await waitFor("a WAL line with a heartbeat", async () => /sidecar streaming/.test((await statusRemote()).text), 30_000);
+  const st = await statusRemote();
+  expect(st.text).toMatch(/WAL: newest [0-9A-F]{24}(\.partial)? captured \S+ \(\d+s ago\), lag \d+s \(max 3s\), sidecar streaming, heartbeat \d+s ago, timeline 1, no gap/);
+  expect(st.text).not.toMatch(/wal-stream stopped|WAL gap|WAL lag/);
+  const l = await runner(listArgs({ name: NAME, json: true, ...dest() }), { ...s3.env });
+  const listed = JSON.parse(l.stdout);
+  expect(listed.wal).toEqual([expect.objectContaining({ source: NAME, timeline: 1, baseTimeline: 1, problems: [], sidecar: expect.objectContaining({ streaming: true }) })]);
+  expect(listed.wal[0].gap).toBeUndefined();
+});
+
 test("host loss: with the writer stopped and the sidecar killed, restore --at latest loses at most the flush interval", async () => {
   await sleep(3000);
   lastBeforeDisaster = await stopWriter();
@@ -470,6 +531,20 @@ test("host loss: with the writer stopped and the sidecar killed, restore --at la
   expect(lossSeconds).toBeLessThanOrEqual(FLUSH_SECONDS + 1); // flush interval plus one partial upload
 });
 
+test("after the host loss, status (remote) and list name the dead sidecar in words and status alerts", async () => {
+  // Heartbeat every 2 s, flush 2 s, --max-wal-lag 3 s: stopped after 7 s without a heartbeat.
+  const alertsBefore = hook.received.length;
+  await waitFor("status to see the dead sidecar", async () => (await statusRemote()).code === 1, 30_000);
+  const st = await statusRemote();
+  expect(st.text).toMatch(new RegExp(`FAIL ${NAME}`));
+  expect(st.text).toMatch(/wal-stream stopped: its last heartbeat in the bucket is \d+s old \(one is put every 2s\): the sidecar, its host or its path to the bucket is down/);
+  expect(hook.received.slice(alertsBefore).some((h) => /wal-stream stopped/.test(h.body))).toBe(true);
+  // list judges by the sidecar's own --max-lag (30s) from its last heartbeat: later, but it comes.
+  const listed = async () => (await runner(listArgs({ name: NAME, ...dest() }), { ...s3.env })).stdout;
+  await waitFor("list to name the dead sidecar", async () => /PROBLEM: wal-stream stopped/.test(await listed()), 60_000);
+  expect(await listed()).toMatch(new RegExp(`${NAME} +WAL: newest .*\\n  PROBLEM: wal-stream stopped: its last heartbeat in the bucket is \\d+s old`));
+});
+
 test("restart with the spool, stop the source, SIGTERM: the sidecar flushes and restore --at latest has every row", async () => {
   const child = startSidecar();
   await waitFor("the restarted sidecar's slot to be active", slotActive, 30_000);
@@ -497,6 +572,25 @@ test("restart with the spool, stop the source, SIGTERM: the sidecar flushes and 
   }
   expect(hook.received.filter((h) => /behind/.test(h.body))).toEqual([]);
   expect(statSync(spool).isDirectory()).toBe(true);
+});
+
+test("a WAL segment missing from the bucket: verify names the first gap from the base's start, status shows it in text", async () => {
+  const ms = (await s3.keys(BUCKET, `${PREFIX}/${NAME}/wal/`)).filter((k) => /\/[0-9A-F]{24}\.[^/]+\.manifest\.json$/.test(k)).sort();
+  const files = [...new Set(ms.map((k) => k.split("/").pop()!.slice(0, 24)))].sort();
+  const victim = files[files.length - 2]!; // after the base's start, before the newest WAL
+  const removed = ms.filter((k) => k.split("/").pop()!.startsWith(victim + "."));
+  const saved = await Promise.all(removed.map(async (k) => [k, await s3.get(BUCKET, k)] as const));
+  for (const k of removed) await s3.remove(BUCKET, k); // the object without its manifest does not count
+  try {
+    const v = await verify({ key: baseKey });
+    expect(v.code).toBe(1);
+    expect(v.out.problems).toEqual([expect.stringMatching(new RegExp(`WAL chain broken: ${victim} is missing \\(first of 1 missing segment\\(s\\)`))]);
+    const st = await statusRemote();
+    expect(st.text).toMatch(new RegExp(`GAP at ${victim} \\(1 missing\\)`));
+    expect(st.text).toMatch(new RegExp(`WAL gap: ${victim} is missing`));
+  } finally {
+    for (const [k, body] of saved) await s3.put(BUCKET, k, body);
+  }
 });
 
 /** The decrypted, decompressed bytes of a stored backup object. */

@@ -45,7 +45,7 @@ test("each source's last success, newest recoverable point, bytes, verified rest
 });
 
 test("a point-in-time source's newest recoverable point includes its WAL: later than its newest base backup", () => {
-  const pitr: SourceHealth = { ...db, source: "pitr-db", wal: { newestAt: "2026-12-01T11:59:30.000Z", lagSeconds: 30 } };
+  const pitr: SourceHealth = { ...db, source: "pitr-db", wal: { maxLagSeconds: 300, objects: 2, newest: { file: "000000010000000000000002", capturedAt: "2026-12-01T11:59:30.000Z", ageSeconds: 30 } } };
   const text = prometheusMetrics([db, pitr]);
   expect(sample(text, "lifeboat_backup_newest_recoverable_timestamp_seconds", "pitr-db")).toBe(Date.parse("2026-12-01T11:59:30Z") / 1000);
   expect(sample(text, "lifeboat_backup_wal_newest_timestamp_seconds", "pitr-db")).toBe(Date.parse("2026-12-01T11:59:30Z") / 1000);

@@ -10,7 +10,6 @@ import { Manifest, Verification } from "../../runner/src/manifest";
 import { buildReport } from "../../runner/src/report/model";
 import { esc, renderHtml } from "../../runner/src/report/html";
 import { pageKey } from "../../runner/src/commands/report";
-import { withWal } from "../../runner/src/walStatus";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const HOUR = 3600_000;
@@ -90,11 +89,16 @@ test("no source at all is a problem, not 'all healthy'", () => {
   expect(renderHtml(r)).toContain("Problem: no backups found at all.");
 });
 
-test("WAL lag of a PITR source is shown from the newest WAL in the bucket", () => {
+test("WAL lag of a PITR source is shown from what the bucket holds: the sidecar's coveredUntil, else the newest WAL", () => {
   const src = healthySource("app-db");
-  const r = buildReport({ now: NOW, destination: "s3://b/prod", rpoSeconds: LIMITS.maxAge, sources: [{ ...src, health: withWal(src.health, new Date(NOW - 95_000), NOW) }] });
-  expect(r.sources[0]!.wal).toEqual({ newestAt: new Date(NOW - 95_000).toISOString(), lagSeconds: 95 });
-  expect(renderHtml(r)).toContain("the newest WAL in the bucket was captured 1m 35s ago");
+  const at = (ms: number) => new Date(NOW - ms).toISOString();
+  const wal = { maxLagSeconds: 300, objects: 3, newest: { file: "000000010000000000000003", capturedAt: at(95_000), ageSeconds: 95 } };
+  const r = buildReport({ now: NOW, destination: "s3://b/prod", rpoSeconds: LIMITS.maxAge, sources: [{ ...src, health: { ...src.health, wal } }] });
+  expect(r.sources[0]!.wal).toEqual({ newestAt: at(95_000), lagSeconds: 95 });
+  expect(renderHtml(r)).toContain("the WAL in the bucket reaches 1m 35s ago");
+  const heartbeat = { ...wal, sidecar: { at: at(20_000), ageSeconds: 20, streaming: true, coveredUntil: at(21_000) } };
+  const live = buildReport({ now: NOW, destination: "s3://b/prod", rpoSeconds: LIMITS.maxAge, sources: [{ ...src, health: { ...src.health, wal: heartbeat } }] });
+  expect(live.sources[0]!.wal).toEqual({ newestAt: at(21_000), lagSeconds: 21 });
 });
 
 test("a hostile source name and table name from the bucket are shown as text, never as markup", () => {

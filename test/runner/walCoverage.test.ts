@@ -10,7 +10,7 @@
  * 3. Lag is measured on a timer: with an upload that takes far longer than --max-lag, the alert
  *    reaches the webhook before the data at risk (now - covered) exceeds --max-lag.
  */
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -125,14 +125,14 @@ class TestStore implements Store {
 
 const SEG = (n: number) => "00000001" + "00000000" + n.toString(16).toUpperCase().padStart(8, "0");
 
-function harness(opts: { flushMs: number; maxLagMs?: number; webhook?: string }) {
-  const dir = mkdtempSync(join(tmpdir(), "lifeboat-walcov-"));
+function harness(opts: { flushMs: number; maxLagMs?: number; webhook?: string; baseBackup?: () => Promise<number>; dir?: string }) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "lifeboat-walcov-"));
   const spool = join(dir, "spool");
   const fake = join(dir, "pg_receivewal");
   // Stands in for pg_receivewal: slot creation succeeds, streaming "starts" and idles; the test writes the spool.
   writeFileSync(fake, `#!/bin/sh\ncase " $* " in *" --create-slot "*) exit 0;; esac\necho "pg_receivewal: starting log streaming at 0/1000000 (timeline 1)" >&2\nexec sleep 600\n`);
   chmodSync(fake, 0o755);
-  mkdirSync(spool, { mode: 0o700 });
+  mkdirSync(spool, { recursive: true, mode: 0o700 });
   const store = new TestStore(join(dir, "bucket"));
   const log = pino({ level: "silent" });
   const streamer = new WalStreamer({
@@ -150,10 +150,12 @@ function harness(opts: { flushMs: number; maxLagMs?: number; webhook?: string })
     alerts: new Alerts({ webhook: opts.webhook }, log),
     log,
     statePath: join(dir, "state", "runner-state.json"),
+    baseBackup: opts.baseBackup,
+    heartbeatObjectMs: 1000,
   });
   const write = (name: string) => writeFileSync(join(spool, name), randomBytes(64));
   const complete = (n: number) => renameSync(join(spool, SEG(n) + ".partial"), join(spool, SEG(n)));
-  return { spool, store, streamer, write, complete };
+  return { dir, spool, store, streamer, write, complete };
 }
 
 async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
@@ -165,7 +167,7 @@ async function until(what: string, cond: () => boolean, ms = 15_000): Promise<vo
 }
 
 describe("WalStreamer coverage", () => {
-  test("segment N completing between the completed pass and the partial pass, then lost: N+1's partial upload does not advance coverage", async () => {
+  test("segment N completing between the completed pass and the partial pass, then lost: N+1's partial is neither uploaded ahead of it nor advances coverage", async () => {
     const h = harness({ flushMs: 1000 });
     h.write(SEG(1) + ".partial");
     const running = h.streamer.run();
@@ -186,14 +188,17 @@ describe("WalStreamer coverage", () => {
       h.write(SEG(3) + ".partial");
       await sleep(1200); // past the flush interval, so the partial pass follows the completed pass
       release();
-      await until("the partial of segment 3 uploaded", () => h.store.uploaded.some((u) => u.file === SEG(3) + ".partial"), 5000).catch(() => undefined);
-      await sleep(1500);
+      await sleep(3000); // several flush intervals
       expect(h.store.uploaded.some((u) => u.file === SEG(2))).toBe(false);
       expect(h.streamer.coveredUntil).toBeLessThan(beforeSeg2);
-      // Once segment 2 is in the bucket, coverage moves on past it.
+      // Nor is segment 3's partial uploaded ahead of segment 2: the bucket would hold 1, 3.partial (a hole).
+      expect(h.store.uploaded.some((u) => u.file === SEG(3) + ".partial")).toBe(false);
+      // Once segment 2 is in the bucket, coverage moves on past it, and the partial follows.
       h.store.failing.clear();
       const healed = Date.now();
       await until("coverage past segment 2", () => h.streamer.coveredUntil >= healed);
+      const order = h.store.uploaded.map((u) => u.file);
+      expect(order.indexOf(SEG(2))).toBeLessThan(order.indexOf(SEG(3) + ".partial"));
     } finally {
       h.streamer.stop("test done");
       await running;
@@ -225,6 +230,50 @@ describe("WalStreamer lag alerts", () => {
     } finally {
       clearInterval(writer);
       h.streamer.stop("test done");
+      await running;
+    }
+  });
+});
+
+describe("WalStreamer on a new timeline", () => {
+  let hook: Hook;
+  beforeAll(async () => (hook = await startWebhook()));
+  afterAll(() => hook.stop());
+
+  test("WAL of a newer timeline than the last run saw: the history file is uploaded, an alert names the timeline and a base backup is taken once; a restart on that timeline takes none", async () => {
+    let baseBackups = 0;
+    const baseBackup = async () => {
+      baseBackups++;
+      return 0;
+    };
+    const first = harness({ flushMs: 500, webhook: hook.url + "/slack", baseBackup });
+    first.write(SEG(1) + ".partial");
+    let running = first.streamer.run();
+    try {
+      await until("timeline 1 WAL uploaded", () => first.store.uploaded.some((u) => u.file === SEG(1) + ".partial"));
+      await sleep(1200); // the heartbeat records timeline 1
+      expect(baseBackups).toBe(0);
+      // Promotion: pg_receivewal writes the history file and streams timeline 2.
+      writeFileSync(join(first.spool, "00000002.history"), "1\t0/1000000\tno recovery target specified\n");
+      writeFileSync(join(first.spool, "000000020000000000000001.partial"), randomBytes(64));
+      await until("the base backup on timeline 2", () => baseBackups === 1);
+      await until("the new-timeline alert", () => hook.received.some((r) => /new timeline 2 \(was 1\)/.test(r.body)));
+      expect(JSON.parse(hook.received.find((r) => /new timeline 2/.test(r.body))!.body).text).toMatch(/app-db is on a new timeline 2 \(was 1\): the server was promoted; taking a base backup on it now/);
+      expect((await first.store.list("")).some((o) => /\/wal\/00000002\.history\./.test(o.key))).toBe(true);
+    } finally {
+      first.streamer.stop("test done");
+      await running;
+    }
+    // Restart on timeline 2 (pg_receivewal fetches the history file again into the emptied spool).
+    const again = harness({ flushMs: 500, webhook: hook.url + "/slack", baseBackup, dir: first.dir });
+    writeFileSync(join(again.spool, "00000002.history"), "1\t0/1000000\tno recovery target specified\n");
+    running = again.streamer.run();
+    try {
+      await until("the history file uploaded again", () => !existsSync(join(again.spool, "00000002.history")));
+      await sleep(1000);
+      expect(baseBackups).toBe(1);
+    } finally {
+      again.streamer.stop("test done");
       await running;
     }
   });

@@ -133,7 +133,8 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
     appUrl: (db: string) => pgUrl(port, APP_ROLE.user, APP_ROLE.password, db),
     query,
     async stop() {
-      if (child.exitCode === null) {
+      // A server killed by a signal has exitCode null and signalCode set: it is gone already.
+      if (child.exitCode === null && child.signalCode === null) {
         const closed = new Promise((r) => child.once("close", r));
         child.kill("SIGINT");
         await closed;

@@ -27,6 +27,8 @@ export type Fault =
   | { kind: "down" }
   | { kind: "drop-after-parts"; parts: number }
   | { kind: "slow-parts"; ms: number }
+  /** Hold every PUT (objects and parts; those whose path matches) this long before forwarding it: a slow uplink. */
+  | { kind: "slow-puts"; ms: number; path?: RegExp }
   /** Accept the connection and read the request (every one, or those whose path matches) and never answer. */
   | { kind: "stall"; path?: RegExp }
   /** Forward the request (every one, or those whose path matches), send the answer's status and headers, then never a byte of its body. */
@@ -275,6 +277,7 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
       const body = await readBody(req);
       if (await refuse(req, res, body)) return;
       if (f.kind === "slow-parts" && isPart) await new Promise((r) => setTimeout(r, f.ms));
+      if (f.kind === "slow-puts" && req.method === "PUT" && hit(f.path)) await new Promise((r) => setTimeout(r, f.ms));
       const loseThis = f.kind === "lose-answer" && lost < f.times && hit(f.path);
       if (loseThis) lost++;
       const headers = { ...req.headers, "content-length": String(body.length) };

@@ -131,6 +131,8 @@ export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
   format?: "text" | "json" | "prometheus";
   /** From the runner's own state file (container healthcheck). */
   local?: boolean;
+  /** PITR sources: the WAL lag status tolerates (default: the sidecar's own --max-lag, else 5m). */
+  maxWalLag?: string;
 }
 
 export interface ReportSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -253,6 +255,7 @@ export function statusArgs(s: StatusSpec): string[] {
   push(a, "--rto", s.rto);
   push(a, "--format", s.format);
   push(a, "--local", s.local);
+  push(a, "--max-wal-lag", s.maxWalLag);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
@@ -348,6 +351,10 @@ export interface WalStreamSpec extends DestinationSpec, CommonSpec {
   walRetention?: string;
   /** S3 Object Lock mode of each WAL object (LIFEBOAT_LOCK_MODE); with `walRetention`. */
   lockMode?: "governance" | "compliance";
+  /** On WAL from a new timeline (a promotion): `basebackup` (default) or `alert` only. */
+  onNewTimeline?: "basebackup" | "alert";
+  /** How often a heartbeat object goes to the bucket (LIFEBOAT_WAL_HEARTBEAT_INTERVAL; default 60s). */
+  heartbeatInterval?: string;
 }
 
 /** `wal-stream`: the long-running PITR sidecar. */
@@ -363,6 +370,8 @@ export function walStreamArgs(s: WalStreamSpec): string[] {
   push(a, "--zstd-level", s.zstdLevel);
   push(a, "--wal-retention", s.walRetention);
   push(a, "--lock-mode", s.lockMode);
+  push(a, "--on-new-timeline", s.onNewTimeline);
+  push(a, "--heartbeat-interval", s.heartbeatInterval);
   return [...a, ...destArgs(s), ...commonArgs(s)];
 }
 

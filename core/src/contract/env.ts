@@ -35,6 +35,7 @@ export const ENV = {
   walMaxLag: "LIFEBOAT_WAL_MAX_LAG",
   /** wal-stream on S3: days each WAL object is locked (with LIFEBOAT_LOCK_MODE). */
   walRetention: "LIFEBOAT_WAL_RETENTION",
+  walHeartbeatInterval: "LIFEBOAT_WAL_HEARTBEAT_INTERVAL",
   /** schedule: the job table file, and how many runs at once. */
   jobsFile: "LIFEBOAT_JOBS_FILE",
   maxConcurrent: "LIFEBOAT_MAX_CONCURRENT",

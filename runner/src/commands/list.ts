@@ -3,6 +3,7 @@ import { listBackups, listSourceNames, listVerifications } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeStore, output } from "../context";
 import { EXIT_OK } from "../errors";
 import { formatBytes } from "../progress";
+import { sourceWal, walLine, WalReport } from "../pitr/walHealth";
 
 export interface ListOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -22,12 +23,19 @@ export interface ListedBackup {
   verified: "ok" | "failed" | "no";
 }
 
-export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
+export interface ListedWal extends WalReport {
+  source: string;
+  problems: string[];
+}
+
+export async function listAll(o: ListOpts, wal: ListedWal[] = []): Promise<ListedBackup[]> {
   const store = makeStore(o);
   const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
   const rows: ListedBackup[] = [];
   for (const name of names) {
     const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
+    const w = await sourceWal(store, name, backups, Date.now());
+    if (w) wal.push({ source: name, ...w.report, problems: w.problems });
     for (const b of backups) {
       const v = verifications.get(b.key);
       rows.push({
@@ -46,12 +54,15 @@ export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
 }
 
 export async function listCommand(o: ListOpts, _log: Logger): Promise<number> {
-  const rows = await listAll(o);
+  const wal: ListedWal[] = [];
+  const rows = await listAll(o, wal);
   const lines = rows.map(
     (r) =>
       `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
       r.flags.map((f) => `\n  UNTRUSTED: ${f}`).join(""),
   );
-  output(o, { backups: rows }, rows.length ? lines.join("\n") : "no backups found (a backup counts once its manifest is written)");
+  // Per PITR source, its WAL (newest, lag, sidecar, gap) and what is wrong with it.
+  for (const w of wal) lines.push(`${w.source.padEnd(16)} ${walLine(w)}` + w.problems.map((p) => `\n  PROBLEM: ${p}`).join(""));
+  output(o, { backups: rows, wal }, rows.length ? lines.join("\n") : "no backups found (a backup counts once its manifest is written)");
   return EXIT_OK;
 }

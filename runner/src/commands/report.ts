@@ -73,7 +73,8 @@ export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number
   const file = resolve(o.html);
   const store = makeStore(o);
   const now = Date.now();
-  const healths = await remoteHealth(o, limits);
+  // WAL is judged against each sidecar's own --max-lag (from its heartbeat), as `status` does without --max-wal-lag.
+  const healths = await remoteHealth(o, limits, undefined);
   const sources: SourceInput[] = [];
   for (const health of healths) {
     // Each source on its own: one the store cannot answer for still gets its section, with status's problem.

@@ -1,13 +1,13 @@
 import { Logger } from "pino";
 import { humanDuration, parseDuration } from "lifeboat-core";
-import { CLOCK_TOLERANCE_MS, listBackups, listSourceNames, readManifest, verificationHistory } from "../catalog";
+import { BackupEntry, CLOCK_TOLERANCE_MS, listBackups, listSourceNames, readManifest, verificationHistory } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, statePath } from "../context";
 import { EXIT_FAILED, EXIT_OK, UsageError } from "../errors";
 import { StateFile, readState } from "../state";
 import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 import { Store } from "../store";
+import { sourceWal } from "../pitr/walHealth";
 import { prometheusMetrics } from "../prometheus";
-import { newestWal, withWal } from "../walStatus";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -21,6 +21,7 @@ export interface StatusOpts extends StoreOpts, CommonOpts {
   rto?: string;
   format?: string;
   local?: boolean;
+  maxWalLag?: string;
 }
 
 const STATUS_FORMATS = ["text", "json", "prometheus"];
@@ -49,6 +50,7 @@ export function durationFlag(flag: string, text: string): number {
 export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
   const maxAge = durationFlag("--max-age", o.maxAge);
   const rtoSeconds = o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined;
+  const maxWalLag = o.maxWalLag !== undefined ? durationFlag("--max-wal-lag", o.maxWalLag) : undefined;
   const shrink = parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous");
   const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
   const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
@@ -56,7 +58,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const format = o.format ?? "text";
   if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize, rtoSeconds });
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize, rtoSeconds }, maxWalLag);
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
@@ -69,14 +71,15 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   return healthy ? EXIT_OK : EXIT_FAILED;
 }
 
-export async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<SourceHealth[]> {
+export async function remoteHealth(o: StatusOpts, limits: HealthLimits, maxWalLag: number | undefined): Promise<SourceHealth[]> {
   const store = makeStore(o);
   const names = o.name ? [o.name] : await listSourceNames(store);
   const out: SourceHealth[] = [];
   const now = Date.now();
   for (const source of names) {
     try {
-      out.push(withWal(await sourceHealth(store, source, limits, now), await newestWal(store, source), now));
+      const backups = await listBackups(store, source, new Date(now));
+      out.push(withWal(await sourceHealth(store, source, backups, limits, now), await sourceWal(store, source, backups, now, maxWalLag)));
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
       out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });
@@ -85,8 +88,15 @@ export async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise
   return out;
 }
 
-async function sourceHealth(store: Store, source: string, limits: HealthLimits, now: number): Promise<SourceHealth> {
-  const [backups, history] = await Promise.all([listBackups(store, source, new Date(now)), verificationHistory(store, source)]);
+/** A PITR source's health includes its WAL: the report shown, its problems counted. */
+function withWal(h: SourceHealth, wal: Awaited<ReturnType<typeof sourceWal>>): SourceHealth {
+  if (!wal) return h;
+  const problems = [...h.problems, ...wal.problems];
+  return { ...h, healthy: problems.length === 0, problems, wal: wal.report };
+}
+
+async function sourceHealth(store: Store, source: string, backups: BackupEntry[], limits: HealthLimits, now: number): Promise<SourceHealth> {
+  const history = await verificationHistory(store, source);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };

@@ -160,7 +160,9 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   }
   const rto = inputs.rtoSeconds;
   const report = [
-    ...drillReport(primary, rto !== undefined ? ` (restore time; ${Math.round((primary.durationSeconds / rto) * 100)}% of the declared RTO ${humanDuration(rto)})` : " (restore time, RTO drill)"),
+    ...drillReport(primary,
+      primary.manifest?.kind === "pg-basebackup" ? " (integrity check: pg_verifybackup and the WAL chain, not a restore: no RTO measured)"
+        : rto !== undefined ? ` (restore time; ${Math.round((primary.durationSeconds / rto) * 100)}% of the declared RTO ${humanDuration(rto)})` : " (restore time, RTO drill)"),
     ...(older ? drillReport(older, ` (older ${older.entry.parts.tier} backup, chosen with --seed ${inputs.seed})`) : []),
   ].join("\n");
   const problems = [...primary.problems, ...(older?.problems ?? [])];
@@ -280,7 +282,7 @@ async function check(
     if (dl.rawBytes() !== m.rawBytes) problems.push(`${sel.entry.key}: decompressed to ${dl.rawBytes()} bytes, manifest says ${m.rawBytes}`);
   };
   if (m.kind === "postgres") return verifyPostgres(o, sel, dl, problems, rawCheck, mark("restore"), checks, log);
-  if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log);
+  if (m.kind === "pg-basebackup") return verifyBaseBackup(sel, dl, workDir(o), problems, rawCheck, log, store);
   if (m.kind === "volume" || m.kind === "directory") return verifyArchive(o, sel, dl, problems, rawCheck, mark("restore"));
   if (m.kind === "redis") {
     let head = Buffer.alloc(0);

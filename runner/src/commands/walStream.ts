@@ -28,11 +28,13 @@ import { Store } from "../store";
 import { walLockSetting } from "../lock";
 import { Alerts } from "../alerts";
 import { pgTool } from "../pitr/pgtools";
-import { isCompletedWalFile, isPartialName } from "../pitr/wal";
+import { isCompletedWalFile, isHistoryName, isPartialName, timelineOf } from "../pitr/wal";
 import { uploadWal } from "../pitr/walUpload";
 import { Coverage, walItem } from "../pitr/coverage";
 import { dieWithParent, stopStaleReceivers } from "../pitr/receiver";
-import { HEARTBEAT_EVERY_MS, writeHeartbeat } from "../pitr/heartbeat";
+import { HEARTBEAT_EVERY_MS, Heartbeat, readHeartbeats, writeHeartbeat } from "../pitr/heartbeat";
+import { HEARTBEAT_OBJECT_EVERY_MS, heartbeatObjectKey } from "../pitr/walHealth";
+import { basebackupCommand } from "./basebackup";
 
 export interface WalStreamOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -46,6 +48,8 @@ export interface WalStreamOpts extends StoreOpts, CommonOpts {
   statusInterval: string;
   walRetention?: string;
   lockMode?: string;
+  onNewTimeline?: string;
+  heartbeatInterval?: string;
 }
 
 /** The slot name wal-stream uses by default: `lifeboat_<name>` with hyphens as underscores. */
@@ -73,6 +77,10 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   if (maxLagSeconds !== undefined && maxLagSeconds <= flushSeconds) {
     throw new UsageError(`--max-lag ${o.maxLag} must be longer than --flush-interval ${o.flushInterval}: the partial segment is uploaded only every flush interval`);
   }
+  const heartbeatSeconds = durationOption("--heartbeat-interval", o.heartbeatInterval ?? `${HEARTBEAT_OBJECT_EVERY_MS / 1000}s`);
+  if (heartbeatSeconds < 1) throw new UsageError(`--heartbeat-interval ${o.heartbeatInterval}: must be at least 1s`);
+  const onNewTimeline = o.onNewTimeline ?? "basebackup";
+  if (onNewTimeline !== "basebackup" && onNewTimeline !== "alert") throw new UsageError(`--on-new-timeline: must be basebackup or alert, got ${JSON.stringify(onNewTimeline)}`);
   const slot = o.slot || defaultSlotName(name);
   if (!/^[a-z0-9_]{1,63}$/.test(slot)) throw new UsageError(`--slot: ${JSON.stringify(slot)} must be lowercase letters, digits and underscores, at most 63 characters`);
   const zstdLevel = intOption("--zstd-level", o.zstdLevel, 1, 19);
@@ -89,7 +97,11 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   ]);
   const spool = resolve(o.spoolDir || join(workDir(o), `lifeboat-wal-${name}`));
   await fsp.mkdir(spool, { recursive: true, mode: 0o700 });
-  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), ...(walLock ? { walLock } : {}) });
+  // After a promotion the old base backups are on the old timeline: take one on the new timeline
+  // (fast checkpoint, WAL inside the tar) with this sidecar's own bucket, key and URL. The
+  // healthcheck ping stays the sidecar's: the base backup run does not ping it.
+  const baseBackup = onNewTimeline === "basebackup" ? () => basebackupCommand({ ...o, pingUrl: undefined, walMethod: "fetch", fastCheckpoint: true, zstdLevel: o.zstdLevel }, log) : undefined;
+  const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), baseBackup, heartbeatObjectMs: heartbeatSeconds * 1000, ...(walLock ? { walLock } : {}) });
   return s.run();
 }
 
@@ -111,6 +123,10 @@ export interface StreamerConfig {
   statePath: string;
   /** S3: lock each WAL object this many days from its capture. */
   walLock?: { mode: LockMode; days: number };
+  /** Takes a base backup (exit code); run when WAL on a new timeline appears. Undefined: alert only. */
+  baseBackup?: () => Promise<number>;
+  /** How often a heartbeat object goes to the bucket (default HEARTBEAT_OBJECT_EVERY_MS). */
+  heartbeatObjectMs?: number;
 }
 
 const POLL_MS = 500;
@@ -145,6 +161,10 @@ export class WalStreamer {
   private checkingLag = false;
   private warnedUnguarded = false;
   private lastPingAt = 0;
+  private lastBeatObjectAt = 0;
+  /** The newest timeline seen (from the previous run's heartbeat on start). */
+  private timeline: number | undefined;
+  private baseBackupRun: Promise<void> | undefined;
   private readonly scrubber: (s: string) => string;
 
   constructor(private readonly c: StreamerConfig) {
@@ -174,6 +194,7 @@ export class WalStreamer {
     const lagTimer = setInterval(() => void this.checkLag(), LAG_TICK_MS);
     const beatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_EVERY_MS);
     await this.c.alerts.ping("start");
+    this.timeline = (await readHeartbeats(this.c.statePath, name))[0]?.timeline;
     await this.heartbeat();
     try {
       // Whatever a previous run left in the spool goes first.
@@ -288,6 +309,7 @@ export class WalStreamer {
         await fsp.rm(path, { force: true });
         this.coverage.uploaded(walItem(f));
         this.advanceCoverage();
+        this.sawTimeline(f);
         this.c.log.info({ file: f, key: m.key, rawBytes: m.rawBytes, storedBytes: m.storedBytes }, `uploaded WAL ${f}`);
         this.uploadFailures = 0;
       } catch (e) {
@@ -302,25 +324,28 @@ export class WalStreamer {
   private async syncPartial(): Promise<boolean> {
     const capturedAt = new Date();
     const files = await this.spoolFiles();
-    // Completed files still in the spool at capture time must be uploaded too before this
-    // capture counts as covered (one may have completed since syncCompleted listed the spool).
-    const completed = files.filter(isCompletedWalFile).map((f) => walItem(f));
+    // Segments that completed since syncCompleted listed the spool go first: a partial uploaded
+    // ahead of them leaves the bucket with a hole (restores report a gap and replay stops at it)
+    // and recovers nothing more until they are in. Under writes faster than the uploads, the
+    // bucket so always holds a contiguous chain, and the lag alert says how far behind it is.
+    if (files.some(isCompletedWalFile)) return true;
     const partial = files.filter(isPartialName).pop();
     if (!partial) {
-      this.coverage.snapshot(capturedAt.getTime(), completed);
+      this.coverage.snapshot(capturedAt.getTime(), []);
       this.advanceCoverage();
       return true;
     }
     try {
       const data = await fsp.readFile(join(this.c.spool, partial));
       const sha = createHash("sha256").update(data).digest("hex");
-      this.coverage.snapshot(capturedAt.getTime(), [...completed, walItem(partial, sha)]);
+      this.coverage.snapshot(capturedAt.getTime(), [walItem(partial, sha)]);
       this.advanceCoverage();
       if (this.lastPartial?.file === partial && this.lastPartial.sha === sha) return true;
       const m = await uploadWal({ store: this.c.store, source: this.c.name, file: partial, data, capturedAt, recipients: this.c.recipients, zstdLevel: this.c.zstdLevel, lock: this.c.walLock });
       this.lastPartial = { file: partial, sha };
       this.coverage.uploaded(walItem(partial, sha));
       this.advanceCoverage();
+      this.sawTimeline(partial);
       this.c.log.info({ file: partial, key: m.key, storedBytes: m.storedBytes }, `uploaded partial WAL ${partial}`);
       this.uploadFailures = 0;
       return true;
@@ -329,6 +354,34 @@ export class WalStreamer {
       this.uploadFailed(partial, e);
       return false;
     }
+  }
+
+  /**
+   * A file on a timeline newer than any seen before is a promotion: the server's history file
+   * (pg_receivewal fetches it when it streams a timeline above 1) is already in the bucket, and
+   * the base backups are on the old timeline. Alert, and take a base backup on the new one.
+   * A sidecar with no record of an earlier timeline counts a history file as new (an extra base
+   * backup costs less than a missing one) and a segment as where it starts.
+   */
+  private sawTimeline(file: string): void {
+    const tli = timelineOf(file);
+    const prev = this.timeline;
+    if (prev !== undefined && tli <= prev) return;
+    this.timeline = tli;
+    if (prev === undefined && !isHistoryName(file)) return;
+    void this.heartbeat();
+    const what = this.c.baseBackup ? "taking a base backup on it now" : "take a base backup now (lifeboat-runner basebackup): until then restores on it need the old timeline's base backup, WAL and this history";
+    const text = `Lifeboat: ${this.c.name} is on a new timeline ${tli}${prev !== undefined ? ` (was ${prev})` : ""}: the server was promoted; ${what}`;
+    this.c.log.warn({ timeline: tli, previous: prev }, text);
+    void this.c.alerts.failure(text);
+    const run = this.c.baseBackup;
+    if (!run || this.baseBackupRun) return;
+    this.baseBackupRun = run()
+      .then((code) => {
+        if (code !== 0) this.c.log.error(`wal-stream ${this.c.name}: the base backup on timeline ${tli} failed (exit ${code}); take one by hand`);
+      })
+      .catch((e) => this.c.log.error(`wal-stream ${this.c.name}: the base backup on timeline ${tli} failed: ${errorMessage(e)}; take one by hand`))
+      .finally(() => (this.baseBackupRun = undefined));
   }
 
   private advanceCoverage(): void {
@@ -345,22 +398,40 @@ export class WalStreamer {
     this.c.log.warn({ file, retryInSeconds: backoff / 1000, err: errorMessage(e) }, `uploading WAL ${file} failed (kept in the spool, retrying): ${errorMessage(e)}`);
   }
 
-  /** The heartbeat record `status --local` reads, and the periodic success ping while healthy. */
+  /**
+   * The heartbeat record `status --local` reads, the same record as an object in the bucket every
+   * heartbeatObjectMs (what remote `status` tells an idle server from a dead sidecar by), and the
+   * periodic success ping while healthy.
+   */
   private async heartbeat(): Promise<void> {
     const now = Date.now();
     const streaming = this.receiver !== undefined && this.receiverDownSince === undefined;
+    const everyMs = this.c.heartbeatObjectMs ?? HEARTBEAT_OBJECT_EVERY_MS;
+    const hb: Heartbeat = {
+      version: 1,
+      source: this.c.name,
+      pid: process.pid,
+      at: new Date(now).toISOString(),
+      streaming,
+      coveredUntil: new Date(this.coveredAt).toISOString(),
+      maxLagSeconds: this.c.maxLagMs === undefined ? undefined : this.c.maxLagMs / 1000,
+      flushIntervalSeconds: this.c.flushMs / 1000,
+      everySeconds: everyMs / 1000,
+      timeline: this.timeline,
+    };
     try {
-      await writeHeartbeat(this.c.statePath, {
-        version: 1,
-        source: this.c.name,
-        pid: process.pid,
-        at: new Date(now).toISOString(),
-        streaming,
-        coveredUntil: new Date(this.coveredAt).toISOString(),
-        maxLagSeconds: this.c.maxLagMs === undefined ? undefined : this.c.maxLagMs / 1000,
-      });
+      await writeHeartbeat(this.c.statePath, hb);
     } catch (e) {
       this.c.log.warn(`wal-stream ${this.c.name}: writing the heartbeat failed: ${errorMessage(e)}`);
+    }
+    if (now - this.lastBeatObjectAt >= everyMs) {
+      this.lastBeatObjectAt = now;
+      try {
+        await this.c.store.putSmall(heartbeatObjectKey(this.c.store.prefix, this.c.name, new Date(now)), JSON.stringify(hb) + "\n");
+      } catch (e) {
+        // Not fatal: remote status then sees the heartbeat age, as it would a dead sidecar.
+        this.c.log.warn(`wal-stream ${this.c.name}: putting the heartbeat in the bucket failed: ${errorMessage(e)}`);
+      }
     }
     if (streaming && !this.lagAlerted && now - this.lastPingAt >= PING_EVERY_MS) {
       this.lastPingAt = now;
@@ -412,6 +483,7 @@ export class WalStreamer {
       if (attempt) await new Promise((r) => setTimeout(r, 1000 * attempt));
       ok = (await this.syncCompleted()) && (await this.syncPartial());
     }
+    await this.baseBackupRun;
     if (!ok) {
       const text = `Lifeboat: wal-stream ${name} stopped with WAL not uploaded; it stays in the spool ${this.c.spool} and is uploaded on the next start`;
       log.error(text);

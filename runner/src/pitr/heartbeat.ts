@@ -23,6 +23,11 @@ export interface Heartbeat {
   /** Everything the server wrote up to this time is in the bucket. */
   coveredUntil: string;
   maxLagSeconds?: number;
+  flushIntervalSeconds?: number;
+  /** How often the sidecar puts a heartbeat object in the bucket. */
+  everySeconds?: number;
+  /** The newest timeline the sidecar has seen (persisted: a new one triggers a base backup). */
+  timeline?: number;
 }
 
 export function heartbeatPath(statePath: string, source: string): string {

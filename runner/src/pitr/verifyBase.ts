@@ -10,6 +10,11 @@
  * CRC-32C) and, with `--wal-method fetch`, parses the WAL in pg_wal/ from the backup's start to
  * its end point with pg_waldump, which is what makes the backup consistent on its own.
  *
+ * Then the WAL chain in the bucket: every segment from the backup's start segment to the newest
+ * WAL uploaded must be there (across timeline switches), else replay from this base stops at the
+ * first missing one; that segment is reported. This is an integrity check of the base and of the
+ * chain, not a restore: it measures no RTO (a restore drill does).
+ *
  * Why not start a throwaway server on it: the runner image carries the PostgreSQL client tools
  * only (pg_verifybackup and pg_waldump are among them), a server must match the backup's major
  * version exactly, and the backup's postgresql.conf is the source's (archive_command,
@@ -25,6 +30,8 @@ import { RunError, errorMessage } from "../errors";
 import { startProc } from "../proc";
 import { pgTool } from "./pgtools";
 import { parseLsn } from "./wal";
+import { readWalFacts, walChain } from "./walHealth";
+import { Store } from "../store";
 
 /** The tools a base backup verification runs, for requireTools. */
 export function baseVerifyTools(): Array<{ cmd: string; why: string }> {
@@ -55,6 +62,7 @@ export async function verifyBaseBackup(
   problems: string[],
   rawCheck: () => void,
   log: Logger,
+  store: Store,
 ): Promise<Record<string, unknown>> {
   const key = sel.entry.key;
   const m = sel.manifest;
@@ -133,8 +141,10 @@ export async function verifyBaseBackup(
       if (shown.length === 0) shown.push(`exited with code ${pv.child.exitCode ?? pv.child.signalCode}`);
       problems.push(...shown.map((l) => `${key}: pg_verifybackup: ${l}`));
     }
+    const chain = start ? await checkWalChain(store, sel, start[2]!, problems) : undefined;
     return {
       verifiedWith: "pg_verifybackup",
+      walChain: chain,
       files: files.length,
       fileBytes: files.reduce((a, f) => a + (f.Size ?? 0), 0),
       startWal: start?.[2],
@@ -144,4 +154,25 @@ export async function verifyBaseBackup(
   } finally {
     await fsp.rm(dir, { recursive: true, force: true }).catch((e) => log.warn(`could not remove ${dir}: ${errorMessage(e)}`));
   }
+}
+
+/**
+ * Is the WAL in the bucket contiguous from `startFile` (this base's start segment) to the newest
+ * WAL uploaded? Appends the first gap to `problems`; returns the chain in words for the report.
+ */
+async function checkWalChain(store: Store, sel: Selected, startFile: string, problems: string[]): Promise<string> {
+  const key = sel.entry.key;
+  const f = await readWalFacts(store, sel.manifest.source, sel.manifest);
+  const chain = f.segSize ? walChain(f.objs, startFile, f.segSize) : { missing: 0, newestFile: undefined, gap: undefined };
+  if (!chain.newestFile) {
+    const text = `no WAL from ${startFile} on in the bucket: recovery from this base reaches only its end`;
+    // A base taken with --wal-method none is not even consistent without wal-stream's WAL.
+    if (sel.manifest.basebackup?.walMethod === "none") problems.push(`${key}: ${text}, and with --wal-method none it cannot be made consistent`);
+    return text;
+  }
+  if (chain.gap) {
+    problems.push(`${key}: WAL chain broken: ${chain.gap} is missing (first of ${chain.missing} missing segment(s) between ${startFile} and ${chain.newestFile}); replay from this base stops there`);
+    return `${startFile} .. ${chain.newestFile}: first gap at ${chain.gap}`;
+  }
+  return `${startFile} .. ${chain.newestFile}: contiguous (${f.objs.length} WAL object(s))`;
 }

@@ -88,7 +88,7 @@ function facts(s: SourceReport): string {
       ? `${ago(s.restore.ageSeconds)} (${s.restore.checkedAt}); the restore took ${took(s.restore.durationSeconds)}, ${s.restore.withinRto === undefined ? rto : s.restore.withinRto ? `within ${rto}` : `more than ${rto}`}.`
       : `never: no restore drill has passed yet, so nothing proves these backups can be restored (${rto}).`,
   ]);
-  if (s.wal) rows.push(["WAL (point in time)", `the newest WAL in the bucket was captured ${ago(s.wal.lagSeconds)} (${s.wal.newestAt}): a point-in-time restore reaches at most that point.`]);
+  if (s.wal) rows.push(["WAL (point in time)", `the WAL in the bucket reaches ${ago(s.wal.lagSeconds)} (${s.wal.newestAt}): a point-in-time restore reaches at most that point.`]);
   if (s.kind) rows.push(["Kind", s.kind]);
   return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>`;
 }

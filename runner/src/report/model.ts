@@ -3,6 +3,7 @@
  * source's {@link SourceHealth} from health.ts, its WAL state included) and the manifests of
  * the kept backups. No I/O here: commands/report.ts gathers, html.ts renders.
  */
+import { walRecoveryPoint } from "../pitr/walHealth";
 import { humanDuration } from "lifeboat-core";
 import { SourceHealth } from "../health";
 import { Manifest } from "../manifest";
@@ -33,6 +34,7 @@ export interface SourceReport {
   /** Oldest first. */
   trend: TrendPoint[];
   /** PITR sources: the newest WAL in the bucket and how far it is behind now. */
+  /** Point-in-time sources: the newest point the WAL in the bucket reaches, and how long ago that is. */
   wal?: { newestAt: string; lagSeconds: number };
 }
 
@@ -73,6 +75,7 @@ function sourceReport(input: SourceInput, now: number, rpoSeconds: number, rtoSe
   // status does not know the declared RTO; a drill that passed but took longer than it is still a recovery that would miss its objective.
   if (r && withinRto === false) problems.push(`restore too slow: the latest passing drill (${r.checkedAt}) took ${humanDuration(r.durationSeconds)}, more than the declared RTO ${humanDuration(rtoSeconds!)}`);
   const trend = input.history.map(trendPoint).sort((a, b) => Date.parse(a.takenAt) - Date.parse(b.takenAt));
+  const walAt = h.wal ? walRecoveryPoint(h.wal) : undefined;
   return {
     source: h.source,
     healthy: problems.length === 0,
@@ -84,7 +87,7 @@ function sourceReport(input: SourceInput, now: number, rpoSeconds: number, rtoSe
     ...(rtoSeconds !== undefined ? { rtoSeconds } : {}),
     ...(r ? { restore: { checkedAt: r.checkedAt, ageSeconds: (now - Date.parse(r.checkedAt)) / 1000, durationSeconds: r.durationSeconds, ...(withinRto !== undefined ? { withinRto } : {}) } } : {}),
     trend,
-    ...(h.wal ? { wal: h.wal } : {}),
+    ...(walAt ? { wal: { newestAt: walAt, lagSeconds: (now - Date.parse(walAt)) / 1000 } } : {}),
   };
 }
 
