@@ -1,6 +1,5 @@
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
-import { Transform, TransformCallback } from "node:stream";
+import { Writable } from "node:stream";
+import { onPath } from "../version";
 
 /**
  * Exact per-table row counts read from a `pg_dump --format=custom --compress=0` archive as it
@@ -49,8 +48,6 @@ const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 /** How many of a table's last data bytes are kept to recognise the `\.` terminator. */
 const TAIL = 16;
-/** The stream wrapper passes bytes on in pieces of at least this many (a Linux pipe's capacity). */
-const PASS_ON_BYTES = 64 * 1024;
 
 const enum State {
   Head,
@@ -410,59 +407,53 @@ export class CustomArchiveRowCounter {
 }
 
 /**
- * Passes the archive's bytes through unchanged while counting its rows; errors (and so fails the
- * pipeline it feeds) as soon as the bytes stop being a well-formed archive, or at the end if the
- * archive is incomplete. `tables()` is the result once the stream has ended. With `producerDone`
- * (pg_dump's exit), the end waits for it: an archive cut short because pg_dump failed is reported
- * as pg_dump's error, which says why, rather than as a truncated archive.
+ * Counts the rows of an archive written into it (a copy of pg_dump's output: see `teeCopy` in
+ * ../pipeline). `done` rejects as soon as the bytes stop being a well-formed archive, or at the end
+ * if the archive is incomplete, and then the backup must fail. With `producerDone` (the exit of
+ * the processes producing the copy), the end waits for it: when they failed, the archive was cut
+ * short for a reason the pipeline reports itself (pg_dump's error says why), so `done` resolves
+ * and `tables()` throws. `tables()` is the result once `done` resolved.
  */
-export class ArchiveRowCounter extends Transform {
+export class ArchiveRowCounter extends Writable {
   private readonly parser = new CustomArchiveRowCounter();
   private result: ArchiveTableRows[] | undefined;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  /** Resolves when the archive ended and was counted (or its producer failed); rejects on a counting failure. */
+  readonly done: Promise<void>;
 
   constructor(private readonly producerDone?: Promise<unknown>) {
     super();
+    this.done = new Promise((resolve, reject) => {
+      this.on("finish", resolve);
+      this.on("error", reject);
+    });
+    this.done.catch(() => undefined);
+    // Awaited in _final, which a counting failure never reaches.
+    producerDone?.catch(() => undefined);
   }
 
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: (e?: Error | null) => void): void {
     try {
       this.parser.write(chunk);
     } catch (e) {
       return cb(e as Error);
     }
-    // pg_dump writes ~8 KiB at a time; passing its bytes on in pieces of at least a pipe's
-    // capacity makes one write into zstd where there were eight (measured: the writes into the
-    // pipe were the runner's largest CPU cost once node carried the raw bytes).
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes >= PASS_ON_BYTES) this.push(this.release());
     cb();
   }
 
-  override _flush(cb: TransformCallback): void {
+  override _final(cb: (e?: Error | null) => void): void {
     const finish = () => {
       try {
         this.result = this.parser.end();
       } catch (e) {
         return cb(e as Error);
       }
-      if (this.heldBytes) this.push(this.release());
       cb();
     };
     if (!this.producerDone) return finish();
-    this.producerDone.then(finish, (e) => cb(e instanceof Error ? e : new Error(String(e))));
+    this.producerDone.then(finish, () => cb());
   }
 
-  private release(): Buffer {
-    const b = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    this.held = [];
-    this.heldBytes = 0;
-    return b;
-  }
-
-  /** Row counts by table; throws if the stream has not ended cleanly. */
+  /** Row counts by table; throws if the archive has not ended cleanly. */
   tables(): ArchiveTableRows[] {
     return this.result ?? this.parser.end();
   }
@@ -477,15 +468,4 @@ export class ArchiveRowCounter extends Transform {
  */
 export function withBufferedStdout(cmd: string, args: string[]): [string, string[]] {
   return onPath("stdbuf") ? ["stdbuf", ["-o1M", cmd, ...args]] : [cmd, args];
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? "").split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
