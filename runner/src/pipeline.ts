@@ -1,8 +1,5 @@
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { Socket } from "node:net";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { PassThrough, Readable, Transform, TransformCallback } from "node:stream";
 import { Proc, startProc, allDone } from "./proc";
 import { errorMessage, RunError } from "./errors";
@@ -124,38 +121,6 @@ function canConnectDirectly(raw: Readable, sourceProcs: Proc[]): boolean {
 }
 
 /**
- * `source | tee /dev/fd/3`, fd 3 a pipe that node reads: the source's bytes reach the next stage
- * (tee's stdout, for `encode`'s direct connection to zstd) through the kernel, and node gets a
- * copy it only reads (to count rows), never writes on. Node cannot make a pipe, and tee cannot
- * open a socket (what node's spawn makes) by path, so the pipe is a FIFO in a private directory
- * under `dir`: both ends are opened non-blocking (a reader first, so the writer's open succeeds)
- * and the directory removed at once; tee inherits the write end as fd 3 and reopens it, node
- * closes its own copy, so the copy ends when tee exits. tee stops when either output fails: a
- * reader that stops reading fails the pipeline (tee dies of SIGPIPE), it never silently drops
- * bytes. Needs coreutils `tee` and `mkfifo` on PATH.
- */
-export function teeCopy(source: Proc, dir: string): { tee: Proc; copy: Readable } {
-  const tmp = mkdtempSync(join(dir, "lifeboat-tee-"));
-  let readFd: number | undefined;
-  let writeFd: number;
-  try {
-    const fifo = join(tmp, "copy");
-    execFileSync("mkfifo", ["-m", "600", fifo], { stdio: ["ignore", "ignore", "pipe"] });
-    readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    writeFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    if (readFd !== undefined) closeSync(readFd);
-    throw new RunError(`cannot make the pipe that copies the stream for counting in ${dir}: ${errorMessage(e)}`);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  const tee = startProc("tee", "tee", ["/dev/fd/3"], { stdinFrom: source.child.stdout!, extraFds: [writeFd] });
-  closeSync(writeFd);
-  const copy = new Socket({ fd: readFd, readable: true, writable: false });
-  return { tee, copy };
-}
-
-/**
  * `raw → zstd → age -r ...` with on-the-fly byte counts and sha256 of the encrypted output.
  *
  * With `direct` and a source process's own stdout as `raw`, the processes are connected by kernel
@@ -164,11 +129,6 @@ export function teeCopy(source: Proc, dir: string): { tee: Proc; copy: Readable 
  * it exits; a missing report fails the run rather than write a wrong manifest). Otherwise (a
  * node stream such as the tar counter, or bytes already read) node copies the raw bytes into zstd
  * and counts them itself.
- *
- * `sideWork`: work on a copy of the source's bytes (postgres: counting rows, see `teeCopy`). It is
- * part of `done`: when it fails, every process is stopped and its error is the run's (what the
- * processes report after being stopped is a consequence); it must not reject for a failure of the
- * processes themselves, which `done` reports.
  */
 export function encode(
   raw: Readable,
@@ -176,7 +136,7 @@ export function encode(
   recipients: string[],
   zstdLevel: number,
   onRawBytes?: (n: number) => void,
-  opts: { direct?: boolean; sideWork?: Promise<void> } = {},
+  opts: { direct?: boolean } = {},
 ): EncodedStream {
   const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
   const zstdArgs = [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), direct ? "-vv" : "-q", "-c", "-"];
@@ -218,22 +178,12 @@ export function encode(
       streamFailure(counter, "reading the source"),
     ]);
   }
-  const kill = () => procs.forEach((p) => p.kill());
-  if (opts.sideWork) done = withSideWork(done, opts.sideWork, kill);
   age.child.stdout!.pipe(hasher);
   const gate = new Gate(done);
   hasher.pipe(gate);
+  const kill = () => procs.forEach((p) => p.kill());
   done.catch(kill);
   return { body: gate, raw: rawCount, hasher, procs, done, kill };
-}
-
-/** Settles when both have; a failure of the side work (which stops the processes at once) wins. */
-function withSideWork(main: Promise<void>, side: Promise<void>, kill: () => void): Promise<void> {
-  side.catch(kill);
-  return Promise.allSettled([main, side]).then(([m, s]) => {
-    if (s.status === "rejected") throw s.reason;
-    if (m.status === "rejected") throw m.reason;
-  });
 }
 
 /**

@@ -42,15 +42,13 @@ export function startProc(
     scrubber?: (s: string) => string;
     stdinIgnore?: boolean;
     stdinFrom?: Readable;
-    /** Descriptors the child gets as fd 3, 4, …; node's copies stay open (the caller closes them). */
-    extraFds?: number[];
     okCodes?: number[];
     onWarnExit?: (code: number, stderr: string) => void;
   } = {},
 ): Proc {
   const child = spawn(cmd, args, {
     ...opts,
-    stdio: [opts.stdinFrom ?? (opts.stdinIgnore ? "ignore" : "pipe"), "pipe", "pipe", ...(opts.extraFds ?? [])],
+    stdio: [opts.stdinFrom ?? (opts.stdinIgnore ? "ignore" : "pipe"), "pipe", "pipe"],
   });
   if (opts.stdinFrom) opts.stdinFrom.destroy();
   const stderr = new TailBuffer();

@@ -112,7 +112,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
       workDir: workDir(o),
       warn: (t) => log.warn(t),
     });
-    enc = encode(src.stream, src.procs, v.recipients, v.zstdLevel, (n) => progress.update(n), { direct: true, sideWork: src.sideWork });
+    enc = encode(src.stream, src.procs, v.recipients, v.zstdLevel, (n) => progress.update(n), { direct: true });
     await v.store.putStream(key, enc.body, {
       onProgress: (n) => progress.updateStored(n),
       onWarning: (t) => log.warn(t),

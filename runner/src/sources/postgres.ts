@@ -1,6 +1,5 @@
 import { Client } from "pg";
-import { allDone, startProc } from "../proc";
-import { teeCopy } from "../pipeline";
+import { startProc } from "../proc";
 import { probeTools } from "../version";
 import { RunError, errorMessage } from "../errors";
 import { scrub } from "../redact";
@@ -77,18 +76,13 @@ export function quoteIdent(s: string): string {
 /**
  * `pg_dump -Fc -Z0` of a snapshot exported from a REPEATABLE READ transaction. The exact row count
  * of every table is read from the archive itself as it streams to zstd (pgArchiveCounter: the
- * newlines of each table's COPY data), so the database is read once. pg_dump's bytes go to zstd
- * through `tee` and kernel pipes; node reads tee's copy and only counts it (pipeline `teeCopy`). What the archive carries no
+ * newlines of each table's COPY data), so the database is read once. What the archive carries no
  * COPY data for (materialized views: pg_dump stores only their REFRESH) is counted with count(*)
  * in that same snapshot once pg_dump has exited; the exporting transaction stays open until then.
  */
 export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   const target = parsePgConn(o.url);
-  const tools = probeTools([
-    { cmd: "pg_dump", why: "dumps the postgres source" },
-    { cmd: "tee", why: "copies the dump for counting its rows" },
-    { cmd: "mkfifo", why: "makes the pipe the copy is read from" },
-  ]);
+  const tools = probeTools([{ cmd: "pg_dump", why: "dumps the postgres source" }]);
   const scrubber = (s: string) => scrub(s, [target.password]);
   const client = pgClient(target);
   client.on("error", () => undefined);
@@ -122,23 +116,8 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     ...withBufferedStdout("pg_dump", ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`]),
     { env: pgEnv(target), scrubber, stdinIgnore: true },
   );
-  let tee, copy;
-  try {
-    ({ tee, copy } = teeCopy(dump, o.workDir));
-  } catch (e) {
-    dump.kill();
-    await client.end().catch(() => undefined);
-    throw e;
-  }
-  const rows = new ArchiveRowCounter(allDone([dump, tee]));
-  copy.pipe(rows);
-  copy.on("error", (e) => rows.destroy(e));
-  // A counting failure stops reading the copy: tee then fails, and with it the pipeline.
-  rows.on("error", () => copy.destroy());
-  const counted = rows.done.catch((e) => {
-    throw new RunError(`counting the rows in the dump failed: ${errorMessage(e)}`);
-  });
-  counted.catch(() => undefined); // encode awaits it and reports it
+  const rows = new ArchiveRowCounter(dump.done);
+  dump.child.stdout!.pipe(rows);
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -147,9 +126,8 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     await client.end().catch(() => undefined);
   };
   return {
-    stream: tee.child.stdout!,
-    procs: [dump, tee],
-    sideWork: counted,
+    stream: rows,
+    procs: [dump],
     tools,
     async finish() {
       let tables;

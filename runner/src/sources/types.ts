@@ -9,8 +9,6 @@ export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file" | "warn
 export interface OpenSource {
   stream: Readable;
   procs: Proc[];
-  /** Work on a copy of the stream (postgres: counting rows) that must succeed for the backup to; see `encode`. */
-  sideWork?: Promise<void>;
   /** Versions of the tools this source uses, for the manifest (a promise while they are probed). */
   tools: Record<string, string> | Promise<Record<string, string>>;
   /** Called after `stream` ended and every process exited 0. */
