@@ -49,6 +49,11 @@ export function probeTools(tools: ToolNeed[]): Promise<Record<string, string>> {
   return versions;
 }
 
+/** The first non-empty line a `--version` printed: on stdout, or on stderr for the tools that print it there. */
+export function versionLine(stdout: string, stderr: string): string | undefined {
+  return (stdout || stderr).split("\n").find((l) => l.trim().length > 0)?.trim();
+}
+
 function versionOf(cmd: string, flag = "--version"): Promise<string> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
@@ -58,9 +63,7 @@ function versionOf(cmd: string, flag = "--version"): Promise<string> {
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => reject(new RunError(`${cmd} ${flag}: ${e.message}`)));
     child.on("close", (code) => {
-      // Some tools print their version on stderr.
-      const text = Buffer.concat(out.length ? out : err).toString("utf8");
-      const line = text.split("\n").find((l) => l.trim().length > 0)?.trim();
+      const line = versionLine(Buffer.concat(out).toString("utf8"), Buffer.concat(err).toString("utf8"));
       if (code === 0 && line) resolve(line);
       else reject(new RunError(`${cmd} ${flag} exited with code ${code}: cannot record its version for the manifest`));
     });
