@@ -1,6 +1,7 @@
 import { spawn, spawnSync, ChildProcess, SpawnOptions } from "node:child_process";
 import { Readable } from "node:stream";
 import { RunError, UsageError } from "./errors";
+import { versionLine } from "./version";
 
 /** Keeps the last `limit` bytes of a process's stderr for error messages. */
 export class TailBuffer {
@@ -111,8 +112,7 @@ export async function run(
 export function toolVersion(cmd: string, flag = "--version"): string | undefined {
   const r = spawnSync(cmd, [flag], { encoding: "utf8", timeout: 10000 });
   if (r.error || r.status !== 0) return undefined;
-  const line = `${r.stdout || r.stderr}`.split("\n").find((l) => l.trim().length > 0);
-  return line?.trim();
+  return versionLine(`${r.stdout}`, `${r.stderr}`);
 }
 
 /** Throws a UsageError naming every missing tool, before any work starts. */

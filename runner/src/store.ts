@@ -3,13 +3,14 @@ import { dirname, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AbortMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
 import { lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
+import { s3sdk } from "./s3sdk";
 
 export interface StoredObject {
   key: string;
@@ -97,7 +98,7 @@ export function makeS3Client(o: S3Options): S3Client {
       throw new UsageError(`--endpoint: must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
     }
   }
-  return new S3Client({
+  return new (s3sdk().S3Client)({
     region,
     ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
     // R2 and most S3-compatible stores reject the SDK's default flexible checksums.
@@ -175,7 +176,7 @@ export class S3Store implements Store {
     try {
       // Best effort with its own short bound: after the run's deadline, against a stalled endpoint,
       // the failure (and its alert) must not wait --max-attempts × --timeout for it.
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }), {
+      await this.client.send(new (s3sdk().AbortMultipartUploadCommand)({ Bucket: this.dest.bucket, Key: key, UploadId: uploadId }), {
         abortSignal: AbortSignal.timeout(Math.min(this.opts.timeoutMs, 30_000)),
       });
       o.onWarning?.(`aborted multipart upload ${uploadId} of ${this.url(key)}`);
@@ -199,7 +200,7 @@ export class S3Store implements Store {
   async get(key: string): Promise<Readable> {
     const signal = this.opts.signal;
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.dest.bucket, Key: key }), { abortSignal: signal });
+      const r = await this.client.send(new (s3sdk().GetObjectCommand)({ Bucket: this.dest.bucket, Key: key }), { abortSignal: signal });
       if (!r.Body) throw new Error("empty body");
       const body = r.Body as Readable;
       // A download that outlives the run's deadline ends with the deadline's error.
@@ -227,7 +228,7 @@ export class S3Store implements Store {
     try {
       do {
         const r = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
+          new (s3sdk().ListObjectsV2Command)({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
           { abortSignal: this.opts.signal },
         );
         for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });

@@ -1,16 +1,9 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import {
-  CompleteMultipartUploadCommand,
-  CompletedPart,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
 import { RunError, errorMessage } from "./errors";
 import { ObjectLock } from "./lock";
+import { s3sdk } from "./s3sdk";
 
 export interface StreamUploadParams {
   Bucket: string;
@@ -78,7 +71,7 @@ export async function putCreateOnly(
 ): Promise<PutOutcome> {
   try {
     await client.send(
-      new PutObjectCommand({
+      new (s3sdk().PutObjectCommand)({
         Bucket: params.Bucket,
         Key: params.Key,
         Body: data,
@@ -100,7 +93,7 @@ export async function putCreateOnly(
   }
   let there: Buffer;
   try {
-    const r = await client.send(new GetObjectCommand({ Bucket: params.Bucket, Key: params.Key }), { abortSignal: c.signal });
+    const r = await client.send(new (s3sdk().GetObjectCommand)({ Bucket: params.Bucket, Key: params.Key }), { abortSignal: c.signal });
     there = Buffer.from(await r.Body!.transformToByteArray());
   } catch (e) {
     if (status(e) === 403) return "presumed-ours";
@@ -164,7 +157,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
   const createUpload = (): Promise<string> =>
     (creating ??= client
       .send(
-        new CreateMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType, ...lockHeaders(params.lock) }),
+        new (s3sdk().CreateMultipartUploadCommand)({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType, ...lockHeaders(params.lock) }),
         { abortSignal: o.signal },
       )
       .then((r) => {
@@ -194,7 +187,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
         const id = await createUpload();
         const body = buf.subarray(0, length);
         const r = await client.send(
-          new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: id, PartNumber: partNumber, Body: body, ContentLength: length, ContentMD5: contentMd5(body) }),
+          new (s3sdk().UploadPartCommand)({ Bucket: params.Bucket, Key: params.Key, UploadId: id, PartNumber: partNumber, Body: body, ContentLength: length, ContentMD5: contentMd5(body) }),
           { abortSignal: o.signal },
         );
         if (!r.ETag) throw new Error(`part ${partNumber} is missing an ETag in the UploadPart response`);
@@ -249,7 +242,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
     if (failed) throw failure;
     parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
     await client.send(
-      new CompleteMultipartUploadCommand({
+      new (s3sdk().CompleteMultipartUploadCommand)({
         Bucket: params.Bucket,
         Key: params.Key,
         UploadId: uploadId,

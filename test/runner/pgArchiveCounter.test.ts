@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -349,6 +349,33 @@ describe("against real pg_dump -Fc -Z0 output", () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  test("a backup whose dump cannot be counted fails, names the counting, and writes no manifest (pg_dump itself exits 0)", async () => {
+    requireBuiltRunner();
+    await pg.query("postgres", "CREATE DATABASE uncountable");
+    await pg.query("uncountable", "CREATE TABLE a (x int); INSERT INTO a SELECT generate_series(1, 1000)");
+    const dir = mkdtempSync(join(tmpdir(), "lifeboat-uncountable-"));
+    try {
+      const key = ageKey(dir);
+      // A pg_dump first on PATH whose archive carries bytes after its end: zstd, age and the
+      // store take it happily, only the counter can tell.
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      const real = execFileSync("sh", ["-c", "command -v pg_dump"], { encoding: "utf8" }).trim();
+      writeFileSync(join(bin, "pg_dump"), `#!/bin/sh\n"${real}" "$@" || exit\nprintf garbage!!\n`);
+      chmodSync(join(bin, "pg_dump"), 0o755);
+      const out = join(dir, "out");
+      const r = await runner(backupArgs({ source: "postgres", name: "uncountable", url: pg.url("uncountable"), recipients: [key.recipient], noUpload: true, localDir: out, json: true }), {
+        PATH: `${bin}:${process.env.PATH}`,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/counting the rows in the dump failed: bad integer sign byte/);
+      const manifests = existsSync(out) ? execFileSync("find", [out, "-name", "*.manifest.json"], { encoding: "utf8" }).trim() : "";
+      expect(manifests).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a backup reads every table once: one sequential scan each, the counts in its manifest", async () => {

@@ -5,7 +5,6 @@ import { parseRecipients } from "../age";
 import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { Manifest, storedObjectManifest } from "../manifest";
 import { encode } from "../pipeline";
-import { requireTools } from "../proc";
 import { openSource } from "../sources";
 import { pgTarget } from "../sources/postgres";
 import { redisCliArgs } from "../sources/redis";
@@ -18,7 +17,7 @@ import { lockFor } from "../lock";
 import { runStart } from "../clock";
 import { listBackups } from "../catalog";
 import { Store } from "../store";
-import { RUNNER_VERSION } from "../version";
+import { RUNNER_VERSION, probeTools } from "../version";
 
 export interface BackupOpts extends StoreOpts, CommonOpts, LockOpts {
   source?: string;
@@ -55,7 +54,7 @@ async function validate(o: BackupOpts, log: Logger) {
   const store = makeStore(o, { local: !o.upload });
   const lock = makeLockPolicy(o, store);
   const alerts = makeAlerts(o, log);
-  const tools = requireTools([
+  const tools = probeTools([
     { cmd: "zstd", why: "compresses the backup stream" },
     { cmd: "age", why: "encrypts the backup stream" },
   ]);
@@ -135,7 +134,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
         sha256: enc.hasher.digest(),
         zstdLevel: v.zstdLevel,
         recipients: v.recipients,
-        tools: { ...v.tools, ...src.tools, "lifeboat-runner": RUNNER_VERSION },
+        tools: { ...(await v.tools), ...(await src.tools), "lifeboat-runner": RUNNER_VERSION },
       }),
       ...facts,
     };

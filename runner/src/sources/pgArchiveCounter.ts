@@ -1,6 +1,5 @@
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { Transform, TransformCallback } from "node:stream";
+import { onPath } from "../version";
 
 /**
  * Exact per-table row counts read from a `pg_dump --format=custom --compress=0` archive as it
@@ -430,7 +429,7 @@ export class ArchiveRowCounter extends Transform {
     try {
       this.parser.write(chunk);
     } catch (e) {
-      return cb(e as Error);
+      return cb(counting(e));
     }
     // pg_dump writes ~8 KiB at a time; passing its bytes on in pieces of at least a pipe's
     // capacity makes one write into zstd where there were eight (measured: the writes into the
@@ -446,7 +445,7 @@ export class ArchiveRowCounter extends Transform {
       try {
         this.result = this.parser.end();
       } catch (e) {
-        return cb(e as Error);
+        return cb(counting(e));
       }
       if (this.heldBytes) this.push(this.release());
       cb();
@@ -468,6 +467,11 @@ export class ArchiveRowCounter extends Transform {
   }
 }
 
+/** The stream's error for a counting failure: it fails the backup, and the message says it was the counting. */
+function counting(e: unknown): ArchiveFormatError {
+  return new ArchiveFormatError(`counting the rows in the dump failed: ${e instanceof Error ? e.message : String(e)}`);
+}
+
 /**
  * `cmd args` with its stdout fully buffered in 1 MiB blocks (coreutils `stdbuf -o1M`, when it is on
  * PATH; else `cmd args` unchanged). pg_dump writes its archive through stdio, which on a pipe
@@ -477,15 +481,4 @@ export class ArchiveRowCounter extends Transform {
  */
 export function withBufferedStdout(cmd: string, args: string[]): [string, string[]] {
   return onPath("stdbuf") ? ["stdbuf", ["-o1M", cmd, ...args]] : [cmd, args];
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? "").split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }

@@ -1,5 +1,6 @@
 import { Client } from "pg";
-import { startProc, requireTools } from "../proc";
+import { startProc } from "../proc";
+import { probeTools } from "../version";
 import { RunError, errorMessage } from "../errors";
 import { scrub } from "../redact";
 import { parsePgConn, pgClient, pgEnv } from "../pgconn";
@@ -81,7 +82,7 @@ export function quoteIdent(s: string): string {
  */
 export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
   const target = parsePgConn(o.url);
-  const tools = requireTools([{ cmd: "pg_dump", why: "dumps the postgres source" }]);
+  const tools = probeTools([{ cmd: "pg_dump", why: "dumps the postgres source" }]);
   const scrubber = (s: string) => scrub(s, [target.password]);
   const client = pgClient(target);
   client.on("error", () => undefined);

@@ -10,8 +10,8 @@ export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file" | "warn
 export interface OpenSource {
   stream: Readable;
   procs: Proc[];
-  /** Versions of the tools this source uses, for the manifest. */
-  tools: Record<string, string>;
+  /** Versions of the tools this source uses, for the manifest (a promise while they are probed). */
+  tools: Record<string, string> | Promise<Record<string, string>>;
   /** Called after `stream` ended and every process exited 0. */
   finish(): Promise<SourceFacts>;
   /** Always called, success or not: closes connections and removes snapshots. */
