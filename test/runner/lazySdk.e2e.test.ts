@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupArgs, listArgs } from "lifeboat-runner";
+import { backupArgs, listArgs } from "lifeboat-core";
 import { ageKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 
 jest.setTimeout(60_000);
