@@ -13,6 +13,8 @@ export interface ProfileDefaults {
   verificationSchedule: string;
   enforcement: "mandatory" | "advisory";
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
+  /** A bucket source's restore window (whole days): snapshots kept this long, stored copies twice as long. */
+  bucketWindow: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 * * 0",
     enforcement: "mandatory",
     objectLockMode: "COMPLIANCE",
+    bucketWindow: "30d",
   },
   staging: {
     retention: STAGING_RETENTION,
@@ -40,6 +43,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 1 * *",
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
+    bucketWindow: "14d",
   },
   development: {
     retention: { daily: 7, weekly: 0, monthly: 0, yearly: 0 },
@@ -50,6 +54,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     verificationSchedule: "0 5 * * 0",
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
+    bucketWindow: "7d",
   },
 };
 

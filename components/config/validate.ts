@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CompliancePrefix, humanDuration, parseDuration, Retention, worstCaseIntervalSeconds } from "lifeboat-core";
-import { environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
+import { bucketSourceIssues, environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
 import { ConfigError, ConfigIssue, configKey } from "./errors";
 import { looksLikeAgeIdentity } from "./fields";
 import { chooseProfile, PROFILE_DEFAULTS } from "./profiles";
@@ -17,6 +17,8 @@ export type ResolvedSource = Source & {
   scheduleIntervalSeconds: number;
   /** The most data a restore can lose: the schedule's gap, or with PITR the WAL flush interval. */
   worstCaseRpoSeconds: number;
+  /** bucket sources: the restore window in days (`window`, else the profile's). */
+  windowDays?: number;
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -53,7 +55,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const parsed = stackConfig.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
   const c = parsed.data;
-  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c)];
+  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c), ...bucketSourceIssues(c)];
   const env = environmentFor(c.environment, stack);
   if ("issue" in env) issues.push(env.issue);
   const environment = "environment" in env ? env.environment : stack;
@@ -106,7 +108,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
           },
       );
     }
-    return { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase };
+    const resolved = { ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase };
+    if (s.kind !== "bucket") return resolved;
+    const window = s.window ?? d.bucketWindow;
+    return { ...resolved, window, windowDays: parseDuration(window) / 86_400 } as ResolvedSource;
   });
 
   if (issues.length > 0) throw new ConfigError(issues);
