@@ -13,6 +13,7 @@ import { replicaPolicy } from "./replica";
 import { retentionPolicy } from "./retention";
 import { schedulePolicy } from "./schedule";
 import { writerPrivilegePolicy } from "./writerPrivilege";
+import { bucketSourcePolicy } from "./bucketSource";
 
 export * from "./model";
 
@@ -28,6 +29,7 @@ export const POLICIES: readonly LifeboatPolicy[] = [
   retentionPolicy,
   schedulePolicy,
   pitrPolicy,
+  bucketSourcePolicy,
 ];
 
 /** A finding with its policy and level, as `lifeboat plan` reports it. */
