@@ -254,8 +254,9 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         const events = args.events;
         this.bucketEventsCommand = pulumi.all([backupJob, pulumi.output(events.queue)]).apply(([j, queue]) =>
           bucketEventsCommand({ ...j, bucketUrl: j.bucketUrl! }, queue));
-        // Continuous, like the WAL sidecar: the backup side's writer key, the app bucket's read key and the queue token.
-        const { [SECRET_ENV.sourceUrl]: _none, ...eventSecrets } = secrets;
+        // Continuous, like the WAL sidecar: the writer key, the app bucket's read key, the webhook and the queue
+        // token; not the backup's healthcheck URL (the consumer pinging it would mask a missed snapshot).
+        const { [SECRET_ENV.pingUrl]: _ping, ...eventSecrets } = secrets;
         const consumer = dockerJobContainer(name, args, runner ?? componentRunner(name, args, this), {
           role: "bucket-events",
           source: args.sourceName,

@@ -175,19 +175,13 @@ const appBucket = z.discriminatedUnion("provider", [
  * A bucket source's restore window in whole days (`30d`, `2w`): snapshots are kept this long and
  * stored copies twice as long, so twice the window must stay within what object lock keeps.
  */
-export const bucketWindow = z.string({ error: "must be whole days such as 30d or 2w" }).superRefine((v, ctx) => {
-  let seconds: number;
+export const bucketWindow = duration((MAX_RETENTION_DAYS / 2) * 86_400).refine((v) => {
   try {
-    seconds = parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/, got .*$/, "") });
-    return;
+    return parseDuration(v) % 86_400 === 0;
+  } catch {
+    return true; // duration() has said what is wrong
   }
-  if (seconds % 86_400 !== 0) ctx.addIssue({ code: "custom", message: `must be whole days such as 30d or 2w (lifecycle rules count days), got ${v}` });
-  else if (2 * (seconds / 86_400) > MAX_RETENTION_DAYS) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_RETENTION_DAYS / 2}d: stored copies are kept twice the window and object lock keeps at most ${MAX_RETENTION_DAYS} days, got ${v}` });
-  }
-});
+}, { error: "must be whole days such as 30d or 2w (lifecycle rules count days)" });
 const bucketSource = z.strictObject({
   ...sourceCommon,
   kind: z.literal("bucket"),
