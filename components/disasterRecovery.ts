@@ -312,7 +312,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
     const base = `${name}-${s.name}`;
     const where = b.provider === "r2"
       ? { provider: "r2" as const, accountId: b.accountId, jurisdiction: b.jurisdiction, bucketName: b.bucketName }
-      : { provider: "s3" as const, region: b.region, bucketName: b.bucketName, bucketArn: `arn:aws:s3:::${b.bucketName}` };
+      : { provider: "s3" as const, region: b.region, bucketName: b.bucketName, bucketArn: `arn:aws:s3:::${b.bucketName}`, ...(b.kmsKeyArn ? { kmsKeyArn: b.kmsKeyArn } : {}) };
     // IAM is global; the provider only needs a region, and never the default provider's.
     const opts: pulumi.ComponentResourceOptions = b.provider === "s3"
       ? { parent: this, providers: { aws: new aws.Provider(`${base}-app-aws`, { region: b.region as aws.Region }, { parent: this }) } }

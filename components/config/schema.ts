@@ -169,6 +169,10 @@ const appBucket = z.discriminatedUnion("provider", [
       error: "must be 3-63 lowercase letters, digits, dots and dashes, not starting or ending with a dash or dot",
     }),
     prefix: appPrefix.optional(),
+    /** The bucket's SSE-KMS key, when it uses a customer-managed one: the reader may decrypt with it, only via S3. */
+    kmsKeyArn: z.string({ error: "must be a KMS key ARN" }).regex(/^arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
+      error: "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+    }).optional(),
   }),
 ]);
 /**

@@ -7,6 +7,7 @@ installMocks();
 
 const AGE = "age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx";
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const APP_KEY = "arn:aws:kms:us-east-2:123456789012:key/11111111-2222-3333-4444-555555555555";
 const r2App = { provider: "r2", accountId: ACCOUNT, bucketName: "acme-media", prefix: "uploads" };
 
 function environment(storage: object, bucket: object, extra: Record<string, unknown> = {}): Promise<Declared[]> {
@@ -102,7 +103,7 @@ describe("bucket source on R2 with events off", () => {
 describe("bucket source on S3 backing up into S3", () => {
   let rs: Declared[];
   beforeAll(async () => {
-    rs = await environment({ provider: "s3", region: "eu-west-1" }, { provider: "s3", region: "us-east-2", bucketName: "acme.media", prefix: "contracts" });
+    rs = await environment({ provider: "s3", region: "eu-west-1" }, { provider: "s3", region: "us-east-2", bucketName: "acme.media", prefix: "contracts", kmsKeyArn: APP_KEY });
   });
 
   it("declares a read-only IAM user on the app bucket: get/list under the prefix, no write (evaluated)", async () => {
@@ -115,6 +116,10 @@ describe("bucket source on S3 backing up into S3", () => {
     expect(await decide(policy, "s3:GetObject", `${APP}/other/x`)).not.toBe("Allowed");
     expect(await decide(policy, "s3:PutObject", `${APP}/contracts/deal.pdf`)).toBe("ExplicitlyDenied");
     expect(await decide(policy, "s3:DeleteObject", `${APP}/contracts/deal.pdf`)).toBe("ExplicitlyDenied");
+    // The app bucket's own KMS key: decrypt through S3 only, never directly, never encrypt.
+    expect(await decide(policy, "kms:Decrypt", APP_KEY, { "kms:ViaService": "s3.us-east-2.amazonaws.com" })).toBe("Allowed");
+    expect(await decide(policy, "kms:Decrypt", APP_KEY, { "kms:ViaService": "ec2.us-east-2.amazonaws.com" })).not.toBe("Allowed");
+    expect(await decide(policy, "kms:GenerateDataKey", APP_KEY, { "kms:ViaService": "s3.us-east-2.amazonaws.com" })).not.toBe("Allowed");
     const provider = rs.find((r) => r.type === "pulumi:providers:aws" && r.name === "lifeboat-prod-media-app-aws")!;
     expect(provider.inputs.region).toBe("us-east-2");
   });
