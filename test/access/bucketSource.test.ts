@@ -5,6 +5,7 @@
  * app's own bucket.
  */
 import { appBucketReaderPolicy, bucketJobPolicy } from "../../components/access/policies";
+import { QUEUE_PERMISSION_GROUPS, accountTokenResources, r2PermissionGroupNames } from "../../components/access/r2Token";
 import { ACCOUNT, decide } from "./simulate";
 
 const BACKUPS = "arn:aws:s3:::acme-backups-prod";
@@ -84,5 +85,17 @@ describe("appBucketReaderPolicy", () => {
     ])("never writes the app's data: %s is denied explicitly", async (action, resource) => {
       expect(await decide(policy, action, resource)).toBe("ExplicitlyDenied");
     });
+  });
+});
+
+describe("R2 tokens of a bucket source", () => {
+  it("reads the app bucket with the bucket-scoped Read group only", () => {
+    expect(r2PermissionGroupNames("appReader")).toEqual(["Workers R2 Storage Bucket Item Read"]);
+  });
+
+  it("pulls from the queue with the account's Queues groups, scoped to that one account", () => {
+    expect(QUEUE_PERMISSION_GROUPS).toEqual(["Queues Read", "Queues Write"]);
+    expect(JSON.parse(accountTokenResources("0123456789abcdef0123456789abcdef"))).toEqual({ "com.cloudflare.api.account.0123456789abcdef0123456789abcdef": "*" });
+    expect(() => accountTokenResources("*")).toThrow(/not a Cloudflare account id: "\*"/);
   });
 });
