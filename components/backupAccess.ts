@@ -6,6 +6,8 @@ import {
   BucketScope,
   PolicyDocument,
   PolicyStatement,
+  appBucketReaderPolicy,
+  bucketJobPolicy,
   ecsTasksAssumeRolePolicy,
   replicatorPolicy,
   restorerPolicy,
@@ -16,8 +18,11 @@ import { rotatingName, rotationEpoch, rotationWindow } from "./access/rotation";
 import type { BackupBucket, R2Jurisdiction, StorageProvider } from "./backupBucket";
 import { physicalName } from "./naming";
 
-/** Which job the identity is for. */
-export type AccessRole = "writer" | "restorer" | "replicator";
+/**
+ * Which job the identity is for. A `bucket` source's job writes as `bucketWriter` (the writer plus
+ * reading its own snapshot manifests) and reads the app's bucket as `appReader` (read-only there).
+ */
+export type AccessRole = "writer" | "restorer" | "replicator" | "bucketWriter" | "appReader";
 /** On AWS: an IAM user with access keys (Docker hosts outside AWS) or an IAM role that ECS tasks assume. */
 export type AwsIdentity = "user" | "role";
 
@@ -58,7 +63,7 @@ export interface BucketAccessFields {
 export interface BackupAccessArgs extends BucketAccessFields {
   /** `writer` (scheduled backup), `restorer` (restore and verify) or `replicator` (scheduled copy to the replica). */
   role: AccessRole;
-  /** writer/restorer: the source name (`main-db`) whose prefix the identity may touch. */
+  /** writer/restorer/bucketWriter: the source name (`main-db`) whose prefix the identity may touch. */
   source?: string;
   /** replicator: the replica bucket it copies to. Its `prefix` defaults to the source's. */
   replica?: BucketAccessFields;
@@ -193,7 +198,8 @@ export class BackupAccess extends pulumi.ComponentResource {
     this.keyEpoch = epochs.current;
     this.rotatesAt = window.rotatesAt.toISOString();
 
-    const src = this.checkBucket("bucket", args, fail);
+    // The app's bucket is read whole unless a prefix is given; backup buckets default to "backups".
+    const src = this.checkBucket("bucket", args.role === "appReader" ? { ...args, prefix: args.prefix ?? "" } : args, fail);
     const where = (b: BucketAccessFields) => ({
       endpoint: pulumi.output(b.endpoint ?? (b.provider === "r2" ? r2Endpoint(b.accountId!, b.jurisdiction ?? "default") : pulumi.output(b.region!).apply((r) => `https://s3.${r}.amazonaws.com`))),
       region: pulumi.output(b.provider === "r2" ? "auto" : b.region ?? pulumi.output(b.endpoint!).apply(regionOfEndpoint)),
@@ -202,14 +208,21 @@ export class BackupAccess extends pulumi.ComponentResource {
 
     const env = { name, identity, epochs, trustAccountId: args.trustAccountId };
     let creds: Creds;
-    if (args.role === "writer" || args.role === "restorer") {
+    if (args.role === "appReader") {
+      if (args.source || args.replica) fail(`role "appReader" reads one app bucket: source and replica are not used`);
+      creds = src.provider === "r2"
+        ? this.r2Token(name, src, "appReader", env)
+        : this.awsIdentity(name, pulumi.all([src.bucketArn!, src.kmsKeyArn]).apply(([bucketArn, kmsKeyArn]) =>
+          JSON.stringify(appBucketReaderPolicy({ bucketArn, prefix: src.prefix, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))), env);
+    } else if (args.role === "writer" || args.role === "restorer" || args.role === "bucketWriter") {
       const source = args.source;
       if (!source || !NAME_PATTERN.test(source)) fail(`source must match ${NAME_PATTERN} for role ${args.role}, got ${JSON.stringify(source)}`);
       if (args.replica) fail(`replica is only for role "replicator"`);
       if (src.provider === "r2") {
-        creds = this.r2Token(name, src, args.role, env);
+        // R2 tokens cannot narrow within a bucket: the writer's Write token also reads the snapshots.
+        creds = this.r2Token(name, src, args.role === "bucketWriter" ? "writer" : args.role, env);
       } else {
-        const build = args.role === "writer" ? writerPolicy : restorerPolicy;
+        const build = args.role === "writer" ? writerPolicy : args.role === "bucketWriter" ? bucketJobPolicy : restorerPolicy;
         const policy = pulumi
           .all([src.bucketArn!, src.kmsKeyArn])
           .apply(([bucketArn, kmsKeyArn]) => JSON.stringify(build({ bucketArn, prefix: src.prefix, source: source!, ...(kmsKeyArn ? { kmsKeyArn } : {}) })));
@@ -240,7 +253,7 @@ export class BackupAccess extends pulumi.ComponentResource {
       this.replicaRoleArn = replicaCreds.roleArn;
       ({ endpoint: this.replicaEndpoint, region: this.replicaRegion } = where(dst));
     } else {
-      creds = fail(`role must be "writer", "restorer" or "replicator", got ${JSON.stringify(args.role)}`);
+      creds = fail(`role must be "writer", "restorer", "replicator", "bucketWriter" or "appReader", got ${JSON.stringify(args.role)}`);
     }
     this.accessKeyId = creds.accessKeyId;
     this.secretAccessKey = creds.secretAccessKey;

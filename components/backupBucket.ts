@@ -5,6 +5,7 @@ import { CompliancePrefix, PROD_RETENTION, Retention } from "lifeboat-core";
 import { r2Endpoint } from "./access/r2Token";
 import { r2LifecycleRules, r2LockRules } from "./bucket/r2Rules";
 import { bucketRules, minimumLockDays } from "./bucket/rules";
+import { BucketSourceWindow, bucketSourceRules } from "./bucket/bucketSourceRules";
 import { s3BucketPolicy, s3LifecycleRules } from "./bucket/s3Rules";
 import { physicalName } from "./naming";
 
@@ -22,6 +23,8 @@ export interface BackupBucketArgs {
   prefix?: string;
   /** Names of the sources that write here; each gets its own tier rules. */
   sources: string[];
+  /** `bucket` sources among `sources`, with their restore windows: snapshots, journal and stored copies get their own rules. @default none */
+  bucketSources?: BucketSourceWindow[];
   /** GFS retention per tier. @default 30 daily, 12 weekly, 12 monthly, 7 yearly */
   retention?: Retention;
   /** Prefixes kept for a fixed period (audit logs, closed deals). @default none */
@@ -93,6 +96,9 @@ export class BackupBucket extends pulumi.ComponentResource {
       ...(args.walRetentionDays ? { walRetentionDays: args.walRetentionDays } : {}),
       ...(args.infrequentAccessAfterDays !== undefined ? { infrequentAccessAfterDays: args.infrequentAccessAfterDays } : {}),
     });
+    // S3's default retention stays the tiers' shortest lock: the runner locks each bucket-source object itself (--window).
+    const defaultLockDays = minimumLockDays(rules);
+    rules.push(...bucketSourceRules(this.prefix, args.bucketSources ?? []));
     const protect = args.protect ?? true;
     const keep: pulumi.CustomResourceOptions = { parent: this, protect, retainOnDelete: protect };
     const child: pulumi.CustomResourceOptions = { parent: this };
@@ -137,7 +143,7 @@ export class BackupBucket extends pulumi.ComponentResource {
       }, child);
       new aws.s3.BucketObjectLockConfiguration(`${name}-object-lock`, {
         ...b,
-        rule: { defaultRetention: { mode: args.objectLockMode ?? "COMPLIANCE", days: minimumLockDays(rules) } },
+        rule: { defaultRetention: { mode: args.objectLockMode ?? "COMPLIANCE", days: defaultLockDays } },
       }, { ...child, dependsOn: [versioning] });
       new aws.s3.BucketPolicy(`${name}-policy`, {
         ...b,

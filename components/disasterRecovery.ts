@@ -2,6 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupAccess, bucketAccessFields } from "./backupAccess";
 import { BackupBucket } from "./backupBucket";
+import { BucketEvents } from "./bucketEvents";
+import { appBucketAddress } from "./bucket/appBucket";
 import { ConfigError } from "./config/errors";
 import { Location } from "./config/schema";
 import { LifeboatConfig } from "./config/validate";
@@ -42,6 +44,10 @@ export class DisasterRecovery extends pulumi.ComponentResource {
   readonly restorers: Record<string, BackupAccess> = {};
   /** Per source: the scheduled backup job. */
   readonly backups: Record<string, ScheduledBackup> = {};
+  /** Per bucket source: the read-only identity on the app's own bucket. */
+  readonly appReaders: Record<string, BackupAccess> = {};
+  /** Per bucket source with events on: the queue, notification rule and consumer token. */
+  readonly bucketEvents: Record<string, BucketEvents> = {};
   /** Per source: the restore drill and hourly health check (only with an age identity). */
   readonly verifications: Record<string, ScheduledVerification> = {};
   /** Where new backups go: the primary, or in failover the first replica. */
@@ -77,6 +83,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         ...(loc.bucketName ? { bucketName: loc.bucketName } : {}),
         prefix: c.prefix,
         sources,
+        bucketSources: c.sources.flatMap((s) => (s.kind === "bucket" ? [{ name: s.name, windowDays: s.windowDays! }] : [])),
         retention: c.retention,
         compliance: c.compliance,
         walRetentionDays,
@@ -189,7 +196,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       for (const role of ["writer", "restorer"] as const) {
         const access = new BackupAccess(`${name}-${source.name}-${role}`, {
           ...bucketAccessFields(target),
-          role,
+          // A bucket source's job also reads its own previous snapshot manifest (incremental).
+          role: role === "writer" && source.kind === "bucket" ? "bucketWriter" : role,
           source: source.name,
           identity,
           rotationDays: c.credentialRotationDays,
@@ -203,7 +211,8 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       const what =
         source.kind === "postgres" || source.kind === "redis" ? { sourceUrl: pulumi.secret(source.url) }
           : source.kind === "volume" ? { volume: source.volume }
-            : { path: source.path };
+            : source.kind === "bucket" ? this.appBucket(name, source, c.credentialRotationDays)
+              : { path: source.path };
       this.backups[source.name] = new ScheduledBackup(`${name}-${source.name}-backup`, {
         sourceName: source.name,
         sourceKind: source.kind,
@@ -215,7 +224,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         rpo: source.rpo,
         // S3: each object locked for its tier's whole life (a compliance prefix named like the source: at least its days).
         ...(target.provider === "s3"
-          ? { objectLockRetention: c.retention, objectLockMode: c.objectLockMode }
+          ? source.kind === "bucket" ? { objectLockMode: c.objectLockMode } : { objectLockRetention: c.retention, objectLockMode: c.objectLockMode }
           : {}),
         ...(source.kind === "postgres" && source.pitr
           ? { pitr: true, walFlushInterval: source.walFlushInterval, ...(source.wal ? { walRetentionDays: source.wal.retentionDays } : {}) }
@@ -248,6 +257,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       }, jobOpts);
       hostJobs.verify.push(...this.verifications[source.name]!.jobs);
       if (this.verifications[source.name]!.ecsGrants) ecsGrants.push(this.verifications[source.name]!.ecsGrants!);
+      if (source.kind === "bucket") continue; // restored by hand into a bucket (runbook), never by failover
       const drTarget = source.kind === "postgres" ? source.drTargetUrl : source.drTargetPath;
       if (!c.failover || drTarget === undefined) continue;
       this.restores[source.name] = new FailoverRestore(`${name}-${source.name}-failover-restore`, {
@@ -300,7 +310,43 @@ export class DisasterRecovery extends pulumi.ComponentResource {
       failover: this.failover,
     });
   }
+
+  /**
+   * A bucket source's app bucket, as ScheduledBackup takes it: where it is, the read-only identity
+   * Lifeboat declares on it (always an access key: the runner reads the app bucket with its own
+   * key, apart from the backup-bucket identity), and with events on the queue feeding the consumer.
+   */
+  private appBucket(name: string, s: BucketSourceConfig, rotationDays: number) {
+    const b = s.bucket;
+    const base = `${name}-${s.name}`;
+    const where = b.provider === "r2"
+      ? { provider: "r2" as const, accountId: b.accountId, jurisdiction: b.jurisdiction, bucketName: b.bucketName }
+      : { provider: "s3" as const, region: b.region, bucketName: b.bucketName, bucketArn: `arn:aws:s3:::${b.bucketName}`, ...(b.kmsKeyArn ? { kmsKeyArn: b.kmsKeyArn } : {}) };
+    // IAM is global; the provider only needs a region, and never the default provider's.
+    const opts: pulumi.ComponentResourceOptions = b.provider === "s3"
+      ? { parent: this, providers: { aws: new aws.Provider(`${base}-app-aws`, { region: b.region as aws.Region }, { parent: this }) } }
+      : { parent: this };
+    const reader = new BackupAccess(`${base}-app-reader`, { ...where, ...(b.prefix ? { prefix: b.prefix } : {}), role: "appReader", identity: "user", rotationDays }, opts);
+    this.appReaders[s.name] = reader;
+    let events: { queue: pulumi.Output<string>; queueToken: pulumi.Output<string> } | undefined;
+    if (s.events && b.provider === "r2") {
+      const feed = new BucketEvents(`${base}-events`, {
+        accountId: b.accountId, bucketName: b.bucketName, jurisdiction: b.jurisdiction, ...(b.prefix ? { prefix: b.prefix } : {}), rotationDays,
+      }, { parent: this });
+      this.bucketEvents[s.name] = feed;
+      events = { queue: feed.queue, queueToken: feed.queueToken };
+    }
+    return {
+      ...appBucketAddress(b),
+      window: `${s.windowDays}d`,
+      appAccessKeyId: reader.accessKeyId!,
+      appSecretAccessKey: reader.secretAccessKey!,
+      ...(events ? { events } : {}),
+    };
+  }
 }
+
+type BucketSourceConfig = Extract<LifeboatConfig["sources"][number], { kind: "bucket" }>;
 
 /**
  * The ECS runtime's region: the cluster's, from its ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`),

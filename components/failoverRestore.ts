@@ -11,7 +11,8 @@ export interface FailoverRestoreArgs extends JobRuntimeArgs, JobBucketArgs, JobK
   /** Source whose newest verified backup is restored. */
   sourceName: string;
   /** The source's kind: what the restore writes (a database, a directory, a file). */
-  sourceKind: ScheduledSourceKind;
+  /** A bucket source is restored by hand into a bucket (runbook), never by failover. */
+  sourceKind: Exclude<ScheduledSourceKind, "bucket">;
 
   /** The age private key (secret): a file in the container, never on a command line. */
   ageIdentity: pulumi.Input<string>;
@@ -68,7 +69,7 @@ export class FailoverRestore extends pulumi.ComponentResource {
       }));
     this.command = job.apply(restoreCommand);
     this.from = job.apply((j) => `s3://${j.bucket}/${j.prefix ? j.prefix + "/" : ""}${j.name} (newest verified backup)`);
-    this.to = postgres ? "postgres target (secret)" : drTargetIn(args.sourceKind as Exclude<ScheduledSourceKind, "postgres">, args.targetPath!, args.sourceName);
+    this.to = postgres ? "postgres target (secret)" : drTargetIn(args.sourceKind as Exclude<ScheduledSourceKind, "postgres" | "bucket">, args.targetPath!, args.sourceName);
 
     const secrets: Record<string, pulumi.Input<string>> = {};
     const put = (k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {

@@ -21,5 +21,7 @@ export type { BackupJob, VerifyJob, StatusJob } from "./schedule/commands";
 export { DEFAULT_RUNNER_IMAGE } from "./schedule/docker";
 export type { DockerRuntimeArgs } from "./schedule/docker";
 export type { EcsRuntimeArgs } from "./schedule/ecs";
+export { BucketEvents, BUCKET_EVENT_ACTIONS, type BucketEventsArgs } from "./bucketEvents";
+export { bucketSourceRules, type BucketSourceWindow } from "./bucket/bucketSourceRules";
 export { FailoverRestore } from "./failoverRestore";
 export type { FailoverRestoreArgs } from "./failoverRestore";

@@ -31,7 +31,7 @@ export type NameKind =
   | "s3Bucket" | "s3BucketPrefix" | "r2Bucket"
   | "iamUser" | "iamRole" | "iamPolicy"
   | "kmsAlias" | "ecsFamily" | "logGroup" | "schedule" | "secretPrefix"
-  | "r2Token" | "docker";
+  | "r2Token" | "docker" | "queue";
 
 export interface NameRule {
   /** Longest name the provider accepts (for prefixes: leaving room for the generated suffix). */
@@ -63,6 +63,8 @@ export const NAME_RULES: Record<NameKind, NameRule> = {
   schedule: { max: 64, valid: /^[0-9a-zA-Z_.-]+$/, invalidChar: /[^0-9a-zA-Z_.-]/g },
   secretPrefix: { max: 512 - GENERATED_SUFFIX, valid: /^[a-zA-Z0-9/_+=.@-]+$/, invalidChar: /[^a-zA-Z0-9/_+=.@-]/g },
   r2Token: { max: 120, valid: /^[^\n]+$/, invalidChar: /\n/g },
+  // Cloudflare Queue names: lowercase letters, digits and dashes, at most 63 characters.
+  queue: { max: 63, valid: /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$/, invalidChar: /[^a-z0-9-]/g, lowercase: true, alnumStart: true },
   docker: { max: 63, valid: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, invalidChar: /[^a-zA-Z0-9_.-]/g, alnumStart: true },
 };
 

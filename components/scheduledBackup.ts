@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { assertCron, formatDuration, formatRetention, NAME_PATTERN, parseDuration, Retention } from "lifeboat-core";
-import { writerPolicy } from "./access/policies";
-import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, sourceMount, walStreamCommand } from "./schedule/commands";
+import { bucketJobPolicy, writerPolicy } from "./access/policies";
+import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, bucketEventsCommand, sourceMount, walStreamCommand } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer } from "./schedule/docker";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
@@ -59,10 +59,32 @@ export interface ScheduledBackupArgs extends JobRuntimeArgs, JobBucketArgs, JobK
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
   /** With objectLockRetention: lock every tier at least this many days (a source under a compliance prefix). */
   objectLockMinDays?: number;
+
+  /** bucket: the app's bucket, `s3://APPBUCKET[/PREFIX]`. Required for bucket. */
+  bucketUrl?: string;
+  /** bucket: the app bucket's S3 endpoint (R2's account endpoint). @default the SDK's for bucketRegion */
+  bucketEndpoint?: pulumi.Input<string>;
+  /** bucket: the app bucket's region, `auto` for R2. */
+  bucketRegion?: pulumi.Input<string>;
+  /** bucket: the restore window in days, e.g. `30d` (snapshots kept this long, stored copies twice as long). Required for bucket. */
+  window?: string;
+  /** bucket: the app bucket's read-only key (BackupAccess role `appReader`; secret). Required for bucket. */
+  appAccessKeyId?: pulumi.Input<string>;
+  appSecretAccessKey?: pulumi.Input<string>;
+  /**
+   * bucket on R2, docker: consume the app bucket's event notifications (see `BucketEvents`) in a
+   * long-running `bucket-events` container beside the scheduler. @default none
+   */
+  events?: {
+    /** `ACCOUNT_ID/QUEUE_ID`. */
+    queue: pulumi.Input<string>;
+    /** Token that pulls from and acknowledges on the queue (secret). */
+    queueToken: pulumi.Input<string>;
+  };
 }
 
 /** Args that hold secrets; they never reach the component's registered props. */
-const SECRET_ARGS = ["sourceUrl", "accessKeyId", "secretAccessKey", "alertWebhookUrl", "healthcheckUrl"] as const;
+const SECRET_ARGS = ["sourceUrl", "accessKeyId", "secretAccessKey", "alertWebhookUrl", "healthcheckUrl", "appAccessKeyId", "appSecretAccessKey", "events"] as const;
 
 /** The args minus secrets, with the defaults filled: what the component registers (for policies and `lifeboat plan`). */
 function publicProps(args: ScheduledBackupArgs, filled: Record<string, unknown>): Record<string, unknown> {
@@ -105,6 +127,9 @@ export class ScheduledBackup extends pulumi.ComponentResource {
   readonly walStreamCommand?: pulumi.Output<string[]>;
   /** pitr: the WAL sidecar's container name. */
   readonly walStreamContainerName?: pulumi.Output<string>;
+  /** bucket with events: the events consumer's command line and container name. */
+  readonly bucketEventsCommand?: pulumi.Output<string[]>;
+  readonly bucketEventsContainerName?: pulumi.Output<string>;
   /** Docker: the job a scheduler runs (this component's own, or with `dockerScheduler: "host"` the host's backup scheduler). */
   readonly jobs: HostJob[] = [];
 
@@ -154,10 +179,24 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       throw fail((e as Error).message);
     }
 
+    const bucketSource = args.sourceKind === "bucket";
+    if (bucketSource) {
+      if (!args.bucketUrl || !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._/-]*)?$/.test(args.bucketUrl)) {
+        throw fail(`a bucket source needs bucketUrl, s3://APPBUCKET[/PREFIX], got ${JSON.stringify(args.bucketUrl)}`);
+      }
+      if (args.window === undefined || !/^\d+[dw]$/.test(args.window)) throw fail(`a bucket source needs window in whole days or weeks, such as 30d, got ${JSON.stringify(args.window)}`);
+      if (args.appAccessKeyId === undefined || args.appSecretAccessKey === undefined) throw fail("a bucket source needs appAccessKeyId and appSecretAccessKey (the app bucket's read-only key)");
+      if (args.objectLockRetention) throw fail("objectLockRetention is for tiered sources: a bucket source locks each object from its window (give objectLockMode)");
+      if (args.events && runtime !== "docker") throw fail("events need runtime docker: the events consumer runs continuously, and ECS jobs here are scheduled tasks");
+    } else if (args.bucketUrl !== undefined || args.window !== undefined || args.events !== undefined) {
+      throw fail(`bucketUrl, window and events are for bucket sources, not ${args.sourceKind}`);
+    }
     if (args.objectLockRetention && args.region === "auto") throw fail("objectLockRetention is for S3: R2 has no per-object lock (its bucket-lock rules lock each tier)");
+    const lockMode = (args.objectLockMode === "GOVERNANCE" ? "governance" : "compliance") as "governance" | "compliance";
     const lock = args.objectLockRetention
-      ? { retention: formatRetention(args.objectLockRetention, args.objectLockMinDays ?? 0), lockMode: (args.objectLockMode === "GOVERNANCE" ? "governance" : "compliance") as "governance" | "compliance" }
-      : {};
+      ? { retention: formatRetention(args.objectLockRetention, args.objectLockMinDays ?? 0), lockMode }
+      // S3 (not R2, which locks by bucket rules): the runner locks each object until it expires, from the window.
+      : bucketSource && args.objectLockMode && args.region !== "auto" ? { lockMode } : {};
 
     const secrets: Record<string, pulumi.Input<string>> = {};
     const put = (k: keyof typeof SECRET_ENV, v: pulumi.Input<string> | undefined) => {
@@ -168,10 +207,12 @@ export class ScheduledBackup extends pulumi.ComponentResource {
     put("secretAccessKey", args.secretAccessKey);
     put("alertWebhookUrl", args.alertWebhookUrl);
     put("pingUrl", args.healthcheckUrl);
+    put("bucketAccessKeyId", args.appAccessKeyId);
+    put("bucketSecretAccessKey", args.appSecretAccessKey);
 
     const job = (stateFile?: string) =>
-      pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region), pulumi.all(args.ageRecipients)])
-        .apply(([bucket, p, endpoint, region, recipients]): BackupJob => ({
+      pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region), pulumi.all(args.ageRecipients), pulumi.output(args.bucketEndpoint), pulumi.output(args.bucketRegion)])
+        .apply(([bucket, p, endpoint, region, recipients, bucketEndpoint, bucketRegion]): BackupJob => ({
           source: args.sourceKind,
           name: args.sourceName,
           ...(mount ? { path: mount.path } : {}),
@@ -182,6 +223,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
           ...(region ? { region } : {}),
           ...(stateFile ? { stateFile } : {}),
           ...lock,
+          ...(bucketSource ? { bucketUrl: args.bucketUrl!, window: args.window!, ...(bucketEndpoint ? { bucketEndpoint } : {}), ...(bucketRegion ? { bucketRegion } : {}) } : {}),
         }));
 
     if (runtime === "docker") {
@@ -197,7 +239,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         ...(mount ? { mounts: [mount] } : {}),
       }];
       const host = args.dockerScheduler === "host";
-      const runner = host && !args.pitr ? undefined : componentRunner(name, args, this);
+      const runner = host && !args.pitr && !args.events ? undefined : componentRunner(name, args, this);
       if (args.pitr) {
         // Lag alerts fire past the RPO, but never before one flush interval has had time to upload.
         const flush = parseDuration(walFlushInterval);
@@ -214,13 +256,28 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         }, this);
         this.walStreamContainerName = sidecar.name;
       }
+      if (args.events) {
+        const events = args.events;
+        this.bucketEventsCommand = pulumi.all([backupJob, pulumi.output(events.queue)]).apply(([j, queue]) =>
+          bucketEventsCommand({ ...j, bucketUrl: j.bucketUrl! }, queue));
+        // Continuous, like the WAL sidecar: the writer key, the app bucket's read key, the webhook and the queue
+        // token; not the backup's healthcheck URL (the consumer pinging it would mask a missed snapshot).
+        const { [SECRET_ENV.pingUrl]: _ping, ...eventSecrets } = secrets;
+        const consumer = dockerJobContainer(name, args, runner ?? componentRunner(name, args, this), {
+          role: "bucket-events",
+          source: args.sourceName,
+          command: this.bucketEventsCommand,
+          secretEnv: pulumi.all({ ...eventSecrets, [SECRET_ENV.queueToken]: events.queueToken }),
+        }, this);
+        this.bucketEventsContainerName = consumer.name;
+      }
       if (!host) this.containerName = dockerScheduler(name, "backup", args, runner!, this.jobs, this).name;
     } else {
       if (mount) throw fail(`runtime ecs cannot reach a ${args.sourceKind} on a Docker host; use runtime docker for volumes, directories and SQLite files`);
       this.command = job().apply(backupCommand);
       this.scheduleExpression = toEventBridgeCron(schedule);
       const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
-        pulumi.output(prefix).apply((p) => JSON.stringify(writerPolicy({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));
+        pulumi.output(prefix).apply((p) => JSON.stringify((bucketSource ? bucketJobPolicy : writerPolicy)({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));
       requireEcsCredentials(taskRole, args, "writer", fail);
       const ecs = ecsJobs(name, args, [{ role: "backup", cron: schedule, command: this.command, secretEnv: Object.fromEntries(Object.keys(secrets).map((k) => [k, k])) }], secrets, taskRole, this);
       this.taskDefinitionArn = ecs.taskDefinitions["backup"]!.arn;
@@ -235,6 +292,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       runtime: this.runtime,
       ...(this.containerName ? { containerName: this.containerName } : {}),
       ...(this.walStreamContainerName ? { walStreamContainerName: this.walStreamContainerName, walStreamCommand: this.walStreamCommand } : {}),
+      ...(this.bucketEventsContainerName ? { bucketEventsContainerName: this.bucketEventsContainerName, bucketEventsCommand: this.bucketEventsCommand } : {}),
       ...(this.scheduleExpression ? { scheduleExpression: this.scheduleExpression } : {}),
       ...(this.taskDefinitionArn ? { taskDefinitionArn: this.taskDefinitionArn } : {}),
       ...(this.taskRoleArn ? { taskRoleArn: this.taskRoleArn } : {}),

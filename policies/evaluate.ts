@@ -14,6 +14,7 @@ import { replicaPolicy } from "./replica";
 import { retentionPolicy } from "./retention";
 import { schedulePolicy } from "./schedule";
 import { writerPrivilegePolicy } from "./writerPrivilege";
+import { bucketSourcePolicy } from "./bucketSource";
 
 export * from "./model";
 
@@ -30,6 +31,7 @@ export const POLICIES: readonly LifeboatPolicy[] = [
   schedulePolicy,
   pitrPolicy,
   walProtectionPolicy,
+  bucketSourcePolicy,
 ];
 
 /** A finding with its policy and level, as `lifeboat plan` reports it. */

@@ -9,7 +9,8 @@
  *
  * What is judged in each Allow statement of the document: no `*` or `<service>:*` action, no
  * `NotAction`, no `"*"` resource or `NotResource`, no delete, no bucket-configuration action
- * and no read (Get/List) on S3. Action wildcards count if they match a forbidden action
+ * and no read (Get/List) on S3, except a bucket source's job reading its own `snapshots/` manifests.
+ * Action wildcards count if they match a forbidden action
  * (`s3:Put*` matches `s3:PutBucketPolicy`). Deny statements are always fine. An AWS-managed
  * policy attached to a writer is a violation too: none of them is put-only.
  */
@@ -87,6 +88,21 @@ export function writerPolicies(resources: PolicyResourceInput[], settings: Polic
   });
 }
 
+/**
+ * An Allow statement that reads only a bucket source's snapshot manifests: `s3:GetObject` on
+ * `…/snapshots/*` objects, or `s3:ListBucket` conditioned on `s3:prefix` values under `…/snapshots/`.
+ */
+function snapshotsOnly(st: Record<string, unknown>): boolean {
+  const actions = asArray(st.Action).map(String);
+  const resources = asArray(st.Resource).map(String);
+  if (actions.length === 1 && actions[0] === "s3:GetObject") return resources.length > 0 && resources.every((r) => /\/snapshots\/\*$/.test(r));
+  if (actions.length === 1 && actions[0] === "s3:ListBucket") {
+    const prefixes = asArray(obj(obj(st.Condition).StringLike)["s3:prefix"]).map(String);
+    return prefixes.length > 0 && prefixes.every((p) => /(^|\/)snapshots\/\*?$/.test(p));
+  }
+  return false;
+}
+
 export function checkWriterPrivilege(resources: PolicyResourceInput[], settings: PolicySettings): Finding[] {
   const findings: Finding[] = [];
   for (const r of writerPolicies(resources, settings)) {
@@ -105,7 +121,8 @@ export function checkWriterPrivilege(resources: PolicyResourceInput[], settings:
     if (deletes.length) say(`allows delete (${deletes.join(", ")}): writers never delete, lifecycle rules expire backups`);
     const configures = matching(actions, CONFIGURE);
     if (configures.length) say(`allows bucket configuration (${configures.join(", ")}): only the infrastructure program changes bucket settings`);
-    const reads = matching(actions, READ);
+    // A bucket source's job reads its own previous snapshot manifest (incremental): reads scoped to a snapshots/ prefix are its, and only those.
+    const reads = matching(allows.filter((st) => !snapshotsOnly(st)).flatMap((st) => asArray(st.Action).map(String)), READ);
     if (reads.length) say(`allows reads (${reads.join(", ")}): an S3 writer must not read or list backups`);
   }
   const pattern = new RegExp(settings.writerPattern, "i");

@@ -69,6 +69,8 @@ export function mockOutputs(args: pulumi.runtime.MockResourceArgs, regionOf: Reg
       return { id: args.name, state: { ...i, arn: `arn:aws:scheduler:${region()}:${MOCK_ACCOUNT}:schedule/default/${args.name}` } };
     case "cloudflare:index/r2Bucket:R2Bucket":
       return { id: i.name, state: { ...i, creationDate: "2026-01-01T00:00:00Z" } };
+    case "cloudflare:index/queue:Queue":
+      return { id: h.slice(0, 32), state: { ...i, queueId: h.slice(0, 32) } };
     case "cloudflare:index/accountToken:AccountToken":
       return { id: h.slice(0, 32), state: { ...i, value: pulumiSecret(`mock-token-${h}`), status: "active" } };
     case "docker:index/remoteImage:RemoteImage":
@@ -91,7 +93,7 @@ function pulumiSecret(value: string): Record<string, unknown> {
 
 /**
  * Permission groups as `cloudflare.getAccountApiTokenPermissionGroupsList` returns them: the two
- * bucket-scoped R2 groups Lifeboat uses, beside similarly named account-wide groups that a
+ * bucket-scoped R2 groups Lifeboat uses and the two Queues groups, beside similarly named account-wide groups that a
  * lookup by name must not pick. IDs are stable fake hex, not Cloudflare's real IDs.
  */
 export const MOCK_PERMISSION_GROUPS: ReadonlyArray<{ id: string; name: string; scopes: string[]; category: string; isSelectable: boolean }> = [
@@ -100,6 +102,9 @@ export const MOCK_PERMISSION_GROUPS: ReadonlyArray<{ id: string; name: string; s
   ["Workers R2 Storage Bucket Item Write", "com.cloudflare.edge.r2.bucket"],
   ["Workers R2 Storage Bucket Item Read", "com.cloudflare.edge.r2.bucket"],
   ["Account API Tokens Write", "com.cloudflare.api.account"],
+  // What a bucket source's events consumer pulls and acknowledges with.
+  ["Queues Read", "com.cloudflare.api.account"],
+  ["Queues Write", "com.cloudflare.api.account"],
 ].map(([name, scope]) => ({ id: stableHex("permission-group", name!).slice(0, 32), name: name!, scopes: [scope!], category: "developer_platform", isSelectable: true }));
 
 /**

@@ -366,3 +366,66 @@ export function s3ReplicationAssumeRolePolicy(opts: TrustOptions & { sourceBucke
   const sourceArn = opts.sourceBucketArn === undefined ? undefined : checkBucketArn(opts.sourceBucketArn);
   return serviceTrust("s3.amazonaws.com", { ...opts, ...(sourceArn ? { sourceArn } : {}) });
 }
+
+/** The layout of a `bucket` source under `<prefix>/<source>/`: stored copies, snapshot manifests, the events journal. */
+export const BUCKET_SOURCE_DIRS = { objects: "objects", snapshots: "snapshots", journal: "journal" } as const;
+
+/**
+ * The `bucket` source's job identity in the backup bucket: the writer's put-only, create-only
+ * document (see {@link writerPolicy}), plus reading and listing its own
+ * `<prefix>/<source>/snapshots/`, because each snapshot is incremental: the job reads the previous
+ * snapshot manifest to copy only what changed. Stored copies (`objects/`) and the journal stay
+ * unreadable to it, and so do other sources.
+ *
+ * The writer's `NeverRead` deny covers the whole bucket, and an explicit deny beats any allow, so
+ * it is narrowed here to everything but the snapshots prefix (`NotResource`) rather than
+ * followed by an allow that would never take effect.
+ */
+export function bucketJobPolicy(scope: SourceScope): PolicyDocument {
+  const bucket = checkBucketArn(scope.bucketArn);
+  const snapshots = joinKey(sourcePrefix(checkPrefix(scope.prefix), checkSource(scope.source)), BUCKET_SOURCE_DIRS.snapshots) + "/";
+  const writer = writerPolicy(scope);
+  const statements = writer.Statement.flatMap((s): PolicyStatement[] =>
+    s.Sid !== "NeverRead"
+      ? [s]
+      : [
+        { Sid: "NeverReadButSnapshots", Effect: "Deny", Action: "s3:GetObject*", NotResource: `${bucket}/${snapshots}*` },
+        {
+          Sid: "NeverListButSnapshots",
+          Effect: "Deny",
+          Action: "s3:List*",
+          Resource: [bucket, `${bucket}/*`],
+          Condition: { StringNotLike: { "s3:prefix": listPrefixes(snapshots) } },
+        },
+      ]);
+  statements.splice(1, 0,
+    { Sid: "ListOwnSnapshots", Effect: "Allow", Action: "s3:ListBucket", Resource: bucket, Condition: { StringLike: { "s3:prefix": listPrefixes(snapshots) } } },
+    { Sid: "ReadOwnSnapshots", Effect: "Allow", Action: "s3:GetObject", Resource: `${bucket}/${snapshots}*` },
+  );
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+/**
+ * The read-only identity on the app's own bucket that a `bucket` source backs up: get objects
+ * under the prefix (or the whole bucket), list the bucket (only under the prefix when one is set).
+ * Nothing else: every write, delete and reconfiguration of the app's bucket is denied outright,
+ * so a leaked Lifeboat credential can never change the data it protects.
+ */
+export function appBucketReaderPolicy(scope: BucketScope): PolicyDocument {
+  const bucket = checkBucketArn(scope.bucketArn);
+  const prefix = checkPrefix(scope.prefix);
+  const objects = prefix ? `${bucket}/${prefix}/*` : `${bucket}/*`;
+  const statements: PolicyStatement[] = [
+    {
+      Sid: "ListAppBucket",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: bucket,
+      ...(prefix ? { Condition: { StringLike: { "s3:prefix": listPrefixes(`${prefix}/`) } } } : {}),
+    },
+    { Sid: "ReadAppObjects", Effect: "Allow", Action: "s3:GetObject", Resource: objects },
+  ];
+  if (scope.kmsKeyArn) statements.push(kmsViaS3("DecryptAppViaS3", scope.kmsKeyArn, ["kms:Decrypt"]));
+  statements.push({ Sid: "NeverWriteApp", Effect: "Deny", Action: ["s3:PutObject*", "s3:RestoreObject", ...PROTECTED_ACTIONS], Resource: [bucket, `${bucket}/*`] });
+  return { Version: "2012-10-17", Statement: statements };
+}

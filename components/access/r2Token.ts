@@ -33,16 +33,18 @@ export const R2_PERMISSION_GROUPS = {
 } as const;
 
 /** Which Lifeboat identity a token is for, on which side of a replicate job. */
-export type R2Role = "writer" | "restorer" | "replicatorSource" | "replicatorReplica";
+export type R2Role = "writer" | "restorer" | "replicatorSource" | "replicatorReplica" | "appReader";
 
 /**
  * The narrowest permission-group names each role needs on its one bucket. The restorer needs
  * Write to put verification records; the replicator gets separate tokens: Read on the source
- * bucket, Write on the replica bucket.
+ * bucket, Write on the replica bucket. A `bucket` source's app-bucket reader (`appReader`) gets Read
+ * on the app's bucket only.
  */
 export function r2PermissionGroupNames(role: R2Role): string[] {
   switch (role) {
     case "replicatorSource":
+    case "appReader":
       return [R2_PERMISSION_GROUPS.objectRead];
     case "writer":
     case "restorer":
@@ -111,4 +113,17 @@ export interface R2S3Credentials {
 export function r2S3Credentials(tokenId: string, tokenValue: string): R2S3Credentials {
   if (!tokenId || !tokenValue) throw new Error("r2S3Credentials: token id and value are required");
   return { accessKeyId: tokenId, secretAccessKey: createHash("sha256").update(tokenValue, "utf8").digest("hex") };
+}
+
+/**
+ * Cloudflare Queues pull consumers need an account token with these groups (Cloudflare changelog
+ * 2025-04-17, "Increased limits for Queues pull consumers": `queues_read` and `queues_write`).
+ * Queue permissions are account-scoped: no group narrows them to one queue.
+ */
+export const QUEUE_PERMISSION_GROUPS = ["Queues Read", "Queues Write"] as const;
+
+/** The token-policy resource key for a whole account, e.g. `com.cloudflare.api.account.<acct>`. */
+export function accountTokenResources(accountId: string): string {
+  if (!ACCOUNT_ID.test(accountId)) throw new Error(`not a Cloudflare account id: ${JSON.stringify(accountId)}`);
+  return JSON.stringify({ [`com.cloudflare.api.account.${accountId}`]: "*" });
 }

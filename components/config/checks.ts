@@ -110,12 +110,46 @@ export function runtimeIssues(c: Pick<ParsedStackConfig, "runtime" | "sources" |
         key: configKey(["sources", i, "pitr"]),
         message: "needs lifeboat:runtime.kind docker: the WAL-streaming sidecar runs continuously, and ECS jobs here are scheduled tasks",
       });
-    } else if (c.failover && s.kind !== "postgres" && s.drTargetPath !== undefined) {
+    } else if (c.failover && s.kind !== "postgres" && s.kind !== "bucket" && s.drTargetPath !== undefined) {
       issues.push({
         key: configKey(["sources", i, "drTargetPath"]),
         message: "cannot be restored into with lifeboat:runtime.kind ecs: a Fargate task cannot write to a host path (failover restores only postgres sources there)",
       });
     }
+  });
+  return issues;
+}
+
+/**
+ * What a `bucket` source cannot do: event notifications exist on R2 only (S3 has no Cloudflare
+ * Queue), the events consumer runs continuously beside the Docker scheduler (ECS jobs here are
+ * scheduled tasks), and Cloudflare refuses two notification rules on one bucket whose prefixes
+ * overlap, so two event-driven sources of one R2 bucket must watch disjoint prefixes.
+ */
+export function bucketSourceIssues(c: Pick<ParsedStackConfig, "runtime" | "sources">): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const watched: { i: number; bucket: string; prefix: string }[] = [];
+  c.sources.forEach((s, i) => {
+    if (s.kind !== "bucket" || !s.events) return;
+    const key = configKey(["sources", i, "events"]);
+    if (s.bucket.provider !== "r2") {
+      issues.push({ key, message: "is for R2 buckets only (R2 event notifications to a Cloudflare Queue); an S3 bucket is caught by the scheduled snapshots: set events to false or shorten the schedule" });
+      return;
+    }
+    if (c.runtime.kind !== "docker") {
+      issues.push({ key, message: "needs lifeboat:runtime.kind docker: the events consumer runs continuously beside the scheduler, and ECS jobs here are scheduled tasks" });
+      return;
+    }
+    const bucket = `${s.bucket.accountId}/${s.bucket.jurisdiction}/${s.bucket.bucketName}`;
+    const prefix = s.bucket.prefix ? s.bucket.prefix + "/" : "";
+    const other = watched.find((w) => w.bucket === bucket && (w.prefix.startsWith(prefix) || prefix.startsWith(w.prefix)));
+    if (other) {
+      issues.push({
+        key: configKey(["sources", i, "bucket", "prefix"]),
+        message: `overlaps sources[${other.i}]'s prefix on the same R2 bucket with events on: Cloudflare refuses overlapping notification rules on one bucket; give each a disjoint prefix`,
+      });
+    }
+    watched.push({ i, bucket, prefix });
   });
   return issues;
 }

@@ -21,6 +21,8 @@ export interface ProfileDefaults {
   objectLockMode: "GOVERNANCE" | "COMPLIANCE";
   /** Point-in-time-recovery window of a `pitr` source: any time this far back can be restored. */
   pitrWindow: string;
+  /** A bucket source's restore window (whole days): snapshots kept this long, stored copies twice as long. */
+  bucketWindow: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     enforcement: "mandatory",
     objectLockMode: "COMPLIANCE",
     pitrWindow: "14d",
+    bucketWindow: "30d",
   },
   staging: {
     retention: STAGING_RETENTION,
@@ -54,6 +57,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     objectLockMode: "GOVERNANCE",
     // Weekly base backups kept 14 days: WAL for 6 days + a 7-day interval + a day of run time fits.
     pitrWindow: "6d",
+    bucketWindow: "14d",
   },
   development: {
     retention: { daily: 7, weekly: 0, monthly: 0, yearly: 0 },
@@ -66,6 +70,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     enforcement: "advisory",
     objectLockMode: "GOVERNANCE",
     pitrWindow: "3d",
+    bucketWindow: "7d",
   },
 };
 

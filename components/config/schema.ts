@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Region as AWS_REGION } from "@pulumi/aws/types/enums";
-import { ASSERTION_NAME, COLUMN_FORM, splitColumn, tierExpiryDays, TIERS } from "lifeboat-core";
+import { ASSERTION_NAME, COLUMN_FORM, parseDuration, splitColumn, tierExpiryDays, TIERS } from "lifeboat-core";
 import {
   absolutePath, ageIdentity, ageRecipient, boundedInt, cron, duration, MAX_RETENTION_DAYS, name, nonNegativeInt, positiveInt, secretUrl,
 } from "./fields";
@@ -174,8 +174,59 @@ const sqliteSource = z.strictObject({
   drTargetPath: absolutePath.optional(),
 });
 
+/**
+ * A key prefix inside the app's bucket: segments of letters, digits, `.`, `_` and `-` (they become
+ * IAM resource patterns and R2 notification filters, so no wildcards), no leading or trailing `/`.
+ */
+const appPrefix = z.string({ error: "must be a key prefix such as media or uploads/images" }).regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, {
+  error: "must be key prefix segments of letters, digits, '.', '_' and '-' joined by '/', without a leading or trailing '/' (such as uploads/images)",
+});
+/** The app's own bucket a `bucket` source protects: on R2 (Lifeboat creates a read-only token) or on S3 (a read-only IAM user). */
+const appBucket = z.discriminatedUnion("provider", [
+  z.strictObject({
+    provider: z.literal("r2"),
+    /** The account that owns the app's bucket; the read-only token is created in it. */
+    accountId: cloudflareAccountId,
+    jurisdiction: z.enum(R2_JURISDICTIONS).default("default"),
+    bucketName,
+    prefix: appPrefix.optional(),
+  }),
+  z.strictObject({
+    provider: z.literal("s3"),
+    region: awsRegion,
+    /** S3 bucket names may hold dots (R2's may not). */
+    bucketName: z.string({ error: "must be a bucket name" }).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+      error: "must be 3-63 lowercase letters, digits, dots and dashes, not starting or ending with a dash or dot",
+    }),
+    prefix: appPrefix.optional(),
+    /** The bucket's SSE-KMS key, when it uses a customer-managed one: the reader may decrypt with it, only via S3. */
+    kmsKeyArn: z.string({ error: "must be a KMS key ARN" }).regex(/^arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
+      error: "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+    }).optional(),
+  }),
+]);
+/**
+ * A bucket source's restore window in whole days (`30d`, `2w`): snapshots are kept this long and
+ * stored copies twice as long, so twice the window must stay within what object lock keeps.
+ */
+export const bucketWindow = duration((MAX_RETENTION_DAYS / 2) * 86_400).refine((v) => {
+  try {
+    return parseDuration(v) % 86_400 === 0;
+  } catch {
+    return true; // duration() has said what is wrong
+  }
+}, { error: "must be whole days such as 30d or 2w (lifecycle rules count days)" });
+const bucketSource = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal("bucket"),
+  bucket: appBucket,
+  /** Restore window: snapshots are kept this long. Defaults from the profile. */
+  window: bucketWindow.optional(),
+  /** R2 only: copy objects as R2 event notifications report them (a Cloudflare Queue), between snapshots. */
+  events: z.boolean({ error: "must be true or false" }).default(false),
+});
 export const source = z.discriminatedUnion("kind", [
-  postgresSource, volumeSource, directorySource, redisSource, sqliteSource,
+  postgresSource, volumeSource, directorySource, redisSource, sqliteSource, bucketSource,
 ]);
 
 const dockerRuntime = z.strictObject({
@@ -275,4 +326,6 @@ export type R2Location = z.output<typeof r2Location>;
 export type S3Location = z.output<typeof s3Location>;
 export type Source = z.output<typeof source>;
 export type SourceKind = Source["kind"];
+export type BucketSource = Extract<Source, { kind: "bucket" }>;
+export type AppBucket = z.output<typeof appBucket>;
 export type Runtime = z.output<typeof runtime>;

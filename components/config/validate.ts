@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CompliancePrefix, humanDuration, parseDuration, Retention, tierExpiryDays, walRetentionDays, worstCaseIntervalSeconds } from "lifeboat-core";
-import { environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
+import { bucketSourceIssues, environmentFor, prefixIssues, replicaIssues, runtimeIssues } from "./checks";
 import { ConfigError, ConfigIssue, configKey } from "./errors";
 import { looksLikeAgeIdentity } from "./fields";
 import { chooseProfile, PROFILE_DEFAULTS } from "./profiles";
@@ -19,6 +19,8 @@ export type ResolvedSource = Source & {
   worstCaseRpoSeconds: number;
   /** PITR sources: the window (as written or the profile's) and the days WAL is kept and locked for it. */
   wal?: { window: string; windowDays: number; retentionDays: number };
+  /** bucket sources: the restore window in days (`window`, else the profile's). */
+  windowDays?: number;
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -83,7 +85,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const parsed = stackConfig.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
   const c = parsed.data;
-  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c)];
+  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c), ...bucketSourceIssues(c)];
   const env = environmentFor(c.environment, stack);
   if ("issue" in env) issues.push(env.issue);
   const environment = "environment" in env ? env.environment : stack;
@@ -140,10 +142,13 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     if (s.kind === "postgres" && !s.pitr && s.pitrWindow !== undefined) {
       issues.push({ key: configKey(["sources", i, "pitrWindow"]), message: "is set but pitr is false: the window is how long WAL is kept, and only a pitr source streams WAL" });
     }
-    return {
+    const resolved = {
       ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase,
       ...(window ? { wal: window } : {}),
     };
+    if (s.kind !== "bucket") return resolved;
+    const bucketWindow = s.window ?? d.bucketWindow;
+    return { ...resolved, window: bucketWindow, windowDays: parseDuration(bucketWindow) / 86_400 } as ResolvedSource;
   });
 
   if (issues.length > 0) throw new ConfigError(issues);

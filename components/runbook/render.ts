@@ -12,6 +12,8 @@ import type { LifeboatConfig } from "../config/validate";
 import { maxAgeFor } from "../schedule/cron";
 import { shellJoin, shellQuote } from "./shell";
 import { stockPitrScript, stockRestoreScript, stockTargetVariable } from "./stockTools";
+import { RunbookBucketSource, renderBucketSection } from "./bucketSection";
+import { appBucketAddress } from "../bucket/appBucket";
 import { drTargetIn } from "./targets";
 
 /** One bucket, as the runbook addresses it. */
@@ -72,6 +74,8 @@ export interface RunbookInput {
   primary: RunbookBucket;
   replicas: RunbookBucket[];
   sources: RunbookSource[];
+  /** `bucket` sources (the app's own R2/S3 files): their own section. @default none */
+  bucketSources?: RunbookBucketSource[];
   /** Whether the stack is in failover now (`lifeboat:failover`). */
   failover: boolean;
   verification: {
@@ -232,6 +236,8 @@ class Renderer {
     this.list();
     this.restoreWithRunner();
     this.pointInTime();
+    const target = this.i.failover ? this.i.replicas[0] ?? this.i.primary : this.i.primary;
+    this.out.push(...renderBucketSection(this.i.bucketSources ?? [], { run: this.run, ...destinationSpec(target, this.i.prefix), useRestorer: (n) => this.useRestorer(n) }));
     this.restoreWithStockTools();
     this.oneTableOneFile();
     this.verify();
@@ -926,7 +932,17 @@ export function runbookInputFromConfig(
     prefix: config.prefix,
     primary: bucket(config.storage, buckets.primary),
     replicas: config.replicas.map((r, n) => bucket(r, buckets.replicas[n]!)),
-    sources: config.sources.map((s, n): RunbookSource => ({
+    bucketSources: config.sources.flatMap((s): RunbookBucketSource[] => s.kind !== "bucket" ? [] : [{
+      name: s.name,
+      ...appBucketAddress(s.bucket),
+      windowDays: s.windowDays!,
+      events: s.events,
+      schedule: s.schedule,
+      rpo: s.rpo,
+      rto: s.rto,
+    }]),
+    // Bucket sources have their own section (above); every other section is about archives.
+    sources: config.sources.flatMap((s, n): RunbookSource[] => s.kind === "bucket" ? [] : [{
       name: s.name,
       kind: s.kind,
       schedule: s.schedule,
@@ -940,7 +956,7 @@ export function runbookInputFromConfig(
         : {}),
       ...(s.kind !== "postgres" && s.drTargetPath ? { drTargetPath: s.drTargetPath } : {}),
       ...(s.kind === "postgres" && s.pitr ? { pitr: true, walFlushInterval: s.walFlushInterval } : {}),
-    })),
+    }]),
     failover: config.failover,
     verification: { enabled: !!config.ageIdentity, schedule: config.verification.schedule, statusSchedule: config.verification.statusSchedule },
     alerting: {

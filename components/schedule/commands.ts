@@ -10,7 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
-import { BackupSpec, ENV, ReplicateSpec, ReportSpec, RestoreSpec, SourceKind, StatusSpec, VerifySpec, backupArgs, basebackupArgs, replicateArgs, reportArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
+import { backupArgs, BackupSpec, basebackupArgs, bucketEventsArgs, BucketEventsSpec, ENV, replicateArgs, ReplicateSpec, reportArgs, ReportSpec, restoreArgs, RestoreSpec, SourceKind, statusArgs, StatusSpec, verifyArgs, VerifySpec, walStreamArgs } from "lifeboat-core";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
 export const RUNNER_EXEC: readonly string[] = ["node", "/app/runner/bin/lifeboat-runner.js"];
@@ -45,8 +45,16 @@ export interface JobDestination {
 }
 
 /** One source's backup run, as the container sees it. */
-export interface BackupJob extends JobDestination {
-  source: SourceKind;
+/** A `bucket` source's app bucket as the runner reaches it (credentials travel as secret env). */
+export interface AppBucketJob {
+  /** `s3://APPBUCKET[/PREFIX]`. */
+  bucketUrl: string;
+  bucketEndpoint?: string;
+  bucketRegion?: string;
+}
+
+export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
+  source: SourceKind | "bucket";
   name: string;
   /** Path inside the container (volume, directory or SQLite file); see {@link containerSourcePath}. */
   path?: string;
@@ -54,8 +62,10 @@ export interface BackupJob extends JobDestination {
   stateFile?: string;
   /** S3 only: `--retention` (see the runner's `formatRetention`), locking each object until its tier expires. */
   retention?: string;
-  /** S3 only, with `retention`: the Object Lock mode of each object. */
+  /** S3 only, with `retention` (or a bucket source's `window`): the Object Lock mode of each object. */
   lockMode?: "governance" | "compliance";
+  /** bucket: the restore window, e.g. `30d`; on S3 the runner locks each object until it expires. */
+  window?: string;
 }
 
 /** What a drill checks in a restored Postgres database besides the manifest's row counts (not secret: argv). */
@@ -108,8 +118,28 @@ export function backupSpec(job: BackupJob): BackupSpec {
     ...dest(job),
     ...(job.stateFile ? { stateFile: job.stateFile } : {}),
     ...(job.retention && job.lockMode ? { retention: job.retention, lockMode: job.lockMode } : {}),
+    ...appBucket(job),
+    // A bucket source locks each object until its expiry from the window (runner), in this mode.
+    ...(job.window ? { window: job.window, ...(job.lockMode && !job.retention ? { lockMode: job.lockMode } : {}) } : {}),
     json: true,
   };
+}
+
+function appBucket(j: Partial<AppBucketJob>): Partial<AppBucketJob> {
+  return {
+    ...(j.bucketUrl ? { bucketUrl: j.bucketUrl } : {}),
+    ...(j.bucketEndpoint ? { bucketEndpoint: j.bucketEndpoint } : {}),
+    ...(j.bucketRegion ? { bucketRegion: j.bucketRegion } : {}),
+  };
+}
+
+/**
+ * `bucket-events …`: the long-running consumer of an R2 bucket's event notifications (the queue
+ * token and both buckets' keys come from the environment).
+ */
+export function bucketEventsCommand(job: BackupJob & AppBucketJob, queue: string): string[] {
+  const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...dest(job), json: true };
+  return bucketEventsArgs(spec);
 }
 
 /** `backup …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
@@ -266,7 +296,7 @@ export interface SourceMount {
  * `/source/<name>`, so one scheduler container can hold every source of a host. A SQLite
  * file's directory is mounted so that its `-wal` file is visible to the snapshot.
  */
-export function sourceMount(kind: SourceKind, name: string, s: { volume?: string; path?: string }): SourceMount | undefined {
+export function sourceMount(kind: SourceKind | "bucket", name: string, s: { volume?: string; path?: string }): SourceMount | undefined {
   const target = `${CONTAINER_PATHS.source}/${name}`;
   switch (kind) {
     case "volume":
@@ -300,6 +330,11 @@ export interface JobSecrets {
   replicaSecretAccessKey?: string;
   /** restore: the PostgreSQL database a failover restore writes into. */
   targetUrl?: string;
+  /** bucket: the app bucket's read-only key. */
+  bucketAccessKeyId?: string;
+  bucketSecretAccessKey?: string;
+  /** bucket-events: the token that pulls from and acknowledges on the queue. */
+  queueToken?: string;
 }
 
 /** The environment variable (name from the runner's {@link ENV}) that carries each secret. */
@@ -313,6 +348,9 @@ export const SECRET_ENV: Readonly<Record<keyof JobSecrets, string>> = {
   replicaAccessKeyId: ENV.replicaAccessKeyId,
   replicaSecretAccessKey: ENV.replicaSecretAccessKey,
   targetUrl: ENV.targetUrl,
+  bucketAccessKeyId: ENV.bucketAccessKeyId,
+  bucketSecretAccessKey: ENV.bucketSecretAccessKey,
+  queueToken: ENV.queueToken,
 };
 
 /** The environment that carries `secrets`; unset and empty values are left out. */

@@ -11,7 +11,7 @@ import { EcsRuntimeArgs, TaskRoleSpec } from "./ecs";
  */
 
 /** What a source is. */
-export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite";
+export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite" | "bucket";
 /** Where the runner runs: a container on a Docker host, or scheduled Fargate tasks. */
 export type RunnerRuntime = "docker" | "ecs";
 

@@ -54,7 +54,7 @@ describe("stack config", () => {
     ["duplicate-source-names", "lifeboat:sources[1].name", /duplicate source name "app-db" \(also sources\[0\]\)/],
     ["non-age-recipient", "lifeboat:ageRecipients[0]", /must be an age public key.*got "ssh-ed25519/],
     ["unknown-key", "lifeboat:retension", /is not a Lifeboat setting/],
-    ["bad-source-kind", "lifeboat:sources[0].kind", /must be one of "postgres", "volume", "directory", "redis", "sqlite", got "mysql"/],
+    ["bad-source-kind", "lifeboat:sources[0].kind", /must be one of "postgres", "volume", "directory", "redis", "sqlite", "bucket", got "mysql"/],
     ["failover-without-replica", "lifeboat:failover", /needs at least one replica/],
     ["bad-s3-region", "lifeboat:storage.region", /must be an AWS region.*got "Frankfurt"/],
   ];

@@ -25,11 +25,11 @@ const msgs = (f: { message: string }[]) => f.map((x) => x.message);
 
 describe("the compliant stack (R2 primary in weur, S3 replica in eu-central-1)", () => {
   it("passes every policy", () => expect(evaluatePolicies(compliantStack())).toEqual([]));
-  it("has ten policies with stable names", () => {
+  it("has eleven policies with stable names", () => {
     expect(POLICIES.map((p) => p.name)).toEqual([
       "lifeboat-backup-encryption", "lifeboat-client-side-encryption", "lifeboat-backup-immutability", "lifeboat-backup-lifecycle",
       "lifeboat-no-public-access", "lifeboat-writer-least-privilege", "lifeboat-replica-other-region", "lifeboat-retention-minimums",
-      "lifeboat-schedule-meets-rpo", "lifeboat-pitr-for-short-rpo", "lifeboat-pitr-wal-protected",
+      "lifeboat-schedule-meets-rpo", "lifeboat-pitr-for-short-rpo", "lifeboat-pitr-wal-protected", "lifeboat-bucket-source",
     ]);
   });
 });
