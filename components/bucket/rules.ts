@@ -30,6 +30,11 @@ export interface BucketRulesInput {
   walRetentionDays?: Record<string, number>;
 }
 
+/** Status pages in the bucket (`report --upload`) are kept this many days. */
+export const STATUS_PAGE_DAYS = 14;
+/** Where `report --upload` without `--name` puts the page of every source. */
+const STATUS_ALL = "_all";
+
 /** Incomplete multipart uploads are aborted after this many days (a failed run leaves nothing). */
 export const ABORT_MULTIPART_DAYS = 1;
 
@@ -67,6 +72,11 @@ export function bucketRules(input: BucketRulesInput): PrefixRule[] {
   // window's clock: without a rule it would grow forever and a leaked R2 token could delete it.
   for (const [source, days] of Object.entries(input.walRetentionDays ?? {})) {
     rules.push({ id: `${source}-wal`, prefix: joinKey(input.prefix, source, WAL_DIR) + "/", expireDays: days, lockDays: days });
+  }
+  // Status pages (`report --upload`, hourly) are a view, not a record: without their own shorter
+  // rule thousands would pile up under each source's verification prefix, which status lists.
+  for (const source of [...input.sources, STATUS_ALL]) {
+    rules.push({ id: `${source}-status-pages`, prefix: joinKey(input.prefix, VERIFICATIONS_DIR, source, "status") + "/", expireDays: STATUS_PAGE_DAYS });
   }
   rules.push({
     id: "verifications",

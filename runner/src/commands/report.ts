@@ -7,8 +7,8 @@
  * The bucket copy: every put is create-only (S3 If-None-Match, and R2 bucket locks forbid
  * overwrites), so there is no fixed `index.html` to replace. Each page gets a timestamped key
  * under the verifier's own prefix, `<prefix>/_verifications/<source>/status/<UTC time>-<random>.html`
- * (the restorer identity may write there and the verification records' lifecycle rule expires
- * it); the newest page is the last key in listing order. Without --name:
+ * (the restorer identity may write there; a lifecycle rule of its own expires pages after 14
+ * days, components/bucket/rules.ts); the newest page is the last key in listing order. Without --name:
  * `<prefix>/_verifications/_all/status/…` (an identity that may write there).
  */
 import { promises as fsp } from "node:fs";
