@@ -186,6 +186,20 @@ export interface StockRestoreVars {
   member?: string;
 }
 
+/** The lines every stock script opens with: strict bash, then where the backups are. */
+function scriptHeader(v: { endpoint: string; region: string; bucket: string; prefix: string; source: string; key?: string }): string[] {
+  return [
+    "#!/usr/bin/env bash",
+    "set -euo pipefail",
+    `ENDPOINT=${shellValue(v.endpoint)}`,
+    `export AWS_REGION=${shellValue(v.region)}`,
+    `BUCKET=${shellValue(v.bucket)}`,
+    `PREFIX=${shellValue(v.prefix.replace(/^\/+|\/+$/g, ""))}`,
+    `SOURCE=${shellValue(v.source)}`,
+    `KEY=${shellValue(v.key ?? "")}`,
+  ];
+}
+
 /**
  * A complete bash script restoring one backup with stock tools: the variables, shell-quoted,
  * then {@link stockScriptBody} (with `table` or `member`: {@link STOCK_ONE_TABLE} or
@@ -195,14 +209,7 @@ export function stockRestoreScript(v: StockRestoreVars): string {
   if (v.table && v.kind !== "postgres") throw new Error(`stockRestoreScript: table is for postgres, not ${v.kind}`);
   if (v.member && v.kind !== "volume" && v.kind !== "directory") throw new Error(`stockRestoreScript: member is for volumes and directories, not ${v.kind}`);
   const lines = [
-    "#!/usr/bin/env bash",
-    "set -euo pipefail",
-    `ENDPOINT=${shellValue(v.endpoint)}`,
-    `export AWS_REGION=${shellValue(v.region)}`,
-    `BUCKET=${shellValue(v.bucket)}`,
-    `PREFIX=${shellValue(v.prefix.replace(/^\/+|\/+$/g, ""))}`,
-    `SOURCE=${shellValue(v.source)}`,
-    `KEY=${shellValue(v.key ?? "")}`,
+    ...scriptHeader(v),
     `IDENTITY=${shellValue(v.identity)}`,
     `${stockTargetVariable(v.kind)}=${shellValue(v.target)}`,
     ...(v.table ? [`SCHEMA=${shellValue(v.table.schema)}`, `TABLE=${shellValue(v.table.name)}`] : []),
@@ -309,14 +316,7 @@ export interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target">
 /** A complete bash script: the variables, shell-quoted, then {@link STOCK_PITR_SCRIPT}. */
 export function stockPitrScript(v: StockPitrVars): string {
   const lines = [
-    "#!/usr/bin/env bash",
-    "set -euo pipefail",
-    `ENDPOINT=${shellValue(v.endpoint)}`,
-    `export AWS_REGION=${shellValue(v.region)}`,
-    `BUCKET=${shellValue(v.bucket)}`,
-    `PREFIX=${shellValue(v.prefix.replace(/^\/+|\/+$/g, ""))}`,
-    `SOURCE=${shellValue(v.source)}`,
-    `KEY=${shellValue(v.key ?? "")}`,
+    ...scriptHeader(v),
     `AT=${shellValue(v.at)}`,
     `IDENTITY=${shellValue(v.identity)}`,
     `TARGET_DIR=${shellValue(v.targetDir)}`,

@@ -17,22 +17,16 @@ import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
 import { joinKey, keyTimestamp, verificationPrefix, VERIFICATIONS_DIR } from "lifeboat-core";
 import { listBackups, readManifest } from "../catalog";
-import { CommonOpts, StoreOpts, checkName, intOption, makeStore, output } from "../context";
+import { intOption, makeStore, output } from "../context";
 import { EXIT_OK, UsageError } from "../errors";
 import { Manifest } from "../manifest";
 import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
-import { durationFlag, parseFraction, parseSize, remoteHealth } from "./status";
+import { HealthFlags, healthLimits, remoteHealth } from "./status";
 
-export interface ReportOpts extends StoreOpts, CommonOpts {
+export interface ReportOpts extends HealthFlags {
   html?: string;
-  name?: string;
-  maxAge: string;
-  minSize?: string;
-  maxShrink: string;
-  maxTableShrink: string;
-  rto?: string;
   trend: string;
   upload?: boolean;
 }
@@ -60,16 +54,9 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 
 export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number> {
   if (!o.html) throw new UsageError("--html FILE is required: where to write the status page");
-  const rtoSeconds = o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined;
-  const limits = {
-    maxAge: durationFlag("--max-age", o.maxAge),
-    shrink: parseFraction("--max-shrink", o.maxShrink, "0.5 = a backup less than half the previous is a problem"),
-    maxTableShrink: parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = a table that lost more than half its rows is a problem"),
-    minSize: o.minSize !== undefined ? parseSize(o.minSize) : undefined,
-    rtoSeconds,
-  };
+  const limits = healthLimits(o);
+  const rtoSeconds = limits.rtoSeconds;
   const trendCount = intOption("--trend", o.trend, 1, 1000);
-  if (o.name) checkName(o.name);
   const file = resolve(o.html);
   const store = makeStore(o);
   const now = Date.now();

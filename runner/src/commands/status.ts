@@ -12,13 +12,17 @@ import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, unt
 
 export type { SourceHealth } from "../health";
 
-export interface StatusOpts extends StoreOpts, CommonOpts {
+/** The flags that judge a source's health: `status`'s, and `report`'s (the page shows the same judgement). */
+export interface HealthFlags extends StoreOpts, CommonOpts {
   name?: string;
   maxAge: string;
   minSize?: string;
   maxShrink: string;
   maxTableShrink: string;
   rto?: string;
+}
+
+export interface StatusOpts extends HealthFlags {
   format?: string;
   local?: boolean;
   maxWalLag?: string;
@@ -47,18 +51,26 @@ export function durationFlag(flag: string, text: string): number {
   }
 }
 
-export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
-  const maxAge = durationFlag("--max-age", o.maxAge);
-  const rtoSeconds = o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined;
-  const maxWalLag = o.maxWalLag !== undefined ? durationFlag("--max-wal-lag", o.maxWalLag) : undefined;
-  const shrink = parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous");
-  const maxTableShrink = parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows");
-  const minSize = o.minSize !== undefined ? parseSize(o.minSize) : undefined;
+/** The health limits the flags give (a usage error names a bad flag). */
+export function healthLimits(o: HealthFlags): HealthLimits {
   if (o.name) checkName(o.name);
+  return {
+    maxAge: durationFlag("--max-age", o.maxAge),
+    shrink: parseFraction("--max-shrink", o.maxShrink, "0.5 = alert when a backup is less than half the previous"),
+    maxTableShrink: parseFraction("--max-table-shrink", o.maxTableShrink, "0.5 = alert when a table lost more than half its rows"),
+    minSize: o.minSize !== undefined ? parseSize(o.minSize) : undefined,
+    rtoSeconds: o.rto !== undefined ? durationFlag("--rto", o.rto) : undefined,
+  };
+}
+
+export async function statusCommand(o: StatusOpts, log: Logger): Promise<number> {
+  const limits = healthLimits(o);
+  const maxAge = limits.maxAge;
+  const maxWalLag = o.maxWalLag !== undefined ? durationFlag("--max-wal-lag", o.maxWalLag) : undefined;
   const format = o.format ?? "text";
   if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, { maxAge, shrink, maxTableShrink, minSize, rtoSeconds }, maxWalLag);
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, limits, maxWalLag);
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);
