@@ -19,6 +19,7 @@ import { Progress, formatBytes } from "../progress";
 import { ENV } from "lifeboat-core";
 import { Extracted, countFiles, extractArchive, keptAsideName, memberPatterns, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
+import { compareCounts } from "../rowCounts";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -347,20 +348,6 @@ export function workDirShortfall(dir: string, freeBytes: number, rawBytes: numbe
     `--work-dir ${dir} has ${formatBytes(freeBytes)} free, but restoring ${key} decodes the whole dump there first ` +
     `(${formatBytes(rawBytes)}, the manifest's rawBytes, + ${formatBytes(LIST_HEADROOM)}): free space there, or point --work-dir (${ENV.workDir}) at a disk with room`
   );
-}
-
-/** Differences between the manifest's row counts and the restored ones, one line per table. */
-export function compareCounts(expected: Array<{ table: string; rows: number }>, actual: Array<{ table: string; rows: number }>): string[] {
-  const got = new Map(actual.map((t) => [t.table, t.rows]));
-  const out: string[] = [];
-  for (const t of expected) {
-    const n = got.get(t.table);
-    if (n === undefined) out.push(`${t.table}: expected ${t.rows} rows, table missing from the restore`);
-    else if (n !== t.rows) out.push(`${t.table}: expected ${t.rows} rows, restored ${n}`);
-  }
-  const want = new Set(expected.map((t) => t.table));
-  for (const t of actual) if (!want.has(t.table)) out.push(`${t.table}: restored ${t.rows} rows, table not in the manifest`);
-  return out;
 }
 
 /**

@@ -18,7 +18,7 @@ import { withDatabase } from "../pgconn";
 import { prepareRoles } from "../pgroles";
 import { scrub } from "../redact";
 import { extractArchive } from "../restoreDir";
-import { compareCounts } from "./restore";
+import { compareCounts } from "../rowCounts";
 import { Store } from "../store";
 import { Progress } from "../progress";
 import { Assertion, Freshness, Stage, assertionHeld, freshnessProblem, parseAssertion, parseColumn, pickOlder, seededRandom, stageSeconds } from "../drill";
