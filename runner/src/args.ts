@@ -102,6 +102,14 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, Selec
   /** Archives: restore only the members matching these globs (`--path`, repeatable). */
   paths?: string[];
   jobs?: number;
+  /** Point-in-time recovery: `--timeline N|latest|current`. */
+  timeline?: number | "latest" | "current";
+  /** Point-in-time recovery: `--base KEY|TIME`. */
+  base?: string;
+  /** Point-in-time recovery: replay all WAL (warned) when --at is after the newest WAL. */
+  allowPartialTarget?: boolean;
+  /** Point-in-time recovery: WAL segments fetched ahead. */
+  prefetch?: number;
 }
 
 export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -200,6 +208,10 @@ export function restoreArgs(s: RestoreSpec): string[] {
   for (const p of s.paths ?? []) push(a, "--path", p);
   push(a, "--allow-special", s.allowSpecial);
   push(a, "--jobs", s.jobs);
+  push(a, "--timeline", s.timeline);
+  push(a, "--base", s.base);
+  push(a, "--allow-partial-target", s.allowPartialTarget);
+  push(a, "--prefetch", s.prefetch);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 

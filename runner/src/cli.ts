@@ -23,6 +23,7 @@ const commands = {
   replicate: () => (require("./commands/replicate") as typeof import("./commands/replicate")).replicateCommand,
   walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
   basebackup: () => (require("./commands/basebackup") as typeof import("./commands/basebackup")).basebackupCommand,
+  walFetch: () => (require("./commands/walFetch") as typeof import("./commands/walFetch")).walFetchCommand,
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 
@@ -118,7 +119,11 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted")
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
-        .option("--jobs <n>", "pg_restore parallel jobs", "2"),
+        .option("--jobs <n>", "pg_restore parallel jobs", "2")
+        .option("--timeline <tli>", "point-in-time recovery: recovery_target_timeline, a number, `latest` or `current` (the base backup's); default: the timeline --at lies on (the newest that existed then), the newest for --at latest")
+        .option("--base <key|time>", "point-in-time recovery: start from this base backup (its key, or its key time such as 20261122T133000.123Z) instead of the newest that fits --at and the timeline")
+        .option("--allow-partial-target", "point-in-time recovery: a --at after the newest WAL replays all WAL there is, with a warning, instead of being refused")
+        .option("--prefetch <n>", "point-in-time recovery: WAL segments fetched ahead of the one PostgreSQL replays (0-64; default 8)"),
     )),
   ).action((opts) => run(commands.restore()(opts, log)));
 
@@ -200,6 +205,16 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ))),
   ).action((opts) => run(commands.basebackup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
+
+  // PostgreSQL's restore_command during a point-in-time restore (written by restore; docs/runbook.md).
+  program
+    .command("wal-fetch", { hidden: true })
+    .description("restore_command of a point-in-time restore: fetch WAL file FILE into PATH (exit 1: not in the archive; 255: failed, recovery stops)")
+    .argument("[file]", "%f: the WAL file PostgreSQL asks for")
+    .argument("[path]", "%p: where to put it")
+    .requiredOption("--dir <dir>", "the lifeboat_restore directory that restore wrote into the data directory")
+    .option("--prefetch <names>", "internal: fetch these files into the cache in the background")
+    .action((file: string | undefined, path: string | undefined, opts) => run(commands.walFetch()([file ?? "", path ?? ""], opts)));
 
   program
     .command("schedule")

@@ -1,0 +1,269 @@
+/**
+ * WAL on demand for point-in-time recovery: `lifeboat-runner wal-fetch %f %p` as PostgreSQL's
+ * `restore_command`.
+ *
+ * `restore` lists the WAL once, writes the index (file name → object) and what the fetcher needs
+ * to reach the store (destination, S3 credentials, a copy of the age identity) into
+ * `<data dir>/lifeboat_restore/` with mode 0600, and sets `restore_command` to this command. The
+ * directory lives in the data directory because PostgreSQL runs the command as the server's OS
+ * user, who owns the data directory (the restore steps chown it) and nothing else the restore
+ * wrote; the end of recovery removes it (see restore.ts), so no credential outlives the restore.
+ *
+ * PostgreSQL's contract (restore_command, PostgreSQL 15 docs): exit 0 only when the file was
+ * delivered; a nonzero exit means "not in the archive", a normal end of WAL; an exit status above
+ * 125 aborts recovery. A file the index does not hold exits 1; a file it holds that cannot be
+ * fetched, fails its sha256 or cannot be decrypted exits {@link FETCH_FATAL} after naming the
+ * object on stderr (the server log): replaying past a damaged segment as if WAL ended there would
+ * silently lose data.
+ *
+ * Prefetch: after delivering a segment, the next {@link PrefetchConfig} segments on its timeline
+ * are fetched into `cache/` by one detached background process (each claimed with an
+ * exclusive-create marker, so two never fetch the same file), so PostgreSQL replays one segment
+ * while the next ones download. The cache holds at most `prefetch` files ahead of the one asked
+ * for; files behind it are removed.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createWriteStream, promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { Transform, TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { z } from "zod";
+import { parseWalManifest, WalManifest } from "../manifest";
+import { decode } from "../pipeline";
+import { RunError, errorMessage } from "../errors";
+import { Store } from "../store";
+import { isHistoryName, isPartialName, isSegmentName, nextSegment, segmentPosition, timelineOf, WalObject } from "./wal";
+
+/** restore_command's "fatal" exit: PostgreSQL aborts recovery on an exit status above 125. */
+export const FETCH_FATAL = 255;
+/** restore_command's "not in the archive": a normal end of WAL. */
+export const FETCH_NOT_FOUND = 1;
+
+/** The directory inside the restored data directory that holds the fetcher's config, identity and cache. */
+export const RESTORE_FETCH_DIR = "lifeboat_restore";
+export const FETCH_CONFIG = "fetch.json";
+export const FETCH_IDENTITY = "identity.txt";
+export const FETCH_CACHE = "cache";
+
+/** Environment the fetcher needs to reach the store; copied from the restore's own environment. */
+export const STORE_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"] as const;
+
+const ObjRef = z.object({ key: z.string(), manifestKey: z.string() });
+export const FetchConfigSchema = z.object({
+  version: z.literal(1),
+  source: z.string(),
+  store: z.object({
+    dest: z.string().optional(),
+    endpoint: z.string().optional(),
+    region: z.string().optional(),
+    localDir: z.string().optional(),
+    maxAttempts: z.string(),
+    timeout: z.string(),
+    requestTimeout: z.string(),
+  }),
+  env: z.record(z.string(), z.string()),
+  prefetch: z.number().int().min(0).max(64),
+  segSize: z.number().int().positive().optional(),
+  /** The name PostgreSQL asks for → the object to deliver as that name. */
+  files: z.record(z.string(), ObjRef),
+});
+export type FetchConfig = z.infer<typeof FetchConfigSchema>;
+export type PrefetchConfig = Pick<FetchConfig, "prefetch" | "segSize" | "files">;
+
+/**
+ * What each name PostgreSQL may ask for is served from, for a replay starting at `startFile`:
+ * every history file (the newest copy of each), every completed segment at or after the start
+ * position on the start timeline or a later one, and for a segment with no completed copy the
+ * newest partial upload of it (the last segment of a timeline: the newest WAL there is).
+ */
+export function walIndex(objs: WalObject[], startFile: string): Map<string, WalObject> {
+  const tli = timelineOf(startFile);
+  const startPos = segmentPosition(startFile);
+  const out = new Map<string, WalObject>();
+  const partials = new Map<string, WalObject>();
+  // objs are oldest first: a later copy of a name replaces an earlier one.
+  for (const o of objs) {
+    if (isHistoryName(o.file)) out.set(o.file, o);
+    else if (isSegmentName(o.file)) {
+      if (timelineOf(o.file) >= tli && segmentPosition(o.file) >= startPos && !out.has(o.file)) out.set(o.file, o);
+    } else if (isPartialName(o.file)) {
+      const seg = o.file.slice(0, 24);
+      if (timelineOf(seg) >= tli && segmentPosition(seg) >= startPos) partials.set(seg, o);
+    }
+  }
+  for (const [seg, o] of partials) if (!out.has(seg)) out.set(seg, o);
+  return out;
+}
+
+/** The names to prefetch after `file` was asked for: the next `n` segments on its timeline that the index holds. */
+export function prefetchNames(file: string, cfg: PrefetchConfig): string[] {
+  if (!isSegmentName(file) || !cfg.segSize || cfg.prefetch === 0) return [];
+  const out: string[] = [];
+  let f = file;
+  for (let i = 0; i < cfg.prefetch; i++) {
+    f = nextSegment(f, cfg.segSize);
+    if (!cfg.files[f]) break; // past the end of this timeline's WAL
+    out.push(f);
+  }
+  return out;
+}
+
+class Sha256 extends Transform {
+  private readonly h = createHash("sha256");
+  bytes = 0;
+  override _transform(c: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.h.update(c);
+    this.bytes += c.length;
+    cb(null, c);
+  }
+  hex(): string {
+    return this.h.digest("hex");
+  }
+}
+
+/**
+ * Downloads one WAL object into `out` (created, mode 0600), checking the stored bytes and the
+ * decrypted WAL against its manifest; any failure names the object and leaves no `out` behind.
+ */
+export async function fetchWalObject(store: Store, o: { key: string; manifestKey: string }, identity: string, out: string): Promise<WalManifest> {
+  try {
+    const m = parseWalManifest(await store.getText(o.manifestKey), o.manifestKey);
+    if (m.key !== o.key) throw new Error(`its manifest ${o.manifestKey} describes ${m.key}`);
+    const dec = decode(await store.get(o.key), identity);
+    const raw = new Sha256();
+    try {
+      await Promise.all([pipeline(dec.out, raw, createWriteStream(out, { mode: 0o600, flags: "wx" })), dec.done]);
+    } catch (e) {
+      dec.kill();
+      await dec.hashed.catch(() => undefined);
+      const bad = dec.hasher.bytes !== m.storedBytes || dec.hasher.digest() !== m.sha256;
+      throw new Error(bad ? `stored bytes do not match the manifest's sha256 (corrupted; ${errorMessage(e)})` : errorMessage(e));
+    }
+    const problems: string[] = [];
+    if (dec.hasher.bytes !== m.storedBytes || dec.hasher.digest() !== m.sha256) problems.push(`stored bytes do not match the manifest (sha256 ${dec.hasher.digest()}, ${dec.hasher.bytes} bytes)`);
+    if (raw.bytes !== m.rawBytes || raw.hex() !== m.rawSha256) problems.push("decrypted WAL does not match the manifest's sha256");
+    if (problems.length) throw new Error(problems.join("; "));
+    return m;
+  } catch (e) {
+    await fsp.rm(out, { force: true });
+    throw new RunError(`${o.key}: ${errorMessage(e)}`);
+  }
+}
+
+export async function readFetchConfig(dir: string): Promise<FetchConfig> {
+  const file = join(dir, FETCH_CONFIG);
+  const r = FetchConfigSchema.safeParse(JSON.parse(await fsp.readFile(file, "utf8")));
+  if (!r.success) throw new RunError(`${file} is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exists = (p: string) => fsp.stat(p).then(() => true, () => false);
+/** A claim marker's owner is alive (a prefetcher killed mid-download leaves a stale claim). */
+async function claimAlive(claim: string): Promise<boolean> {
+  const pid = Number(await fsp.readFile(claim, "utf8").catch(() => ""));
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Moves a finished cache file to PostgreSQL's destination (same filesystem: a rename). */
+async function deliver(from: string, to: string): Promise<void> {
+  await fsp.rename(from, to).catch(async (e) => {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    await fsp.copyFile(from, to);
+    await fsp.rm(from, { force: true });
+  });
+}
+
+export interface FetchDeps {
+  store: Store;
+  /** Starts the background prefetch of `names` (a detached process in production). */
+  startPrefetch(names: string[]): void;
+  log(line: string): void;
+}
+
+/**
+ * Serves one restore_command call: `file` into `dest`. Returns the exit status for PostgreSQL.
+ */
+export async function walFetch(dir: string, cfg: FetchConfig, file: string, dest: string, deps: FetchDeps): Promise<number> {
+  const ref = cfg.files[file];
+  if (!ref) return FETCH_NOT_FOUND; // not in the archive: the end of WAL on this timeline, or a history file that does not exist
+  const cache = join(dir, FETCH_CACHE);
+  const cached = join(cache, file);
+  const claim = cached + ".claim";
+  // A prefetch of this very file may be under way: wait for it rather than download it twice.
+  while (!(await exists(cached)) && (await exists(claim)) && (await claimAlive(claim))) await sleep(20);
+  if (await exists(cached)) {
+    await deliver(cached, dest);
+    deps.log(`lifeboat wal-fetch: ${file} from ${ref.key} (prefetched)`);
+  } else {
+    const tmp = `${cached}.fetch-${process.pid}`;
+    await fetchWalObject(deps.store, ref, join(dir, FETCH_IDENTITY), tmp);
+    await deliver(tmp, dest);
+    deps.log(`lifeboat wal-fetch: ${file} from ${ref.key}`);
+  }
+  await pruneCache(cache, file);
+  const ahead = prefetchNames(file, cfg);
+  const todo: string[] = [];
+  for (const n of ahead) if (!(await exists(join(cache, n))) && !(await exists(join(cache, n + ".claim")))) todo.push(n);
+  // One background process per batch, started when half the window is missing, not one per segment.
+  if (todo.length && todo.length * 2 >= ahead.length) deps.startPrefetch(todo);
+  return 0;
+}
+
+/** Removes cached segments at or before `file` on its timeline: replay has moved past them. */
+async function pruneCache(cache: string, file: string): Promise<void> {
+  if (!isSegmentName(file)) return;
+  for (const f of await fsp.readdir(cache).catch(() => [] as string[])) {
+    if (isSegmentName(f) && f.slice(0, 8) === file.slice(0, 8) && segmentPosition(f) <= segmentPosition(file)) await fsp.rm(join(cache, f), { force: true });
+  }
+}
+
+/**
+ * The background half: fetches `names` into the cache, each under an exclusive claim. Failures
+ * are left to the foreground call (which fetches the file itself and reports the error to
+ * PostgreSQL); the end of recovery removing the directory simply ends it.
+ */
+export async function prefetch(dir: string, cfg: FetchConfig, names: string[], deps: Pick<FetchDeps, "store" | "log">, concurrency = 4): Promise<void> {
+  const cache = join(dir, FETCH_CACHE);
+  const queue = [...names];
+  const worker = async () => {
+    for (let n = queue.shift(); n; n = queue.shift()) {
+      const ref = cfg.files[n];
+      if (!ref) continue;
+      const claim = join(cache, n + ".claim");
+      try {
+        await fsp.writeFile(claim, String(process.pid), { flag: "wx", mode: 0o600 });
+      } catch {
+        continue; // another prefetcher has it, or the directory is gone
+      }
+      const tmp = join(cache, `${n}.fetch-${process.pid}`);
+      try {
+        await fetchWalObject(deps.store, ref, join(dir, FETCH_IDENTITY), tmp);
+        await fsp.rename(tmp, join(cache, n));
+      } catch (e) {
+        deps.log(`lifeboat wal-fetch: prefetch of ${n} failed (PostgreSQL's own request will retry and report it): ${errorMessage(e)}`);
+        await fsp.rm(tmp, { force: true });
+      } finally {
+        await fsp.rm(claim, { force: true });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+/** Starts `lifeboat-runner wal-fetch --dir DIR --prefetch NAMES` detached (it outlives this call). */
+export function spawnPrefetch(dir: string, names: string[]): void {
+  const child = spawn(process.execPath, [process.argv[1]!, "wal-fetch", "--dir", dir, "--prefetch", names.join(",")], {
+    detached: true,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  child.on("error", () => undefined);
+  child.unref();
+}
