@@ -213,7 +213,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .argument("[file]", "%f: the WAL file PostgreSQL asks for")
     .argument("[path]", "%p: where to put it")
     .requiredOption("--dir <dir>", "the lifeboat_restore directory that restore wrote into the data directory")
-    .option("--prefetch <names>", "internal: fetch these files into the cache in the background")
+    .option("--prefetch", "internal: run as the background prefetcher")
     .action((file: string | undefined, path: string | undefined, opts) => run(commands.walFetch()([file ?? "", path ?? ""], opts)));
 
   program

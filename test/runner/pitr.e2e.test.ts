@@ -32,6 +32,7 @@ import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
 import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
+import { exec } from "../support/exec";
 
 jest.setTimeout(240_000);
 
@@ -150,8 +151,9 @@ async function startRestored(dir: string): Promise<Client> {
   const logFile = join(work, `${port}.log`);
   writeFileSync(logFile, "");
   if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, logFile]);
-  const r = spawnSync(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "90", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"], { ...ids, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8")}`);
+  // Not spawnSync: restore_command fetches WAL through the strict S3 layer, which runs in this process.
+  const r = await exec(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "90", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"], ids);
+  if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8")}`);
   const c = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
   await c.connect();
   await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 60_000);

@@ -22,7 +22,7 @@ import { Progress } from "../progress";
 import { parseRecoveryTarget, RecoveryTarget } from "./target";
 import { isHistoryName, isSegmentName, listWal, nextSegment, segmentFileFor, segmentPosition, timelineOf, WalObject } from "./wal";
 import { ancestry, baseFitsTimeline, HistoryEntry, parseHistory, parseTimelineOption, timelineAt, TimelineChoice } from "./timeline";
-import { FETCH_CACHE, FETCH_CONFIG, FETCH_IDENTITY, FetchConfig, fetchWalObject, RESTORE_FETCH_DIR, STORE_ENV, walIndex } from "./walFetch";
+import { FETCH_CACHE, FETCH_CONFIG, FETCH_IDENTITY, FetchConfig, fetchWalObject, RESTORE_FETCH_DIR, restoreCommandLine, STORE_ENV, walIndex } from "./walFetch";
 
 export async function baseBackups(store: Store, name: string): Promise<BackupEntry[]> {
   return (await listBackups(store, name)).filter((e) => e.parts.ext === BASEBACKUP_EXT);
@@ -303,7 +303,7 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     //    the end of recovery. restore_command runs with the data directory as its cwd, so the
     //    fetcher's directory is named relative to it: the data directory may be moved or mounted
     //    elsewhere before it is started. No secret is in the command or this file.
-    const fetchCmd = `${shQuote(process.execPath)} ${shQuote(resolve(process.argv[1]!))} wal-fetch --dir ${RESTORE_FETCH_DIR} "%f" "%p"`;
+    const fetchCmd = restoreCommandLine(`${shQuote(process.execPath)} ${shQuote(resolve(process.argv[1]!))}`);
     const timelineSetting = choice === "current" ? "current" : choice === "latest" || (choice === undefined && at === "latest") ? "latest" : String(tli);
     const lines = [
       RECOVERY_BEGIN,

@@ -183,13 +183,18 @@ async function deliver(from: string, to: string): Promise<void> {
 
 export interface FetchDeps {
   store: Store;
-  /** Starts the background prefetch of `names` (a detached process in production). */
-  startPrefetch(names: string[]): void;
+  /** Makes sure the prefetcher runs (a detached process in production). */
+  ensurePrefetcher(): Promise<void>;
   log(line: string): void;
 }
 
+/** The file the prefetcher follows: the newest one fetched in the foreground. */
+export const WANT_FILE = "want";
+export const PREFETCH_PID = "prefetch.pid";
+
 /**
- * Serves one restore_command call: `file` into `dest`. Returns the exit status for PostgreSQL.
+ * The node side of restore_command (the shell side serves files already in the cache, see
+ * {@link restoreCommandLine}): `file` into `dest`. Returns the exit status for PostgreSQL.
  */
 export async function walFetch(dir: string, cfg: FetchConfig, file: string, dest: string, deps: FetchDeps): Promise<number> {
   const ref = cfg.files[file];
@@ -197,6 +202,10 @@ export async function walFetch(dir: string, cfg: FetchConfig, file: string, dest
   const cache = join(dir, FETCH_CACHE);
   const cached = join(cache, file);
   const claim = cached + ".claim";
+  if (isSegmentName(file)) {
+    await fsp.writeFile(join(dir, WANT_FILE), file, { mode: 0o600 });
+    await deps.ensurePrefetcher();
+  }
   // A prefetch of this very file may be under way: wait for it rather than download it twice.
   while (!(await exists(cached)) && (await exists(claim)) && (await claimAlive(claim))) await sleep(20);
   if (await exists(cached)) {
@@ -208,62 +217,100 @@ export async function walFetch(dir: string, cfg: FetchConfig, file: string, dest
     await deliver(tmp, dest);
     deps.log(`lifeboat wal-fetch: ${file} from ${ref.key}`);
   }
-  await pruneCache(cache, file);
-  const ahead = prefetchNames(file, cfg);
-  const todo: string[] = [];
-  for (const n of ahead) if (!(await exists(join(cache, n))) && !(await exists(join(cache, n + ".claim")))) todo.push(n);
-  // One background process per batch, started when half the window is missing, not one per segment.
-  if (todo.length && todo.length * 2 >= ahead.length) deps.startPrefetch(todo);
   return 0;
 }
 
-/** Removes cached segments at or before `file` on its timeline: replay has moved past them. */
-async function pruneCache(cache: string, file: string): Promise<void> {
-  if (!isSegmentName(file)) return;
-  for (const f of await fsp.readdir(cache).catch(() => [] as string[])) {
-    if (isSegmentName(f) && f.slice(0, 8) === file.slice(0, 8) && segmentPosition(f) <= segmentPosition(file)) await fsp.rm(join(cache, f), { force: true });
-  }
+/**
+ * restore_command: a file the prefetcher already put in the cache is moved into place by the
+ * shell (starting node for every segment would cost more than replaying it on a busy machine);
+ * anything else goes to `wal-fetch`. A failed move is fatal, never "not found".
+ */
+export function restoreCommandLine(runner: string): string {
+  const c = `${RESTORE_FETCH_DIR}/${FETCH_CACHE}/%f`;
+  return `if [ -f "${c}" ]; then mv -f "${c}" "%p" || exit ${FETCH_FATAL}; echo "lifeboat wal-fetch: %f (prefetched)" >&2; else ${runner} wal-fetch --dir ${RESTORE_FETCH_DIR} "%f" "%p"; fi`;
+}
+
+export interface PrefetchTiming {
+  concurrency: number;
+  pollMs: number;
+  /** Exit after this long with nothing consumed and nothing new asked for. */
+  idleMs: number;
 }
 
 /**
- * The background half: fetches `names` into the cache, each under an exclusive claim. Failures
- * are left to the foreground call (which fetches the file itself and reports the error to
- * PostgreSQL); the end of recovery removing the directory simply ends it.
+ * The prefetcher: keeps the `prefetch` segments after the newest one replay took (from the cache,
+ * or asked for in the foreground) downloaded and verified in the cache, each under an exclusive
+ * claim. Segments behind replay are removed, so the cache stays bounded. A failed download is
+ * left to the foreground call, which fetches the file itself and reports the error to
+ * PostgreSQL; the end of recovery removing the directory ends it.
  */
-export async function prefetch(dir: string, cfg: FetchConfig, names: string[], deps: Pick<FetchDeps, "store" | "log">, concurrency = 4): Promise<void> {
+export async function prefetchLoop(dir: string, cfg: FetchConfig, deps: Pick<FetchDeps, "store" | "log">, t: PrefetchTiming = { concurrency: 4, pollMs: 50, idleMs: 30_000 }): Promise<void> {
   const cache = join(dir, FETCH_CACHE);
-  const queue = [...names];
-  const worker = async () => {
-    for (let n = queue.shift(); n; n = queue.shift()) {
-      const ref = cfg.files[n];
-      if (!ref) continue;
+  const readWant = () => fsp.readFile(join(dir, WANT_FILE), "utf8").then((s) => s.trim(), () => "");
+  let pos = await readWant();
+  let lastWant = pos;
+  let progress = Date.now();
+  const fetched = new Set<string>(); // in the cache because of this process
+  const failed = new Set<string>();
+  const inflight = new Set<string>();
+  const later = (a: string, b: string) => a.slice(0, 8) === b.slice(0, 8) && segmentPosition(a) > segmentPosition(b);
+  while (Date.now() - progress < t.idleMs && (await exists(cache))) {
+    const want = await readWant();
+    if (want && want !== lastWant) {
+      lastWant = want;
+      pos = want;
+      progress = Date.now();
+    }
+    for (const f of fetched) {
+      if (await exists(join(cache, f))) continue;
+      fetched.delete(f); // replay took it
+      if (!pos || later(f, pos)) pos = f;
+      progress = Date.now();
+    }
+    const window = pos ? prefetchNames(pos, cfg) : [];
+    for (const f of await fsp.readdir(cache).catch(() => [] as string[])) {
+      if (isSegmentName(f) && !window.includes(f) && !inflight.has(f)) {
+        await fsp.rm(join(cache, f), { force: true });
+        fetched.delete(f);
+      }
+    }
+    for (const n of window) {
+      if (inflight.size >= t.concurrency) break;
+      if (inflight.has(n) || fetched.has(n) || failed.has(n) || (await exists(join(cache, n)))) continue;
       const claim = join(cache, n + ".claim");
       try {
         await fsp.writeFile(claim, String(process.pid), { flag: "wx", mode: 0o600 });
       } catch {
-        continue; // another prefetcher has it, or the directory is gone
+        continue; // the foreground has it
       }
+      inflight.add(n);
       const tmp = join(cache, `${n}.fetch-${process.pid}`);
-      try {
-        await fetchWalObject(deps.store, ref, join(dir, FETCH_IDENTITY), tmp);
-        await fsp.rename(tmp, join(cache, n));
-      } catch (e) {
-        deps.log(`lifeboat wal-fetch: prefetch of ${n} failed (PostgreSQL's own request will retry and report it): ${errorMessage(e)}`);
-        await fsp.rm(tmp, { force: true });
-      } finally {
-        await fsp.rm(claim, { force: true });
-      }
+      void fetchWalObject(deps.store, cfg.files[n]!, join(dir, FETCH_IDENTITY), tmp)
+        .then(() => fsp.rename(tmp, join(cache, n)))
+        .then(
+          () => fetched.add(n),
+          (e) => {
+            failed.add(n);
+            deps.log(`lifeboat wal-fetch: prefetch of ${n} failed (PostgreSQL's own request will fetch it and report): ${errorMessage(e)}`);
+            return fsp.rm(tmp, { force: true });
+          },
+        )
+        .finally(() => {
+          inflight.delete(n);
+          return fsp.rm(claim, { force: true });
+        });
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+    await sleep(t.pollMs);
+  }
+  while (inflight.size) await sleep(t.pollMs);
 }
 
-/** Starts `lifeboat-runner wal-fetch --dir DIR --prefetch NAMES` detached (it outlives this call). */
-export function spawnPrefetch(dir: string, names: string[]): void {
-  const child = spawn(process.execPath, [process.argv[1]!, "wal-fetch", "--dir", dir, "--prefetch", names.join(",")], {
-    detached: true,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+/** Starts the prefetcher (`wal-fetch --dir DIR --prefetch`, detached) unless one is running. */
+export async function ensurePrefetcher(dir: string): Promise<void> {
+  const pidFile = join(dir, PREFETCH_PID);
+  if (await claimAlive(pidFile)) return;
+  const child = spawn(process.execPath, [process.argv[1]!, "wal-fetch", "--dir", dir, "--prefetch"], { detached: true, stdio: ["ignore", "ignore", "inherit"] });
   child.on("error", () => undefined);
+  if (child.pid) await fsp.writeFile(pidFile, String(child.pid), { mode: 0o600 });
   child.unref();
 }
