@@ -108,7 +108,7 @@ async function basebackup(replicationUrl: string): Promise<string> {
   return JSON.parse(b.stdout).manifest.key;
 }
 
-async function restore(dir: string, sel: { at?: string; timeline?: number | "latest" | "current"; base?: string }) {
+async function restore(dir: string, sel: { at?: string; timeline?: number | "latest" | "current"; base?: string; allowPartialTarget?: boolean }) {
   const r = await runner(restoreArgs({ name: NAME, ...sel, targetDir: dir, identity: key.file, json: true, ...dest() }), { ...s3.env });
   expect({ code: r.code, out: describeRun(r) }).toMatchObject({ code: 0 });
   return JSON.parse(r.stdout);
@@ -241,6 +241,18 @@ test("a far-away base and a near target: only the WAL up to the target (plus the
   // Recovery ended: no recovery setting and no fetcher directory (credentials, identity) left.
   expect(autoConfSettings(readFileSync(join(dir, "postgresql.auto.conf"), "utf8"))).toEqual([]);
   expect(existsSync(join(dir, "lifeboat_restore"))).toBe(false);
+
+  // A target after the newest WAL: with --allow-partial-target, replayed to the end with a warning
+  // (refused without it: pitr.e2e.test.ts); a bad --timeline is refused naming the flag.
+  const future = new Date(Date.now() + 3600_000).toISOString();
+  const partialDir = join(work, "partial-target");
+  const partial = await restore(partialDir, { at: future, allowPartialTarget: true });
+  expect(partial.warnings).toEqual([expect.stringMatching(/is after the newest WAL of app-db .*--allow-partial-target replays all of it; the recovery point is the newest WAL/)]);
+  expect(readFileSync(join(partialDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/^recovery_target_time/m);
+  rmSync(partialDir, { recursive: true, force: true });
+  const bad = await runner([...restoreArgs({ name: NAME, targetDir: join(work, "bad-tli"), identity: key.file, ...dest() }), "--timeline", "two"], { ...s3.env });
+  expect({ code: bad.code, err: bad.stderr }).toMatchObject({ code: 2, err: expect.stringContaining('--timeline: must be a timeline number (1, 2, ...), "latest" or "current"; got "two"') });
+  expect(existsSync(join(work, "bad-tli"))).toBe(false);
 });
 
 test("a corrupted WAL object stops recovery loudly, naming the object", async () => {
