@@ -16,11 +16,11 @@
  * object on stderr (the server log): replaying past a damaged segment as if WAL ended there would
  * silently lose data.
  *
- * Prefetch: after delivering a segment, the next {@link PrefetchConfig} segments on its timeline
- * are fetched into `cache/` by one detached background process (each claimed with an
- * exclusive-create marker, so two never fetch the same file), so PostgreSQL replays one segment
- * while the next ones download. The cache holds at most `prefetch` files ahead of the one asked
- * for; files behind it are removed.
+ * Prefetch: one detached prefetcher (`wal-fetch --prefetch`, started by the first segment
+ * request) keeps the `prefetch` segments after the newest one replay took downloaded, verified
+ * and decrypted in `cache/` (each under an exclusive claim, so the foreground never downloads a
+ * file twice), and removes what replay left behind: the cache holds at most `prefetch` files.
+ * The shell half of restore_command moves a cached file into place without starting node.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
