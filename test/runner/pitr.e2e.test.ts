@@ -308,7 +308,7 @@ test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless
   expect(zoneless.stderr).toMatch(/--at "[^"]+" has no time zone: add Z \(UTC\) or an offset/);
   const future = await refused(new Date(Date.now() + 3600_000).toISOString());
   expect(future.code).toBe(2);
-  expect(future.stderr).toMatch(/--at \S+ is after the newest WAL of app-db in the bucket \(captured [^)]+\): PostgreSQL would stop/);
+  expect(future.stderr).toMatch(/--at \S+ is after the newest WAL of app-db in the bucket on timeline 1 \(captured [^)]+\): PostgreSQL would stop[^\n]*or --allow-partial-target to replay all WAL there is/);
 });
 
 test("restore of a base backup with no WAL past it warns loudly (text and --json) that the recovery point is the base backup's end", async () => {
