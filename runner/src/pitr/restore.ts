@@ -20,7 +20,7 @@ import { Store } from "../store";
 import { RunError, UsageError, errorMessage } from "../errors";
 import { Progress } from "../progress";
 import { parseRecoveryTarget, RecoveryTarget } from "./target";
-import { isHistoryName, isSegmentName, listWal, nextSegment, segmentFileFor, segmentPosition, timelineOf, WalObject } from "./wal";
+import { isHistoryName, isPartialName, isSegmentName, listWal, nextSegment, segmentFileFor, segmentPosition, timelineOf, WalObject } from "./wal";
 import { ancestry, baseFitsTimeline, HistoryEntry, parseHistory, parseTimelineOption, timelineAt, TimelineChoice } from "./timeline";
 import { FETCH_CACHE, FETCH_CONFIG, FETCH_IDENTITY, FetchConfig, fetchWalObject, RESTORE_FETCH_DIR, restoreCommandLine, STORE_ENV, walIndex } from "./walFetch";
 
@@ -320,8 +320,10 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
     const inherited = await fsp.readFile(autoConf, "utf8").catch(() => "");
     await fsp.writeFile(autoConf, removeRecoverySettings(inherited) + "\n" + lines.join("\n"), { mode: 0o600 });
     await fsp.writeFile(join(target, "recovery.signal"), "", { mode: 0o600 });
-    const segments = names.filter(isSegmentName);
-    const partial = [...index.values()].find((w) => w.file.endsWith(".partial") && segments.includes(w.file.slice(0, 24)) && w.file.slice(0, 24) === segments.filter((s) => s.slice(0, 8) === w.file.slice(0, 8)).sort().pop());
+    // Replay ends at the highest position (on the newest timeline there); a partial upload there is the newest WAL.
+    const segments = names.filter(isSegmentName).sort((a, b) => (segmentPosition(a) + a < segmentPosition(b) + b ? -1 : 1));
+    const lastName = segments[segments.length - 1];
+    const last = lastName ? index.get(lastName) : undefined;
     return {
       base: base.entry.key,
       baseFinishedAt: base.manifest.finishedAt,
@@ -331,8 +333,8 @@ export async function restorePitr(store: Store, o: PitrOptions, log: Logger, pro
       startWal: startFile,
       walFiles: segments.length,
       walFetch: "on demand (restore_command: lifeboat-runner wal-fetch)",
-      lastSegment: segments.sort().pop() ?? null,
-      partialSegment: partial ? { file: partial.file, capturedAt: partial.time.toISOString() } : null,
+      lastSegment: lastName ?? null,
+      partialSegment: last && isPartialName(last.file) ? { file: last.file, capturedAt: last.time.toISOString() } : null,
       walGap: gap ?? null,
       recoveryPoint: warnings.some((w) => w.startsWith("no WAL")) ? "base-backup-end" : "wal",
       warnings,
