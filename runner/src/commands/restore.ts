@@ -95,7 +95,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     const started = Date.now();
     const progress = new Progress(`restore ${name}`, log);
     try {
-      const storeConfig = { dest: o.dest, endpoint: o.endpoint, region: o.region, localDir: o.localDir, maxAttempts: o.maxAttempts, timeout: o.timeout, requestTimeout: o.requestTimeout };
+      const storeConfig = { dest: o.dest, endpoint: o.endpoint, region: o.region, localDir: o.localDir && resolve(o.localDir), maxAttempts: o.maxAttempts, timeout: o.timeout, requestTimeout: o.requestTimeout };
       const pitr = { timeline: o.timeline, base: o.base, allowPartialTarget: o.allowPartialTarget, prefetch: intOption("--prefetch", o.prefetch ?? "8", 0, 64) };
       const detail = await restorePitr(store, { name, at: o.at, targetDir: o.targetDir, identity: o.identity, storeConfig, ...pitr }, log, progress);
       progress.stop();
