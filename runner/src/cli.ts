@@ -76,7 +76,7 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--at <time>", "newest backup taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL unless --allow-partial-target), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
     .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }
