@@ -208,8 +208,7 @@ export async function walFetch(dir: string, cfg: FetchConfig, file: string, dest
   }
   // A prefetch of this very file may be under way: wait for it rather than download it twice.
   while (!(await exists(cached)) && (await exists(claim)) && (await claimAlive(claim))) await sleep(20);
-  if (await exists(cached)) {
-    await deliver(cached, dest);
+  if (await deliver(cached, dest).then(() => true, () => false)) {
     deps.log(`lifeboat wal-fetch: ${file} from ${ref.key} (prefetched)`);
   } else {
     const tmp = `${cached}.fetch-${process.pid}`;
@@ -269,7 +268,8 @@ export async function prefetchLoop(dir: string, cfg: FetchConfig, deps: Pick<Fet
     }
     const window = pos ? prefetchNames(pos, cfg) : [];
     for (const f of await fsp.readdir(cache).catch(() => [] as string[])) {
-      if (isSegmentName(f) && !window.includes(f) && !inflight.has(f)) {
+      // Never the file replay asks for now (the foreground may be moving it into place).
+      if (isSegmentName(f) && f !== pos && !window.includes(f) && !inflight.has(f)) {
         await fsp.rm(join(cache, f), { force: true });
         fetched.delete(f);
       }
