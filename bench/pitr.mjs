@@ -17,7 +17,7 @@
 //    writer's last acknowledged commit and the last one the restore holds.
 // Prints markdown for bench/results.md. The machine is shared: the load average is printed.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startS3, BUCKET } from "./lib/s3.mjs";
@@ -193,7 +193,13 @@ async function startAndCount(dir) {
   chownSync(logFile, ids.uid, ids.gid);
   const r = asPg(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "1800", "-o", `-p ${p} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c fsync=off`, "start"]);
   if (r.status !== 0) throw new Error(`pg_ctl start ${dir}: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8").slice(-3000)}`);
-  await waitFor(`promotion of ${dir}`, async () => !(await query("SELECT pg_is_in_recovery() AS r", url("app", "postgres", PASSWORD, p)))[0].r, 1_800_000);
+  // Until promoted; a server that stopped during recovery (a failed restore_command) fails the run at once.
+  for (const end = Date.now() + 1_800_000; ; await sleep(100)) {
+    if (!existsSync(join(dir, "postmaster.pid"))) throw new Error(`${dir}: the server stopped during recovery:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
+    if (Date.now() > end) throw new Error(`${dir}: not promoted within 30 minutes`);
+    const inRecovery = await query("SELECT pg_is_in_recovery() AS r", url("app", "postgres", PASSWORD, p)).then((r) => r[0].r, () => true);
+    if (!inRecovery) break;
+  }
   const max = Number((await query("SELECT coalesce(max(id), 0) AS id FROM ticks", url("app", "postgres", PASSWORD, p)))[0].id);
   return { max, stop: () => asPg(pgBin("pg_ctl"), ["-D", dir, "-m", "immediate", "-w", "stop"]) };
 }
