@@ -248,7 +248,7 @@ test("a far-away base and a near target: only the WAL up to the target (plus the
   const partialDir = join(work, "partial-target");
   const partial = await restore(partialDir, { at: future, allowPartialTarget: true });
   expect(partial.warnings).toEqual([expect.stringMatching(/is after the newest WAL of app-db .*--allow-partial-target replays all of it; the recovery point is the newest WAL/)]);
-  expect(readFileSync(join(partialDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/^recovery_target_time/m);
+  expect(readFileSync(join(partialDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/^recovery_target_time\s*=/m);
   rmSync(partialDir, { recursive: true, force: true });
   const bad = await runner([...restoreArgs({ name: NAME, targetDir: join(work, "bad-tli"), identity: key.file, ...dest() }), "--timeline", "two"], { ...s3.env });
   expect({ code: bad.code, err: bad.stderr }).toMatchObject({ code: 2, err: expect.stringContaining('--timeline: must be a timeline number (1, 2, ...), "latest" or "current"; got "two"') });
