@@ -137,6 +137,17 @@ function writePlanInputs(dir, o) {
   return files;
 }
 
+/**
+ * DIR/results.md as `md`, keeping the point-in-time section bench/pitr.mjs results were pasted
+ * into (its own run, beside pgBackRest): this script measures backup, restore and plan only.
+ */
+function writeResults(dir, md) {
+  const file = join(dir, "results.md");
+  const old = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const pitr = old.indexOf("\n## Point-in-time restore");
+  writeFileSync(file, pitr >= 0 ? `${md.trimEnd()}\n${old.slice(pitr)}` : md);
+}
+
 // ---------- main ----------
 async function main() {
   const o = parseArgs(process.argv.slice(2));
@@ -144,7 +155,7 @@ async function main() {
     const doc = JSON.parse(readFileSync(o.render, "utf8"));
     const md = renderMarkdown(doc);
     mkdirSync(o.out, { recursive: true });
-    writeFileSync(join(o.out, "results.md"), md);
+    writeResults(o.out, md);
     process.stdout.write(md.split("\n## Per run")[0] + "\n");
     return;
   }
@@ -374,7 +385,7 @@ async function main() {
     const md = renderMarkdown(doc);
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, "results.json"), JSON.stringify(doc, null, 2) + "\n");
-    writeFileSync(join(o.out, "results.md"), md);
+    writeResults(o.out, md);
     process.stdout.write(md.split("\n## Per run")[0] + "\n");
     log(`wrote ${join(o.out, "results.md")} and results.json in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {

@@ -534,10 +534,12 @@ class Renderer {
       `${pitr.map((s) => `\`${s.name}\``).join(", ")} ${pitr.length > 1 ? "have" : "has"} point-in-time recovery: a \`wal-stream\` sidecar ` +
         `ships the write-ahead log continuously (the partial segment every flush interval) and the scheduled job takes ` +
         `base backups (\`pg_basebackup\`) instead of dumps. A restore picks the newest base backup that finished at or ` +
-        `before the target, decrypts it and the WAL after it (each object checked against its manifest) into a new data ` +
-        `directory, and writes \`recovery.signal\` plus \`restore_command\`, \`recovery_target_time\` and ` +
+        `before the target on the timeline that held it, decrypts it into a new data directory, and writes ` +
+        `\`recovery.signal\` plus \`restore_command\`, \`recovery_target_time\`, \`recovery_target_timeline\` and ` +
         `\`recovery_target_action = 'promote'\` into its \`postgresql.auto.conf\`. You then start that directory with ` +
-        `PostgreSQL: it replays to the target and opens read-write.`,
+        `PostgreSQL: it fetches each WAL file it needs as it replays (\`lifeboat-runner wal-fetch\`, each object checked ` +
+        `against its manifest, the next ones prefetched), stops at the target and opens read-write; the settings remove ` +
+        `themselves when recovery ends.`,
     );
     for (const s of pitr) {
       const port = 5433;
@@ -565,8 +567,10 @@ class Renderer {
       this.p(
         `The restore prints \`walGap\` when a WAL segment is missing in the bucket: replay stops before it. Check the ` +
           `data (recent rows, row counts), then point the application at port ${port} (or stop the old server and start ` +
-          `this directory on its port). Once it is promoted, delete \`$TARGET_DIR/lifeboat_wal\` (the WAL copied for ` +
-          `replay) and follow "After a promotion" below: the restored server is on a new timeline.`,
+          `this directory on its port). PostgreSQL fetched each WAL file as it replayed (\`restore_command\` runs ` +
+          `\`lifeboat-runner wal-fetch\` on this host); when recovery ends it removes \`$TARGET_DIR/lifeboat_restore\` ` +
+          `(the WAL index, the S3 credentials, the identity copy and the cache): if the server never left recovery, delete ` +
+          `it by hand. Then follow "After a promotion" below: the restored server is on a new timeline.`,
       );
     }
     this.afterPromotion(pitr);

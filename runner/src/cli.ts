@@ -23,6 +23,7 @@ const commands = {
   replicate: () => (require("./commands/replicate") as typeof import("./commands/replicate")).replicateCommand,
   walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
   basebackup: () => (require("./commands/basebackup") as typeof import("./commands/basebackup")).basebackupCommand,
+  walFetch: () => (require("./commands/walFetch") as typeof import("./commands/walFetch")).walFetchCommand,
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 
@@ -75,7 +76,7 @@ function commonOptions(c: Command): Command {
 function selectOptions(c: Command): Command {
   return c
     .option("--name <name>", "source name")
-    .option("--at <time>", "newest backup taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
+    .option("--at <time>", "newest backup taken at or before TIME (ISO 8601 with a zone, e.g. 2026-11-22T12:00:00Z or 2026-11-22 13:00:00+01:00, microseconds kept; or a key timestamp; for point-in-time recovery it must not be after the newest WAL unless --allow-partial-target), `latest`, or `latest-verified` (newest with a passing verification); backups whose key time disagrees with the store's are never chosen", "latest")
     .option("--key <key>", "an exact backup key instead of --at (the only way to pick an UNTRUSTED backup)")
     .addOption(new Option("--identity <keyfile>", "age private key file").env(ENV.identity));
 }
@@ -120,7 +121,11 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--schema <name>", "postgres: with --table, only tables in this schema (repeatable); alone, every table in it", (v: string, prev: string[] = []) => [...prev, v])
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
-        .option("--jobs <n>", "pg_restore parallel jobs", "2"),
+        .option("--jobs <n>", "pg_restore parallel jobs", "2")
+        .option("--timeline <tli>", "point-in-time recovery: recovery_target_timeline, a number, `latest` or `current` (the base backup's); default: the timeline --at lies on (the newest that existed then), the newest for --at latest")
+        .option("--base <key|time>", "point-in-time recovery: start from this base backup (its key, or its key time such as 20261122T133000.123Z) instead of the newest that fits --at and the timeline")
+        .option("--allow-partial-target", "point-in-time recovery: a --at after the newest WAL replays all WAL there is, with a warning, instead of being refused")
+        .option("--prefetch <n>", "point-in-time recovery: WAL segments fetched ahead of the one PostgreSQL replays (0-64; default 8)"),
     )),
   ).action((opts) => run(commands.restore()(opts, log)));
 
@@ -231,6 +236,16 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ))),
   ).action((opts) => run(commands.basebackup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
+
+  // PostgreSQL's restore_command during a point-in-time restore (written by restore; docs/runbook.md).
+  program
+    .command("wal-fetch", { hidden: true })
+    .description("restore_command of a point-in-time restore: fetch WAL file FILE into PATH (exit 1: not in the archive; 255: failed, recovery stops)")
+    .argument("[file]", "%f: the WAL file PostgreSQL asks for")
+    .argument("[path]", "%p: where to put it")
+    .requiredOption("--dir <dir>", "the lifeboat_restore directory that restore wrote into the data directory")
+    .option("--prefetch", "internal: run as the background prefetcher")
+    .action((file: string | undefined, path: string | undefined, opts) => run(commands.walFetch()([file ?? "", path ?? ""], opts)));
 
   program
     .command("schedule")

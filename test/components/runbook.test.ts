@@ -270,7 +270,8 @@ describe("renderRunbook for a point-in-time (pitr) Postgres source", () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(pitr).toContain("30s (the WAL flush interval)");
     expect(pitr).toContain("recovery_target_time");
-    expect(pitr).toContain("lifeboat_wal");
+    expect(pitr).toContain("lifeboat_restore");
+    expect(pitr).toContain("wal-fetch");
     // What the database needs for wal-stream, consistent with docs/runbook.md.
     expect(pitr).toContain("### What the database needs for wal-stream");
     for (const x of ["LOGIN REPLICATION", "wal_level = replica", "max_wal_senders", "max_replication_slots", "host  replication  lifeboat_repl", "`lifeboat_app_db`"]) expect(pitr).toContain(x);

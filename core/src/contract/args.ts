@@ -123,6 +123,14 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, Selec
   /** ... in these schemas (`--schema`, repeatable; alone: every table in them). */
   schemas?: string[];
   jobs?: number;
+  /** Point-in-time recovery: `--timeline N|latest|current`. */
+  timeline?: number | "latest" | "current";
+  /** Point-in-time recovery: `--base KEY|TIME`. */
+  base?: string;
+  /** Point-in-time recovery: replay all WAL (warned) when --at is after the newest WAL. */
+  allowPartialTarget?: boolean;
+  /** Point-in-time recovery: WAL segments fetched ahead. */
+  prefetch?: number;
 }
 
 export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -254,6 +262,10 @@ export function restoreArgs(s: RestoreSpec): string[] {
   for (const n of s.schemas ?? []) push(a, "--schema", n);
   push(a, "--allow-special", s.allowSpecial);
   push(a, "--jobs", s.jobs);
+  push(a, "--timeline", s.timeline);
+  push(a, "--base", s.base);
+  push(a, "--allow-partial-target", s.allowPartialTarget);
+  push(a, "--prefetch", s.prefetch);
   return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 

@@ -37,6 +37,11 @@ export interface RestoreOpts extends StoreOpts, CommonOpts {
   /** ... in these schemas (`--schema`, repeatable; alone: every table in them). */
   schema?: string[];
   jobs: string;
+  /** Point-in-time recovery: recovery_target_timeline, an explicit base backup, a target past the newest WAL. */
+  timeline?: string;
+  base?: string;
+  allowPartialTarget?: boolean;
+  prefetch?: string;
 }
 
 /**
@@ -98,7 +103,9 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     const started = Date.now();
     const progress = new Progress(`restore ${name}`, log);
     try {
-      const detail = await restorePitr(store, { name, at: o.at, targetDir: o.targetDir, identity: o.identity }, log, progress);
+      const storeConfig = { dest: o.dest, endpoint: o.endpoint, region: o.region, localDir: o.localDir && resolve(o.localDir), maxAttempts: o.maxAttempts, timeout: o.timeout, requestTimeout: o.requestTimeout };
+      const pitr = { timeline: o.timeline, base: o.base, allowPartialTarget: o.allowPartialTarget, prefetch: intOption("--prefetch", o.prefetch ?? "8", 0, 64) };
+      const detail = await restorePitr(store, { name, at: o.at, targetDir: o.targetDir, identity: o.identity, storeConfig, ...pitr }, log, progress);
       progress.stop();
       const secs = (Date.now() - started) / 1000;
       const result = { ok: true, source: name, kind: "pg-basebackup", seconds: secs, ...detail };
@@ -106,7 +113,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       output(
         o,
         result,
-        `restore ok: ${name} to ${detail.recoveryTarget} from ${detail.base} + ${detail.walFiles} WAL file(s) in ${secs.toFixed(1)}s\n  start it with: ${detail.next}` +
+        `restore ok: ${name} to ${detail.recoveryTarget} (timeline ${detail.timeline}) from ${detail.base} in ${secs.toFixed(1)}s; ${detail.walFiles} WAL segment(s) past it, fetched on demand as PostgreSQL replays\n  start it with: ${detail.next}` +
           (detail.warnings as string[]).map((w) => `\n  WARNING: ${w}`).join(""),
       );
       return EXIT_OK;
@@ -116,6 +123,8 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       throw e;
     }
   }
+  const pitrFlags = [o.timeline !== undefined && "--timeline", o.base !== undefined && "--base", o.allowPartialTarget && "--allow-partial-target", o.prefetch !== undefined && "--prefetch"].filter(Boolean);
+  if (pitrFlags.length) throw new UsageError(`${pitrFlags.join(", ")}: point-in-time recovery only (a source with base backups, restored with --target-dir and without --key)`);
   const sel = await selectBackup(store, name, o.at, o.key);
   const m = sel.manifest;
   const key = sel.entry.key;
