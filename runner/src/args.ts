@@ -72,6 +72,14 @@ export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSp
   /** Local mode: keep only the newest N backups of this source. */
   keepLocal?: number;
   zstdLevel?: number;
+  /** bucket: `s3://APPBUCKET[/PREFIX]` (LIFEBOAT_BUCKET_URL); credentials only via LIFEBOAT_BUCKET_ACCESS_KEY_ID/SECRET. */
+  bucketUrl?: string;
+  /** bucket: the app bucket's endpoint (LIFEBOAT_BUCKET_ENDPOINT). */
+  bucketEndpoint?: string;
+  /** bucket: the app bucket's region; `auto` for R2 (LIFEBOAT_BUCKET_REGION). */
+  bucketRegion?: string;
+  /** bucket: the restore window, e.g. `30d` (LIFEBOAT_BUCKET_WINDOW). */
+  window?: string;
 }
 
 export interface SelectSpec {
@@ -181,6 +189,10 @@ export function backupArgs(s: BackupSpec): string[] {
   if (s.noUpload) a.push("--no-upload");
   push(a, "--keep-local", s.keepLocal);
   push(a, "--zstd-level", s.zstdLevel);
+  push(a, "--bucket-url", s.bucketUrl);
+  push(a, "--bucket-endpoint", s.bucketEndpoint);
+  push(a, "--bucket-region", s.bucketRegion);
+  push(a, "--window", s.window);
   return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
 }
 
