@@ -59,7 +59,7 @@ export interface CommonSpec {
 }
 
 export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSpec {
-  source: SourceKind;
+  source: SourceKind | "bucket";
   name: string;
   /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. */
   url?: string;
@@ -72,11 +72,11 @@ export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSp
   /** Local mode: keep only the newest N backups of this source. */
   keepLocal?: number;
   zstdLevel?: number;
-  /** bucket: `s3://APPBUCKET[/PREFIX]` (LIFEBOAT_BUCKET_URL); credentials only via LIFEBOAT_BUCKET_ACCESS_KEY_ID/SECRET. */
+  /** bucket: the app's bucket, `s3://APPBUCKET[/PREFIX]` (LIFEBOAT_BUCKET_URL). */
   bucketUrl?: string;
-  /** bucket: the app bucket's endpoint (LIFEBOAT_BUCKET_ENDPOINT). */
+  /** bucket: the app bucket's S3 endpoint (LIFEBOAT_BUCKET_ENDPOINT). */
   bucketEndpoint?: string;
-  /** bucket: the app bucket's region; `auto` for R2 (LIFEBOAT_BUCKET_REGION). */
+  /** bucket: the app bucket's region, `auto` for R2 (LIFEBOAT_BUCKET_REGION). */
   bucketRegion?: string;
   /** bucket: the restore window, e.g. `30d` (LIFEBOAT_BUCKET_WINDOW). */
   window?: string;
@@ -339,4 +339,26 @@ export function basebackupArgs(s: BasebackupSpec): string[] {
   push(a, "--fast-checkpoint", s.fastCheckpoint);
   push(a, "--zstd-level", s.zstdLevel);
   return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+}
+
+export interface BucketEventsSpec extends DestinationSpec, CommonSpec {
+  name: string;
+  /** The app's bucket, `s3://APPBUCKET[/PREFIX]` (LIFEBOAT_BUCKET_URL). */
+  bucketUrl: string;
+  bucketEndpoint?: string;
+  bucketRegion?: string;
+  /** `ACCOUNT_ID/QUEUE_ID` (LIFEBOAT_QUEUE); the token comes from LIFEBOAT_QUEUE_TOKEN. */
+  queue: string;
+  /** Cloudflare API base, e.g. `https://api.cloudflare.com/client/v4`. */
+  cloudflareApi?: string;
+}
+
+/** `bucket-events`: the long-running consumer of an R2 bucket's event notifications. */
+export function bucketEventsArgs(s: BucketEventsSpec): string[] {
+  const a = ["bucket-events", "--name", s.name, "--bucket-url", s.bucketUrl];
+  push(a, "--bucket-endpoint", s.bucketEndpoint);
+  push(a, "--bucket-region", s.bucketRegion);
+  push(a, "--queue", s.queue);
+  push(a, "--cloudflare-api", s.cloudflareApi);
+  return [...a, ...destArgs(s), ...commonArgs(s)];
 }

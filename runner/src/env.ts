@@ -41,19 +41,19 @@ export const ENV = {
   /** backup/basebackup: per-object S3 Object Lock. */
   retention: "LIFEBOAT_RETENTION",
   lockMode: "LIFEBOAT_LOCK_MODE",
-  /** status: the share of a table's rows it may lose between two backups. */
-  maxTableShrink: "LIFEBOAT_MAX_TABLE_SHRINK",
-  /** backup --source bucket: the app bucket (read-only identity of its own; the keys are secrets). */
+  /** backup --source bucket / bucket-events: the app's bucket, its endpoint and region, the restore window, its read-only key (secret). */
   bucketUrl: "LIFEBOAT_BUCKET_URL",
   bucketEndpoint: "LIFEBOAT_BUCKET_ENDPOINT",
   bucketRegion: "LIFEBOAT_BUCKET_REGION",
   bucketWindow: "LIFEBOAT_BUCKET_WINDOW",
   bucketAccessKeyId: "LIFEBOAT_BUCKET_ACCESS_KEY_ID",
   bucketSecretAccessKey: "LIFEBOAT_BUCKET_SECRET_ACCESS_KEY",
+  /** bucket-events: the Cloudflare Queue (`ACCOUNT_ID/QUEUE_ID`) and the token that pulls from it (secret). */
+  queue: "LIFEBOAT_QUEUE",
+  queueToken: "LIFEBOAT_QUEUE_TOKEN",
+  /** status: the share of a table's rows it may lose between two backups. */
+  maxTableShrink: "LIFEBOAT_MAX_TABLE_SHRINK",
   /** restore --source bucket: the target bucket's identity (default: the app bucket's). */
   targetAccessKeyId: "LIFEBOAT_TARGET_ACCESS_KEY_ID",
   targetSecretAccessKey: "LIFEBOAT_TARGET_SECRET_ACCESS_KEY",
-  /** bucket-events: the Cloudflare queue `ACCOUNT_ID/QUEUE_ID` and its API token (secret). */
-  queue: "LIFEBOAT_QUEUE",
-  queueToken: "LIFEBOAT_QUEUE_TOKEN",
 } as const;
