@@ -101,7 +101,12 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .option("--no-upload", "local mode: write to --local-dir instead of uploading (each run also removes this source's partial files left by killed runs)")
         .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
-        .option("--zstd-level <n>", "zstd compression level", "3"),
+        .option("--zstd-level <n>", "zstd compression level", "3")
+        .addOption(new Option("--bucket-url <s3url>", "bucket source: the app bucket s3://APPBUCKET[/PREFIX], read with LIFEBOAT_BUCKET_ACCESS_KEY_ID/LIFEBOAT_BUCKET_SECRET_ACCESS_KEY").env(ENV.bucketUrl))
+        .addOption(new Option("--bucket-endpoint <url>", "bucket source: the app bucket's S3-compatible endpoint (R2: https://ACCOUNT.r2.cloudflarestorage.com)").env(ENV.bucketEndpoint))
+        .addOption(new Option("--bucket-region <region>", "bucket source: the app bucket's region; `auto` for R2").env(ENV.bucketRegion))
+        .addOption(new Option("--window <days>", "bucket source: the restore window (e.g. 30d): copies older than this are made again, so lifecycle (objects/ 2 x window, snapshots/ window) never expires one a kept snapshot needs").env(ENV.bucketWindow))
+        .option("--copy-concurrency <n>", "bucket source: objects copied at once", "8"),
     ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
@@ -118,7 +123,13 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted")
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
-        .option("--jobs <n>", "pg_restore parallel jobs", "2"),
+        .option("--jobs <n>", "pg_restore parallel jobs; bucket: objects restored at once", "2")
+        .addOption(new Option("--source <kind>", "bucket: restore a bucket source (see --to); other kinds need no --source").choices(["bucket"]))
+        .option("--prefix <p>", "bucket: only the app keys starting with P (relative to the source's bucket prefix)")
+        .option("--to <s3url>", "bucket: the bucket to rebuild the objects in, s3://BUCKET[/PREFIX] (keys LIFEBOAT_TARGET_ACCESS_KEY_ID/LIFEBOAT_TARGET_SECRET_ACCESS_KEY, default the LIFEBOAT_BUCKET_* ones); --key K is then one app key")
+        .option("--to-endpoint <url>", "bucket: the target bucket's S3-compatible endpoint")
+        .option("--to-region <region>", "bucket: the target bucket's region; `auto` for R2")
+        .option("--dry-run", "bucket: print what would be created, overwritten and deleted; write nothing"),
     )),
   ).action((opts) => run(commands.restore()(opts, log)));
 

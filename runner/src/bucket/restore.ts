@@ -1,0 +1,162 @@
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import { Logger } from "pino";
+import { stripAgeBanner } from "../age";
+import { RunError, errorMessage } from "../errors";
+import { Gate, Hasher } from "../pipeline";
+import { allDone, startProc } from "../proc";
+import { Store } from "../store";
+import { uploadStream } from "../upload";
+import { AtSelector, AtTime } from "../catalog";
+import { OtherBucket, keyBase, listObjects } from "./app";
+import { Joined, Listed, RestoreAction, joinByKey, orderedPool, restoreAction, selected } from "./plan";
+import { SnapshotRef, snapshotEntries } from "./store";
+import { SnapshotEntry } from "./snapshot";
+
+/** The newest snapshot started at or before `at` (latest: the newest). */
+export function pickSnapshot(snapshots: SnapshotRef[], name: string, at: AtSelector): SnapshotRef {
+  const candidates = at instanceof AtTime ? snapshots.filter((s) => s.time.getTime() <= at.getTime()) : snapshots;
+  const s = candidates[candidates.length - 1];
+  if (!s) throw new RunError(at instanceof AtTime ? `no snapshot of ${name} taken at or before ${at.toIsoMicros()}` : `no snapshots found for bucket source ${name}`);
+  return s;
+}
+
+export interface Selection {
+  prefix?: string;
+  key?: string;
+}
+
+export interface BucketRestoreParams {
+  store: Store;
+  snapshot: SnapshotRef;
+  target: OtherBucket;
+  sel: Selection;
+  identity?: string;
+  force: boolean;
+  concurrency: number;
+  partSize: number;
+  queueSize: number;
+  log: Logger;
+}
+
+export type Counts = Record<RestoreAction, number> & { bytes: number };
+
+type Item = Joined<SnapshotEntry, Listed>;
+
+/** Snapshot entries and target objects in the selection, joined by key (both streamed in key order). */
+function join(p: BucketRestoreParams): AsyncGenerator<Item> {
+  const under = p.sel.key ?? p.sel.prefix ?? "";
+  async function* want() {
+    for await (const e of snapshotEntries(p.store, p.snapshot.key)) if (selected(e.key, p.sel)) yield e;
+  }
+  async function* have() {
+    for await (const o of listObjects(p.target, under)) if (selected(o.key, p.sel)) yield o;
+  }
+  return joinByKey<SnapshotEntry, Listed>(want(), have(), [`snapshot ${p.snapshot.key}`, `the listing of ${p.target.url}`]);
+}
+
+/**
+ * What a restore would do, key by key, in key order (`onItem` sees each), with the totals. No
+ * object is read or written.
+ */
+export async function planRestore(p: BucketRestoreParams, onItem?: (action: RestoreAction, key: string) => void): Promise<Counts> {
+  const c: Counts = { create: 0, overwrite: 0, delete: 0, unchanged: 0, bytes: 0 };
+  for await (const it of join(p)) {
+    const a = restoreAction(it.a, it.b);
+    c[a]++;
+    if (a === "create" || a === "overwrite") c.bytes += it.a!.size;
+    onItem?.(a, it.key);
+  }
+  return c;
+}
+
+/**
+ * Puts one object back: its stored copy's sha256 is checked as it downloads, age decrypts it,
+ * the app bytes' sha256 and size are checked, and the upload (with its content-type, metadata
+ * and headers) only completes when every check passed. A create is create-only (If-None-Match).
+ */
+async function restoreObject(p: BucketRestoreParams, e: SnapshotEntry, overwrite: boolean): Promise<void> {
+  const where = `${p.target.url}/${e.key}`;
+  const body = await p.store.get(e.stored.key);
+  const stored = new Hasher();
+  const plain = new Hasher();
+  const age = startProc("age", "age", ["--decrypt", "-i", p.identity!], { scrubber: stripAgeBanner });
+  const ended = (s: Hasher) => new Promise<void>((ok, fail) => {
+    s.on("end", ok);
+    s.on("error", fail);
+  });
+  const downloaded = ended(stored);
+  const decrypted = ended(plain);
+  body.on("error", (err) => stored.destroy(err));
+  body.pipe(stored).pipe(age.child.stdin!);
+  age.child.stdout!.pipe(plain);
+  const checked = Promise.all([allDone([age]), downloaded, decrypted]).then(() => {
+    if (stored.digest() !== e.stored.sha256) throw new RunError(`stored copy ${e.stored.key} of ${e.key} has sha256 ${stored.digest()}, the snapshot says ${e.stored.sha256}`);
+    if (plain.bytes !== e.size || plain.digest() !== e.sha256) {
+      throw new RunError(`stored copy ${e.stored.key} of ${e.key} decrypts to ${plain.bytes} bytes with sha256 ${plain.digest()}, the snapshot says ${e.size} bytes, ${e.sha256}`);
+    }
+  });
+  checked.catch(() => undefined);
+  const gate = new Gate(checked);
+  plain.pipe(gate);
+  const h = e.headers ?? {};
+  try {
+    await uploadStream(
+      p.target.client,
+      {
+        Bucket: p.target.dest.bucket,
+        Key: keyBase(p.target.dest) + e.key,
+        ContentType: e.contentType ?? "binary/octet-stream",
+        extra: {
+          ...(e.metadata ? { Metadata: e.metadata } : {}),
+          ...(h.cacheControl ? { CacheControl: h.cacheControl } : {}),
+          ...(h.contentDisposition ? { ContentDisposition: h.contentDisposition } : {}),
+          ...(h.contentEncoding ? { ContentEncoding: h.contentEncoding } : {}),
+          ...(h.contentLanguage ? { ContentLanguage: h.contentLanguage } : {}),
+        },
+        overwrite,
+      },
+      gate,
+      { partSize: p.partSize, queueSize: p.queueSize, signal: p.target.signal },
+    );
+    await checked;
+  } catch (err) {
+    age.kill();
+    body.destroy();
+    throw new RunError(`restoring ${where}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Rebuilds the selection as it was in the snapshot: creates missing keys, overwrites differing
+ * ones and deletes keys the snapshot lacks. The caller has checked `--force` for the last two.
+ */
+export async function runRestore(p: BucketRestoreParams): Promise<Counts> {
+  const c: Counts = { create: 0, overwrite: 0, delete: 0, unchanged: 0, bytes: 0 };
+  await orderedPool<Item, RestoreAction>(
+    join(p),
+    p.concurrency,
+    2048,
+    (it) => {
+      const a = restoreAction(it.a, it.b);
+      if (a === "unchanged") return { value: a };
+      if ((a === "overwrite" || a === "delete") && !p.force) throw new RunError(`${p.target.url}/${it.key} would be ${a === "delete" ? "deleted" : "overwritten"}: that needs --force`);
+      if (a === "delete") {
+        return { run: async () => {
+          await p.target.client.send(new DeleteObjectCommand({ Bucket: p.target.dest.bucket, Key: keyBase(p.target.dest) + it.key }), { abortSignal: p.target.signal }).catch((e) => {
+            throw new RunError(`deleting ${p.target.url}/${it.key}: ${errorMessage(e)}`);
+          });
+          return a;
+        } };
+      }
+      return { run: async () => {
+        await restoreObject(p, it.a!, a === "overwrite");
+        c.bytes += it.a!.size;
+        return a;
+      } };
+    },
+    (a) => {
+      c[a]++;
+    },
+  );
+  return c;
+}
