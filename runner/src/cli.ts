@@ -137,7 +137,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     runOptions(destOptions(
       selectOptions(program.command("verify").description("download, check sha256, decrypt and restore into a scratch database; compare with the manifest; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status"))
         .addOption(new Option("--scratch-url <url>", `postgres database to CREATE/DROP scratch databases from (${PG_FORMS}) (secret)`).env(ENV.scratchUrl))
-        .option("--no-record", "do not write the verification record"),
+        .option("--no-record", "do not write the verification record")
+        .option("--sample <n>", "bucket source: stored objects of the snapshot to download, decrypt and check against its manifest (sha256, size), picked at random; `all` for every one", "20"),
     )),
   ).action((opts) => run(commands.verify()(opts, log)));
 

@@ -7,7 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BackupSpec, backupArgs, restoreArgs } from "lifeboat-runner";
+import { BackupSpec, backupArgs, listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-runner";
 import { startS3, S3Server } from "../support/s3";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
 import { BucketState, bucketState, putMany, putObject } from "../support/bucket";
@@ -179,5 +179,52 @@ describe("bucket source", () => {
       expect(r.stderr).not.toContain("S3RVER");
     }
     expect(s3.requests.length).toBe(requests);
+  });
+
+  test("list, status and verify understand the bucket source; a rotten copy and an emptied bucket are caught", async () => {
+    const list = await runner(listArgs({ name: NAME, ...dest(), json: true }), env());
+    expect(list.code).toBe(0);
+    const rows = JSON.parse(list.stdout).backups;
+    expect(rows.map((r: { tier: string; bucket: { objects: number; deleted: number; copied: number } }) => [r.tier, r.bucket.objects, r.bucket.deleted, r.bucket.copied])).toEqual([
+      ["snapshot", 203, 0, 203],
+      ["snapshot", 203, 1, 3],
+      ["snapshot", 201, 2, 1],
+    ]);
+    const text = await runner(listArgs({ name: NAME, ...dest() }), env());
+    expect(text.stdout).toMatch(/media +snapshot .* 201 objects, .*\+0 new, 1 changed, -2 deleted, 1 copied/);
+
+    const healthy = await runner(statusArgs({ name: NAME, maxAge: "1h", ...dest() }), env());
+    expect(healthy.code).toBe(0);
+    expect(healthy.stdout).toMatch(/^OK   media newest .* bucket: 201 objects/);
+    await new Promise((r) => setTimeout(r, 1100));
+    const overdue = await runner(statusArgs({ name: NAME, maxAge: "1s", ...dest() }), env());
+    expect(overdue.code).toBe(1);
+    expect(overdue.stdout).toMatch(/overdue: newest snapshot .* ago, more than --max-age 1s/);
+
+    const ok = await runner([...verifyArgs({ name: NAME, identity: key.file, ...dest() }), "--sample", "all"], env());
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/201 of 201 stored objects downloaded, decrypted and checked/);
+
+    // Bit rot in one stored copy the newest snapshot references.
+    const snaps = await s3.keys(BACKUPS, "prod/media/snapshots/");
+    const manifest = (await s3.get(BACKUPS, snaps[snaps.length - 1]!)).toString().split("\n");
+    const victim = JSON.parse(manifest[1]!);
+    const bytes = await s3.get(BACKUPS, victim.stored.key);
+    bytes[bytes.length - 5] ^= 0xff;
+    s3.rot(BACKUPS, victim.stored.key, bytes);
+    const bad = await runner([...verifyArgs({ name: NAME, identity: key.file, ...dest() }), "--sample", "all"], env());
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`PROBLEM: ${victim.key}: stored copy ${victim.stored.key} has sha256`);
+    const after = await runner(statusArgs({ name: NAME, maxAge: "1h", ...dest() }), env());
+    expect(after.code).toBe(1);
+    expect(after.stdout).toMatch(/verification of .* failed/);
+
+    // The dashboard's "Empty bucket": the next snapshot has nothing, and status says so.
+    for (const k of await s3.keys(APP, "media/")) await s3.remove(APP, k);
+    const empty = await snapshot();
+    expect(empty.summary).toMatchObject({ objects: 0, copied: 0 });
+    const emptied = await runner(statusArgs({ name: NAME, maxAge: "1h", ...dest() }), env());
+    expect(emptied.code).toBe(1);
+    expect(emptied.stdout).toMatch(/20[0-9] of 20[0-9] objects gone since the previous snapshot \(100%.*was the bucket emptied\?/);
   });
 });

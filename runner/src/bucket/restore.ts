@@ -70,34 +70,58 @@ export async function planRestore(p: BucketRestoreParams, onItem?: (action: Rest
 }
 
 /**
- * Puts one object back: its stored copy's sha256 is checked as it downloads, age decrypts it,
- * the app bytes' sha256 and size are checked, and the upload (with its content-type, metadata
- * and headers) only completes when every check passed. A create is create-only (If-None-Match).
+ * A stored copy, decrypted: its sha256 is checked as it downloads, age decrypts it and the app
+ * bytes' size and sha256 are checked against the snapshot. `checked` settles when all of that is
+ * done (read `out` to the end); it rejects naming the key and what did not match.
  */
-async function restoreObject(p: BucketRestoreParams, e: SnapshotEntry, overwrite: boolean): Promise<void> {
-  const where = `${p.target.url}/${e.key}`;
-  const body = await p.store.get(e.stored.key);
+export async function openStoredCopy(store: Store, e: SnapshotEntry, identity: string): Promise<{ out: Hasher; checked: Promise<void>; kill(): void }> {
+  const body = await store.get(e.stored.key);
   const stored = new Hasher();
   const plain = new Hasher();
-  const age = startProc("age", "age", ["--decrypt", "-i", p.identity!], { scrubber: stripAgeBanner });
+  const age = startProc("age", "age", ["--decrypt", "-i", identity], { scrubber: stripAgeBanner });
   const ended = (s: Hasher) => new Promise<void>((ok, fail) => {
     s.on("end", ok);
     s.on("error", fail);
   });
   const downloaded = ended(stored);
-  const decrypted = ended(plain);
   body.on("error", (err) => stored.destroy(err));
   body.pipe(stored).pipe(age.child.stdin!);
   age.child.stdout!.pipe(plain);
-  const checked = Promise.all([allDone([age]), downloaded, decrypted]).then(() => {
-    if (stored.digest() !== e.stored.sha256) throw new RunError(`stored copy ${e.stored.key} of ${e.key} has sha256 ${stored.digest()}, the snapshot says ${e.stored.sha256}`);
-    if (plain.bytes !== e.size || plain.digest() !== e.sha256) {
-      throw new RunError(`stored copy ${e.stored.key} of ${e.key} decrypts to ${plain.bytes} bytes with sha256 ${plain.digest()}, the snapshot says ${e.size} bytes, ${e.sha256}`);
-    }
-  });
+  const kill = () => {
+    age.kill();
+    body.destroy();
+  };
+  const storedOk = () => {
+    if (stored.digest() !== e.stored.sha256) throw new RunError(`${e.key}: stored copy ${e.stored.key} has sha256 ${stored.digest()}, the snapshot says ${e.stored.sha256}`);
+  };
+  const checked = Promise.all([allDone([age]), downloaded, ended(plain)]).then(
+    () => {
+      storedOk();
+      if (plain.bytes !== e.size || plain.digest() !== e.sha256) {
+        throw new RunError(`${e.key}: stored copy ${e.stored.key} decrypts to ${plain.bytes} bytes, sha256 ${plain.digest()}; the snapshot says ${e.size} bytes, ${e.sha256}`);
+      }
+    },
+    async (err) => {
+      kill();
+      // A damaged copy makes age fail: say it is the stored bytes when the download was whole.
+      await downloaded.catch(() => undefined);
+      if (stored.writableFinished) storedOk();
+      throw new RunError(`${e.key}: stored copy ${e.stored.key}: ${errorMessage(err)}`);
+    },
+  );
   checked.catch(() => undefined);
-  const gate = new Gate(checked);
-  plain.pipe(gate);
+  return { out: plain, checked, kill };
+}
+
+/**
+ * Puts one object back from its stored copy ({@link openStoredCopy}), with its content-type,
+ * metadata and headers; the upload completes only when every check passed. A create is
+ * create-only (If-None-Match: *).
+ */
+async function restoreObject(p: BucketRestoreParams, e: SnapshotEntry, overwrite: boolean): Promise<void> {
+  const copy = await openStoredCopy(p.store, e, p.identity!);
+  const gate = new Gate(copy.checked);
+  copy.out.pipe(gate);
   const h = e.headers ?? {};
   try {
     await uploadStream(
@@ -118,11 +142,10 @@ async function restoreObject(p: BucketRestoreParams, e: SnapshotEntry, overwrite
       gate,
       { partSize: p.partSize, queueSize: p.queueSize, signal: p.target.signal },
     );
-    await checked;
+    await copy.checked;
   } catch (err) {
-    age.kill();
-    body.destroy();
-    throw new RunError(`restoring ${where}: ${errorMessage(err)}`);
+    copy.kill();
+    throw new RunError(`restoring ${p.target.url}/${e.key}: ${errorMessage(err)}`);
   }
 }
 

@@ -29,6 +29,14 @@ export function timedKeyTime(key: string): Date | undefined {
   return m ? parseKeyTimestamp(m[1]!) : undefined;
 }
 
+/** The source name when `key` is a bucket snapshot manifest (`<prefix>/<name>/snapshots/…snapshot.json`). */
+export function bucketSourceName(prefix: string, key: string): string | undefined {
+  const base = prefix ? joinKey(prefix) + "/" : "";
+  if (!key.startsWith(base) || !key.endsWith(SNAPSHOT_SUFFIX)) return undefined;
+  const m = new RegExp(`^([^/]+)/${SNAPSHOTS_DIR}/[^/]+$`).exec(key.slice(base.length));
+  return m?.[1];
+}
+
 /**
  * S3 lists keys in UTF-8 byte order; JavaScript compares UTF-16 code units, which differ only
  * where a surrogate pair (a code point above U+FFFF) meets U+E000..U+FFFF. Shifting the

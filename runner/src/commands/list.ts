@@ -3,6 +3,7 @@ import { listBackups, listSourceNames, listVerifications } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeStore, output } from "../context";
 import { EXIT_OK } from "../errors";
 import { formatBytes } from "../progress";
+import { bucketListLine, bucketListRows, snapshotRow } from "../bucket/report";
 
 export interface ListOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -20,6 +21,8 @@ export interface ListedBackup {
   /** Why the key's time cannot be trusted; such a backup is never chosen as latest. */
   flags: string[];
   verified: "ok" | "failed" | "no";
+  /** A bucket source's snapshot: objects and bytes in it, changes since the one before. */
+  bucket?: ReturnType<typeof snapshotRow>["bucket"];
 }
 
 export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
@@ -27,6 +30,7 @@ export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
   const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
   const rows: ListedBackup[] = [];
   for (const name of names) {
+    rows.push(...(await bucketListRows(store, name)));
     const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
     for (const b of backups) {
       const v = verifications.get(b.key);
@@ -49,7 +53,7 @@ export async function listCommand(o: ListOpts, _log: Logger): Promise<number> {
   const rows = await listAll(o);
   const lines = rows.map(
     (r) =>
-      `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
+      r.bucket ? bucketListLine(r as ReturnType<typeof snapshotRow>) : `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
       r.flags.map((f) => `\n  UNTRUSTED: ${f}`).join(""),
   );
   output(o, { backups: rows }, rows.length ? lines.join("\n") : "no backups found (a backup counts once its manifest is written)");

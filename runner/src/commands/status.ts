@@ -7,6 +7,7 @@ import { StateFile, readState } from "../state";
 import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 import { Store } from "../store";
 import { prometheusMetrics } from "../prometheus";
+import { bucketHealth } from "../bucket/report";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -83,6 +84,8 @@ async function remoteHealth(o: StatusOpts, limits: HealthLimits): Promise<Source
 }
 
 async function sourceHealth(store: Store, source: string, limits: HealthLimits, now: number): Promise<SourceHealth> {
+  const bucket = await bucketHealth(store, source, limits, now);
+  if (bucket) return bucket;
   const [backups, verifications] = await Promise.all([listBackups(store, source, new Date(now)), listVerifications(store, source)]);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);

@@ -21,6 +21,7 @@ import { extractArchive } from "../restoreDir";
 import { compareCounts } from "./restore";
 import { Store } from "../store";
 import { Progress } from "../progress";
+import { listSnapshots } from "../bucket/store";
 
 export interface VerifyOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -42,6 +43,9 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const name = checkName(o.name);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
+  // A bucket source: sample its snapshot's stored copies (bucket/verifyCommand.ts).
+  const snapshots = await listSnapshots(store, name);
+  if (snapshots.length) return (await import("../bucket/verifyCommand")).bucketVerifyCommand(o, store, name, snapshots, log);
   let entry: BackupEntry;
   try {
     entry = await pickForVerify(store, name, o.at, o.key);
