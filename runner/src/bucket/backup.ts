@@ -26,6 +26,11 @@ import {
 export interface BucketBackupParams {
   name: string;
   store: Store;
+  /**
+   * The store a copy of `bytes` app bytes goes to: small objects through one with small buffers
+   * (a 16 MiB part buffer per 2 KiB thumbnail made copies allocation-bound), big ones through `store`.
+   */
+  storeFor?: (bytes: number) => Store;
   app: OtherBucket;
   bucketEndpoint?: string;
   recipients: string[];
@@ -73,7 +78,7 @@ export async function copyObject(p: BucketBackupParams, key: string): Promise<Sn
   const gate = new Gate(done);
   stored.pipe(gate);
   try {
-    await p.store.putStream(storedKey, gate, { lock: p.locks?.object(at), onWarning: p.warn });
+    await (p.storeFor?.(obj.size) ?? p.store).putStream(storedKey, gate, { lock: p.locks?.object(at), onWarning: p.warn });
     await done;
   } catch (e) {
     age.kill();

@@ -14,6 +14,8 @@ import { RUNNER_VERSION } from "../version";
 import { envCredentials, otherBucket, parseWindow } from "./app";
 import { bucketBackup } from "./backup";
 import { bucketLocks } from "./store";
+import { S3Store, makeS3Client } from "../store";
+import { parseDest } from "../dest";
 
 /** backup's flags that only a bucket source reads. */
 export interface BucketBackupOpts {
@@ -32,6 +34,17 @@ const NOT_FOR_BUCKET: Array<[keyof BackupOpts, string]> = [
   ["localDir", "--local-dir"],
   ["retention", "--retention (the bucket source locks by --window: copies 2 x window, snapshots window)"],
 ];
+
+/**
+ * Objects up to this size (age adds a header and 16 bytes per 64 KiB) are copied through a store
+ * whose one buffer is 1 MiB: a single create-only put, never a multipart upload.
+ */
+const SMALL_OBJECT = 1024 * 1024 - 64 * 1024;
+
+function smallObjectStore(o: BackupOpts, signal: AbortSignal | undefined) {
+  const s = s3Options(o, o.endpoint, o.region, signal);
+  return new S3Store(makeS3Client(s), parseDest(o.dest), { ...s, partSizeBytes: 1024 * 1024 });
+}
 
 /** Everything checked before the app bucket or the backup bucket is touched. */
 function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
@@ -52,6 +65,7 @@ function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
   const credentials = envCredentials(ENV.bucketAccessKeyId, ENV.bucketSecretAccessKey, true);
   const signal = runDeadline(o);
   const store = makeStore(o, { signal });
+  const small = smallObjectStore(o, signal);
   const app = otherBucket(
     { url: "--bucket-url", endpoint: "--bucket-endpoint", region: "--bucket-region" },
     o.bucketUrl,
@@ -61,7 +75,7 @@ function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
     s3Options(o, o.bucketEndpoint, o.bucketRegion, signal),
   );
   const tools = requireTools([{ cmd: "age", why: "encrypts every stored copy" }]);
-  return { name, recipients, windowSeconds, concurrency, lockMode, store, app, tools, alerts: makeAlerts(o, log) };
+  return { name, recipients, windowSeconds, concurrency, lockMode, store, small, app, tools, alerts: makeAlerts(o, log) };
 }
 
 /** `backup --source bucket`: one incremental snapshot of the app bucket (see bucket/backup.ts). */
@@ -77,6 +91,7 @@ export async function bucketBackupCommand(o: BackupOpts & BucketBackupOpts, log:
     const r = await bucketBackup({
       name: v.name,
       store: v.store,
+      storeFor: (bytes) => (bytes <= SMALL_OBJECT ? v.small : v.store),
       app: v.app,
       bucketEndpoint: o.bucketEndpoint,
       recipients: v.recipients,
