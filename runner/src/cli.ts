@@ -23,6 +23,7 @@ const commands = {
   replicate: () => (require("./commands/replicate") as typeof import("./commands/replicate")).replicateCommand,
   walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
   basebackup: () => (require("./commands/basebackup") as typeof import("./commands/basebackup")).basebackupCommand,
+  bucketEvents: () => (require("./bucket/eventsCommand") as typeof import("./bucket/eventsCommand")).bucketEventsCommand,
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 
@@ -212,6 +213,25 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .option("--zstd-level <n>", "zstd compression level", "3"),
     ))),
   ).action((opts) => run(commands.basebackup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("bucket-events")
+        .description(
+          "long-running: pull R2 event notifications for a bucket source from a Cloudflare Queue (HTTP pull API), copy each created object (age, objects/) and journal it and each delete (journal/), ack what was journalled; the next snapshot reconciles anything missed; stops after the batch in hand on SIGTERM",
+        )
+        .option("--name <name>", "the bucket source's name (the same as its backup's)")
+        .addOption(new Option("--bucket-url <s3url>", "the app bucket s3://APPBUCKET[/PREFIX] (keys LIFEBOAT_BUCKET_ACCESS_KEY_ID/LIFEBOAT_BUCKET_SECRET_ACCESS_KEY)").env(ENV.bucketUrl))
+        .addOption(new Option("--bucket-endpoint <url>", "the app bucket's endpoint").env(ENV.bucketEndpoint))
+        .addOption(new Option("--bucket-region <region>", "the app bucket's region; `auto` for R2").env(ENV.bucketRegion))
+        .addOption(new Option("--queue <account/queue>", "the queue the bucket's notifications go to: ACCOUNT_ID/QUEUE_ID (token LIFEBOAT_QUEUE_TOKEN)").env(ENV.queue))
+        .option("--cloudflare-api <url>", "Cloudflare API base", "https://api.cloudflare.com/client/v4")
+        .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
+        .addOption(new Option("--window <days>", "the restore window (as the backup's)").env(ENV.bucketWindow))
+        .option("--poll-interval <seconds>", "wait this long after an empty pull", "5"),
+    ),
+  ).action((opts) => run(commands.bucketEvents()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   program
     .command("schedule")

@@ -100,7 +100,7 @@ describe("orderedPool", () => {
         let running = 0;
         let peak = 0;
         const out: number[] = [];
-        await orderedPool(
+        await orderedPool<readonly [number, boolean, number], number>(
           from(items.map((x, i) => [i, ...x] as const)),
           limit,
           window,

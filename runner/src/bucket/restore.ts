@@ -10,7 +10,8 @@ import { AtSelector, AtTime } from "../catalog";
 import { OtherBucket, keyBase, listObjects } from "./app";
 import { Joined, Listed, RestoreAction, joinByKey, orderedPool, restoreAction, selected } from "./plan";
 import { SnapshotRef, snapshotEntries } from "./store";
-import { SnapshotEntry } from "./snapshot";
+import { SnapshotEntry, compareKeys } from "./snapshot";
+import { JournalRecord } from "./events";
 
 /** The newest snapshot started at or before `at` (latest: the newest). */
 export function pickSnapshot(snapshots: SnapshotRef[], name: string, at: AtSelector): SnapshotRef {
@@ -28,6 +29,8 @@ export interface Selection {
 export interface BucketRestoreParams {
   store: Store;
   snapshot: SnapshotRef;
+  /** bucket-events journal records after the snapshot and up to the restore time, by key: laid over the snapshot. */
+  journal?: Map<string, JournalRecord>;
   target: OtherBucket;
   sel: Selection;
   identity?: string;
@@ -46,12 +49,25 @@ type Item = Joined<SnapshotEntry, Listed>;
 function join(p: BucketRestoreParams): AsyncGenerator<Item> {
   const under = p.sel.key ?? p.sel.prefix ?? "";
   async function* want() {
-    for await (const e of snapshotEntries(p.store, p.snapshot.key)) if (selected(e.key, p.sel)) yield e;
+    for await (const e of overlay(snapshotEntries(p.store, p.snapshot.key), p.journal)) if (selected(e.key, p.sel)) yield e;
   }
   async function* have() {
     for await (const o of listObjects(p.target, under)) if (selected(o.key, p.sel)) yield o;
   }
   return joinByKey<SnapshotEntry, Listed>(want(), have(), [`snapshot ${p.snapshot.key}`, `the listing of ${p.target.url}`]);
+}
+
+/** Snapshot entries with the journal's later copies and deletes laid over them, still in key order. */
+export async function* overlay(entries: AsyncIterable<SnapshotEntry>, journal: Map<string, JournalRecord> | undefined): AsyncGenerator<SnapshotEntry> {
+  if (!journal?.size) return yield* entries;
+  const records = [...journal.values()].sort((a, b) => compareKeys(a.key, b.key));
+  async function* recs() {
+    yield* records;
+  }
+  for await (const j of joinByKey<SnapshotEntry, JournalRecord>(entries, recs(), ["snapshot", "journal"])) {
+    if (!j.b) yield j.a!;
+    else if (j.b.op === "put") yield SnapshotEntry.parse(j.b.entry);
+  }
 }
 
 /**

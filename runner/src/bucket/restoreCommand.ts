@@ -11,6 +11,7 @@ import { redactUrl } from "../redact";
 import { envCredentials, otherBucket } from "./app";
 import { BucketRestoreParams, Counts, pickSnapshot, planRestore, runRestore } from "./restore";
 import { listSnapshots, readSnapshot } from "./store";
+import { journalSince } from "./events";
 
 /** restore's flags that only a bucket source reads. */
 export interface BucketRestoreOpts {
@@ -60,9 +61,12 @@ export async function bucketRestoreCommand(o: RestoreOpts & BucketRestoreOpts, l
       throw new UsageError(`--identity: ${o.identity} is not one of the keys snapshot ${snapshot.key} was encrypted to`);
     }
   }
+  // Event-driven copies and deletes after the snapshot, up to the time asked for, lie over it.
+  const journal = await journalSince(store, name, snapshot.time, at instanceof AtTime ? at : new Date());
   const p: BucketRestoreParams = {
     store,
     snapshot,
+    journal,
     target,
     sel: { prefix: o.prefix, key: o.key },
     identity: o.identity,
@@ -81,7 +85,7 @@ export async function bucketRestoreCommand(o: RestoreOpts & BucketRestoreOpts, l
       else process.stdout.write(`${a === "delete" && !o.force ? "delete (needs --force)" : a} ${target.url}/${key}\n`);
     }
   });
-  const head = `${what} of ${name}${asOf} from snapshot ${snapshot.key} (${header.bucketUrl}) into ${target.url}`;
+  const head = `${what} of ${name}${asOf} from snapshot ${snapshot.key}${journal.size ? ` and ${journal.size} later event(s)` : ""} (${header.bucketUrl}) into ${target.url}`;
   if (o.dryRun) {
     output(o, { ok: true, dryRun: true, snapshot: snapshot.key, plan, actions: lines }, `dry run: ${head}: ${describe(plan)}; nothing written`);
     return EXIT_OK;
