@@ -121,7 +121,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
-        .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted")
+        .option("--force", "restore into a non-empty target: a database's objects in the dump are dropped and recreated; a directory's current contents are moved aside to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point) and a file's to FILE.before-restore-TIME, never deleted; bucket: objects that differ are overwritten and keys the snapshot lacks are deleted")
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
         .option("--jobs <n>", "pg_restore parallel jobs; bucket: objects restored at once", "2")
