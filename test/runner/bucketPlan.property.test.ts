@@ -6,6 +6,8 @@
 import fc from "fast-check";
 import { compareKeys, entryLine, headerLine, parseSnapshotLine, summaryLine, SnapshotEntry, SnapshotHeader, SnapshotSummary } from "../../runner/src/bucket/snapshot";
 import { decide, joinByKey, orderedPool, restoreAction, selected, Listed } from "../../runner/src/bucket/plan";
+import { eventAction, JournalRecord } from "../../runner/src/bucket/events";
+import { overlay } from "../../runner/src/bucket/restore";
 
 const DAY = 86_400_000;
 
@@ -193,6 +195,41 @@ describe("restore decisions", () => {
         expect(selected(p + k, { prefix: p })).toBe(true);
         expect(selected(k, {})).toBe(true);
       }),
+    );
+  });
+});
+
+describe("events", () => {
+  const ev = (action: string, key: string, bucket = "app") => ({ account: "a", action, bucket, object: { key }, eventTime: "2026-12-01T00:00:00.000Z" });
+  test("creates and deletes under the source's prefix are acted on; everything else is skipped with its reason", () => {
+    expect(eventAction(JSON.stringify(ev("PutObject", "up/a.png")), "app", "up")).toMatchObject({ op: "put", key: "a.png" });
+    expect(eventAction(ev("CompleteMultipartUpload", "up/b/c.mp3"), "app", "up")).toMatchObject({ op: "put", key: "b/c.mp3" });
+    expect(eventAction(ev("CopyObject", "x.png"), "app", "")).toMatchObject({ op: "put", key: "x.png" });
+    expect(eventAction(ev("DeleteObject", "up/a.png"), "app", "up")).toMatchObject({ op: "delete", key: "a.png" });
+    expect(eventAction(ev("PutObject", "upx/a.png"), "app", "up")).toEqual({ skip: "upx/a.png is outside up/" });
+    expect(eventAction(ev("PutObject", "up/a.png", "other"), "app", "up")).toEqual({ skip: "bucket other, not app" });
+    expect(eventAction("{", "app", "up")).toEqual({ skip: "not JSON" });
+    expect(eventAction({ hello: 1 }, "app", "up")).toEqual({ skip: "not an R2 event notification" });
+  });
+
+  test("the journal laid over a snapshot: later puts replace or add entries, deletes remove them, key order kept", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 })),
+        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 4 }), fc.boolean())),
+        async (snapKeys, ops) => {
+          const snap = [...snapKeys].sort(compareKeys).map((k) => entry(k));
+          const journal = new Map<string, JournalRecord>();
+          for (const [k, put] of ops) journal.set(k, { version: 1, source: "s", op: put ? "put" : "delete", key: k, eventTime: "t", action: put ? "PutObject" : "DeleteObject", ...(put ? { entry: entry(k, { etag: "new" }) } : {}) });
+          const out = await collect(overlay(from(snap), journal));
+          const want = new Map(snap.map((e) => [e.key, e]));
+          for (const [k, r] of journal) {
+            if (r.op === "put") want.set(k, entry(k, { etag: "new" }));
+            else want.delete(k);
+          }
+          expect(out).toEqual([...want.keys()].sort(compareKeys).map((k) => want.get(k)));
+        },
+      ),
     );
   });
 });
