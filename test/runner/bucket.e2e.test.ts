@@ -227,4 +227,28 @@ describe("bucket source", () => {
     expect(emptied.code).toBe(1);
     expect(emptied.stdout).toMatch(/20[0-9] of 20[0-9] objects gone since the previous snapshot \(100%.*was the bucket emptied\?/);
   });
+
+  test("--lock-mode on S3 locks each stored copy for 2 x window and the snapshot manifest for window", async () => {
+    await putObject(s3.client, APP, "locked/one.bin", "locked bytes");
+    const before = Date.now();
+    const r = await runner(
+      [...backupArgs({ source: "bucket", name: "locked", bucketUrl: `s3://${APP}/locked`, bucketEndpoint: s3.endpoint, recipients: [key.recipient], window: "7d", lockMode: "compliance", ...dest() })],
+      env(),
+    );
+    expect(r.code).toBe(0);
+    const objects = await s3.keys(BACKUPS, "prod/locked/objects/");
+    const snaps = await s3.keys(BACKUPS, "prod/locked/snapshots/");
+    expect(objects).toHaveLength(1);
+    expect(snaps).toHaveLength(1);
+    const lock = (k: string) => s3.locks.get(`${BACKUPS}/${k}`)!;
+    const days = (l: { retainUntil: string }) => (Date.parse(l.retainUntil) - before) / 86_400_000;
+    expect(lock(objects[0]!).mode).toBe("COMPLIANCE");
+    expect(days(lock(objects[0]!))).toBeGreaterThanOrEqual(14);
+    expect(days(lock(objects[0]!))).toBeLessThan(14.01);
+    expect(days(lock(snaps[0]!))).toBeGreaterThanOrEqual(7);
+    expect(days(lock(snaps[0]!))).toBeLessThan(7.01);
+    const retention = await runner([...backupArgs({ source: "bucket", name: "locked", bucketUrl: `s3://${APP}/locked`, recipients: [key.recipient], retention: "daily=30d,weekly=12w,monthly=12m,yearly=7y", lockMode: "governance", ...dest() })], env());
+    expect(retention.code).toBe(2);
+    expect(retention.stderr).toMatch(/--retention \(the bucket source locks by --window/);
+  });
 });
