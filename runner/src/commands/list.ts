@@ -30,7 +30,10 @@ export async function listAll(o: ListOpts): Promise<ListedBackup[]> {
   const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
   const rows: ListedBackup[] = [];
   for (const name of names) {
-    rows.push(...(await bucketListRows(store, name)));
+    // A bucket source: its snapshots (listing its tier layout would list every stored copy).
+    const snapshots = await bucketListRows(store, name);
+    rows.push(...snapshots);
+    if (snapshots.length) continue;
     const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
     for (const b of backups) {
       const v = verifications.get(b.key);
