@@ -36,7 +36,7 @@ async function snapshot(extra: Partial<BackupSpec> = {}) {
 }
 
 function restore(args: { at?: string; to: string; key?: string; prefix?: string; dryRun?: boolean; force?: boolean }) {
-  const a = [...restoreArgs({ name: NAME, at: args.at, key: args.key, identity: key.file, force: args.force, ...dest() }), "--source", "bucket", "--to", args.to, "--to-endpoint", s3.endpoint];
+  const a = [...restoreArgs({ name: NAME, at: args.at, key: args.key, identity: key.file, force: args.force, jobs: 8, ...dest() }), "--source", "bucket", "--to", args.to, "--to-endpoint", s3.endpoint];
   if (args.prefix !== undefined) a.push("--prefix", args.prefix);
   if (args.dryRun) a.push("--dry-run");
   return runner(a, env());
