@@ -41,9 +41,10 @@ const NOT_FOR_BUCKET: Array<[keyof BackupOpts, string]> = [
  */
 const SMALL_OBJECT = 1024 * 1024 - 64 * 1024;
 
-function smallObjectStore(o: BackupOpts, signal: AbortSignal | undefined) {
+/** A store on the backup bucket with smaller buffers (see BucketBackupParams.storeFor and manifestStore). */
+function smallerStore(o: BackupOpts, signal: AbortSignal | undefined, partSizeBytes: number, queueSize: number) {
   const s = s3Options(o, o.endpoint, o.region, signal);
-  return new S3Store(makeS3Client(s), parseDest(o.dest), { ...s, partSizeBytes: 1024 * 1024 });
+  return new S3Store(makeS3Client(s), parseDest(o.dest), { ...s, partSizeBytes, queueSize });
 }
 
 /** Everything checked before the app bucket or the backup bucket is touched. */
@@ -65,7 +66,8 @@ function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
   const credentials = envCredentials(ENV.bucketAccessKeyId, ENV.bucketSecretAccessKey, true);
   const signal = runDeadline(o);
   const store = makeStore(o, { signal });
-  const small = smallObjectStore(o, signal);
+  const small = smallerStore(o, signal, 1024 * 1024, 1);
+  const manifests = smallerStore(o, signal, 5 * 1024 * 1024, 2);
   const app = otherBucket(
     { url: "--bucket-url", endpoint: "--bucket-endpoint", region: "--bucket-region" },
     o.bucketUrl,
@@ -75,7 +77,7 @@ function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
     s3Options(o, o.bucketEndpoint, o.bucketRegion, signal),
   );
   const tools = requireTools([{ cmd: "age", why: "encrypts every stored copy" }]);
-  return { name, recipients, windowSeconds, concurrency, lockMode, store, small, app, tools, alerts: makeAlerts(o, log) };
+  return { name, recipients, windowSeconds, concurrency, lockMode, store, small, manifests, app, tools, alerts: makeAlerts(o, log) };
 }
 
 /** `backup --source bucket`: one incremental snapshot of the app bucket (see bucket/backup.ts). */
@@ -92,6 +94,7 @@ export async function bucketBackupCommand(o: BackupOpts & BucketBackupOpts, log:
       name: v.name,
       store: v.store,
       storeFor: (bytes) => (bytes <= SMALL_OBJECT ? v.small : v.store),
+      manifestStore: v.manifests,
       app: v.app,
       bucketEndpoint: o.bucketEndpoint,
       recipients: v.recipients,
