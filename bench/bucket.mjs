@@ -184,7 +184,7 @@ async function main() {
   const md = [
     "# Bucket source: incremental snapshots",
     "",
-    `Command: \`node bench/bucket.mjs --objects ${o.objects} --runs ${o.runs} --memory ${o.memory.join(",")}\`. Run ${started.toISOString()}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.tools.age}, ${machine.tools.rclone}; s3rver on loopback holds both buckets. Other engineers' work shared the 2 cores.`,
+    `Command: \`node bench/bucket.mjs --objects ${o.objects} --runs ${o.runs} --memory ${o.memory.join(",")}${o.full ? ` --full ${o.full}` : ""}\`. Run ${started.toISOString()}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, age ${machine.tools.age}, ${machine.tools.rclone}; s3rver on loopback holds both buckets. Other engineers' work shared the 2 cores.`,
     "",
     `- **lifeboat**: \`lifeboat-runner backup --source bucket\` (listing joined with the previous snapshot's manifest, changed objects copied 8 at a time through age, manifest written last).`,
     "- **rclone**: `rclone copy --checksum bench:app/media bench:mirror` (lists both sides, compares MD5 ETags, copies the changed objects unencrypted; rclone defaults otherwise).",
