@@ -529,6 +529,9 @@ function renderMarkdown(doc) {
   // bench/scheduler-footprint.mjs writes its own report; it is a section of this one.
   const footprintFile = join(REPO, "bench/results-footprint.md");
   if (existsSync(footprintFile)) out.push(readFileSync(footprintFile, "utf8").trim().replace(/^# /, "## "), "");
+  // bench/bucket.mjs (the bucket source) writes its own report too.
+  const bucketFile = join(REPO, "bench/results-bucket.md");
+  if (existsSync(bucketFile)) out.push(readFileSync(bucketFile, "utf8").trim().replace(/^# /, "## "), "");
   out.push(
     "## Per run",
     "",

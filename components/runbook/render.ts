@@ -189,6 +189,8 @@ export function defaultTarget(s: RunbookSource): string {
       return `/srv/restore/${s.name}/dump.rdb`;
     case "sqlite":
       return `${s.path ?? `/srv/${s.name}.sqlite`}.restored`;
+    case "bucket":
+      return `s3://${s.name}-restored`;
   }
 }
 
@@ -198,6 +200,7 @@ const KIND_LABEL: Record<SourceKind, string> = {
   directory: "directory (tar)",
   redis: "Redis (RDB snapshot)",
   sqlite: "SQLite database file",
+  bucket: "app object storage bucket (incremental snapshots)",
 };
 
 const SHORT_LABEL: Record<SourceKind, string> = {
@@ -206,6 +209,7 @@ const SHORT_LABEL: Record<SourceKind, string> = {
   directory: "directory",
   redis: "Redis",
   sqlite: "SQLite",
+  bucket: "app bucket",
 };
 
 const IDENTITY_FILE = (env: string) => `$HOME/.lifeboat/${env}-age-identity.txt`;
@@ -522,6 +526,8 @@ class Renderer {
         return `Then stop Redis, put the file where its \`dir\`/\`dbfilename\` point (ownership of the redis user), and start it.`;
       case "sqlite":
         return `Then stop the application and move the restored file over \`${s.path ?? s.name}\` (remove its stale \`-wal\`/\`-shm\` files).`;
+      case "bucket":
+        return `Then point the application at the restored bucket, or restore into the app bucket itself with --force.`;
     }
   }
 

@@ -101,6 +101,10 @@ mkdir -p "$(dirname "$TARGET_FILE")"
 age -d -i "$IDENTITY" backup.age | zstd -d -o "$TARGET_FILE"
 sqlite3 "$TARGET_FILE" 'PRAGMA integrity_check'
 `,
+  bucket: `# 3. One stored copy of one app object: decrypt it (no zstd: the runner stores media as is).
+mkdir -p "$(dirname "$TARGET_FILE")"
+age -d -i "$IDENTITY" backup.age > "$TARGET_FILE"
+`,
 };
 
 /**

@@ -54,7 +54,7 @@ export interface AppBucketJob {
 }
 
 export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
-  source: SourceKind | "bucket";
+  source: SourceKind;
   name: string;
   /** Path inside the container (volume, directory or SQLite file); see {@link containerSourcePath}. */
   path?: string;
@@ -296,7 +296,7 @@ export interface SourceMount {
  * `/source/<name>`, so one scheduler container can hold every source of a host. A SQLite
  * file's directory is mounted so that its `-wal` file is visible to the snapshot.
  */
-export function sourceMount(kind: SourceKind | "bucket", name: string, s: { volume?: string; path?: string }): SourceMount | undefined {
+export function sourceMount(kind: SourceKind, name: string, s: { volume?: string; path?: string }): SourceMount | undefined {
   const target = `${CONTAINER_PATHS.source}/${name}`;
   switch (kind) {
     case "volume":

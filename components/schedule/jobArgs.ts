@@ -1,3 +1,4 @@
+import type { SourceKind } from "lifeboat-core";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerRuntimeArgs } from "./docker";
 import { DockerSchedulerMode } from "./scheduler";
@@ -10,8 +11,8 @@ import { EcsRuntimeArgs, TaskRoleSpec } from "./ecs";
  * the replicator for replication.
  */
 
-/** What a source is. */
-export type ScheduledSourceKind = "postgres" | "volume" | "directory" | "redis" | "sqlite" | "bucket";
+/** What a source is: the runner's source kinds (lifeboat-core's SOURCE_KINDS). */
+export type ScheduledSourceKind = SourceKind;
 /** Where the runner runs: a container on a Docker host, or scheduled Fargate tasks. */
 export type RunnerRuntime = "docker" | "ecs";
 

@@ -1,4 +1,5 @@
 import { MANIFEST_SUFFIX, parseBackupKey, parseKeyTimestamp, sourcePrefix, verificationPrefix, joinKey, BackupKeyParts } from "lifeboat-core";
+import { bucketSourceName } from "./bucket/snapshot";
 import { Store } from "./store";
 import { Manifest, parseManifest, Verification, VerificationSchema } from "./manifest";
 import { RunError, UsageError } from "./errors";
@@ -51,7 +52,8 @@ export async function listSourceNames(store: Store): Promise<string[]> {
   const names = new Set<string>();
   for (const o of objs) {
     const p = parseBackupKey(store.prefix, o.key);
-    if (p) names.add(p.source);
+    const name = p?.source ?? bucketSourceName(store.prefix, o.key);
+    if (name) names.add(name);
   }
   return [...names].sort();
 }

@@ -24,6 +24,7 @@ const commands = {
   walStream: () => (require("./commands/walStream") as typeof import("./commands/walStream")).walStreamCommand,
   basebackup: () => (require("./commands/basebackup") as typeof import("./commands/basebackup")).basebackupCommand,
   walFetch: () => (require("./commands/walFetch") as typeof import("./commands/walFetch")).walFetchCommand,
+  bucketEvents: () => (require("./bucket/eventsCommand") as typeof import("./bucket/eventsCommand")).bucketEventsCommand,
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 
@@ -102,7 +103,12 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
         .option("--no-upload", "local mode: write to --local-dir instead of uploading (each run also removes this source's partial files left by killed runs)")
         .addOption(new Option("--keep-local <n>", "local mode: keep only the newest N backups of this source (removed files, stale partials included, are listed as pruned)").env(ENV.keepLocal))
-        .option("--zstd-level <n>", "zstd compression level", "3"),
+        .option("--zstd-level <n>", "zstd compression level", "3")
+        .addOption(new Option("--bucket-url <s3url>", "bucket source: the app bucket s3://APPBUCKET[/PREFIX], read with LIFEBOAT_BUCKET_ACCESS_KEY_ID/LIFEBOAT_BUCKET_SECRET_ACCESS_KEY").env(ENV.bucketUrl))
+        .addOption(new Option("--bucket-endpoint <url>", "bucket source: the app bucket's S3-compatible endpoint (R2: https://ACCOUNT.r2.cloudflarestorage.com)").env(ENV.bucketEndpoint))
+        .addOption(new Option("--bucket-region <region>", "bucket source: the app bucket's region; `auto` for R2").env(ENV.bucketRegion))
+        .addOption(new Option("--window <days>", "bucket source: the restore window (e.g. 30d): copies older than this are made again, so lifecycle (objects/ 2 x window, snapshots/ window) never expires one a kept snapshot needs").env(ENV.bucketWindow))
+        .option("--copy-concurrency <n>", "bucket source: objects copied at once", "8"),
     ))),
   ).action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
@@ -116,16 +122,22 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--target-url <url>", `postgres database to restore into (${PG_FORMS}) (secret)`).env(ENV.targetUrl))
         .option("--target-dir <dir>", "directory to restore an archive into (or to put a redis/sqlite file in)")
         .option("--target-file <file>", "file to restore a redis RDB or SQLite database to")
-        .option("--force", "restore into a non-empty target, keeping what it holds aside (printed), never deleting or merging: a database is renamed to DB_before_restore_TIME and the backup restored into a new, empty DB (needs its owner with CREATEDB and no other session on it, else refused); with --table, existing tables of a restored name are moved with their indexes and sequences to schema lifeboat_before_restore_TIME; a directory's contents are moved to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point); a file is kept as FILE.before-restore-TIME")
+        .option("--force", "restore into a non-empty target, keeping what it holds aside (printed), never deleting or merging (a bucket restore with --to: overwrite and delete in the target, as --dry-run lists): a database is renamed to DB_before_restore_TIME and the backup restored into a new, empty DB (needs its owner with CREATEDB and no other session on it, else refused); with --table, existing tables of a restored name are moved with their indexes and sequences to schema lifeboat_before_restore_TIME; a directory's contents are moved to DIR.before-restore-TIME (inside DIR, as .before-restore-TIME, when DIR is a mount point); a file is kept as FILE.before-restore-TIME")
         .option("--table <name>", "postgres: restore only this table (repeatable), with its indexes, constraints, triggers, owned sequences and grants, into any database (e.g. a staging one); a same-named table there is refused unless --force; row counts are checked", (v: string, prev: string[] = []) => [...prev, v])
         .option("--schema <name>", "postgres: with --table, only tables in this schema (repeatable); alone, every table in it", (v: string, prev: string[] = []) => [...prev, v])
         .option("--path <glob>", "archives: restore only the members matching GLOB (relative to the archive root, shell wildcards, a directory with everything under it; repeatable), into an empty or new --target-dir", (v: string, prev: string[] = []) => [...prev, v])
         .option("--allow-special", "archives: also recreate device nodes and FIFOs, setuid/setgid bits and file capabilities (refused or cleared by default)")
-        .option("--jobs <n>", "pg_restore parallel jobs", "2")
+        .option("--jobs <n>", "pg_restore parallel jobs; bucket: objects restored at once", "2")
         .option("--timeline <tli>", "point-in-time recovery: recovery_target_timeline, a number, `latest` or `current` (the base backup's); default: the timeline --at lies on (the newest that existed then), the newest for --at latest")
         .option("--base <key|time>", "point-in-time recovery: start from this base backup (its key, or its key time such as 20261122T133000.123Z) instead of the newest that fits --at and the timeline")
         .option("--allow-partial-target", "point-in-time recovery: a --at after the newest WAL replays all WAL there is, with a warning, instead of being refused")
-        .option("--prefetch <n>", "point-in-time recovery: WAL segments fetched ahead of the one PostgreSQL replays (0-64; default 8)"),
+        .option("--prefetch <n>", "point-in-time recovery: WAL segments fetched ahead of the one PostgreSQL replays (0-64; default 8)")
+        .addOption(new Option("--source <kind>", "bucket: restore a bucket source (see --to); other kinds need no --source").choices(["bucket"]))
+        .option("--prefix <p>", "bucket: only the app keys starting with P (relative to the source's bucket prefix)")
+        .option("--to <s3url>", "bucket: the bucket to rebuild the objects in, s3://BUCKET[/PREFIX] (keys LIFEBOAT_TARGET_ACCESS_KEY_ID/LIFEBOAT_TARGET_SECRET_ACCESS_KEY, default the LIFEBOAT_BUCKET_* ones); --key K is then one app key")
+        .option("--to-endpoint <url>", "bucket: the target bucket's S3-compatible endpoint")
+        .option("--to-region <region>", "bucket: the target bucket's region; `auto` for R2")
+        .option("--dry-run", "bucket: print what would be created, overwritten and deleted; write nothing"),
     )),
   ).action((opts) => run(commands.restore()(opts, log)));
 
@@ -139,7 +151,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         .addOption(new Option("--rto <duration>", "the source's declared RTO (e.g. 4h): the report gives the restore time as a share of it and the record keeps it").env(ENV.rto))
         .addOption(new Option("--freshness-column <schema.table.column>", "postgres: a timestamp column whose newest value in the restored database must be within --freshness-within before the backup was taken (a stale or emptied database fails the drill)").env(ENV.freshnessColumn))
         .addOption(new Option("--freshness-within <duration>", "with --freshness-column, e.g. 1d (the source's RPO is a good choice)").env(ENV.freshnessWithin))
-        .option("--assert <name=sql>", `postgres: a query run read-only in the restored database that must return one row whose first value is true (e.g. 'has users=SELECT count(*) > 0 FROM users'); repeatable; ${ENV.assertions} takes a JSON array of {"name","sql"}`, collect),
+        .option("--assert <name=sql>", `postgres: a query run read-only in the restored database that must return one row whose first value is true (e.g. 'has users=SELECT count(*) > 0 FROM users'); repeatable; ${ENV.assertions} takes a JSON array of {"name","sql"}`, collect)
+        .option("--sample <n>", "bucket source: stored objects of the snapshot to download, decrypt and check against its manifest (sha256, size), picked at random; `all` for every one", "20"),
     )),
   ).action((opts) => run(commands.verify()(opts, log)));
 
@@ -246,6 +259,25 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .requiredOption("--dir <dir>", "the lifeboat_restore directory that restore wrote into the data directory")
     .option("--prefetch", "internal: run as the background prefetcher")
     .action((file: string | undefined, path: string | undefined, opts) => run(commands.walFetch()([file ?? "", path ?? ""], opts)));
+
+  commonOptions(
+    destOptions(
+      program
+        .command("bucket-events")
+        .description(
+          "long-running: pull R2 event notifications for a bucket source from a Cloudflare Queue (HTTP pull API), copy each created object (age, objects/) and journal it and each delete (journal/), ack what was journalled; the next snapshot reconciles anything missed; stops after the batch in hand on SIGTERM",
+        )
+        .option("--name <name>", "the bucket source's name (the same as its backup's)")
+        .addOption(new Option("--bucket-url <s3url>", "the app bucket s3://APPBUCKET[/PREFIX] (keys LIFEBOAT_BUCKET_ACCESS_KEY_ID/LIFEBOAT_BUCKET_SECRET_ACCESS_KEY)").env(ENV.bucketUrl))
+        .addOption(new Option("--bucket-endpoint <url>", "the app bucket's endpoint").env(ENV.bucketEndpoint))
+        .addOption(new Option("--bucket-region <region>", "the app bucket's region; `auto` for R2").env(ENV.bucketRegion))
+        .addOption(new Option("--queue <account/queue>", "the queue the bucket's notifications go to: ACCOUNT_ID/QUEUE_ID (token LIFEBOAT_QUEUE_TOKEN)").env(ENV.queue))
+        .option("--cloudflare-api <url>", "Cloudflare API base", "https://api.cloudflare.com/client/v4")
+        .addOption(new Option("--recipient <age1...>", "age public key; repeatable").env(ENV.recipients).argParser(collect))
+        .addOption(new Option("--window <days>", "the restore window (as the backup's)").env(ENV.bucketWindow))
+        .option("--poll-interval <seconds>", "wait this long after an empty pull", "5"),
+    ),
+  ).action((opts) => run(commands.bucketEvents()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
   program
     .command("schedule")

@@ -69,6 +69,8 @@ export interface S3Options {
   requestTimeoutMs: number;
   /** The run's deadline: aborts every request; its reason is the error the run reports. */
   signal?: AbortSignal;
+  /** An identity of its own (the bucket source's app bucket); default: the AWS_* chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -101,6 +103,7 @@ export function makeS3Client(o: S3Options): S3Client {
   return new (s3sdk().S3Client)({
     region,
     ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     // R2 and most S3-compatible stores reject the SDK's default flexible checksums.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",

@@ -11,6 +11,10 @@ export interface StreamUploadParams {
   ContentType: string;
   /** Per-object lock headers on the PutObject / CreateMultipartUpload (S3 only). */
   lock?: ObjectLock;
+  /** User metadata and stored headers (a bucket restore puts objects back as they were). */
+  extra?: { Metadata?: Record<string, string>; CacheControl?: string; ContentDisposition?: string; ContentEncoding?: string; ContentLanguage?: string };
+  /** Replace an existing object (a bucket restore with --force); default create-only (If-None-Match: *). */
+  overwrite?: boolean;
 }
 
 /** Aborts every request of the run (the run's deadline); requests end with the signal's reason. */
@@ -77,8 +81,9 @@ export async function putCreateOnly(
         Body: data,
         ContentLength: data.length,
         ContentMD5: contentMd5(data),
-        IfNoneMatch: "*",
+        ...(params.overwrite ? {} : { IfNoneMatch: "*" }),
         ContentType: params.ContentType,
+        ...params.extra,
         ...lockHeaders(params.lock),
       }),
       { abortSignal: c.signal },
@@ -157,7 +162,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
   const createUpload = (): Promise<string> =>
     (creating ??= client
       .send(
-        new (s3sdk().CreateMultipartUploadCommand)({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType, ...lockHeaders(params.lock) }),
+        new (s3sdk().CreateMultipartUploadCommand)({ Bucket: params.Bucket, Key: params.Key, ContentType: params.ContentType, ...params.extra, ...lockHeaders(params.lock) }),
         { abortSignal: o.signal },
       )
       .then((r) => {
@@ -246,7 +251,7 @@ export async function uploadStream(client: S3Client, params: StreamUploadParams,
         Bucket: params.Bucket,
         Key: params.Key,
         UploadId: uploadId,
-        IfNoneMatch: "*",
+        ...(params.overwrite ? {} : { IfNoneMatch: "*" }),
         MultipartUpload: { Parts: parts },
       }),
       { abortSignal: o.signal },

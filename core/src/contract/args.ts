@@ -57,7 +57,7 @@ export interface CommonSpec {
 }
 
 export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSpec {
-  source: SourceKind | "bucket";
+  source: SourceKind;
   name: string;
   /** Secret when it holds a password: prefer LIFEBOAT_SOURCE_URL. */
   url?: string;

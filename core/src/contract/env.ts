@@ -64,4 +64,7 @@ export const ENV = {
   freshnessColumn: "LIFEBOAT_FRESHNESS_COLUMN",
   freshnessWithin: "LIFEBOAT_FRESHNESS_WITHIN",
   assertions: "LIFEBOAT_ASSERTIONS",
+  /** restore --source bucket: the target bucket's identity (default: the app bucket's). */
+  targetAccessKeyId: "LIFEBOAT_TARGET_ACCESS_KEY_ID",
+  targetSecretAccessKey: "LIFEBOAT_TARGET_SECRET_ACCESS_KEY",
 } as const;

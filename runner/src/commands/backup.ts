@@ -82,6 +82,8 @@ async function pruneLocal(store: Store, name: string, keep: number | undefined, 
 }
 
 export async function backupCommand(o: BackupOpts, log: Logger): Promise<number> {
+  // A bucket source is many objects and a snapshot manifest, not one stream: its own module.
+  if (o.source === "bucket") return (await import("../bucket/command")).bucketBackupCommand(o, log);
   const v = await validate(o, log);
   const alerts = v.alerts;
   const stateFile = statePath(o);

@@ -4,6 +4,7 @@ import { CommonOpts, StoreOpts, checkName, makeStore, output } from "../context"
 import { EXIT_OK } from "../errors";
 import { formatBytes } from "../progress";
 import { sourceWal, walLine, WalReport } from "../pitr/walHealth";
+import { bucketListLine, bucketListRows, snapshotRow } from "../bucket/report";
 
 export interface ListOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -21,6 +22,8 @@ export interface ListedBackup {
   /** Why the key's time cannot be trusted; such a backup is never chosen as latest. */
   flags: string[];
   verified: "ok" | "failed" | "no";
+  /** A bucket source's snapshot: objects and bytes in it, changes since the one before. */
+  bucket?: ReturnType<typeof snapshotRow>["bucket"];
 }
 
 export interface ListedWal extends WalReport {
@@ -33,6 +36,10 @@ export async function listAll(o: ListOpts, wal: ListedWal[] = []): Promise<Liste
   const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
   const rows: ListedBackup[] = [];
   for (const name of names) {
+    // A bucket source: its snapshots (listing its tier layout would list every stored copy).
+    const snapshots = await bucketListRows(store, name);
+    rows.push(...snapshots);
+    if (snapshots.length) continue;
     const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
     const w = await sourceWal(store, name, backups, Date.now());
     if (w) wal.push({ source: name, ...w.report, problems: w.problems });
@@ -58,7 +65,7 @@ export async function listCommand(o: ListOpts, _log: Logger): Promise<number> {
   const rows = await listAll(o, wal);
   const lines = rows.map(
     (r) =>
-      `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
+      r.bucket ? bucketListLine(r as ReturnType<typeof snapshotRow>) : `${r.source.padEnd(16)} ${r.tier.padEnd(8)} ${r.time}  ${formatBytes(r.storedBytes).padStart(10)}  verified:${r.verified.padEnd(6)} ${r.key}` +
       r.flags.map((f) => `\n  UNTRUSTED: ${f}`).join(""),
   );
   // Per PITR source, its WAL (newest, lag, sidecar, gap) and what is wrong with it.

@@ -92,6 +92,8 @@ export async function targetContents(t: PgTarget): Promise<string> {
 }
 
 export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<number> {
+  // A bucket source is rebuilt into a bucket from a snapshot manifest: its own module.
+  if ((o as { source?: string }).source === "bucket") return (await import("../bucket/restoreCommand")).bucketRestoreCommand(o, log);
   const name = checkName(o.name);
   const targets = [o.targetUrl && "--target-url", o.targetDir && "--target-dir", o.targetFile && "--target-file"].filter(Boolean);
   if (targets.length !== 1) throw new UsageError("restore needs exactly one of --target-url URL, --target-dir DIR or --target-file FILE");

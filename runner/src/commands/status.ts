@@ -8,6 +8,7 @@ import { readHeartbeats, withWalStreams } from "../pitr/heartbeat";
 import { Store } from "../store";
 import { sourceWal } from "../pitr/walHealth";
 import { prometheusMetrics } from "../prometheus";
+import { bucketHealth } from "../bucket/report";
 import { evaluateSource, HealthLimits, readNewest, SourceHealth, statusLine, untrustedFindings } from "../health";
 
 export type { SourceHealth } from "../health";
@@ -109,6 +110,8 @@ function withWal(h: SourceHealth, wal: Awaited<ReturnType<typeof sourceWal>>): S
 
 async function sourceHealth(store: Store, source: string, backups: BackupEntry[], limits: HealthLimits, now: number): Promise<SourceHealth> {
   const history = await verificationHistory(store, source);
+  const bucket = await bucketHealth(store, source, limits, now);
+  if (bucket) return bucket;
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };

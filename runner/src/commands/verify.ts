@@ -23,6 +23,7 @@ import { Store } from "../store";
 import { Progress } from "../progress";
 import { Assertion, Freshness, Stage, assertionHeld, freshnessProblem, parseAssertion, parseColumn, pickOlder, seededRandom, stageSeconds } from "../drill";
 import { Client } from "pg";
+import { listSnapshots } from "../bucket/store";
 
 export interface VerifyOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -112,6 +113,9 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   const inputs = drillInputs(o);
   const alerts = makeAlerts(o, log);
   const store = makeStore(o);
+  // A bucket source: sample its snapshot's stored copies (bucket/verifyCommand.ts).
+  const snapshots = await listSnapshots(store, name);
+  if (snapshots.length) return (await import("../bucket/verifyCommand")).bucketVerifyCommand(o, store, name, snapshots, log);
   let entry: BackupEntry;
   let candidates: BackupEntry[];
   try {

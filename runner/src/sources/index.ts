@@ -17,5 +17,8 @@ export function openSource(o: SourceOptions): Promise<OpenSource> {
       return openRedis(o);
     case "sqlite":
       return openSqlite(o);
+    case "bucket":
+      // Not one stream: backup routes a bucket source to bucket/backup.ts before opening a source.
+      throw new Error("a bucket source has no single stream (see runner/src/bucket/backup.ts)");
   }
 }
