@@ -60,6 +60,33 @@ describe("joinByKey", () => {
       }),
     );
   });
+  test("holds one item of each side at a time: 100k keys on each side, never more than one read ahead", async () => {
+    // Flat memory with the number of objects (issue #18) is this join's doing: the listing and the
+    // previous snapshot are consumed as the join advances, never collected.
+    let readA = 0;
+    let readB = 0;
+    let yielded = 0;
+    let joined = 0;
+    let maxHeld = 0;
+    const N = 100_000;
+    const key = (i: number) => `media/${String(i).padStart(7, "0")}.jpg`;
+    async function* side(start: number, count: number, tick: () => void) {
+      for (let i = start; i < start + count; i++) {
+        tick();
+        yield { key: key(i) };
+      }
+    }
+    // The listing holds keys 0..N-1, the previous snapshot N/2..N/2+N-1: new, reused and deleted keys.
+    for await (const j of joinByKey(side(0, N, () => readA++), side(N / 2, N, () => readB++))) {
+      yielded++;
+      joined += (j.a ? 1 : 0) + (j.b ? 1 : 0);
+      maxHeld = Math.max(maxHeld, readA + readB - joined);
+    }
+    expect(yielded).toBe(N + N / 2);
+    expect([readA, readB]).toEqual([N, N]);
+    // Items read but not yet joined: at most the next one of each side.
+    expect(maxHeld).toBeLessThanOrEqual(2);
+  });
   test("a side out of order or with a repeated key is an error naming it", async () => {
     await expect(collect(joinByKey(from([{ key: "b" }, { key: "a" }]), from([]), ["the listing", "snapshot s"]))).rejects.toThrow(/the listing is not in key order: "a" after "b"/);
     await expect(collect(joinByKey(from([]), from([{ key: "a" }, { key: "a" }]), ["the listing", "snapshot s"]))).rejects.toThrow(/snapshot s is not in key order/);
