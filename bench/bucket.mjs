@@ -67,7 +67,7 @@ async function main() {
   need("age");
   need("rclone");
   const s3sdk = requireFromRepo("@aws-sdk/client-s3");
-  const { backupArgs } = requireFromRepo("lifeboat-runner");
+  const { backupArgs } = requireFromRepo("lifeboat-core");
   const snap = requireFromRepo("./runner/dist/bucket/snapshot.js");
   const s3 = await startS3();
   const c = new s3sdk.S3Client({

@@ -39,7 +39,7 @@ const FLUSH = Number(opt("--flush", "2"));
 const RATE = Number(opt("--rate", "50")); // write transactions per second (~20 KB each): ~1 MB/s of WAL
 for (const t of ["pgbackrest", "age", "age-keygen", "zstd", "tar"]) need(t);
 const { Client } = requireFromRepo("pg");
-const { restoreArgs, basebackupArgs, walStreamArgs } = requireFromRepo("lifeboat-runner");
+const { restoreArgs, basebackupArgs, walStreamArgs } = requireFromRepo("lifeboat-core");
 const RUNNER = join(REPO, "runner/bin/lifeboat-runner.js");
 
 const ids = {

@@ -167,7 +167,7 @@ async function main() {
   for (const f of [join(REPO, "runner/dist/cli.js"), join(REPO, "dist/cli/lifeboat.js"), join(REPO, "dist/components/index.js")]) {
     if (!existsSync(f)) throw new Error(`${f} missing: run \`npm run build\` first`);
   }
-  const { backupArgs, restoreArgs } = requireFromRepo("lifeboat-runner");
+  const { backupArgs, restoreArgs } = requireFromRepo("lifeboat-core");
   const work = mkdtempSync(join(tmpdir(), "lifeboat-bench-"));
   const keyFile = join(work, "key.txt");
   let pg, s3;

@@ -25,6 +25,7 @@ import { startWebhook, Hook } from "../support/webhook";
 import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
 import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
+import { exec } from "../support/exec";
 
 jest.setTimeout(300_000);
 
@@ -123,8 +124,10 @@ async function startRestored(dir: string, settings = ""): Promise<{ c: Client; l
   const log = join(work, `${port}.log`);
   writeFileSync(log, "");
   if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, log]);
-  const r = spawnSync(pgBin("pg_ctl"), ["-D", dir, "-l", log, "-w", "-t", "120", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${settings}`, "start"], { ...ids, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(log, "utf8")}`);
+  // Not spawnSync: restore_command fetches WAL through the strict S3 layer, which runs in this
+  // process; blocking it would stall recovery (and the sidecar's uploads) until pg_ctl gives up.
+  const r = await exec(pgBin("pg_ctl"), ["-D", dir, "-l", log, "-w", "-t", "120", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${settings}`, "start"], ids);
+  if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(log, "utf8")}`);
   const c = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
   await c.connect();
   await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 90_000);

@@ -6,6 +6,7 @@
  * a table named `<script>…` that stays text. A screenshot of the page is taken and checked;
  * `LIFEBOAT_STATUS_SCREENSHOT=docs/status-page.png` keeps it (how the README's picture was made).
  */
+import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,7 +17,9 @@ import { backupArgs, BackupSpec, ENV, reportArgs, verifyArgs } from "lifeboat-co
 import { startS3, S3Server } from "../support/s3";
 import { startPostgres, PgServer } from "../support/postgres";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner, REPO } from "../support/runner";
-import { walKey } from "../../runner/src/pitr/wal";
+import { uploadWal } from "../../runner/src/pitr/walUpload";
+import { makeS3Client, S3Store } from "../../runner/src/store";
+import { parseDest } from "../../runner/src/dest";
 
 jest.setTimeout(240_000);
 
@@ -80,11 +83,13 @@ beforeAll(async () => {
   await backup({ source: "directory", name: "n8n-data", path: dir("n8n", { "credentials.json": "{}".repeat(3000) }) });
   await ok(verifyArgs({ name: "n8n-data", identity: key.file, ...dest() }));
   await backup({ source: "directory", name: "uploads", path: dir("uploads", {}) });
-  // app-db also streams WAL (as wal-stream writes it: the object, then its manifest): captured after its newest dump.
+  // app-db also streams WAL, written as wal-stream writes it (object, then manifest), captured
+  // after its newest dump; but it has no base backup, which status names as a problem.
   walCapturedAt = new Date();
-  const wal = walKey("prod", "app-db", "000000010000000000000003.partial", walCapturedAt, "0123456789ab");
-  await s3.put(BUCKET, wal, Buffer.from("encrypted WAL stand-in"));
-  await s3.put(BUCKET, wal + ".manifest.json", Buffer.from("{}"));
+  Object.assign(process.env, s3.env); // the SDK's credential chain, for the test's own upload
+  const o = { endpoint: s3.endpoint, region: "auto", maxAttempts: 3, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, timeoutMs: 60_000, requestTimeoutMs: 60_000 };
+  const store = new S3Store(makeS3Client(o), parseDest(DEST), o);
+  await uploadWal({ store, source: "app-db", file: "000000010000000000000003.partial", data: randomBytes(4096), capturedAt: walCapturedAt, recipients: [key.recipient], zstdLevel: 1 });
 });
 
 afterAll(async () => {
@@ -96,7 +101,7 @@ afterAll(async () => {
 test("the page in Chromium: a summary, a section per source with ages, drills and charts, the planted problems in words, and nothing run or fetched", async () => {
   const file = join(work, "site", "status.html");
   const out = await ok(reportArgs({ html: file, upload: true, maxAge: "1h", rto: "1h", ...dest() }));
-  expect(out).toMatchObject({ healthy: false, problemCount: 2, html: file });
+  expect(out).toMatchObject({ healthy: false, problemCount: 3, html: file });
 
   const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
   const requests: string[] = [];
@@ -108,13 +113,13 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
   });
   await page.goto(pathToFileURL(file).href);
 
-  expect(await page.title()).toBe("Backup status: 2 problems");
+  expect(await page.title()).toBe("Backup status: 3 problems");
   expect(await page.getAttribute("html", "lang")).toBe("en");
   expect(await page.locator("h1").innerText()).toBe("Backup status");
-  await expect(page.locator("p.summary").innerText()).resolves.toBe("2 problems in 2 of 3 sources: see below.");
+  await expect(page.locator("p.summary").innerText()).resolves.toBe("3 problems in 2 of 3 sources: see below.");
 
   const section = (name: string) => page.locator(`section.source[data-source="${name}"]`);
-  expect(await page.locator("section.source h2").allInnerTexts()).toEqual([expect.stringMatching(/^app-db\s*1 problem$/), expect.stringMatching(/^n8n-data\s*OK$/), expect.stringMatching(/^uploads\s*1 problem$/)]);
+  expect(await page.locator("section.source h2").allInnerTexts()).toEqual([expect.stringMatching(/^app-db\s*2 problems$/), expect.stringMatching(/^n8n-data\s*OK$/), expect.stringMatching(/^uploads\s*1 problem$/)]);
 
   // Ages against the RPO, the drill against the RTO.
   const n8nText = await section("n8n-data").innerText();
@@ -122,7 +127,7 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
   expect(n8nText).toMatch(/Last verified restore\s+\d+s ago \(.*\); the restore took (\d+s|under a second), within the declared recovery time objective \(RTO\) of 1h\./);
   expect(n8nText).toContain("No open problems.");
   expect(n8nText).not.toContain("WAL");
-  expect(await section("app-db").innerText()).toMatch(new RegExp(`WAL \\(point in time\\)\\s+the newest WAL in the bucket was captured \\d+s ago \\(${walCapturedAt.toISOString()}\\)`));
+  expect(await section("app-db").innerText()).toMatch(new RegExp(`WAL \\(point in time\\)\\s+the WAL in the bucket reaches \\d+s ago \\(${walCapturedAt.toISOString()}\\)`));
 
   // Charts: the size and row count of each kept backup as points of an inline SVG.
   const charts = section("app-db").locator("svg.trend");
@@ -136,7 +141,11 @@ test("the page in Chromium: a summary, a section per source with ages, drills an
 
   // The planted problems, in words; the hostile table name is text on the page and nothing ran.
   expect(await section("uploads").locator("ul.problems li").allInnerTexts()).toEqual([expect.stringMatching(/^empty: the archive holds no files/)]);
-  expect(await section("app-db").locator("ul.problems li").allInnerTexts()).toEqual([`rows lost since the previous backup: public.${EVIL_TABLE} emptied (50 → 0 rows)`]);
+  expect(await section("app-db").locator("ul.problems li").allInnerTexts()).toEqual([
+    `rows lost since the previous backup: public.${EVIL_TABLE} emptied (50 → 0 rows)`,
+    // WAL planted without a base backup: streamed, but nothing to replay it onto.
+    expect.stringMatching(/^WAL is in the bucket but no base backup is/),
+  ]);
   expect(await page.locator("script").count()).toBe(0);
   expect(dialogs).toEqual([]);
   expect(requests).toEqual([pathToFileURL(file).href]);

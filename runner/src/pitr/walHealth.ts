@@ -231,7 +231,8 @@ export async function readWalFacts(store: Store, source: string, base: Manifest 
 }
 
 /**
- * The WAL judgement of a source whose backups include base backups (a PITR source), or
+ * The WAL judgement of a source whose backups include base backups (a PITR source), or whose
+ * bucket holds WAL without one (streaming, but nothing to replay it onto: a problem of its own);
  * undefined for any other source. Reads the newest trusted base backup's manifest.
  */
 export async function sourceWal(
@@ -242,7 +243,15 @@ export async function sourceWal(
   maxLagOption?: number,
 ): Promise<{ report: WalReport; problems: string[] } | undefined> {
   const bases = backups.filter((b) => b.parts.ext === BASEBACKUP_EXT && b.flags.length === 0);
-  if (!bases.length) return undefined;
+  if (!bases.length) {
+    const facts = await readWalFacts(store, source, undefined);
+    if (!facts.objs.length && !facts.heartbeat) return undefined;
+    const judged = judgeWal(facts, now, maxLagOption);
+    return {
+      report: judged.report,
+      problems: [...judged.problems, "WAL is in the bucket but no base backup is: point-in-time recovery has nothing to replay it onto; take one (lifeboat-runner basebackup)"],
+    };
+  }
   const base = await readManifest(store, bases[bases.length - 1]!);
   return judgeWal(await readWalFacts(store, source, base), now, maxLagOption);
 }
