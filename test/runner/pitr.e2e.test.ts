@@ -34,6 +34,7 @@ import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
 import { exec } from "../support/exec";
 import { stockPitrScript } from "../../components/runbook/stockTools";
+import { killGroup, childrenOf } from "../support/procs";
 
 jest.setTimeout(240_000);
 
@@ -70,31 +71,6 @@ function startSidecar(): ChildProcess {
   child.stderr!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
   sidecar = child;
   return child;
-}
-
-function killGroup(child: ChildProcess): Promise<void> {
-  const closed = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("close", () => r())));
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    /* already gone */
-  }
-  return closed;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
 }
 
 async function slotActive(): Promise<boolean> {

@@ -14,7 +14,7 @@
  *    only if the lag alert went out before the host died.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -26,6 +26,7 @@ import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } f
 import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
 import { exec } from "../support/exec";
+import { killGroup, childrenOf } from "../support/procs";
 
 jest.setTimeout(300_000);
 
@@ -60,30 +61,6 @@ function startSidecar(): ChildProcess {
   child.stderr!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
   sidecar = child;
   return child;
-}
-
-function killGroup(child: ChildProcess): Promise<void> {
-  const closed = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("close", () => r())));
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    /* gone */
-  }
-  return closed;
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 // One row per commit, ~5 ms apart: ids contiguous unless WAL is lost.

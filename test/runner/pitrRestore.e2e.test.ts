@@ -29,6 +29,7 @@ import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } f
 import { freePort, waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
 import { exec } from "../support/exec";
+import { killGroup } from "../support/procs";
 
 jest.setTimeout(400_000);
 
@@ -56,16 +57,6 @@ function startSidecar(replicationUrl: string, spool: string): ChildProcess {
   });
   sidecars.push(child);
   return child;
-}
-
-function killGroup(child: ChildProcess): Promise<void> {
-  const closed = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("close", () => r())));
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    /* gone */
-  }
-  return closed;
 }
 
 async function slotActive(url: string): Promise<boolean> {
@@ -284,7 +275,6 @@ test("a corrupted WAL object stops recovery loudly, naming the object", async ()
     s3.rot(BUCKET, victim, original);
   }
 });
-
 
 test("promote and continue: restores to times on both timelines and --at latest pick base and timeline right; nothing of the restore survives into later base backups", async () => {
   const tl1Spool = join(work, "spool-1");
