@@ -29,16 +29,12 @@ export async function podmanOk(args: string[], input?: string | Buffer): Promise
   return r.stdout;
 }
 
-/**
- * Why the suite cannot run here, or undefined when it can. Without podman it may be skipped,
- * except in CI; a podman without the image is a failure (run `npm run image:build`).
- */
-export function podmanUnavailable(): string | undefined {
+/** Throws, naming what is missing, unless podman and the runner image (`npm run image:build`) are here. */
+export function requirePodman(): void {
   const r = spawnSync("podman", ["--version"], { encoding: "utf8", env: env() });
-  if (r.error || r.status !== 0) return "podman is not installed (Debian packages podman runc catatonit)";
+  if (r.error || r.status !== 0) throw new Error("test prerequisite missing: 'podman' is not installed (Debian packages: podman runc catatonit)");
   const img = spawnSync("podman", ["image", "exists", RUNNER_IMAGE], { env: env() });
   if (img.status !== 0) throw new Error(`the runner image ${RUNNER_IMAGE} is not built: run \`npm run image:build\` first`);
-  return undefined;
 }
 
 /** A planned resource as `runPlan` reports it. */
