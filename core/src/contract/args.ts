@@ -1,12 +1,14 @@
 /**
  * Pure builders of `lifeboat-runner` command lines from plain spec objects. The Pulumi
  * components build container commands with these, and the end-to-end tests run exactly the
- * command lines these return, so the two cannot drift.
+ * command lines these return, so the two cannot drift. Each spec field's flag, kind and
+ * environment variable is declared once, in ./options.ts, which the runner's CLI is built from.
  *
  * Secrets do not belong on a command line (they show in `ps` and in container specs): pass
  * source URLs with passwords, webhook and ping URLs and S3 keys through the environment
  * variables in `ENV` (./env.ts) instead of the optional fields marked "secret" here.
  */
+import { RUNNER_OPTIONS, RunnerCommand, RunnerSpecs } from "./options";
 import { SourceKind } from "./sourceKinds";
 
 /** Where backups live: S3/R2, or a local directory. */
@@ -78,6 +80,8 @@ export interface BackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSp
   bucketRegion?: string;
   /** bucket: the restore window, e.g. `30d` (LIFEBOAT_BUCKET_WINDOW). */
   window?: string;
+  /** bucket: objects copied at once. */
+  copyConcurrency?: number;
 }
 
 export interface SelectSpec {
@@ -106,6 +110,8 @@ export interface VerifySpec extends DestinationSpec, CommonSpec, RunSpec, Select
   freshnessWithin?: string;
   /** Postgres: queries that must return one row with a true first value in the restored database. */
   assertions?: { name: string; sql: string }[];
+  /** bucket: stored objects of the snapshot checked, or `all`. */
+  sample?: number | "all";
 }
 
 export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, SelectSpec {
@@ -131,6 +137,16 @@ export interface RestoreSpec extends DestinationSpec, CommonSpec, RunSpec, Selec
   allowPartialTarget?: boolean;
   /** Point-in-time recovery: WAL segments fetched ahead. */
   prefetch?: number;
+  /** bucket: restore a bucket source (`--source bucket`) ... */
+  source?: "bucket";
+  /** ... only the app keys under this prefix ... */
+  prefix?: string;
+  /** ... into this bucket, `s3://BUCKET[/PREFIX]` (keys LIFEBOAT_TARGET_*), its endpoint and region ... */
+  to?: string;
+  toEndpoint?: string;
+  toRegion?: string;
+  /** ... or only print what would change. */
+  dryRun?: boolean;
 }
 
 export interface StatusSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -172,134 +188,58 @@ export interface ListSpec extends DestinationSpec, CommonSpec, RunSpec {
   name?: string;
 }
 
-function push(out: string[], flag: string, v: string | number | boolean | undefined): void {
-  if (v === undefined || v === false || v === "") return;
-  if (v === true) out.push(flag);
-  else out.push(flag, String(v));
-}
-
-function destArgs(s: DestinationSpec): string[] {
-  const a: string[] = [];
-  push(a, "--dest", s.dest);
-  push(a, "--endpoint", s.endpoint);
-  push(a, "--region", s.region);
-  push(a, "--local-dir", s.localDir);
-  push(a, "--part-size", s.partSizeMiB);
-  push(a, "--concurrency", s.concurrency);
-  push(a, "--max-attempts", s.maxAttempts);
-  push(a, "--timeout", s.timeoutSeconds);
-  push(a, "--request-timeout", s.requestTimeoutSeconds);
-  return a;
-}
-
-function runArgs(s: RunSpec): string[] {
-  const a: string[] = [];
-  push(a, "--run-timeout", s.runTimeout);
-  return a;
-}
-
-function lockArgs(s: LockSpec): string[] {
-  const a: string[] = [];
-  push(a, "--retention", s.retention);
-  push(a, "--lock-mode", s.lockMode);
-  return a;
-}
-
-function commonArgs(s: CommonSpec): string[] {
-  const a: string[] = [];
-  push(a, "--state-file", s.stateFile);
-  push(a, "--work-dir", s.workDir);
-  push(a, "--alert-webhook", s.alertWebhook);
-  push(a, "--ping-url", s.pingUrl);
-  push(a, "--json", s.json);
-  return a;
-}
-
-function selectArgs(s: SelectSpec): string[] {
-  const a = ["--name", s.name];
-  push(a, "--at", s.at);
-  push(a, "--key", s.key);
-  push(a, "--identity", s.identity);
-  return a;
+/**
+ * `lifeboat-runner COMMAND ...` for `spec`, one flag per set field in the command's table order
+ * (./options.ts): unset, `false` and empty-string fields are left out, so the runner's default
+ * (or environment variable) applies.
+ */
+export function argvFor<C extends RunnerCommand>(command: C, spec: RunnerSpecs[C]): string[] {
+  const argv: string[] = [command];
+  const values = spec as unknown as Record<string, unknown>;
+  for (const o of RUNNER_OPTIONS[command]) {
+    const v = values[o.field];
+    if (v === undefined || v === false || v === "") continue;
+    switch (o.kind) {
+      case "boolean":
+      case "negated":
+        argv.push(o.flag);
+        break;
+      case "repeatable":
+        for (const item of v as unknown[]) argv.push(o.flag, String(item));
+        break;
+      case "assertions":
+        // `--assert NAME=SQL`: the runner splits at the first `=` (a name holds none).
+        for (const a of v as { name: string; sql: string }[]) argv.push(o.flag, `${a.name}=${a.sql}`);
+        break;
+      default:
+        argv.push(o.flag, String(v));
+    }
+  }
+  return argv;
 }
 
 export function backupArgs(s: BackupSpec): string[] {
-  const a = ["backup", "--source", s.source, "--name", s.name];
-  push(a, "--url", s.url);
-  push(a, "--path", s.path);
-  for (const r of s.recipients ?? []) a.push("--recipient", r);
-  if (s.noUpload) a.push("--no-upload");
-  push(a, "--keep-local", s.keepLocal);
-  push(a, "--zstd-level", s.zstdLevel);
-  push(a, "--bucket-url", s.bucketUrl);
-  push(a, "--bucket-endpoint", s.bucketEndpoint);
-  push(a, "--bucket-region", s.bucketRegion);
-  push(a, "--window", s.window);
-  return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("backup", s);
 }
 
 export function verifyArgs(s: VerifySpec): string[] {
-  const a = ["verify", ...selectArgs(s)];
-  push(a, "--scratch-url", s.scratchUrl);
-  if (s.noRecord) a.push("--no-record");
-  if (s.noOlder) a.push("--no-older");
-  push(a, "--seed", s.seed);
-  push(a, "--rto", s.rto);
-  push(a, "--freshness-column", s.freshnessColumn);
-  push(a, "--freshness-within", s.freshnessWithin);
-  for (const x of s.assertions ?? []) a.push("--assert", `${x.name}=${x.sql}`);
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("verify", s);
 }
 
 export function restoreArgs(s: RestoreSpec): string[] {
-  const a = ["restore", ...selectArgs(s)];
-  push(a, "--target-url", s.targetUrl);
-  push(a, "--target-dir", s.targetDir);
-  push(a, "--target-file", s.targetFile);
-  push(a, "--force", s.force);
-  for (const p of s.paths ?? []) push(a, "--path", p);
-  for (const t of s.tables ?? []) push(a, "--table", t);
-  for (const n of s.schemas ?? []) push(a, "--schema", n);
-  push(a, "--allow-special", s.allowSpecial);
-  push(a, "--jobs", s.jobs);
-  push(a, "--timeline", s.timeline);
-  push(a, "--base", s.base);
-  push(a, "--allow-partial-target", s.allowPartialTarget);
-  push(a, "--prefetch", s.prefetch);
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("restore", s);
 }
 
 export function statusArgs(s: StatusSpec): string[] {
-  const a = ["status"];
-  push(a, "--name", s.name);
-  push(a, "--max-age", s.maxAge);
-  push(a, "--min-size", s.minSize);
-  push(a, "--max-shrink", s.maxShrink);
-  push(a, "--max-table-shrink", s.maxTableShrink);
-  push(a, "--rto", s.rto);
-  push(a, "--format", s.format);
-  push(a, "--local", s.local);
-  push(a, "--max-wal-lag", s.maxWalLag);
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("status", s);
 }
 
 export function reportArgs(s: ReportSpec): string[] {
-  const a = ["report", "--html", s.html];
-  push(a, "--upload", s.upload);
-  push(a, "--name", s.name);
-  push(a, "--max-age", s.maxAge);
-  push(a, "--rto", s.rto);
-  push(a, "--trend", s.trend);
-  push(a, "--min-size", s.minSize);
-  push(a, "--max-shrink", s.maxShrink);
-  push(a, "--max-table-shrink", s.maxTableShrink);
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("report", s);
 }
 
 export function listArgs(s: ListSpec): string[] {
-  const a = ["list"];
-  push(a, "--name", s.name);
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("list", s);
 }
 
 export interface ReplicateSpec extends DestinationSpec, CommonSpec, RunSpec {
@@ -323,36 +263,36 @@ export interface ReplicateSpec extends DestinationSpec, CommonSpec, RunSpec {
  * `to*` (credentials LIFEBOAT_REPLICA_ACCESS_KEY_ID / LIFEBOAT_REPLICA_SECRET_ACCESS_KEY).
  */
 export function replicateArgs(s: ReplicateSpec): string[] {
+  // The runner refuses both and neither at run time; a deployed job must not get that far.
   if (!!s.name === !!s.all) throw new Error("replicateArgs: give exactly one of name and all");
-  const a = ["replicate"];
-  push(a, "--name", s.name);
-  push(a, "--all", s.all);
-  push(a, "--to", s.to);
-  push(a, "--to-endpoint", s.toEndpoint);
-  push(a, "--to-region", s.toRegion);
-  push(a, "--max-lag", s.maxLag);
-  if (s.noCopy) a.push("--no-copy");
-  return [...a, ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("replicate", s);
+}
+
+/** `schedule`: one command on a cron, or a job table; `stateFile` is where the runs' state is kept. */
+export interface ScheduleSpec {
+  cron?: string;
+  runAtStart?: boolean;
+  /** The job table file (LIFEBOAT_JOBS_FILE). */
+  jobsFile?: string;
+  /** Runs at once across all jobs (LIFEBOAT_MAX_CONCURRENT). */
+  maxConcurrent?: number;
+  /** Each run's default bound and the scheduler's backstop (LIFEBOAT_RUN_TIMEOUT). */
+  runTimeout?: string;
+  stateFile?: string;
 }
 
 /** `schedule --cron EXPR -- <command...>`: the long-running container command. */
-export function scheduleArgs(cron: string, command: string[], opts: { runAtStart?: boolean; stateFile?: string; runTimeout?: string } = {}): string[] {
-  const a = ["schedule", "--cron", cron];
-  if (opts.runAtStart) a.push("--run-at-start");
-  push(a, "--run-timeout", opts.runTimeout);
-  push(a, "--state-file", opts.stateFile);
-  return [...a, "--", ...command];
+export function scheduleArgs(cron: string, command: string[], opts: Pick<ScheduleSpec, "runAtStart" | "stateFile" | "runTimeout"> = {}): string[] {
+  // After `--` the scheduled command's own flags are not schedule's (commander passes them through).
+  return [...argvFor("schedule", { ...opts, cron }), "--", ...command];
 }
 
 /**
  * `schedule --jobs FILE [--max-concurrent N] [--state-file FILE]`: a container's scheduler of a
  * job table (see jobTable.ts; each job's argv is built with the builders here).
  */
-export function scheduleJobsArgs(o: { jobsFile: string; maxConcurrent?: number; stateFile?: string }): string[] {
-  const a = ["schedule", "--jobs", o.jobsFile];
-  push(a, "--max-concurrent", o.maxConcurrent);
-  push(a, "--state-file", o.stateFile);
-  return a;
+export function scheduleJobsArgs(o: Pick<ScheduleSpec, "maxConcurrent" | "stateFile"> & { jobsFile: string }): string[] {
+  return argvFor("schedule", o);
 }
 
 export interface WalStreamSpec extends DestinationSpec, CommonSpec {
@@ -383,20 +323,7 @@ export interface WalStreamSpec extends DestinationSpec, CommonSpec {
 
 /** `wal-stream`: the long-running PITR sidecar. */
 export function walStreamArgs(s: WalStreamSpec): string[] {
-  const a = ["wal-stream", "--name", s.name];
-  push(a, "--url", s.url);
-  push(a, "--slot", s.slot);
-  push(a, "--spool-dir", s.spoolDir);
-  for (const r of s.recipients ?? []) a.push("--recipient", r);
-  push(a, "--flush-interval", s.flushInterval);
-  push(a, "--max-lag", s.maxLag);
-  push(a, "--status-interval", s.statusIntervalSeconds);
-  push(a, "--zstd-level", s.zstdLevel);
-  push(a, "--wal-retention", s.walRetention);
-  push(a, "--lock-mode", s.lockMode);
-  push(a, "--on-new-timeline", s.onNewTimeline);
-  push(a, "--heartbeat-interval", s.heartbeatInterval);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return argvFor("wal-stream", s);
 }
 
 export interface BasebackupSpec extends DestinationSpec, CommonSpec, RunSpec, LockSpec {
@@ -413,13 +340,7 @@ export interface BasebackupSpec extends DestinationSpec, CommonSpec, RunSpec, Lo
 
 /** `basebackup`: a pg_basebackup tar into the tier layout (schedule it like a backup). */
 export function basebackupArgs(s: BasebackupSpec): string[] {
-  const a = ["basebackup", "--name", s.name];
-  push(a, "--url", s.url);
-  for (const r of s.recipients ?? []) a.push("--recipient", r);
-  push(a, "--wal-method", s.walMethod);
-  push(a, "--fast-checkpoint", s.fastCheckpoint);
-  push(a, "--zstd-level", s.zstdLevel);
-  return [...a, ...lockArgs(s), ...destArgs(s), ...runArgs(s), ...commonArgs(s)];
+  return argvFor("basebackup", s);
 }
 
 export interface BucketEventsSpec extends DestinationSpec, CommonSpec {
@@ -432,14 +353,23 @@ export interface BucketEventsSpec extends DestinationSpec, CommonSpec {
   queue: string;
   /** Cloudflare API base, e.g. `https://api.cloudflare.com/client/v4`. */
   cloudflareApi?: string;
+  /** age public keys (LIFEBOAT_AGE_RECIPIENTS). */
+  recipients?: string[];
+  /** The restore window, as the backup's (LIFEBOAT_BUCKET_WINDOW). */
+  window?: string;
+  /** Wait this long after an empty pull. */
+  pollIntervalSeconds?: number;
 }
 
 /** `bucket-events`: the long-running consumer of an R2 bucket's event notifications. */
 export function bucketEventsArgs(s: BucketEventsSpec): string[] {
-  const a = ["bucket-events", "--name", s.name, "--bucket-url", s.bucketUrl];
-  push(a, "--bucket-endpoint", s.bucketEndpoint);
-  push(a, "--bucket-region", s.bucketRegion);
-  push(a, "--queue", s.queue);
-  push(a, "--cloudflare-api", s.cloudflareApi);
-  return [...a, ...destArgs(s), ...commonArgs(s)];
+  return argvFor("bucket-events", s);
+}
+
+/** `wal-fetch --dir DIR FILE PATH`: PostgreSQL's restore_command, written by a point-in-time restore. */
+export interface WalFetchSpec {
+  /** The lifeboat_restore directory restore wrote into the data directory. */
+  dir: string;
+  /** Internal: run as the background prefetcher (`--prefetch`). */
+  prefetcher?: boolean;
 }

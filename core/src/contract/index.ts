@@ -5,6 +5,7 @@
  * (its AWS SDK, pg, pino).
  */
 export * from "./args";
+export * from "./options";
 export * from "./env";
 export * from "./sourceKinds";
 export * from "./jobTable";
