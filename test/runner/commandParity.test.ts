@@ -1,16 +1,17 @@
 /**
- * The command lines the scheduled-job components deploy are the command lines the runner's own
- * end-to-end tests run.
- *
- * Both sides build argv with the builders exported by lifeboat-runner, but the components move
- * secrets into the environment, wrap the run in `schedule … --`, and start the runner through
- * the image's entrypoint. So this test takes what a component actually declared (the container
- * inputs and task definitions recorded by the Pulumi mocks), feeds it with the component's
- * environment through the runner's real command-line parser (the runner's `buildProgram`, with
- * only the command implementations stubbed), and requires the options each command receives to
- * equal the options the e2e tests' command lines give it. It also checks that the e2e tests build
- * their command lines with those builders, and that the entrypoint and state file match
- * runner/Dockerfile.
+ * The runner's command lines, three ways:
+ * - every option of every command is declared once, in lifeboat-core's RUNNER_OPTIONS: the
+ *   runner's CLI has no option of its own, and for arbitrary specs the argv builders' command
+ *   lines (and each option's environment variable) parse, with the runner's real `buildProgram`,
+ *   to exactly the spec's values;
+ * - the command lines the scheduled-job components deploy are the command lines the runner's own
+ *   end-to-end tests run. The components move secrets into the environment, wrap the run in
+ *   `schedule … --` and start the runner through the image's entrypoint, so this takes what a
+ *   component actually declared (the container inputs and task definitions recorded by the Pulumi
+ *   mocks), feeds it with the component's environment through the runner's real command-line
+ *   parser (only the command implementations stubbed), and requires the options each command
+ *   receives to equal the options the e2e tests' builder calls give it;
+ * - the entrypoint and state file match runner/Dockerfile.
  */
 jest.mock("../../runner/src/commands/backup", () => ({ ...jest.requireActual("../../runner/src/commands/backup"), backupCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/verify", () => ({ ...jest.requireActual("../../runner/src/commands/verify"), verifyCommand: jest.fn(async () => 0) }));
@@ -18,11 +19,19 @@ jest.mock("../../runner/src/commands/status", () => ({ ...jest.requireActual("..
 jest.mock("../../runner/src/commands/report", () => ({ ...jest.requireActual("../../runner/src/commands/report"), reportCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/schedule", () => ({ ...jest.requireActual("../../runner/src/commands/schedule"), scheduleCommand: jest.fn(async () => 0) }));
 jest.mock("../../runner/src/commands/replicate", () => ({ ...jest.requireActual("../../runner/src/commands/replicate"), replicateCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/list", () => ({ ...jest.requireActual("../../runner/src/commands/list"), listCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/restore", () => ({ ...jest.requireActual("../../runner/src/commands/restore"), restoreCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/walStream", () => ({ ...jest.requireActual("../../runner/src/commands/walStream"), walStreamCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/basebackup", () => ({ ...jest.requireActual("../../runner/src/commands/basebackup"), basebackupCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/commands/walFetch", () => ({ ...jest.requireActual("../../runner/src/commands/walFetch"), walFetchCommand: jest.fn(async () => 0) }));
+jest.mock("../../runner/src/bucket/eventsCommand", () => ({ ...jest.requireActual("../../runner/src/bucket/eventsCommand"), bucketEventsCommand: jest.fn(async () => 0) }));
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { backupArgs, ENV, replicateArgs, ScheduledJob, statusArgs, verifyArgs } from "lifeboat-core";
+import { Command, Option } from "commander";
+import fc from "fast-check";
+import { argvFor, backupArgs, ENV, replicateArgs, RUNNER_OPTIONS, RunnerCommand, RunnerOption, RunnerSpecs, ScheduledJob, statusArgs, verifyArgs } from "lifeboat-core";
 import { buildProgram } from "../../runner/src/cli";
 import * as backupMod from "../../runner/src/commands/backup";
 import * as verifyMod from "../../runner/src/commands/verify";
@@ -30,6 +39,12 @@ import * as statusMod from "../../runner/src/commands/status";
 import * as reportMod from "../../runner/src/commands/report";
 import * as scheduleMod from "../../runner/src/commands/schedule";
 import * as replicateMod from "../../runner/src/commands/replicate";
+import * as listMod from "../../runner/src/commands/list";
+import * as restoreMod from "../../runner/src/commands/restore";
+import * as walStreamMod from "../../runner/src/commands/walStream";
+import * as basebackupMod from "../../runner/src/commands/basebackup";
+import * as walFetchMod from "../../runner/src/commands/walFetch";
+import * as bucketEventsMod from "../../runner/src/bucket/eventsCommand";
 import { DisasterRecovery, ScheduledBackup, ScheduledReplication, ScheduledVerification, validateStackConfig } from "../../components";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
 import { Declared, declare, installMocks, isSecretValue, jobTableOf, one, scheduledJob, uploadsOf } from "../components/mockHarness";
@@ -51,27 +66,42 @@ const DEST = { dest: `s3://${BUCKET}/${PREFIX}`, endpoint: ENDPOINT, region: "au
 type Parsed = { command: string; opts: Record<string, unknown>; inner?: string[] };
 const ALL_ENV = new Set<string>([...Object.values(ENV), "LIFEBOAT_AGE_IDENTITY"]);
 
-/** Parses `argv` (after the executable) with the runner's real CLI under exactly `env`, returning what the command received. */
-function parse(argv: string[], env: Record<string, string> = {}): Parsed {
+/** Each command's (stubbed) implementation. */
+const STUBS: [RunnerCommand, jest.Mock][] = [
+  ["backup", backupMod.backupCommand as jest.Mock],
+  ["list", listMod.listCommand as jest.Mock],
+  ["restore", restoreMod.restoreCommand as jest.Mock],
+  ["verify", verifyMod.verifyCommand as jest.Mock],
+  ["status", statusMod.statusCommand as jest.Mock],
+  ["report", reportMod.reportCommand as jest.Mock],
+  ["replicate", replicateMod.replicateCommand as jest.Mock],
+  ["wal-stream", walStreamMod.walStreamCommand as jest.Mock],
+  ["basebackup", basebackupMod.basebackupCommand as jest.Mock],
+  ["wal-fetch", walFetchMod.walFetchCommand as jest.Mock],
+  ["bucket-events", bucketEventsMod.bucketEventsCommand as jest.Mock],
+  ["schedule", scheduleMod.scheduleCommand as jest.Mock],
+];
+
+/** Parses `argv` (after the executable) with the runner's real CLI under exactly `env`; returns the program. */
+function parseProgram(argv: string[], env: Record<string, string> = {}): Command {
   const saved = { ...process.env };
   for (const k of ALL_ENV) delete process.env[k];
   Object.assign(process.env, env);
-  for (const m of [backupMod.backupCommand, verifyMod.verifyCommand, statusMod.statusCommand, reportMod.reportCommand, scheduleMod.scheduleCommand, replicateMod.replicateCommand]) (m as jest.Mock).mockClear();
+  for (const [, m] of STUBS) m.mockClear();
   try {
-    buildProgram(() => undefined).parse(["node", "lifeboat-runner", ...argv]);
+    const program = buildProgram(() => undefined);
+    program.parse(["node", "lifeboat-runner", ...argv]);
+    return program;
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
   }
-  const calls: [string, jest.Mock][] = [
-    ["backup", backupMod.backupCommand as jest.Mock],
-    ["verify", verifyMod.verifyCommand as jest.Mock],
-    ["status", statusMod.statusCommand as jest.Mock],
-    ["report", reportMod.reportCommand as jest.Mock],
-    ["schedule", scheduleMod.scheduleCommand as jest.Mock],
-    ["replicate", replicateMod.replicateCommand as jest.Mock],
-  ];
-  const hit = calls.filter(([, m]) => m.mock.calls.length > 0);
+}
+
+/** What the command received when `argv` is parsed under exactly `env`. */
+function parse(argv: string[], env: Record<string, string> = {}): Parsed {
+  parseProgram(argv, env);
+  const hit = STUBS.filter(([, m]) => m.mock.calls.length > 0);
   expect(hit.map(([n]) => n)).toHaveLength(1);
   const [command, mock] = hit[0]!;
   const args = mock.mock.calls[0]!;
@@ -104,21 +134,117 @@ function afterExec(cmd: string[]): string[] {
   return cmd.slice(RUNNER_EXEC.length);
 }
 
-describe("the e2e tests and the image are what the components are compared with", () => {
-  it("the runner e2e tests build every command line with lifeboat-runner's argv builders", () => {
-    for (const file of ["postgres.e2e.test.ts", "files.e2e.test.ts"]) {
-      const src = readFileSync(join(__dirname, file), "utf8");
-      expect(src).toMatch(/import \{[^}]*\bbackupArgs\b[^}]*\} from "lifeboat-core"/);
-      expect(src).toMatch(/runner\(\s*backupArgs\(/);
-      expect(src).toMatch(/runner\(verifyArgs\(/);
-      expect(src).toMatch(/runner\(statusArgs\(/);
+const COMMANDS = Object.keys(RUNNER_OPTIONS) as RunnerCommand[];
+
+/** A value for an option that is not itself an option: commander takes `--name -x` as two flags. */
+const word = fc.string({ minLength: 1, maxLength: 12 }).filter((w) => !w.startsWith("-"));
+
+/** Any value the option's spec field may hold. */
+function valueOf(o: RunnerOption): fc.Arbitrary<unknown> {
+  if (o.choices) return fc.constantFrom(...o.choices);
+  switch (o.kind) {
+    case "number":
+      return fc.oneof(fc.nat(), fc.double({ min: 0, max: 1, noNaN: true }));
+    case "boolean":
+    case "negated":
+      return fc.boolean();
+    case "repeatable":
+      return fc.array(word, { maxLength: 3 });
+    case "assertions":
+      return fc.array(fc.record({ name: word.filter((w) => !w.includes("=")), sql: fc.string() }), { maxLength: 3 });
+    case "string":
+      return word;
+  }
+}
+
+/** Arbitrary specs of `command`: any subset of its fields (wal-fetch cannot run without --dir). */
+function specOf<C extends RunnerCommand>(command: C): fc.Arbitrary<RunnerSpecs[C]> {
+  const rows = RUNNER_OPTIONS[command];
+  const fields = Object.fromEntries(rows.map((o) => [o.field, valueOf(o)]));
+  return fc.record(fields, { requiredKeys: rows.filter((o) => o.required).map((o) => o.field) }) as unknown as fc.Arbitrary<RunnerSpecs[C]>;
+}
+
+/**
+ * The options commander should hand `command` for `spec`, by the table alone: each set field's
+ * value under the option's commander name (strings, as the command parses them), else its default.
+ */
+function optionsFor(command: RunnerCommand, spec: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of RUNNER_OPTIONS[command]) {
+    const name = new Option(o.flag).attributeName();
+    const v = (spec as Record<string, unknown>)[o.field];
+    const unset = v === undefined || v === false || v === "" || (Array.isArray(v) && v.length === 0);
+    const fallback = o.kind === "negated" ? true : o.default;
+    if (unset) {
+      if (fallback !== undefined) out[name] = fallback;
+    } else if (o.kind === "boolean" || o.kind === "negated") out[name] = o.kind === "boolean";
+    else if (o.kind === "repeatable") out[name] = (v as unknown[]).map(String);
+    else if (o.kind === "assertions") out[name] = (v as { name: string; sql: string }[]).map((a) => `${a.name}=${a.sql}`);
+    else out[name] = String(v);
+  }
+  return out;
+}
+
+/** The options commander parsed for the command `argv` names. */
+function parsedOptions(argv: string[], env: Record<string, string> = {}): Record<string, unknown> {
+  const program = parseProgram(argv, env);
+  return { ...program.commands.find((c) => c.name() === argv[0])!.opts() };
+}
+
+describe("every runner option is declared once, in lifeboat-core's RUNNER_OPTIONS", () => {
+  it("the CLI's commands are the table's, and each command's options are its rows in order: none declared in cli.ts", () => {
+    const program = buildProgram(() => undefined);
+    expect(program.commands.map((c) => c.name()).sort()).toEqual([...COMMANDS].sort());
+    for (const c of program.commands) {
+      const declared = c.options.map((o) => ({
+        flags: o.flags, help: o.description, env: o.envVar, default: o.defaultValue, choices: o.argChoices, required: o.mandatory,
+      }));
+      const table = RUNNER_OPTIONS[c.name() as RunnerCommand].map((o) => ({
+        flags: o.value === undefined ? o.flag : `${o.flag} <${o.value}>`, help: o.help, env: o.env, default: o.default, choices: o.choices, required: !!o.required,
+      }));
+      expect({ command: c.name(), options: declared }).toEqual({ command: c.name(), options: table });
     }
-    expect(readFileSync(join(__dirname, "files.e2e.test.ts"), "utf8")).toMatch(/scheduleArgs\("0 3 \* \* \*", backupArgs\(/);
-    const scheduler = readFileSync(join(__dirname, "scheduler.e2e.test.ts"), "utf8");
-    expect(scheduler).toMatch(/scheduleJobsArgs\(\{ jobsFile, stateFile,/);
-    expect(scheduler).toMatch(/runner\(statusArgs\(\{ local: true, stateFile: s\.stateFile \}\)\)/);
   });
 
+  it("within a command, no two rows share a flag or a spec field; only booleans take no value", () => {
+    for (const command of COMMANDS) {
+      const rows = RUNNER_OPTIONS[command];
+      expect(new Set(rows.map((o) => o.flag)).size).toBe(rows.length);
+      expect(new Set(rows.map((o) => o.field)).size).toBe(rows.length);
+      for (const o of rows) expect({ flag: o.flag, takesValue: o.value !== undefined }).toEqual({ flag: o.flag, takesValue: o.kind !== "boolean" && o.kind !== "negated" });
+      for (const o of rows.filter((r) => r.kind === "negated")) expect(o.flag).toMatch(/^--no-/);
+    }
+  });
+
+  it.each(COMMANDS)("%s: the argv builder's command line for any spec parses to exactly that spec", (command) => {
+    fc.assert(
+      fc.property(specOf(command), (spec) => {
+        expect(parsedOptions(argvFor(command, spec))).toEqual(optionsFor(command, spec));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it.each(COMMANDS)("%s: each option with an environment variable takes the same value from it as from its flag", (command) => {
+    const rows = RUNNER_OPTIONS[command];
+    const required = Object.fromEntries(rows.filter((o) => o.required).map((o) => [o.field, "x"]));
+    for (const o of rows.filter((r) => r.env !== undefined)) {
+      // A repeatable's variable is one value (comma-separated lists are split by the command, not commander).
+      const value = o.kind === "repeatable" ? valueOf(o).filter((v) => (v as unknown[]).length === 1) : valueOf(o);
+      fc.assert(
+        fc.property(value, (v) => {
+          const text = String(v);
+          const viaEnv = parsedOptions(argvFor(command, required as unknown as RunnerSpecs[typeof command]), { [o.env!]: text });
+          const viaFlag = parsedOptions(argvFor(command, { ...required, [o.field]: v } as unknown as RunnerSpecs[typeof command]));
+          expect(viaEnv).toEqual(viaFlag);
+        }),
+        { numRuns: 15 },
+      );
+    }
+  });
+});
+
+describe("the image the components start", () => {
   it("the containers start the runner the way runner/Dockerfile does, with the image's state file", () => {
     const dockerfile = readFileSync(join(REPO, "runner/Dockerfile"), "utf8");
     expect(JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!)).toEqual(RUNNER_EXEC);
@@ -246,13 +372,6 @@ describe("ScheduledReplication runs the e2e replicate command line", () => {
       }),
       { ...KEYS, ...REPLICA_KEYS },
     );
-
-  it("the e2e test builds its replicate command line with replicateArgs, every source", () => {
-    const src = readFileSync(join(__dirname, "replicate.e2e.test.ts"), "utf8");
-    expect(src).toMatch(/import \{[^}]*\breplicateArgs\b[^}]*\} from "lifeboat-core"/);
-    expect(src).toMatch(/runner\(\s*replicateArgs\(\{\s*all: true,/);
-    expect(src).toMatch(/LIFEBOAT_REPLICA_ACCESS_KEY_ID/);
-  });
 
   it("Docker: the scheduler parses, its job runs replicate on the replication cron exactly as the e2e `replicate()` helper does", async () => {
     const resources = await declare(() => new ScheduledReplication("app", { ...args, schedule: "*/20 * * * *" }));
