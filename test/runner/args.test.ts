@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { backupArgs, ENV, parseBackupKey, restoreArgs, scheduleArgs, statusArgs, verifyArgs } from "lifeboat-core";
+import { backupArgs, bucketEventsArgs, ENV, parseBackupKey, replicateArgs, restoreArgs, scheduleArgs, scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { TarCounter } from "../../runner/src/tarstats";
 import { parseRecipients, recipientFingerprint } from "../../runner/src/age";
 import { parseDest } from "../../runner/src/dest";
@@ -34,6 +34,29 @@ describe("argv builders (shared with the Pulumi components)", () => {
     ]);
     expect(statusArgs({ local: true, maxAge: "26h" })).toEqual(["status", "--max-age", "26h", "--local"]);
     expect(scheduleArgs("0 3 * * *", ["status"], { runAtStart: true })).toEqual(["schedule", "--cron", "0 3 * * *", "--run-at-start", "--", "status"]);
+  });
+
+  test("the special cases: --assert NAME=SQL, replicate's name xor all, schedule's job table", () => {
+    expect(verifyArgs({ name: "db", assertions: [{ name: "has users", sql: "SELECT count(*) > 0 FROM users WHERE a = 'b'" }] })).toEqual([
+      "verify", "--name", "db", "--assert", "has users=SELECT count(*) > 0 FROM users WHERE a = 'b'",
+    ]);
+    expect(() => replicateArgs({ name: "db", all: true, to: "s3://r/p" })).toThrow(/exactly one of name and all/);
+    expect(() => replicateArgs({ to: "s3://r/p" })).toThrow(/exactly one of name and all/);
+    expect(replicateArgs({ all: true, to: "s3://r/p", noCopy: true })).toEqual(["replicate", "--all", "--to", "s3://r/p", "--no-copy"]);
+    expect(scheduleJobsArgs({ jobsFile: "/etc/jobs.json", maxConcurrent: 2, stateFile: "/s" })).toEqual(["schedule", "--jobs", "/etc/jobs.json", "--max-concurrent", "2", "--state-file", "/s"]);
+  });
+
+  test("options only the CLI had are in the builders too, after the ones deployed command lines already carry", () => {
+    expect(restoreArgs({ name: "media", source: "bucket", prefix: "img/", to: "s3://app-restored", toEndpoint: "https://e", toRegion: "auto", dryRun: true, identity: "/k" })).toEqual([
+      "restore", "--name", "media", "--identity", "/k", "--source", "bucket", "--prefix", "img/", "--to", "s3://app-restored", "--to-endpoint", "https://e", "--to-region", "auto", "--dry-run",
+    ]);
+    expect(bucketEventsArgs({ name: "media", bucketUrl: "s3://app", queue: "acct/q", recipients: [R], window: "30d", pollIntervalSeconds: 2, dest: "s3://b/p" })).toEqual([
+      "bucket-events", "--name", "media", "--bucket-url", "s3://app", "--queue", "acct/q", "--recipient", R, "--window", "30d", "--poll-interval", "2", "--dest", "s3://b/p",
+    ]);
+    expect(backupArgs({ source: "bucket", name: "media", bucketUrl: "s3://app", copyConcurrency: 4, retention: "daily=30d" })).toEqual([
+      "backup", "--source", "bucket", "--name", "media", "--bucket-url", "s3://app", "--copy-concurrency", "4", "--retention", "daily=30d",
+    ]);
+    expect(verifyArgs({ name: "media", sample: "all" })).toEqual(["verify", "--name", "media", "--sample", "all"]);
   });
 
   test("every flag a builder emits is accepted by the CLI (parsed by --help-free dry run of commander)", () => {
