@@ -61,25 +61,24 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .description("stream SOURCE -> zstd -> age -> multipart upload; the manifest is written last; exit 3 when the backup is degraded (a named file missing or changed while read)")
     .action((opts) => run(commands.backup()({ ...opts, recipient: opts.recipient ?? [] }, log)));
 
-  command(program, "list")
-    .description("list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen; per point-in-time source, a WAL line (newest WAL, lag, sidecar heartbeat, timeline, gap) and its problems")
-    .action((opts) => run(commands.list()(opts, log)));
-
-  command(program, "restore")
-    .description("restore a backup into an empty or new database, directory or file; with --force into a non-empty one, whose contents are kept aside under a printed name (never deleted, never merged into); --table/--path restore one table or file")
-    .action((opts) => run(commands.restore()(opts, log)));
-
-  command(program, "verify")
-    .description("a restore drill: download, check sha256, decrypt and restore into a scratch database; compare with the manifest (and, for postgres, check freshness and SQL assertions); also restore a randomly chosen older backup of another tier; time each stage; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status")
-    .action((opts) => run(commands.verify()(opts, log)));
-
-  command(program, "status")
-    .description("are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed (or its older backup did), restore drills over, near (80%) or trending over --rto, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms); point-in-time sources also when the WAL sidecar stopped (no heartbeat in the bucket), lags, has a gap from the newest base backup, or moved to a timeline no base backup is on")
-    .action((opts) => run(commands.status()(opts, log)));
-
-  command(program, "report")
-    .description("write the status page: one self-contained HTML file (no scripts or network) with, per source, the newest backup's age against the RPO (--max-age), the last verified restore and its time against --rto, size and row-count trends over the kept backups, WAL lag for point-in-time sources, and every problem status finds; exit 0 once written, whatever it shows (status alerts)")
-    .action((opts) => run(commands.report()(opts, log)));
+  // Commands whose implementation takes the options as commander parsed them.
+  const plain = {
+    list:
+      "list backups (with manifests) by source, tier, time, size and verification, oldest first; a backup whose key time disagrees with the store's own times is marked UNTRUSTED and never chosen; per point-in-time source, a WAL line (newest WAL, lag, sidecar heartbeat, timeline, gap) and its problems",
+    restore:
+      "restore a backup into an empty or new database, directory or file; with --force into a non-empty one, whose contents are kept aside under a printed name (never deleted, never merged into); --table/--path restore one table or file",
+    verify:
+      "a restore drill: download, check sha256, decrypt and restore into a scratch database; compare with the manifest (and, for postgres, check freshness and SQL assertions); also restore a randomly chosen older backup of another tier; time each stage; every failure (an identity that cannot decrypt it included) is recorded, alerted and shown by status",
+    status:
+      "are my backups healthy? exit 1 when overdue, too small, shrunk, Postgres tables emptied/dropped/shrunk, an empty archive, an unreadable manifest, the latest drill failed (or its older backup did), restore drills over, near (80%) or trending over --rto, or a backup's key time disagrees with the store's (judged by the newest backup the store's time confirms); point-in-time sources also when the WAL sidecar stopped (no heartbeat in the bucket), lags, has a gap from the newest base backup, or moved to a timeline no base backup is on",
+    report:
+      "write the status page: one self-contained HTML file (no scripts or network) with, per source, the newest backup's age against the RPO (--max-age), the last verified restore and its time against --rto, size and row-count trends over the kept backups, WAL lag for point-in-time sources, and every problem status finds; exit 0 once written, whatever it shows (status alerts)",
+  } as const;
+  for (const [name, description] of Object.entries(plain) as [keyof typeof plain, string][]) {
+    command(program, name)
+      .description(description)
+      .action((opts) => run(commands[name]()(opts, log)));
+  }
 
   command(program, "replicate")
     .description(
