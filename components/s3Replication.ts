@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { s3ReplicationAssumeRolePolicy, s3ReplicationRolePolicy } from "./access/policies";
+import { s3ReplicationAssumeRolePolicy, s3ReplicationRolePolicy } from "./access/iamDocuments";
 import { physicalName } from "./naming";
 
 export interface S3ReplicationArgs {

@@ -137,18 +137,18 @@ function appBucket(j: Partial<AppBucketJob>): Partial<AppBucketJob> {
  * `bucket-events …`: the long-running consumer of an R2 bucket's event notifications (the queue
  * token and both buckets' keys come from the environment).
  */
-export function bucketEventsCommand(job: BackupJob & AppBucketJob, queue: string): string[] {
+export function bucketEventsJobArgv(job: BackupJob & AppBucketJob, queue: string): string[] {
   const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...dest(job), json: true };
   return bucketEventsArgs(spec);
 }
 
 /** `backup …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
-export function backupCommand(job: BackupJob): string[] {
+export function backupJobArgv(job: BackupJob): string[] {
   return backupArgs(backupSpec(job));
 }
 
 /** `basebackup …` for one run of a point-in-time-recovery source (the physical base backup). */
-export function basebackupCommand(job: BackupJob): string[] {
+export function basebackupJobArgv(job: BackupJob): string[] {
   const { source: _kind, path: _path, ...spec } = backupSpec(job);
   return basebackupArgs(spec);
 }
@@ -160,7 +160,7 @@ export const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
  * `wal-stream …`: the long-running point-in-time-recovery sidecar (pg_receivewal over a
  * replication slot; the source URL comes from the environment).
  */
-export function walStreamCommand(job: BackupJob, o: { flushInterval: string; maxLag?: string; walRetentionDays?: number }): string[] {
+export function walStreamJobArgv(job: BackupJob, o: { flushInterval: string; maxLag?: string; walRetentionDays?: number }): string[] {
   // S3 with per-object lock: each WAL object is locked for as long as the bucket keeps WAL.
   const lock = job.lockMode && o.walRetentionDays ? { walRetention: `${o.walRetentionDays}d`, lockMode: job.lockMode } : {};
   return walStreamArgs({
@@ -188,7 +188,7 @@ export function verifySpec(job: VerifyJob): VerifySpec {
 }
 
 /** `verify …` for one restore drill (the scratch database URL comes from the environment). */
-export function verifyCommand(job: VerifyJob): string[] {
+export function verifyJobArgv(job: VerifyJob): string[] {
   return verifyArgs(verifySpec(job));
 }
 
@@ -206,7 +206,7 @@ export function statusSpec(job: StatusJob): StatusSpec {
 }
 
 /** `status …` against the bucket for one source. */
-export function statusCommand(job: StatusJob): string[] {
+export function statusJobArgv(job: StatusJob): string[] {
   return statusArgs(statusSpec(job));
 }
 
@@ -224,7 +224,7 @@ export function reportSpec(job: StatusJob): ReportSpec {
 }
 
 /** `report --html … --upload` for one source. */
-export function reportCommand(job: StatusJob): string[] {
+export function reportJobArgv(job: StatusJob): string[] {
   return reportArgs(reportSpec(job));
 }
 
@@ -248,7 +248,7 @@ export function restoreSpec(job: RestoreJob): RestoreSpec {
   return { name: job.name, at: "latest-verified", identity: job.identity, ...where, ...dest(job), json: true };
 }
 
-export function restoreCommand(job: RestoreJob): string[] {
+export function restoreJobArgv(job: RestoreJob): string[] {
   return restoreArgs(restoreSpec(job));
 }
 
@@ -274,7 +274,7 @@ export function replicateSpec(job: ReplicateJob): ReplicateSpec {
 }
 
 /** `replicate --all …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
-export function replicateCommand(job: ReplicateJob): string[] {
+export function replicateJobArgv(job: ReplicateJob): string[] {
   return replicateArgs(replicateSpec(job));
 }
 

@@ -8,7 +8,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/policies";
+import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/iamDocuments";
 import { RUNNER_EXEC } from "./commands";
 import { toEventBridgeCron } from "./cron";
 import { DEFAULT_RUNNER_IMAGE } from "./docker";
