@@ -8,6 +8,7 @@
  */
 import { SourceKind } from "lifeboat-core";
 import { shellValue } from "./shell";
+import { restoreTargetField } from "../schedule/commands";
 
 /**
  * Steps 0-2, the same for every kind: an rclone remote from the environment, the backup's key
@@ -161,9 +162,11 @@ export function stockScriptBody(kind: SourceKind): string {
   return `${STOCK_FETCH}\n${STOCK_DECODE[kind]}`;
 }
 
-/** The variable a kind restores into. */
+const TARGET_VARIABLE = { targetUrl: "TARGET_URL", targetDir: "TARGET_DIR", targetFile: "TARGET_FILE" } as const;
+
+/** The variable a kind restores into: the one for the runner flag it takes ({@link restoreTargetField}). */
 export function stockTargetVariable(kind: SourceKind): "TARGET_URL" | "TARGET_DIR" | "TARGET_FILE" {
-  return kind === "postgres" ? "TARGET_URL" : kind === "volume" || kind === "directory" ? "TARGET_DIR" : "TARGET_FILE";
+  return TARGET_VARIABLE[restoreTargetField(kind)];
 }
 
 /** The values of one stock restore. */

@@ -10,6 +10,7 @@
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
+import { drTargetIn } from "../runbook/targets";
 import { backupArgs, BackupSpec, basebackupArgs, bucketEventsArgs, BucketEventsSpec, ENV, replicateArgs, ReplicateSpec, reportArgs, ReportSpec, restoreArgs, RestoreSpec, SourceKind, statusArgs, StatusSpec, verifyArgs, VerifySpec, walStreamArgs } from "lifeboat-core";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
@@ -104,7 +105,8 @@ export function destUrl(d: JobDestination): string {
   return prefix ? `s3://${d.bucket}/${prefix}` : `s3://${d.bucket}`;
 }
 
-function dest(d: JobDestination): Pick<BackupSpec, "dest" | "endpoint" | "region"> {
+/** The runner's destination fields (`--dest`, `--endpoint`, `--region`) of one bucket and prefix. */
+export function destinationSpec(d: JobDestination): Pick<BackupSpec, "dest" | "endpoint" | "region"> {
   return { dest: destUrl(d), ...(d.endpoint ? { endpoint: d.endpoint } : {}), ...(d.region ? { region: d.region } : {}) };
 }
 
@@ -115,7 +117,7 @@ export function backupSpec(job: BackupJob): BackupSpec {
     name: job.name,
     ...(job.path ? { path: job.path } : {}),
     recipients: [...job.recipients],
-    ...dest(job),
+    ...destinationSpec(job),
     ...(job.stateFile ? { stateFile: job.stateFile } : {}),
     ...(job.retention && job.lockMode ? { retention: job.retention, lockMode: job.lockMode } : {}),
     ...appBucket(job),
@@ -138,7 +140,7 @@ function appBucket(j: Partial<AppBucketJob>): Partial<AppBucketJob> {
  * token and both buckets' keys come from the environment).
  */
 export function bucketEventsJobArgv(job: BackupJob & AppBucketJob, queue: string): string[] {
-  const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...dest(job), json: true };
+  const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...destinationSpec(job), json: true };
   return bucketEventsArgs(spec);
 }
 
@@ -170,7 +172,7 @@ export function walStreamJobArgv(job: BackupJob, o: { flushInterval: string; max
     flushInterval: o.flushInterval,
     ...(o.maxLag ? { maxLag: o.maxLag } : {}),
     ...lock,
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   });
 }
@@ -182,7 +184,7 @@ export function verifySpec(job: VerifyJob): VerifySpec {
     ...(job.rto !== undefined ? { rto: job.rto } : {}),
     ...(job.freshness ? { freshnessColumn: job.freshness.column, freshnessWithin: job.freshness.within } : {}),
     ...(job.assertions?.length ? { assertions: job.assertions.map((a) => ({ ...a })) } : {}),
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
@@ -200,7 +202,7 @@ export function statusSpec(job: StatusJob): StatusSpec {
     ...(job.maxShrink !== undefined ? { maxShrink: job.maxShrink } : {}),
     ...(job.maxTableShrink !== undefined ? { maxTableShrink: job.maxTableShrink } : {}),
     ...(job.rto !== undefined ? { rto: job.rto } : {}),
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
@@ -228,28 +230,35 @@ export function reportJobArgv(job: StatusJob): string[] {
   return reportArgs(reportSpec(job));
 }
 
-/** One source's restore of its newest verified backup (failover). */
+/** One source's restore. */
 export interface RestoreJob extends JobDestination {
   name: string;
   kind: SourceKind;
   identity: string;
 }
 
-/**
- * `restore --at latest-verified …`: into the database named by LIFEBOAT_TARGET_URL (postgres),
- * or under CONTAINER_PATHS.target: `<target>/<source>` for archives, `<target>/<source>.rdb`
- * or `.sqlite` for files.
- */
-export function restoreSpec(job: RestoreJob): RestoreSpec {
-  const where =
-    job.kind === "postgres" ? {}
-      : job.kind === "volume" || job.kind === "directory" ? { targetDir: `${CONTAINER_PATHS.target}/${job.name}` }
-        : { targetFile: `${CONTAINER_PATHS.target}/${job.name}.${job.kind === "redis" ? "rdb" : "sqlite"}` };
-  return { name: job.name, at: "latest-verified", identity: job.identity, ...where, ...dest(job), json: true };
+/** The restore flag a source kind takes: a database for postgres, a directory for archives, a file for Redis and SQLite snapshots. */
+export function restoreTargetField(kind: SourceKind): "targetUrl" | "targetDir" | "targetFile" {
+  return kind === "postgres" ? "targetUrl" : kind === "volume" || kind === "directory" ? "targetDir" : "targetFile";
 }
 
+/**
+ * The runner spec of a restore of one source into `target`, on the flag its kind takes
+ * ({@link restoreTargetField}). The failover job and the runbook both build their restores here.
+ * Without a target (a failover's postgres database), the runner reads LIFEBOAT_TARGET_URL.
+ */
+export function restoreSpec(job: RestoreJob, target?: string): RestoreSpec {
+  return { name: job.name, identity: job.identity, ...(target === undefined ? {} : { [restoreTargetField(job.kind)]: target }), ...destinationSpec(job) };
+}
+
+/**
+ * `restore --at latest-verified …` of a failover: into the database named by LIFEBOAT_TARGET_URL
+ * (postgres), or under CONTAINER_PATHS.target where {@link drTargetIn} places the source (the host
+ * directory mounted there is the one the runbook names).
+ */
 export function restoreJobArgv(job: RestoreJob): string[] {
-  return restoreArgs(restoreSpec(job));
+  const target = job.kind === "postgres" ? undefined : drTargetIn(job.kind, CONTAINER_PATHS.target, job.name);
+  return restoreArgs({ ...restoreSpec(job, target), at: "latest-verified", json: true });
 }
 
 /** Every source's copy from one bucket to a replica bucket. */
@@ -268,7 +277,7 @@ export function replicateSpec(job: ReplicateJob): ReplicateSpec {
     ...(job.replica.endpoint ? { toEndpoint: job.replica.endpoint } : {}),
     ...(job.replica.region ? { toRegion: job.replica.region } : {}),
     maxLag: job.maxLag,
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
