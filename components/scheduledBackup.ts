@@ -96,6 +96,9 @@ function publicProps(args: ScheduledBackupArgs, filled: Record<string, unknown>)
 /**
  * One source's scheduled backup: `lifeboat-runner backup` on a cron schedule, streaming the
  * source through zstd and age (public keys only) into the bucket with write-only credentials.
+ * With `pitr` (postgres on docker) the schedule takes `basebackup`s instead and a `wal-stream`
+ * sidecar container ships WAL continuously; a `bucket` source with events on gets a
+ * `bucket-events` consumer container beside its snapshots.
  *
  * - docker (default): a `backup` job (see {@link jobs}) in a long-running `lifeboat-runner
  *   schedule --jobs` container: this component's own, or with `dockerScheduler: "host"` the

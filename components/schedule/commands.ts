@@ -1,9 +1,10 @@
 /**
- * The `lifeboat-runner` command lines and environment of the scheduled jobs, as pure functions
- * of resolved values. `ScheduledBackup`, `ScheduledVerification` and `ScheduledReplication` put
- * exactly these into their containers and task definitions, and
- * test/runner/commandParity.test.ts parses them with the runner's own CLI against the command
- * lines the runner's end-to-end tests run.
+ * The `lifeboat-runner` argv and environment of the jobs, as pure functions of resolved values
+ * (`…JobArgv`: the argv a job's container runs; the runner's own `backupCommand` etc. execute
+ * it). `ScheduledBackup`, `ScheduledVerification`, `ScheduledReplication` and `FailoverRestore`
+ * put exactly these into their containers and task definitions, the runbook prints restores
+ * built by {@link restoreSpec}, and test/runner/commandParity.test.ts parses them with the
+ * runner's own CLI against the command lines the runner's end-to-end tests run.
  *
  * Only non-secret settings go on the command line. Secrets (source and scratch URLs, S3 keys,
  * webhook and ping URLs) travel as the environment variables the runner reads ({@link ENV}),
@@ -45,7 +46,6 @@ export interface JobDestination {
   region?: string;
 }
 
-/** One source's backup run, as the container sees it. */
 /** A `bucket` source's app bucket as the runner reaches it (credentials travel as secret env). */
 export interface AppBucketJob {
   /** `s3://APPBUCKET[/PREFIX]`. */
@@ -54,6 +54,7 @@ export interface AppBucketJob {
   bucketRegion?: string;
 }
 
+/** One source's backup run, as the container sees it. */
 export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
   source: SourceKind;
   name: string;

@@ -1,10 +1,12 @@
 /**
- * The ECS Fargate runtime of the scheduled jobs: one task definition per job, run by an
- * EventBridge Scheduler schedule (no long-running service: Fargate costs nothing idle). What
- * every job of an environment shares (log group, execution role, scheduler role; the cluster is
- * given) is declared once ({@link ecsRuntime}) and passed to the jobs as plain identifiers
- * ({@link EcsRuntimeArgs}); each job keeps its own task role and secret. Pure document builders
- * first, then the resources.
+ * The ECS Fargate runtime of the jobs: one task definition per job, run by an EventBridge
+ * Scheduler schedule, on a cron or once at a time (a failover restore); no long-running service,
+ * so Fargate costs nothing idle. What every job of an environment shares (log group, execution
+ * role, scheduler role; the cluster is given) is declared once ({@link ecsRuntime}) and passed to
+ * the jobs as plain identifiers ({@link EcsRuntimeArgs}); each component keeps its own task role
+ * and one Secrets Manager secret for its jobs, injected as environment variables (the age
+ * identity through a shim that writes it to a file). Pure document builders first, then the
+ * resources.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
