@@ -158,7 +158,7 @@ age -d -i "$IDENTITY" backup.age | zstd -d \\
 export const STOCK_RESTORE_SCRIPT = stockScriptBody("postgres");
 
 /** The commands after the variables, for one kind. */
-export function stockScriptBody(kind: SourceKind): string {
+function stockScriptBody(kind: SourceKind): string {
   return `${STOCK_FETCH}\n${STOCK_DECODE[kind]}`;
 }
 
@@ -170,7 +170,7 @@ export function stockTargetVariable(kind: SourceKind): "TARGET_URL" | "TARGET_DI
 }
 
 /** The values of one stock restore. */
-export interface StockRestoreVars {
+interface StockRestoreVars {
   kind: SourceKind;
   /** S3 API endpoint (R2's account endpoint, or `https://s3.REGION.amazonaws.com`). */
   endpoint: string;
@@ -313,7 +313,7 @@ echo "restored into $TARGET_DIR; start it as the postgres user (see the runbook)
 `;
 
 /** The values of one stock point-in-time restore. */
-export interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target"> {
+interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target"> {
   /** A zoned time (`2026-01-31T22:59:59Z`) or `latest`. */
   at: string;
   /** The new data directory. */

@@ -47,7 +47,7 @@ export interface JobDestination {
 }
 
 /** A `bucket` source's app bucket as the runner reaches it (credentials travel as secret env). */
-export interface AppBucketJob {
+interface AppBucketJob {
   /** `s3://APPBUCKET[/PREFIX]`. */
   bucketUrl: string;
   bucketEndpoint?: string;
@@ -71,7 +71,7 @@ export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
 }
 
 /** What a drill checks in a restored Postgres database besides the manifest's row counts (not secret: argv). */
-export interface DrillChecks {
+interface DrillChecks {
   /** `schema.table.column` whose newest value must be within `within` (a duration) before the backup's time. */
   freshness?: { column: string; within: string };
   /** Queries that must return one row whose first value is true. */
@@ -112,7 +112,7 @@ export function destinationSpec(d: JobDestination): Pick<BackupSpec, "dest" | "e
 }
 
 /** The runner spec of one backup run: non-secret fields only (the source URL comes from the environment). */
-export function backupSpec(job: BackupJob): BackupSpec {
+function backupSpec(job: BackupJob): BackupSpec {
   return {
     source: job.source,
     name: job.name,
@@ -157,7 +157,7 @@ export function basebackupJobArgv(job: BackupJob): string[] {
 }
 
 /** Where the WAL sidecar spools segments before upload: on the job's persistent state volume. */
-export const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
+const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
 
 /**
  * `wal-stream …`: the long-running point-in-time-recovery sidecar (pg_receivewal over a
@@ -178,7 +178,7 @@ export function walStreamJobArgv(job: BackupJob, o: { flushInterval: string; max
   });
 }
 
-export function verifySpec(job: VerifyJob): VerifySpec {
+function verifySpec(job: VerifyJob): VerifySpec {
   return {
     name: job.name,
     identity: job.identity,
@@ -195,7 +195,7 @@ export function verifyJobArgv(job: VerifyJob): string[] {
   return verifyArgs(verifySpec(job));
 }
 
-export function statusSpec(job: StatusJob): StatusSpec {
+function statusSpec(job: StatusJob): StatusSpec {
   return {
     name: job.name,
     maxAge: job.maxAge,
@@ -214,7 +214,7 @@ export function statusJobArgv(job: StatusJob): string[] {
 }
 
 /** Where the status job's page of one source is kept current on its host: the job's state volume. */
-export function statusPagePath(name: string): string {
+function statusPagePath(name: string): string {
   return `${CONTAINER_PATHS.stateDir}/status/${name}.html`;
 }
 
@@ -222,7 +222,7 @@ export function statusPagePath(name: string): string {
  * The status page of one source, beside each health check: the same limits as `status`, the page
  * written to {@link statusPagePath} and a copy put in the bucket under the verifier's prefix.
  */
-export function reportSpec(job: StatusJob): ReportSpec {
+function reportSpec(job: StatusJob): ReportSpec {
   return { ...statusSpec(job), html: statusPagePath(job.name), upload: true, ...(job.rto !== undefined ? { rto: job.rto } : {}) };
 }
 
@@ -328,7 +328,7 @@ export function sourceMount(kind: SourceKind, name: string, s: { volume?: string
 }
 
 /** Secret values a job may receive, by what they are. */
-export interface JobSecrets {
+interface JobSecrets {
   sourceUrl?: string;
   scratchUrl?: string;
   accessKeyId?: string;

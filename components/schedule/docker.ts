@@ -82,7 +82,7 @@ export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulu
 }
 
 /** One scheduled job as a container. */
-export interface DockerJob {
+interface DockerJob {
   /** A scheduler's side (`backup`, `verify`), `wal-stream`, `bucket-events` or `restore`: the resource-name suffix and the `lifeboat.job` label. */
   role: string;
   /** Source name, for labels. */
@@ -124,7 +124,7 @@ export function containerName(component: string, role: string): string {
   return dockerName(component, role);
 }
 
-export function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
+function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
   const all: Record<string, string> = { ...extra, "lifeboat.component": component, "lifeboat.job": job.role, "lifeboat.source": job.source };
   return Object.keys(all).sort().map((label) => ({ label, value: all[label]! }));
 }

@@ -64,7 +64,7 @@ export interface EcsGrants {
 export const ECS_TASK_EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 /** Name of the container inside every task definition. */
-export const ECS_CONTAINER_NAME = "lifeboat-runner";
+const ECS_CONTAINER_NAME = "lifeboat-runner";
 
 /**
  * Env var that carries the age identity's text into an ECS task. ECS can inject secrets only
@@ -76,17 +76,17 @@ export const AGE_IDENTITY_ENV = "LIFEBOAT_AGE_IDENTITY";
 export const ECS_IDENTITY_FILE = "/tmp/lifeboat-age-identity.txt";
 
 /** Entry point of a task that needs the identity as a file: `sh -c '<write file; unset; exec runner "$@">' lifeboat-runner`. */
-export function identityShimEntryPoint(): string[] {
+function identityShimEntryPoint(): string[] {
   const script = `umask 077 && printf '%s\\n' "$${AGE_IDENTITY_ENV}" > ${ECS_IDENTITY_FILE} && unset ${AGE_IDENTITY_ENV} && exec ${RUNNER_EXEC.join(" ")} "$@"`;
   return ["sh", "-c", script, "lifeboat-runner"];
 }
 
 /** `valueFrom` of one JSON key of a Secrets Manager secret. */
-export function secretKeyRef(secretArn: string, key: string): string {
+function secretKeyRef(secretArn: string, key: string): string {
   return `${secretArn}:${key}::`;
 }
 
-export interface ContainerDefinitionSpec {
+interface ContainerDefinitionSpec {
   image: string;
   entryPoint: string[];
   command: string[];
@@ -117,7 +117,7 @@ export function containerDefinitions(s: ContainerDefinitionSpec): string {
 }
 
 /** Trust policy for the EventBridge Scheduler role. */
-export function schedulerAssumeRolePolicy(): PolicyDocument {
+function schedulerAssumeRolePolicy(): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Principal: { Service: "scheduler.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -125,7 +125,7 @@ export function schedulerAssumeRolePolicy(): PolicyDocument {
 }
 
 /** What the scheduler may do: run exactly these task definitions in this cluster, and pass exactly these roles to ECS tasks. */
-export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn: string; passRoleArns: string[] }): PolicyDocument {
+function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn: string; passRoleArns: string[] }): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -148,7 +148,7 @@ export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn
 }
 
 /** What the execution role may read beyond the managed policy: exactly these secrets (the jobs'). */
-export function executionSecretsPolicy(secretArns: string[]): PolicyDocument {
+function executionSecretsPolicy(secretArns: string[]): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArns.length === 1 ? secretArns[0]! : [...secretArns] }],
@@ -163,7 +163,7 @@ export function eventBridgeAt(iso: string): string {
 }
 
 /** One job as a scheduled Fargate task. */
-export interface EcsJob {
+interface EcsJob {
   role: string;
   /** When it runs: a 5-field cron (UTC), or `once` with {@link EcsJob.runAt}. */
   cron: string;
@@ -186,7 +186,7 @@ export interface TaskRoleSpec {
   policy?: pulumi.Input<string>;
 }
 
-export interface EcsJobsResult {
+interface EcsJobsResult {
   logGroupName: pulumi.Output<string>;
   /** What the shared roles must allow for these jobs (granted here unless the environment's are shared). */
   grants: EcsGrants;
