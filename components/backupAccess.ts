@@ -12,7 +12,7 @@ import {
   replicatorPolicy,
   restorerPolicy,
   writerPolicy,
-} from "./access/policies";
+} from "./access/iamDocuments";
 import { R2Role, permissionGroupIds, r2Endpoint, r2PermissionGroupNames, r2S3Credentials, r2TokenResources } from "./access/r2Token";
 import { rotatingName, rotationEpoch, rotationWindow } from "./access/rotation";
 import type { BackupBucket, R2Jurisdiction, StorageProvider } from "./backupBucket";

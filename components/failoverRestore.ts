@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN } from "lifeboat-core";
 import { drTargetIn } from "./runbook/targets";
-import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreCommand } from "./schedule/commands";
+import { CONTAINER_PATHS, RestoreJob, SECRET_ENV, restoreJobArgv } from "./schedule/commands";
 import { dockerJobContainer } from "./schedule/docker";
 import { componentRunner } from "./schedule/scheduler";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
@@ -67,7 +67,7 @@ export class FailoverRestore extends pulumi.ComponentResource {
         bucket, prefix: p, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}),
         name: args.sourceName, kind: args.sourceKind, identity,
       }));
-    this.command = job.apply(restoreCommand);
+    this.command = job.apply(restoreJobArgv);
     this.from = job.apply((j) => `s3://${j.bucket}/${j.prefix ? j.prefix + "/" : ""}${j.name} (newest verified backup)`);
     this.to = postgres ? "postgres target (secret)" : drTargetIn(args.sourceKind as Exclude<ScheduledSourceKind, "postgres" | "bucket">, args.targetPath!, args.sourceName);
 

@@ -14,9 +14,9 @@ export type { ScheduledBackupArgs, ScheduledSourceKind, RunnerRuntime } from "./
 export { ScheduledVerification, DEFAULT_VERIFY_SCHEDULE, DEFAULT_STATUS_SCHEDULE } from "./scheduledVerification";
 export type { ScheduledVerificationArgs } from "./scheduledVerification";
 export { ScheduledReplication, DEFAULT_REPLICATE_SCHEDULE, DEFAULT_REPLICATION_RPO, type ScheduledReplicationArgs } from "./scheduledReplication";
-export { replicateCommand, replicateSpec, type ReplicateJob } from "./schedule/commands";
+export { replicateJobArgv, replicateSpec, type ReplicateJob } from "./schedule/commands";
 export { toEventBridgeCron, maxAgeFor } from "./schedule/cron";
-export { backupCommand, verifyCommand, statusCommand, destUrl, CONTAINER_PATHS } from "./schedule/commands";
+export { backupJobArgv, verifyJobArgv, statusJobArgv, destUrl, CONTAINER_PATHS } from "./schedule/commands";
 export type { BackupJob, VerifyJob, StatusJob } from "./schedule/commands";
 export { DEFAULT_RUNNER_IMAGE } from "./schedule/docker";
 export type { DockerRuntimeArgs } from "./schedule/docker";

@@ -33,7 +33,7 @@ export type NameKind =
   | "kmsAlias" | "ecsFamily" | "logGroup" | "schedule" | "secretPrefix"
   | "r2Token" | "docker" | "queue";
 
-export interface NameRule {
+interface NameRule {
   /** Longest name the provider accepts (for prefixes: leaving room for the generated suffix). */
   max: number;
   /** A whole valid name. */
@@ -47,7 +47,7 @@ export interface NameRule {
 }
 
 /** Characters a generated prefix suffix adds: Pulumi/Terraform's 26-character unique id. */
-export const GENERATED_SUFFIX = 26;
+const GENERATED_SUFFIX = 26;
 
 export const NAME_RULES: Record<NameKind, NameRule> = {
   s3Bucket: { max: 63, valid: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, invalidChar: /[^a-z0-9.-]/g, lowercase: true, alnumStart: true },
@@ -71,7 +71,7 @@ export const NAME_RULES: Record<NameKind, NameRule> = {
 const HASH_LENGTH = 8;
 
 /** 8 hex digits of the SHA-256 of `text`: the suffix that keeps shortened names distinct. */
-export function nameHash(text: string): string {
+function nameHash(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
 }
 

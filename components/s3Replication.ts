@@ -1,9 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { s3ReplicationAssumeRolePolicy, s3ReplicationRolePolicy } from "./access/policies";
+import { s3ReplicationAssumeRolePolicy, s3ReplicationRolePolicy } from "./access/iamDocuments";
 import { physicalName } from "./naming";
 
-export interface S3ReplicationArgs {
+interface S3ReplicationArgs {
   /** Name of the source (primary) bucket. */
   sourceBucketName: pulumi.Input<string>;
   /** ARN of the source bucket. */

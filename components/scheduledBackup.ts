@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { assertCron, formatDuration, formatRetention, NAME_PATTERN, parseDuration, Retention } from "lifeboat-core";
-import { bucketJobPolicy, writerPolicy } from "./access/policies";
-import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupCommand, basebackupCommand, bucketEventsCommand, sourceMount, walStreamCommand } from "./schedule/commands";
+import { bucketJobPolicy, writerPolicy } from "./access/iamDocuments";
+import { BackupJob, CONTAINER_PATHS, SECRET_ENV, backupJobArgv, basebackupJobArgv, bucketEventsJobArgv, sourceMount, walStreamJobArgv } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { dockerJobContainer } from "./schedule/docker";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
@@ -96,6 +96,9 @@ function publicProps(args: ScheduledBackupArgs, filled: Record<string, unknown>)
 /**
  * One source's scheduled backup: `lifeboat-runner backup` on a cron schedule, streaming the
  * source through zstd and age (public keys only) into the bucket with write-only credentials.
+ * With `pitr` (postgres on docker) the schedule takes `basebackup`s instead and a `wal-stream`
+ * sidecar container ships WAL continuously; a `bucket` source with events on gets a
+ * `bucket-events` consumer container beside its snapshots.
  *
  * - docker (default): a `backup` job (see {@link jobs}) in a long-running `lifeboat-runner
  *   schedule --jobs` container: this component's own, or with `dockerScheduler: "host"` the
@@ -228,7 +231,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
 
     if (runtime === "docker") {
       const backupJob = job(CONTAINER_PATHS.stateFile);
-      this.command = backupJob.apply(args.pitr ? basebackupCommand : backupCommand);
+      this.command = backupJob.apply(args.pitr ? basebackupJobArgv : backupJobArgv);
       this.jobs = [{
         name: `backup-${args.sourceName}`,
         cron: schedule,
@@ -244,7 +247,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
         // Lag alerts fire past the RPO, but never before one flush interval has had time to upload.
         const flush = parseDuration(walFlushInterval);
         const maxLag = formatDuration(Math.max(args.rpo ? parseDuration(args.rpo) : 0, flush + 60));
-        this.walStreamCommand = backupJob.apply((j) => walStreamCommand(j, { flushInterval: walFlushInterval, maxLag, walRetentionDays: args.walRetentionDays }));
+        this.walStreamCommand = backupJob.apply((j) => walStreamJobArgv(j, { flushInterval: walFlushInterval, maxLag, walRetentionDays: args.walRetentionDays }));
         // Continuous, not scheduled: the WAL sidecar stays a container of its own.
         const sidecar = dockerJobContainer(name, args, runner!, {
           role: "wal-stream",
@@ -259,7 +262,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       if (args.events) {
         const events = args.events;
         this.bucketEventsCommand = pulumi.all([backupJob, pulumi.output(events.queue)]).apply(([j, queue]) =>
-          bucketEventsCommand({ ...j, bucketUrl: j.bucketUrl! }, queue));
+          bucketEventsJobArgv({ ...j, bucketUrl: j.bucketUrl! }, queue));
         // Continuous, like the WAL sidecar: the writer key, the app bucket's read key, the webhook and the queue
         // token; not the backup's healthcheck URL (the consumer pinging it would mask a missed snapshot).
         const { [SECRET_ENV.pingUrl]: _ping, ...eventSecrets } = secrets;
@@ -274,7 +277,7 @@ export class ScheduledBackup extends pulumi.ComponentResource {
       if (!host) this.containerName = dockerScheduler(name, "backup", args, runner!, this.jobs, this).name;
     } else {
       if (mount) throw fail(`runtime ecs cannot reach a ${args.sourceKind} on a Docker host; use runtime docker for volumes, directories and SQLite files`);
-      this.command = job().apply(backupCommand);
+      this.command = job().apply(backupJobArgv);
       this.scheduleExpression = toEventBridgeCron(schedule);
       const taskRole = jobTaskRole(args, (bucketArn, kmsKeyArn) =>
         pulumi.output(prefix).apply((p) => JSON.stringify((bucketSource ? bucketJobPolicy : writerPolicy)({ bucketArn, prefix: p, source: args.sourceName, ...(kmsKeyArn ? { kmsKeyArn } : {}) }))));

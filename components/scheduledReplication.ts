@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { assertCron, humanDuration, parseDuration, worstCaseIntervalSeconds } from "lifeboat-core";
-import { replicatorPolicy } from "./access/policies";
+import { replicatorPolicy } from "./access/iamDocuments";
 import { replicatorSide } from "./backupAccess";
-import { JobDestination, ReplicateJob, SECRET_ENV, replicateCommand } from "./schedule/commands";
+import { JobDestination, ReplicateJob, SECRET_ENV, replicateJobArgv } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
 import { EcsGrants, ecsJobs } from "./schedule/ecs";
@@ -143,7 +143,7 @@ export class ScheduledReplication extends pulumi.ComponentResource {
     const job = pulumi
       .all([side(args.bucketName, prefix, args.endpoint, args.region), side(args.replicaBucketName, replicaPrefix, args.replicaEndpoint, args.replicaRegion)])
       .apply(([source, replica]): ReplicateJob => ({ ...source, replica, maxLag: rpo }));
-    this.command = job.apply(replicateCommand);
+    this.command = job.apply(replicateJobArgv);
 
     if (runtime === "docker") {
       if (args.accessKeyId === undefined) throw fail("runtime docker needs the source side's accessKeyId/secretAccessKey (there is no task role on a Docker host)");

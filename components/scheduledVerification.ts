@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAME_PATTERN, assertCron } from "lifeboat-core";
-import { restorerPolicy } from "./access/policies";
-import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, reportCommand, statusCommand, verifyCommand } from "./schedule/commands";
+import { restorerPolicy } from "./access/iamDocuments";
+import { CONTAINER_PATHS, SECRET_ENV, StatusJob, VerifyJob, reportJobArgv, statusJobArgv, verifyJobArgv } from "./schedule/commands";
 import { maxAgeFor, toEventBridgeCron } from "./schedule/cron";
 import { HostJob, componentRunner, dockerScheduler } from "./schedule/scheduler";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE, EcsGrants, ecsJobs } from "./schedule/ecs";
@@ -119,7 +119,7 @@ export class ScheduledVerification extends pulumi.ComponentResource {
     const destination = pulumi.all([pulumi.output(args.bucketName), pulumi.output(prefix), pulumi.output(args.endpoint), pulumi.output(args.region)])
       .apply(([bucket, p, endpoint, region]) => ({ bucket, prefix: p, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
     const identityPath = runtime === "ecs" ? ECS_IDENTITY_FILE : CONTAINER_PATHS.identity;
-    this.verifyCommand = destination.apply((d) => verifyCommand({ ...d, name: args.sourceName, identity: identityPath, ...checked } satisfies VerifyJob));
+    this.verifyCommand = destination.apply((d) => verifyJobArgv({ ...d, name: args.sourceName, identity: identityPath, ...checked } satisfies VerifyJob));
     const statusJob = destination.apply((d) => ({
       ...d,
       name: args.sourceName,
@@ -129,8 +129,8 @@ export class ScheduledVerification extends pulumi.ComponentResource {
       ...(args.maxTableShrink !== undefined ? { maxTableShrink: args.maxTableShrink } : {}),
       ...(args.rto !== undefined ? { rto: args.rto } : {}),
     } satisfies StatusJob));
-    this.statusCommand = statusJob.apply(statusCommand);
-    this.reportCommand = statusJob.apply(reportCommand);
+    this.statusCommand = statusJob.apply(statusJobArgv);
+    this.reportCommand = statusJob.apply(reportJobArgv);
 
     // Shared by both jobs: restorer keys, the alert webhook. The drill alone: scratch URL, its ping, the identity.
     const shared: Record<string, pulumi.Input<string>> = {};

@@ -10,7 +10,17 @@
 import { PROD_RETENTION, Retention } from "lifeboat-core";
 import { DEFAULT_SETTINGS, PolicyResourceInput, PolicySettings, UNKNOWN } from "./model";
 
-/** The SDK's sentinels for unknown values (`@pulumi/policy/proxy`), by value. */
+/*
+ * Two @pulumi/policy internals, neither exported from the package root: the proxy's target key
+ * and its unknown sentinels (module `@pulumi/policy/proxy`). Checked with @pulumi/policy 1.21.0,
+ * which package.json pins exactly; test/cli/sdkInternals.test.ts fails naming either if a new
+ * version drops or changes it.
+ */
+
+/** The property an SDK `unknownCheckingProxy` answers with its target (`getSpecialProxyTarget`). */
+export const PROXY_TARGET_KEY = "__getSpecialProxyTarget";
+
+/** The SDK's sentinels for unknown values (`unknownStringValue` etc.), by value. */
 export const SDK_UNKNOWNS: ReadonlySet<string> = new Set([
   "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
   "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
@@ -23,7 +33,7 @@ export const SDK_UNKNOWNS: ReadonlySet<string> = new Set([
 
 /** Proxy-safe deep copy: unknown sentinels become {@link UNKNOWN}. */
 export function plain(value: unknown): unknown {
-  const target = value && typeof value === "object" ? ((value as Record<string, unknown>)["__getSpecialProxyTarget"] ?? value) : value;
+  const target = value && typeof value === "object" ? ((value as Record<string, unknown>)[PROXY_TARGET_KEY] ?? value) : value;
   if (typeof target === "string") return SDK_UNKNOWNS.has(target) ? UNKNOWN : target;
   if (Array.isArray(target)) return target.map(plain);
   if (target && typeof target === "object") {

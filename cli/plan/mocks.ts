@@ -86,7 +86,7 @@ function uuid(h: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** A value the engine would mark secret, as the mock monitor passes secrets around. */
+/** A value the engine would mark secret, as the mock monitor passes secrets around (the SDK internal `redact` in runPlan.ts reads). */
 function pulumiSecret(value: string): Record<string, unknown> {
   return { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value };
 }

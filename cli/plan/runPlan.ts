@@ -54,7 +54,14 @@ export interface PlanOptions {
   revealSecrets?: boolean;
 }
 
+/*
+ * `lifeboat plan` drives the SDK the way its language host does, which no public API covers. The
+ * internals it relies on, each marked "SDK internal" below, were checked with @pulumi/pulumi
+ * 3.248.0, which package.json pins exactly; test/cli/sdkInternals.test.ts fails naming the one
+ * that a new version drops or changes.
+ */
 async function runProgram(program: () => unknown, stackFile: StackFile, project: string, opts: PlanOptions): Promise<PlanRun> {
+  // SDK internal: runtime.setAllConfig (the language host's way to load config, secret keys marked).
   pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
   const resources: PlannedResource[] = [];
   const invented: InventedName[] = [];
@@ -79,10 +86,13 @@ async function runProgram(program: () => unknown, stackFile: StackFile, project:
   );
 
   // The mock monitor is not told who a resource's parent is; a stack transformation sees it.
+  // SDK internal: getMonitor() is the MockMonitor after setMocks, with getRegisteredResources().
   const parents = new Map<string, { name: string; type: string }>();
   const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, { state: unknown }> };
+  // SDK internal: runInPulumiStack registers the root stack resource and its outputs, as the language host does.
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
+      // SDK internal: a Resource's name and type are its private fields __name and __pulumiType.
       const p = t.opts.parent as unknown as { __name?: string; __pulumiType?: string } | undefined;
       if (p?.__name && p.__pulumiType !== STACK_TYPE) parents.set(`${t.type}::${t.name}`, { name: p.__name, type: p.__pulumiType ?? "" });
       return undefined;
@@ -105,14 +115,17 @@ async function runProgram(program: () => unknown, stackFile: StackFile, project:
   return { stack: stackFile.stack, resources: resources.filter((r) => r.type !== STACK_TYPE), outputs, invented };
 }
 
-/** The stack's registered outputs arrive as a protobuf Struct with secrets still marked. */
+/** The stack's registered outputs arrive as a protobuf Struct with secrets still marked (SDK internal: the MockMonitor's `state`). */
 function structToJs(state: unknown): Record<string, unknown> {
   const s = state as { toJavaScript?: () => Record<string, unknown> };
   return s.toJavaScript ? s.toJavaScript() : (state as Record<string, unknown>);
 }
 
 
-/** Replaces every engine-marked secret with `"[secret]"` (with `reveal`: with its value). */
+/**
+ * Replaces every engine-marked secret with `"[secret]"` (with `reveal`: with its value). SDK
+ * internal: secrets reach the mocks marked `{[runtime.specialSigKey]: runtime.specialSecretSig, value}`.
+ */
 export function redact(value: unknown, reveal = false): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, reveal));
   if (value && typeof value === "object") {

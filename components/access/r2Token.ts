@@ -58,7 +58,7 @@ const R2_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 
 /** Arguments naming one R2 bucket. */
-export interface R2BucketRef {
+interface R2BucketRef {
   /** 32-hex-digit Cloudflare account id. */
   accountId: string;
   /** Bucket jurisdiction; unset means `default`. */
@@ -104,7 +104,7 @@ export function permissionGroupIds(groups: ReadonlyArray<{ id: string; name: str
 }
 
 /** S3-compatible credentials for R2. */
-export interface R2S3Credentials {
+interface R2S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;
 }

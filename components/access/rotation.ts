@@ -34,7 +34,7 @@ function checkTime(now: Date): number {
 }
 
 /** The current rotation period: its label, when it started and when the next one starts. */
-export interface RotationWindow {
+interface RotationWindow {
   /** Label of the period: the UTC date (`YYYY-MM-DD`) it started on. */
   epoch: string;
   startsAt: Date;

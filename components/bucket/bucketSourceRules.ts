@@ -1,5 +1,5 @@
 import { joinKey, sourcePrefix } from "lifeboat-core";
-import { BUCKET_SOURCE_DIRS } from "../access/policies";
+import { BUCKET_SOURCE_DIRS } from "../access/iamDocuments";
 import { PrefixRule } from "./rules";
 
 /** One `bucket` source of the backup bucket and its restore window. */

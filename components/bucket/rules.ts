@@ -31,7 +31,7 @@ export interface BucketRulesInput {
 }
 
 /** Status pages in the bucket (`report --upload`) are kept this many days. */
-export const STATUS_PAGE_DAYS = 14;
+const STATUS_PAGE_DAYS = 14;
 /** Where `report --upload` without `--name` puts the page of every source. */
 const STATUS_ALL = "_all";
 

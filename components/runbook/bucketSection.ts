@@ -21,7 +21,7 @@ export interface RunbookBucketSource {
 }
 
 /** Where this environment's backups are, and how the runner is invoked. */
-export interface BucketSectionContext {
+interface BucketSectionContext {
   run: string;
   /** `s3://BACKUPBUCKET/PREFIX`. */
   dest: string;

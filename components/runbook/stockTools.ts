@@ -8,6 +8,7 @@
  */
 import { SourceKind } from "lifeboat-core";
 import { shellValue } from "./shell";
+import { restoreTargetField } from "../schedule/commands";
 
 /**
  * Steps 0-2, the same for every kind: an rclone remote from the environment, the backup's key
@@ -157,17 +158,19 @@ age -d -i "$IDENTITY" backup.age | zstd -d \\
 export const STOCK_RESTORE_SCRIPT = stockScriptBody("postgres");
 
 /** The commands after the variables, for one kind. */
-export function stockScriptBody(kind: SourceKind): string {
+function stockScriptBody(kind: SourceKind): string {
   return `${STOCK_FETCH}\n${STOCK_DECODE[kind]}`;
 }
 
-/** The variable a kind restores into. */
+const TARGET_VARIABLE = { targetUrl: "TARGET_URL", targetDir: "TARGET_DIR", targetFile: "TARGET_FILE" } as const;
+
+/** The variable a kind restores into: the one for the runner flag it takes ({@link restoreTargetField}). */
 export function stockTargetVariable(kind: SourceKind): "TARGET_URL" | "TARGET_DIR" | "TARGET_FILE" {
-  return kind === "postgres" ? "TARGET_URL" : kind === "volume" || kind === "directory" ? "TARGET_DIR" : "TARGET_FILE";
+  return TARGET_VARIABLE[restoreTargetField(kind)];
 }
 
 /** The values of one stock restore. */
-export interface StockRestoreVars {
+interface StockRestoreVars {
   kind: SourceKind;
   /** S3 API endpoint (R2's account endpoint, or `https://s3.REGION.amazonaws.com`). */
   endpoint: string;
@@ -310,7 +313,7 @@ echo "restored into $TARGET_DIR; start it as the postgres user (see the runbook)
 `;
 
 /** The values of one stock point-in-time restore. */
-export interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target"> {
+interface StockPitrVars extends Omit<StockRestoreVars, "kind" | "target"> {
   /** A zoned time (`2026-01-31T22:59:59Z`) or `latest`. */
   at: string;
   /** The new data directory. */

@@ -1,15 +1,17 @@
 /**
- * The `lifeboat-runner` command lines and environment of the scheduled jobs, as pure functions
- * of resolved values. `ScheduledBackup`, `ScheduledVerification` and `ScheduledReplication` put
- * exactly these into their containers and task definitions, and
- * test/runner/commandParity.test.ts parses them with the runner's own CLI against the command
- * lines the runner's end-to-end tests run.
+ * The `lifeboat-runner` argv and environment of the jobs, as pure functions of resolved values
+ * (`…JobArgv`: the argv a job's container runs; the runner's own `backupCommand` etc. execute
+ * it). `ScheduledBackup`, `ScheduledVerification`, `ScheduledReplication` and `FailoverRestore`
+ * put exactly these into their containers and task definitions, the runbook prints restores
+ * built by {@link restoreSpec}, and test/runner/commandParity.test.ts parses them with the
+ * runner's own CLI against the command lines the runner's end-to-end tests run.
  *
  * Only non-secret settings go on the command line. Secrets (source and scratch URLs, S3 keys,
  * webhook and ping URLs) travel as the environment variables the runner reads ({@link ENV}),
  * which the components deliver as Pulumi secrets (Docker env, ECS Secrets Manager references);
  * the age identity travels as a file.
  */
+import { drTargetIn } from "../runbook/targets";
 import { backupArgs, BackupSpec, basebackupArgs, bucketEventsArgs, BucketEventsSpec, ENV, replicateArgs, ReplicateSpec, reportArgs, ReportSpec, restoreArgs, RestoreSpec, SourceKind, statusArgs, StatusSpec, verifyArgs, VerifySpec, walStreamArgs } from "lifeboat-core";
 
 /** How the runner image (runner/Dockerfile) starts the runner: its ENTRYPOINT, which the containers set explicitly. */
@@ -44,15 +46,15 @@ export interface JobDestination {
   region?: string;
 }
 
-/** One source's backup run, as the container sees it. */
 /** A `bucket` source's app bucket as the runner reaches it (credentials travel as secret env). */
-export interface AppBucketJob {
+interface AppBucketJob {
   /** `s3://APPBUCKET[/PREFIX]`. */
   bucketUrl: string;
   bucketEndpoint?: string;
   bucketRegion?: string;
 }
 
+/** One source's backup run, as the container sees it. */
 export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
   source: SourceKind;
   name: string;
@@ -69,7 +71,7 @@ export interface BackupJob extends JobDestination, Partial<AppBucketJob> {
 }
 
 /** What a drill checks in a restored Postgres database besides the manifest's row counts (not secret: argv). */
-export interface DrillChecks {
+interface DrillChecks {
   /** `schema.table.column` whose newest value must be within `within` (a duration) before the backup's time. */
   freshness?: { column: string; within: string };
   /** Queries that must return one row whose first value is true. */
@@ -104,18 +106,19 @@ export function destUrl(d: JobDestination): string {
   return prefix ? `s3://${d.bucket}/${prefix}` : `s3://${d.bucket}`;
 }
 
-function dest(d: JobDestination): Pick<BackupSpec, "dest" | "endpoint" | "region"> {
+/** The runner's destination fields (`--dest`, `--endpoint`, `--region`) of one bucket and prefix. */
+export function destinationSpec(d: JobDestination): Pick<BackupSpec, "dest" | "endpoint" | "region"> {
   return { dest: destUrl(d), ...(d.endpoint ? { endpoint: d.endpoint } : {}), ...(d.region ? { region: d.region } : {}) };
 }
 
 /** The runner spec of one backup run: non-secret fields only (the source URL comes from the environment). */
-export function backupSpec(job: BackupJob): BackupSpec {
+function backupSpec(job: BackupJob): BackupSpec {
   return {
     source: job.source,
     name: job.name,
     ...(job.path ? { path: job.path } : {}),
     recipients: [...job.recipients],
-    ...dest(job),
+    ...destinationSpec(job),
     ...(job.stateFile ? { stateFile: job.stateFile } : {}),
     ...(job.retention && job.lockMode ? { retention: job.retention, lockMode: job.lockMode } : {}),
     ...appBucket(job),
@@ -137,30 +140,30 @@ function appBucket(j: Partial<AppBucketJob>): Partial<AppBucketJob> {
  * `bucket-events …`: the long-running consumer of an R2 bucket's event notifications (the queue
  * token and both buckets' keys come from the environment).
  */
-export function bucketEventsCommand(job: BackupJob & AppBucketJob, queue: string): string[] {
-  const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...dest(job), json: true };
+export function bucketEventsJobArgv(job: BackupJob & AppBucketJob, queue: string): string[] {
+  const spec: BucketEventsSpec = { name: job.name, ...appBucket(job), bucketUrl: job.bucketUrl, queue, ...destinationSpec(job), json: true };
   return bucketEventsArgs(spec);
 }
 
 /** `backup …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
-export function backupCommand(job: BackupJob): string[] {
+export function backupJobArgv(job: BackupJob): string[] {
   return backupArgs(backupSpec(job));
 }
 
 /** `basebackup …` for one run of a point-in-time-recovery source (the physical base backup). */
-export function basebackupCommand(job: BackupJob): string[] {
+export function basebackupJobArgv(job: BackupJob): string[] {
   const { source: _kind, path: _path, ...spec } = backupSpec(job);
   return basebackupArgs(spec);
 }
 
 /** Where the WAL sidecar spools segments before upload: on the job's persistent state volume. */
-export const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
+const WAL_SPOOL_DIR = `${CONTAINER_PATHS.stateDir}/wal-spool`;
 
 /**
  * `wal-stream …`: the long-running point-in-time-recovery sidecar (pg_receivewal over a
  * replication slot; the source URL comes from the environment).
  */
-export function walStreamCommand(job: BackupJob, o: { flushInterval: string; maxLag?: string; walRetentionDays?: number }): string[] {
+export function walStreamJobArgv(job: BackupJob, o: { flushInterval: string; maxLag?: string; walRetentionDays?: number }): string[] {
   // S3 with per-object lock: each WAL object is locked for as long as the bucket keeps WAL.
   const lock = job.lockMode && o.walRetentionDays ? { walRetention: `${o.walRetentionDays}d`, lockMode: job.lockMode } : {};
   return walStreamArgs({
@@ -170,29 +173,29 @@ export function walStreamCommand(job: BackupJob, o: { flushInterval: string; max
     flushInterval: o.flushInterval,
     ...(o.maxLag ? { maxLag: o.maxLag } : {}),
     ...lock,
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   });
 }
 
-export function verifySpec(job: VerifyJob): VerifySpec {
+function verifySpec(job: VerifyJob): VerifySpec {
   return {
     name: job.name,
     identity: job.identity,
     ...(job.rto !== undefined ? { rto: job.rto } : {}),
     ...(job.freshness ? { freshnessColumn: job.freshness.column, freshnessWithin: job.freshness.within } : {}),
     ...(job.assertions?.length ? { assertions: job.assertions.map((a) => ({ ...a })) } : {}),
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
 
 /** `verify …` for one restore drill (the scratch database URL comes from the environment). */
-export function verifyCommand(job: VerifyJob): string[] {
+export function verifyJobArgv(job: VerifyJob): string[] {
   return verifyArgs(verifySpec(job));
 }
 
-export function statusSpec(job: StatusJob): StatusSpec {
+function statusSpec(job: StatusJob): StatusSpec {
   return {
     name: job.name,
     maxAge: job.maxAge,
@@ -200,18 +203,18 @@ export function statusSpec(job: StatusJob): StatusSpec {
     ...(job.maxShrink !== undefined ? { maxShrink: job.maxShrink } : {}),
     ...(job.maxTableShrink !== undefined ? { maxTableShrink: job.maxTableShrink } : {}),
     ...(job.rto !== undefined ? { rto: job.rto } : {}),
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
 
 /** `status …` against the bucket for one source. */
-export function statusCommand(job: StatusJob): string[] {
+export function statusJobArgv(job: StatusJob): string[] {
   return statusArgs(statusSpec(job));
 }
 
 /** Where the status job's page of one source is kept current on its host: the job's state volume. */
-export function statusPagePath(name: string): string {
+function statusPagePath(name: string): string {
   return `${CONTAINER_PATHS.stateDir}/status/${name}.html`;
 }
 
@@ -219,37 +222,44 @@ export function statusPagePath(name: string): string {
  * The status page of one source, beside each health check: the same limits as `status`, the page
  * written to {@link statusPagePath} and a copy put in the bucket under the verifier's prefix.
  */
-export function reportSpec(job: StatusJob): ReportSpec {
+function reportSpec(job: StatusJob): ReportSpec {
   return { ...statusSpec(job), html: statusPagePath(job.name), upload: true, ...(job.rto !== undefined ? { rto: job.rto } : {}) };
 }
 
 /** `report --html … --upload` for one source. */
-export function reportCommand(job: StatusJob): string[] {
+export function reportJobArgv(job: StatusJob): string[] {
   return reportArgs(reportSpec(job));
 }
 
-/** One source's restore of its newest verified backup (failover). */
+/** One source's restore. */
 export interface RestoreJob extends JobDestination {
   name: string;
   kind: SourceKind;
   identity: string;
 }
 
-/**
- * `restore --at latest-verified …`: into the database named by LIFEBOAT_TARGET_URL (postgres),
- * or under CONTAINER_PATHS.target: `<target>/<source>` for archives, `<target>/<source>.rdb`
- * or `.sqlite` for files.
- */
-export function restoreSpec(job: RestoreJob): RestoreSpec {
-  const where =
-    job.kind === "postgres" ? {}
-      : job.kind === "volume" || job.kind === "directory" ? { targetDir: `${CONTAINER_PATHS.target}/${job.name}` }
-        : { targetFile: `${CONTAINER_PATHS.target}/${job.name}.${job.kind === "redis" ? "rdb" : "sqlite"}` };
-  return { name: job.name, at: "latest-verified", identity: job.identity, ...where, ...dest(job), json: true };
+/** The restore flag a source kind takes: a database for postgres, a directory for archives, a file for Redis and SQLite snapshots. */
+export function restoreTargetField(kind: SourceKind): "targetUrl" | "targetDir" | "targetFile" {
+  return kind === "postgres" ? "targetUrl" : kind === "volume" || kind === "directory" ? "targetDir" : "targetFile";
 }
 
-export function restoreCommand(job: RestoreJob): string[] {
-  return restoreArgs(restoreSpec(job));
+/**
+ * The runner spec of a restore of one source into `target`, on the flag its kind takes
+ * ({@link restoreTargetField}). The failover job and the runbook both build their restores here.
+ * Without a target (a failover's postgres database), the runner reads LIFEBOAT_TARGET_URL.
+ */
+export function restoreSpec(job: RestoreJob, target?: string): RestoreSpec {
+  return { name: job.name, identity: job.identity, ...(target === undefined ? {} : { [restoreTargetField(job.kind)]: target }), ...destinationSpec(job) };
+}
+
+/**
+ * `restore --at latest-verified …` of a failover: into the database named by LIFEBOAT_TARGET_URL
+ * (postgres), or under CONTAINER_PATHS.target where {@link drTargetIn} places the source (the host
+ * directory mounted there is the one the runbook names).
+ */
+export function restoreJobArgv(job: RestoreJob): string[] {
+  const target = job.kind === "postgres" ? undefined : drTargetIn(job.kind, CONTAINER_PATHS.target, job.name);
+  return restoreArgs({ ...restoreSpec(job, target), at: "latest-verified", json: true });
 }
 
 /** Every source's copy from one bucket to a replica bucket. */
@@ -268,13 +278,13 @@ export function replicateSpec(job: ReplicateJob): ReplicateSpec {
     ...(job.replica.endpoint ? { toEndpoint: job.replica.endpoint } : {}),
     ...(job.replica.region ? { toRegion: job.replica.region } : {}),
     maxLag: job.maxLag,
-    ...dest(job),
+    ...destinationSpec(job),
     json: true,
   };
 }
 
 /** `replicate --all …` for one run: the ECS task's command, and what the Docker container's scheduler runs. */
-export function replicateCommand(job: ReplicateJob): string[] {
+export function replicateJobArgv(job: ReplicateJob): string[] {
   return replicateArgs(replicateSpec(job));
 }
 
@@ -318,7 +328,7 @@ export function sourceMount(kind: SourceKind, name: string, s: { volume?: string
 }
 
 /** Secret values a job may receive, by what they are. */
-export interface JobSecrets {
+interface JobSecrets {
   sourceUrl?: string;
   scratchUrl?: string;
   accessKeyId?: string;

@@ -1,7 +1,8 @@
 /**
- * The Docker runtime of the jobs on a Docker host (`@pulumi/docker`): the provider and runner
- * image, and the containers (the schedulers of scheduler.ts, the WAL sidecar, a failover
- * restore).
+ * The Docker runtime of the jobs on a Docker host (`@pulumi/docker`): the provider and the runner
+ * image (pulled, or built on the host from runner/Dockerfile and a build context), and the
+ * containers: the schedulers of scheduler.ts, a PITR source's `wal-stream` sidecar, a bucket
+ * source's `bucket-events` consumer, and a failover's one-shot `restore`.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -39,7 +40,11 @@ export interface DockerRuntimeArgs {
   labels?: Record<string, string>;
 }
 
-/** The directory above this module that holds runner/package.json (the repo, or the installed package). */
+/**
+ * The build context when none is given: the nearest directory above this module with
+ * runner/package.json or runner/Dockerfile (the checkout, or the installed lifeboat package, which
+ * ships both), else the working directory (the build-input check then names what is missing).
+ */
 export function defaultBuildContext(from: string = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, "runner", "package.json")) || existsSync(join(dir, "runner", "Dockerfile"))) return dir;
@@ -77,12 +82,12 @@ export function dockerRunner(name: string, args: DockerRuntimeArgs, parent: pulu
 }
 
 /** One scheduled job as a container. */
-export interface DockerJob {
-  /** `backup`, `verify` or `status`: the resource-name suffix and the `lifeboat.job` label. */
+interface DockerJob {
+  /** A scheduler's side (`backup`, `verify`), `wal-stream`, `bucket-events` or `restore`: the resource-name suffix and the `lifeboat.job` label. */
   role: string;
   /** Source name, for labels. */
   source: string;
-  /** The container command after the entrypoint (`schedule --cron … -- …`). */
+  /** The container command after the entrypoint: `schedule --jobs …` for a scheduler, else the job's own argv. */
   command: pulumi.Input<string[]>;
   /** Environment variables carrying secrets; the whole list is a Pulumi secret. */
   secretEnv: pulumi.Input<Record<string, string>>;
@@ -119,7 +124,7 @@ export function containerName(component: string, role: string): string {
   return dockerName(component, role);
 }
 
-export function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
+function containerLabels(component: string, job: Pick<DockerJob, "role" | "source">, extra: Record<string, string> = {}): { label: string; value: string }[] {
   const all: Record<string, string> = { ...extra, "lifeboat.component": component, "lifeboat.job": job.role, "lifeboat.source": job.source };
   return Object.keys(all).sort().map((label) => ({ label, value: all[label]! }));
 }

@@ -1,14 +1,16 @@
 /**
- * The ECS Fargate runtime of the scheduled jobs: one task definition per job, run by an
- * EventBridge Scheduler schedule (no long-running service: Fargate costs nothing idle). What
- * every job of an environment shares (log group, execution role, scheduler role; the cluster is
- * given) is declared once ({@link ecsRuntime}) and passed to the jobs as plain identifiers
- * ({@link EcsRuntimeArgs}); each job keeps its own task role and secret. Pure document builders
- * first, then the resources.
+ * The ECS Fargate runtime of the jobs: one task definition per job, run by an EventBridge
+ * Scheduler schedule, on a cron or once at a time (a failover restore); no long-running service,
+ * so Fargate costs nothing idle. What every job of an environment shares (log group, execution
+ * role, scheduler role; the cluster is given) is declared once ({@link ecsRuntime}) and passed to
+ * the jobs as plain identifiers ({@link EcsRuntimeArgs}); each component keeps its own task role
+ * and one Secrets Manager secret for its jobs, injected as environment variables (the age
+ * identity through a shim that writes it to a file). Pure document builders first, then the
+ * resources.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/policies";
+import { PolicyDocument, ecsTasksAssumeRolePolicy } from "../access/iamDocuments";
 import { RUNNER_EXEC } from "./commands";
 import { toEventBridgeCron } from "./cron";
 import { DEFAULT_RUNNER_IMAGE } from "./docker";
@@ -62,7 +64,7 @@ export interface EcsGrants {
 export const ECS_TASK_EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 /** Name of the container inside every task definition. */
-export const ECS_CONTAINER_NAME = "lifeboat-runner";
+const ECS_CONTAINER_NAME = "lifeboat-runner";
 
 /**
  * Env var that carries the age identity's text into an ECS task. ECS can inject secrets only
@@ -74,17 +76,17 @@ export const AGE_IDENTITY_ENV = "LIFEBOAT_AGE_IDENTITY";
 export const ECS_IDENTITY_FILE = "/tmp/lifeboat-age-identity.txt";
 
 /** Entry point of a task that needs the identity as a file: `sh -c '<write file; unset; exec runner "$@">' lifeboat-runner`. */
-export function identityShimEntryPoint(): string[] {
+function identityShimEntryPoint(): string[] {
   const script = `umask 077 && printf '%s\\n' "$${AGE_IDENTITY_ENV}" > ${ECS_IDENTITY_FILE} && unset ${AGE_IDENTITY_ENV} && exec ${RUNNER_EXEC.join(" ")} "$@"`;
   return ["sh", "-c", script, "lifeboat-runner"];
 }
 
 /** `valueFrom` of one JSON key of a Secrets Manager secret. */
-export function secretKeyRef(secretArn: string, key: string): string {
+function secretKeyRef(secretArn: string, key: string): string {
   return `${secretArn}:${key}::`;
 }
 
-export interface ContainerDefinitionSpec {
+interface ContainerDefinitionSpec {
   image: string;
   entryPoint: string[];
   command: string[];
@@ -115,7 +117,7 @@ export function containerDefinitions(s: ContainerDefinitionSpec): string {
 }
 
 /** Trust policy for the EventBridge Scheduler role. */
-export function schedulerAssumeRolePolicy(): PolicyDocument {
+function schedulerAssumeRolePolicy(): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Principal: { Service: "scheduler.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -123,7 +125,7 @@ export function schedulerAssumeRolePolicy(): PolicyDocument {
 }
 
 /** What the scheduler may do: run exactly these task definitions in this cluster, and pass exactly these roles to ECS tasks. */
-export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn: string; passRoleArns: string[] }): PolicyDocument {
+function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn: string; passRoleArns: string[] }): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -146,7 +148,7 @@ export function schedulerPolicy(args: { taskDefinitionArns: string[]; clusterArn
 }
 
 /** What the execution role may read beyond the managed policy: exactly these secrets (the jobs'). */
-export function executionSecretsPolicy(secretArns: string[]): PolicyDocument {
+function executionSecretsPolicy(secretArns: string[]): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [{ Sid: "ReadJobSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArns.length === 1 ? secretArns[0]! : [...secretArns] }],
@@ -161,7 +163,7 @@ export function eventBridgeAt(iso: string): string {
 }
 
 /** One job as a scheduled Fargate task. */
-export interface EcsJob {
+interface EcsJob {
   role: string;
   /** When it runs: a 5-field cron (UTC), or `once` with {@link EcsJob.runAt}. */
   cron: string;
@@ -184,7 +186,7 @@ export interface TaskRoleSpec {
   policy?: pulumi.Input<string>;
 }
 
-export interface EcsJobsResult {
+interface EcsJobsResult {
   logGroupName: pulumi.Output<string>;
   /** What the shared roles must allow for these jobs (granted here unless the environment's are shared). */
   grants: EcsGrants;

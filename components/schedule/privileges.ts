@@ -6,7 +6,7 @@
  */
 
 /** The container's `user`, capabilities and security options. */
-export interface JobPrivileges {
+interface JobPrivileges {
   /** uid:gid to run as; undefined keeps the image's user (`node`, uid 1000). */
   user?: string;
   capabilities: { drops: string[]; adds: string[] };

@@ -25,7 +25,7 @@ import { DockerRunner, DockerRuntimeArgs, dockerJobContainer, dockerRunner } fro
 export type DockerSchedulerMode = "component" | "host";
 
 /** Runs at once in one scheduler: one dump at a time keeps a small database host responsive. */
-export const DEFAULT_MAX_CONCURRENT = 1;
+const DEFAULT_MAX_CONCURRENT = 1;
 
 /** One scheduled job of a host, as a job component describes it. */
 export interface HostJob {
@@ -47,7 +47,7 @@ export interface HostJob {
 }
 
 /** A resolved job: what {@link jobTable} turns into the table and its environment. */
-export interface ResolvedJob {
+interface ResolvedJob {
   name: string;
   cron: string;
   argv: string[];
@@ -82,12 +82,12 @@ export function jobTable(jobs: ResolvedJob[]): { table: JobTableInput; env: Reco
 }
 
 /** The scheduler container's command: `schedule --jobs <uploaded table> --max-concurrent N --state-file <state volume>`. */
-export function schedulerCommand(maxConcurrent: number = DEFAULT_MAX_CONCURRENT): string[] {
+function schedulerCommand(maxConcurrent: number = DEFAULT_MAX_CONCURRENT): string[] {
   return scheduleJobsArgs({ jobsFile: CONTAINER_PATHS.jobs, maxConcurrent, stateFile: CONTAINER_PATHS.stateFile });
 }
 
 /** The Docker healthcheck: every job's state from the scheduler's state file (each job's own max age). */
-export function schedulerHealthcheck(): string[] {
+function schedulerHealthcheck(): string[] {
   return [...RUNNER_EXEC, ...statusArgs({ local: true, stateFile: CONTAINER_PATHS.stateFile })];
 }
 

@@ -4,7 +4,7 @@
  * writer, plus reading its own previous snapshot manifests) and the read-only identity on the
  * app's own bucket.
  */
-import { appBucketReaderPolicy, bucketJobPolicy } from "../../components/access/policies";
+import { appBucketReaderPolicy, bucketJobPolicy } from "../../components/access/iamDocuments";
 import { QUEUE_PERMISSION_GROUPS, accountTokenResources, r2PermissionGroupNames } from "../../components/access/r2Token";
 import { ACCOUNT, decide } from "./simulate";
 

@@ -5,7 +5,7 @@
  * cannot turn into a passing "denied".
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { PolicyDocument } from "../../components/access/policies";
+import { PolicyDocument } from "../../components/access/iamDocuments";
 
 export type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 

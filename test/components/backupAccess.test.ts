@@ -8,7 +8,7 @@ import {
   replicatorPolicy,
   restorerPolicy,
   writerPolicy,
-} from "../../components/access/policies";
+} from "../../components/access/iamDocuments";
 import { R2_PERMISSION_GROUPS } from "../../components/access/r2Token";
 import { rotationEpoch } from "../../components/access/rotation";
 import { Declared, declare, installMocks, isSecretValue, ofType, one, valueOf } from "./mockHarness";

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cron } from "croner";
 import { backupArgs, scheduleJobsArgs, statusArgs } from "lifeboat-core";
 import { ScheduledBackup, toEventBridgeCron } from "../../components";
-import { writerPolicy } from "../../components/access/policies";
+import { writerPolicy } from "../../components/access/iamDocuments";
 import { buildContextDigest } from "../../components/schedule/buildContext";
 import { ECS_TASK_EXECUTION_POLICY_ARN } from "../../components/schedule/ecs";
 import { declare, Declared, envMap, expectNoPlainSecrets, installMocks, isSecretValue, jobTableOf, ofType, one, redacted, scheduledJob, unwrap, valueOf } from "./mockHarness";

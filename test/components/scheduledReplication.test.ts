@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, replicateArgs, scheduleJobsArgs } from "lifeboat-core";
 import { BackupAccess, BackupBucket, ScheduledReplication, bucketAccessFields, replicatorSide, toEventBridgeCron } from "../../components";
-import { replicatorPolicy } from "../../components/access/policies";
+import { replicatorPolicy } from "../../components/access/iamDocuments";
 import { CONTAINER_PATHS, RUNNER_EXEC } from "../../components/schedule/commands";
 import { declare, Declared, expectNoPlainSecrets, installMocks, jobTableOf, ofType, one, redacted, scheduledJob, unwrap, valueOf } from "./mockHarness";
 

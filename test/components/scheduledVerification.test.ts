@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { reportArgs, scheduleJobsArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { ScheduledVerification } from "../../components";
-import { restorerPolicy } from "../../components/access/policies";
+import { restorerPolicy } from "../../components/access/iamDocuments";
 import { AGE_IDENTITY_ENV, ECS_IDENTITY_FILE } from "../../components/schedule/ecs";
 import { declare, Declared, expectNoPlainSecrets, installMocks, jobTableOf, ofType, one, scheduledJob, unwrap } from "./mockHarness";
 

@@ -14,7 +14,7 @@ import {
   s3ReplicationAssumeRolePolicy,
   s3ReplicationRolePolicy,
   writerPolicy,
-} from "../../components/access/policies";
+} from "../../components/access/iamDocuments";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { pageKey } from "../../runner/src/commands/report";
 import { ACCOUNT, decide } from "./simulate";

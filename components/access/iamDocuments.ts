@@ -33,7 +33,7 @@ export interface PolicyStatement {
 }
 
 /** Where one source's backups live: the bucket, the bucket-level prefix and the source name. */
-export interface SourceScope {
+interface SourceScope {
   /** `arn:aws:s3:::bucket` (also `aws-cn`, `aws-us-gov` partitions). */
   bucketArn: string;
   /** Bucket-level prefix, e.g. `prod` or `team/prod`; empty string for none. */
@@ -59,7 +59,7 @@ export interface BucketScope {
  * encryption or replication configuration, bypassing governance-mode retention, removing
  * legal holds, and changing object ACLs.
  */
-export const PROTECTED_ACTIONS: readonly string[] = [
+const PROTECTED_ACTIONS: readonly string[] = [
   "s3:Delete*",
   "s3:PutBucket*",
   "s3:PutLifecycleConfiguration",
@@ -95,7 +95,7 @@ function checkSource(source: string): string {
 }
 
 /** `kms:ViaService` value for S3 in the key's region, e.g. `s3.eu-west-1.amazonaws.com`. */
-export function s3ViaService(kmsKeyArn: string): string {
+function s3ViaService(kmsKeyArn: string): string {
   const m = KMS_KEY_ARN.exec(kmsKeyArn);
   if (!m) throw new Error(`not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): ${JSON.stringify(kmsKeyArn)}`);
   const suffix = m[1] === "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
@@ -331,7 +331,7 @@ export function s3ReplicationRolePolicy(args: {
 }
 
 /** Optional confused-deputy guard for trust policies: only this account's resources may assume. */
-export interface TrustOptions {
+interface TrustOptions {
   /** AWS account id that owns the ECS tasks / source bucket (`aws:SourceAccount`). */
   sourceAccount?: string;
 }
