@@ -12,7 +12,8 @@ import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
 import { s3sdk } from "./s3sdk";
 
-export interface StoredObject {
+/** An object as a listing shows it: key, size and when the store received it. */
+export interface ListedObject {
   key: string;
   size: number;
   /** When the store received the object (S3 LastModified, set by the server; local: mtime). */
@@ -49,7 +50,7 @@ export interface Store {
   get(key: string): Promise<Readable>;
   getText(key: string): Promise<string>;
   /** Every object under a flat prefix (no delimiter listing). */
-  list(prefix: string): Promise<StoredObject[]>;
+  list(prefix: string): Promise<ListedObject[]>;
   /** Local mode only (keep-local pruning). */
   remove?(key: string): Promise<void>;
   /** Local mode only: removes partial files under `prefix` that no live run is writing; returns their paths. */
@@ -225,8 +226,8 @@ export class S3Store implements Store {
     return Buffer.concat(chunks).toString("utf8");
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = [];
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
     let token: string | undefined;
     try {
       do {
@@ -346,8 +347,8 @@ export class LocalStore implements Store {
     return out;
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = [];
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
     for (const f of await this.files(prefix)) {
       if (PARTIAL.test(f.name)) continue;
       const st = await fsp.stat(f.path);
