@@ -87,11 +87,6 @@ export function s3Bounds(o: StoreOpts, signal?: AbortSignal): S3Bounds {
   };
 }
 
-/** The S3 request bounds and sizes every S3 side (the destination, a replica) shares, with one side's endpoint and region. */
-export function s3Options(o: StoreOpts, endpoint: string | undefined, region: string | undefined, signal?: AbortSignal): S3Options {
-  return { ...s3Bounds(o, signal), endpoint, region };
-}
-
 /**
  * An identity of its own from a pair of environment variables (and an optional session token):
  * both or neither; neither leaves the side on the default chain (AWS_*, a task role).
@@ -121,17 +116,17 @@ export function s3Store(side: S3Side, bounds: S3Bounds): S3Store {
 }
 
 /**
- * The destination: a local directory with --local-dir, else S3/R2 from --dest. `signal`: the
- * run's deadline ({@link runDeadline}); `bounds`: the run's S3 bounds when the caller already
- * parsed them for another side (they carry the deadline).
+ * The destination: a local directory with --local-dir, else S3/R2 from --dest. `bounds`: the
+ * run's S3 bounds when the caller parsed them for other sides too; default: parsed here, with
+ * the run's deadline ({@link runDeadline}).
  */
-export function makeStore(o: StoreOpts, opts: { local?: boolean; signal?: AbortSignal; bounds?: S3Bounds } = {}): Store {
+export function makeStore(o: StoreOpts, opts: { local?: boolean; bounds?: S3Bounds } = {}): Store {
   if (o.localDir || opts.local) {
     if (!o.localDir) throw new UsageError("--local-dir DIR (or LIFEBOAT_LOCAL_DIR) is required with --no-upload");
     return new LocalStore(o.localDir);
   }
   const dest = parseDest(o.dest);
-  const bounds = opts.bounds ?? s3Bounds(o, opts.signal ?? runDeadline(o));
+  const bounds = opts.bounds ?? s3Bounds(o, runDeadline(o));
   return s3Store({ dest, endpoint: o.endpoint, region: o.region, flags: DEST_FLAGS }, bounds);
 }
 

@@ -3,8 +3,8 @@ import { GetObjectCommand, GetObjectCommandOutput, ListObjectsV2Command, S3Clien
 import { ENV, parseDuration } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "../errors";
 import { S3Dest, parseDest } from "../dest";
-import { S3Credentials, S3Options, makeS3Client } from "../store";
-import { envIdentity } from "../context";
+import { S3Credentials, makeS3Client } from "../store";
+import { S3Bounds, envIdentity } from "../context";
 import { Listed, bareEtag } from "./plan";
 import { KEPT_HEADERS, SnapshotEntry } from "./snapshot";
 
@@ -33,7 +33,7 @@ export function otherBucket(
   endpoint: string | undefined,
   region: string | undefined,
   credentials: S3Credentials | undefined,
-  base: S3Options,
+  base: S3Bounds,
 ): OtherBucket {
   const dest = parseDest(url, flags.url);
   const client = makeS3Client({ ...base, endpoint, region, credentials }, flags);
