@@ -2,8 +2,8 @@ import { tmpdir } from "node:os";
 import { Logger } from "pino";
 import { NAME_PATTERN, parseDuration } from "lifeboat-core";
 import { RunError, UsageError } from "./errors";
-import { parseDest } from "./dest";
-import { LocalStore, makeS3Client, S3Options, S3Store, Store } from "./store";
+import { parseDest, S3Dest } from "./dest";
+import { DEST_FLAGS, LocalStore, makeS3Client, S3Credentials, S3Flags, S3Options, S3Store, Store } from "./store";
 import { LockPolicy, lockPolicy } from "./lock";
 import { Alerts } from "./alerts";
 import { defaultStatePath } from "./state";
@@ -72,11 +72,12 @@ export function runDeadline(o: StoreOpts): AbortSignal | undefined {
   return ac.signal;
 }
 
-/** The S3 request bounds and sizes every S3 side (the destination, a replica) shares. */
-export function s3Options(o: StoreOpts, endpoint: string | undefined, region: string | undefined, signal?: AbortSignal): S3Options {
+/** What every S3 side of a run shares: request bounds, sizes and the run's deadline. */
+export type S3Bounds = Omit<S3Options, "endpoint" | "region" | "credentials">;
+
+/** The one parse of the S3 request flags (--max-attempts, --part-size, --concurrency, --timeout, --request-timeout). */
+export function s3Bounds(o: StoreOpts, signal?: AbortSignal): S3Bounds {
   return {
-    endpoint,
-    region,
     maxAttempts: intOption("--max-attempts", o.maxAttempts, 1, 20),
     partSizeBytes: intOption("--part-size", o.partSize, 5, 5120) * 1024 * 1024,
     queueSize: intOption("--concurrency", o.concurrency, 1, 32),
@@ -86,15 +87,47 @@ export function s3Options(o: StoreOpts, endpoint: string | undefined, region: st
   };
 }
 
-/** The destination: a local directory with --local-dir, else S3/R2 from --dest. `signal`: the run's deadline ({@link runDeadline}). */
-export function makeStore(o: StoreOpts, opts: { local?: boolean; signal?: AbortSignal } = {}): Store {
+/**
+ * An identity of its own from a pair of environment variables (and an optional session token):
+ * both or neither; neither leaves the side on the default chain (AWS_*, a task role).
+ */
+export function envIdentity(idVar: string, secretVar: string, tokenVar?: string): S3Credentials | undefined {
+  const id = process.env[idVar];
+  const secret = process.env[secretVar];
+  if (!!id !== !!secret) throw new UsageError(`${idVar} and ${secretVar} go together: set both or neither`);
+  if (!id || !secret) return undefined;
+  const token = tokenVar ? process.env[tokenVar] : undefined;
+  return { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) };
+}
+
+/** One S3 side of a run (--dest's, a replica's): where, its flags for messages, its identity (default: the AWS_* chain). */
+export interface S3Side {
+  dest: S3Dest;
+  endpoint?: string;
+  region?: string;
+  flags: S3Flags;
+  credentials?: S3Credentials;
+}
+
+/** A store on one S3 side, with the run's bounds ({@link s3Bounds}, parsed once for every side). */
+export function s3Store(side: S3Side, bounds: S3Bounds): S3Store {
+  const s: S3Options = { ...bounds, endpoint: side.endpoint, region: side.region, credentials: side.credentials };
+  return new S3Store(makeS3Client(s, side.flags), side.dest, s);
+}
+
+/**
+ * The destination: a local directory with --local-dir, else S3/R2 from --dest. `bounds`: the
+ * run's S3 bounds when the caller parsed them for other sides too; default: parsed here, with
+ * the run's deadline ({@link runDeadline}).
+ */
+export function makeStore(o: StoreOpts, opts: { local?: boolean; bounds?: S3Bounds } = {}): Store {
   if (o.localDir || opts.local) {
     if (!o.localDir) throw new UsageError("--local-dir DIR (or LIFEBOAT_LOCAL_DIR) is required with --no-upload");
     return new LocalStore(o.localDir);
   }
   const dest = parseDest(o.dest);
-  const s = s3Options(o, o.endpoint, o.region, opts.signal ?? runDeadline(o));
-  return new S3Store(makeS3Client(s), dest, s);
+  const bounds = opts.bounds ?? s3Bounds(o, runDeadline(o));
+  return s3Store({ dest, endpoint: o.endpoint, region: o.region, flags: DEST_FLAGS }, bounds);
 }
 
 /** `--retention` with `--lock-mode` for an S3 destination (R2 and local mode have no per-object lock). */

@@ -88,7 +88,7 @@ export const ManifestSchema = z.object({
 export type Manifest = z.infer<typeof ManifestSchema>;
 
 /** What a finished run knows about the object it stored. */
-export interface StoredObject {
+export interface BackupFacts {
   source: string;
   kind: ManifestKind;
   tier: Tier;
@@ -106,7 +106,7 @@ export interface StoredObject {
 }
 
 /** The manifest fields every backup records about its object; each kind adds its own facts. */
-export function storedObjectManifest(o: StoredObject): Manifest {
+export function storedObjectManifest(o: BackupFacts): Manifest {
   return {
     version: 1,
     source: o.source,

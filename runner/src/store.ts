@@ -7,12 +7,13 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
-import { lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
+import { httpStatus, lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
 import { s3sdk } from "./s3sdk";
 
-export interface StoredObject {
+/** An object as a listing shows it: key, size and when the store received it. */
+export interface ListedObject {
   key: string;
   size: number;
   /** When the store received the object (S3 LastModified, set by the server; local: mtime). */
@@ -28,6 +29,8 @@ export interface PutOptions {
   readBack?: boolean;
   /** putSmall's Content-Type (default application/json: manifests and records). */
   contentType?: string;
+  /** putSmall: the body's sha256 (hex) from its manifest, sent for the store to check instead of Content-MD5 (S3 only). */
+  sha256?: string;
 }
 
 export interface PutStreamOptions extends PutOptions {
@@ -45,11 +48,12 @@ export interface Store {
   /** The key prefix everything lives under (may be empty). */
   readonly prefix: string;
   putStream(key: string, body: Readable, opts?: PutStreamOptions): Promise<void>;
-  putSmall(key: string, body: string, opts?: PutOptions): Promise<void>;
+  /** One create-only put of a whole body (a string is written as UTF-8). */
+  putSmall(key: string, body: string | Buffer, opts?: PutOptions): Promise<void>;
   get(key: string): Promise<Readable>;
   getText(key: string): Promise<string>;
   /** Every object under a flat prefix (no delimiter listing). */
-  list(prefix: string): Promise<StoredObject[]>;
+  list(prefix: string): Promise<ListedObject[]>;
   /** Local mode only (keep-local pruning). */
   remove?(key: string): Promise<void>;
   /** Local mode only: removes partial files under `prefix` that no live run is writing; returns their paths. */
@@ -69,9 +73,25 @@ export interface S3Options {
   requestTimeoutMs: number;
   /** The run's deadline: aborts every request; its reason is the error the run reports. */
   signal?: AbortSignal;
-  /** An identity of its own (the bucket source's app bucket); default: the AWS_* chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** An identity of its own (the bucket source's app bucket, the replica); default: the AWS_* chain. */
+  credentials?: S3Credentials;
 }
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** The flags (and the endpoint's environment variable) that name one S3 side in usage errors. */
+export interface S3Flags {
+  endpoint: string;
+  region: string;
+  endpointEnv?: string;
+}
+
+/** The destination's flags (--dest's side). */
+export const DEST_FLAGS: S3Flags = { endpoint: "--endpoint", region: "--region", endpointEnv: "LIFEBOAT_S3_ENDPOINT" };
 
 /**
  * The HTTP handler's bounds. In this SDK `requestTimeout` only logs a warning unless
@@ -87,17 +107,23 @@ export function requestHandlerOptions(o: S3Options) {
   };
 }
 
-export function makeS3Client(o: S3Options): S3Client {
+/**
+ * The one S3 client factory: every S3 side of every command (the destination, a replica, the app
+ * bucket, a restore target) gets its client here, with its own endpoint, region and identity and
+ * the run's request bounds. `flags` name that side's flags in the usage errors.
+ */
+export function makeS3Client(o: S3Options, flags: S3Flags = DEST_FLAGS): S3Client {
   const region = o.region || "us-east-1";
   if (region === "auto" && !o.endpoint) {
-    throw new UsageError("--region auto is for R2 and needs --endpoint https://ACCOUNT.r2.cloudflarestorage.com (LIFEBOAT_S3_ENDPOINT)");
+    const env = flags.endpointEnv ? ` (${flags.endpointEnv})` : "";
+    throw new UsageError(`${flags.region} auto is for R2 and needs ${flags.endpoint} https://ACCOUNT.r2.cloudflarestorage.com${env}`);
   }
   if (o.endpoint) {
     try {
       const u = new URL(o.endpoint);
       if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
     } catch {
-      throw new UsageError(`--endpoint: must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
+      throw new UsageError(`${flags.endpoint}: must be an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
     }
   }
   return new (s3sdk().S3Client)({
@@ -113,17 +139,35 @@ export function makeS3Client(o: S3Options): S3Client {
   });
 }
 
+/** A failed S3 request as the run reports it, with the HTTP status the store answered (if any). */
+export class S3Error extends RunError {
+  override name = "S3Error";
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A create-only put found the key taken (HTTP 412). Only for puts with `readBack: false`, which
+ * leave the 412 to the caller; decided by the status code, never by the message's words.
+ */
+export const keyTaken = (e: unknown): boolean => e instanceof S3Error && e.status === 412;
+
 function s3Error(action: string, where: string, e: unknown, signal?: AbortSignal): RunError {
   // The run's deadline aborted the request: say that, not "Request aborted".
   if (signal?.aborted) return new RunError(`${action} ${where} stopped: ${errorMessage(signal.reason)}`);
-  const err = e as { name?: string; $metadata?: { attempts?: number; httpStatusCode?: number }; code?: string };
+  const err = e as { name?: string; $metadata?: { attempts?: number } };
   const attempts = err?.$metadata?.attempts;
-  const status = err?.$metadata?.httpStatusCode;
+  const status = httpStatus(e);
   const bits = [err?.name && err.name !== "Error" ? err.name : undefined, status ? `HTTP ${status}` : undefined]
     .filter(Boolean)
     .join(", ");
-  return new RunError(
+  return new S3Error(
     `${action} ${where} failed${attempts ? ` after ${attempts} attempt(s)` : ""}: ${errorMessage(e)}${bits ? ` (${bits})` : ""}`,
+    status,
   );
 }
 
@@ -164,6 +208,7 @@ export class S3Store implements Store {
           onUploadId: (id) => (uploadId = id),
           onProgress: o.onProgress,
           onWarning: o.onWarning,
+          readBack: o.readBack,
           signal,
         },
       );
@@ -190,9 +235,11 @@ export class S3Store implements Store {
     }
   }
 
-  async putSmall(key: string, body: string, o: PutOptions = {}): Promise<void> {
+  async putSmall(key: string, body: string | Buffer, o: PutOptions = {}): Promise<void> {
     try {
-      const r = await putCreateOnly(this.client, { Bucket: this.dest.bucket, Key: key, ContentType: o.contentType ?? "application/json", lock: o.lock }, Buffer.from(body, "utf8"), { signal: this.opts.signal, readBack: o.readBack });
+      const data = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+      const params = { Bucket: this.dest.bucket, Key: key, ContentType: o.contentType ?? "application/json", lock: o.lock };
+      const r = await putCreateOnly(this.client, params, data, { signal: this.opts.signal, readBack: o.readBack, sha256: o.sha256 });
       const warning = lostAnswerWarning(this.url(key), r);
       if (warning) o.onWarning?.(warning);
     } catch (e) {
@@ -225,8 +272,8 @@ export class S3Store implements Store {
     return Buffer.concat(chunks).toString("utf8");
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = [];
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
     let token: string | undefined;
     try {
       do {
@@ -306,7 +353,7 @@ export class LocalStore implements Store {
     });
   }
 
-  async putSmall(key: string, body: string): Promise<void> {
+  async putSmall(key: string, body: string | Buffer): Promise<void> {
     // Local mode has no object lock: the lock option is S3's.
     await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600 }));
   }
@@ -346,8 +393,8 @@ export class LocalStore implements Store {
     return out;
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = [];
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
     for (const f of await this.files(prefix)) {
       if (PARTIAL.test(f.name)) continue;
       const st = await fsp.stat(f.path);

@@ -36,8 +36,9 @@ function lockHeaders(lock: ObjectLock | undefined) {
   return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
 }
 
-const status = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-const is412 = (e: unknown) => status(e) === 412 || (e as { name?: string })?.name === "PreconditionFailed";
+/** The HTTP status an S3 request failed with (undefined: no answer, e.g. a network error or an abort). */
+export const httpStatus = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const is412 = (e: unknown) => httpStatus(e) === 412 || (e as { name?: string })?.name === "PreconditionFailed";
 
 /**
  * What a create-only put found: it wrote the object; a retry found the object an earlier attempt
@@ -55,8 +56,21 @@ export function lostAnswerWarning(where: string, outcome: PutOutcome): string | 
   return undefined;
 }
 
+/** What a create-only put may be told besides its deadline. */
+export interface CreateOnlyOptions extends Cancel {
+  /** false: a 412 is the caller's, the object there is never read (see {@link putCreateOnly}). */
+  readBack?: boolean;
+  /**
+   * The body's sha256 (hex) as the caller knows it from elsewhere (a manifest): sent as
+   * x-amz-checksum-sha256 instead of Content-MD5, so the store checks the bytes it receives
+   * against that digest, not only against what this process computed.
+   */
+  sha256?: string;
+}
+
 /**
- * A create-only PutObject (`If-None-Match: *`) of a whole body, with its Content-MD5.
+ * A create-only PutObject (`If-None-Match: *`) of a whole body, with its Content-MD5 (or the
+ * caller's sha256, `sha256`).
  *
  * When the answer to a put that succeeded is lost, the SDK's retry of the same put gets 412 (the
  * key exists now). A 412 on the first attempt means the key was taken before this put was ever
@@ -71,7 +85,7 @@ export async function putCreateOnly(
   client: S3Client,
   params: StreamUploadParams,
   data: Buffer,
-  c: Cancel & { readBack?: boolean } = {},
+  c: CreateOnlyOptions = {},
 ): Promise<PutOutcome> {
   try {
     await client.send(
@@ -80,7 +94,7 @@ export async function putCreateOnly(
         Key: params.Key,
         Body: data,
         ContentLength: data.length,
-        ContentMD5: contentMd5(data),
+        ...(c.sha256 ? { ChecksumSHA256: Buffer.from(c.sha256, "hex").toString("base64") } : { ContentMD5: contentMd5(data) }),
         ...(params.overwrite ? {} : { IfNoneMatch: "*" }),
         ContentType: params.ContentType,
         ...params.extra,
@@ -101,7 +115,7 @@ export async function putCreateOnly(
     const r = await client.send(new (s3sdk().GetObjectCommand)({ Bucket: params.Bucket, Key: params.Key }), { abortSignal: c.signal });
     there = Buffer.from(await r.Body!.transformToByteArray());
   } catch (e) {
-    if (status(e) === 403) return "presumed-ours";
+    if (httpStatus(e) === 403) return "presumed-ours";
     throw new RunError(`an object is already at this key (HTTP 412 to a retried create-only put) and it could not be read back to see whether it is ours: ${errorMessage(e)}`);
   }
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -126,6 +140,8 @@ export interface StreamUploadOptions {
   signal?: AbortSignal;
   /** Called with a warning text (a single put whose answer was lost). */
   onWarning?: (text: string) => void;
+  /** false: the single put of a short stream leaves a 412 to the caller (see {@link putCreateOnly}). */
+  readBack?: boolean;
 }
 
 /**

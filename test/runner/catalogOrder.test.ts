@@ -1,9 +1,9 @@
 import { backupKey, manifestKey } from "lifeboat-core";
 import { listBackups } from "../../runner/src/catalog";
-import { Store, StoredObject } from "../../runner/src/store";
+import { Store, ListedObject } from "../../runner/src/store";
 
 /** A store that only lists: the objects given, with the store times given. */
-function listingStore(objects: StoredObject[]): Store {
+function listingStore(objects: ListedObject[]): Store {
   return { description: "test", prefix: "dr", list: async () => objects } as unknown as Store;
 }
 

@@ -10,7 +10,7 @@ import { buildProgram } from "../../runner/src/cli";
 import * as walStreamMod from "../../runner/src/commands/walStream";
 import { walLockSetting } from "../../runner/src/lock";
 import { uploadWal } from "../../runner/src/pitr/walUpload";
-import { PutOptions, Store, StoredObject } from "../../runner/src/store";
+import { PutOptions, Store, ListedObject } from "../../runner/src/store";
 
 const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -44,7 +44,7 @@ class RecordingStore implements Store {
   }
   get(): Promise<Readable> { throw new Error("not used"); }
   getText(): Promise<string> { throw new Error("not used"); }
-  list(): Promise<StoredObject[]> { throw new Error("not used"); }
+  list(): Promise<ListedObject[]> { throw new Error("not used"); }
 }
 
 describe("uploadWal with a lock", () => {

@@ -3,7 +3,8 @@ import { GetObjectCommand, GetObjectCommandOutput, ListObjectsV2Command, S3Clien
 import { ENV, parseDuration } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "../errors";
 import { S3Dest, parseDest } from "../dest";
-import { S3Options, makeS3Client } from "../store";
+import { S3Credentials, makeS3Client } from "../store";
+import { S3Bounds, envIdentity } from "../context";
 import { Listed, bareEtag } from "./plan";
 import { KEPT_HEADERS, SnapshotEntry } from "./snapshot";
 
@@ -15,23 +16,11 @@ export interface OtherBucket {
   signal?: AbortSignal;
 }
 
-function checkEndpoint(flag: string, url: string | undefined): void {
-  if (url === undefined) return;
-  try {
-    const u = new URL(url);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-  } catch {
-    throw new UsageError(`${flag}: must be an http(s) URL, got ${JSON.stringify(url)}`);
-  }
-}
-
 /** Both variables of an identity, or neither (`required`: both). */
-export function envCredentials(idVar: string, secretVar: string, required: boolean): { accessKeyId: string; secretAccessKey: string } | undefined {
-  const id = process.env[idVar];
-  const secret = process.env[secretVar];
-  if (!!id !== !!secret) throw new UsageError(`${idVar} and ${secretVar} go together: set both or neither`);
-  if (!id && required) throw new UsageError(`${idVar} and ${secretVar} are required: the app bucket is read with its own read-only identity, never the backup writer's`);
-  return id && secret ? { accessKeyId: id, secretAccessKey: secret } : undefined;
+export function envCredentials(idVar: string, secretVar: string, required: boolean): S3Credentials | undefined {
+  const c = envIdentity(idVar, secretVar);
+  if (!c && required) throw new UsageError(`${idVar} and ${secretVar} are required: the app bucket is read with its own read-only identity, never the backup writer's`);
+  return c;
 }
 
 /**
@@ -43,13 +32,11 @@ export function otherBucket(
   url: string | undefined,
   endpoint: string | undefined,
   region: string | undefined,
-  credentials: { accessKeyId: string; secretAccessKey: string } | undefined,
-  base: S3Options,
+  credentials: S3Credentials | undefined,
+  base: S3Bounds,
 ): OtherBucket {
   const dest = parseDest(url, flags.url);
-  checkEndpoint(flags.endpoint, endpoint);
-  if (region === "auto" && !endpoint) throw new UsageError(`${flags.region} auto is for R2 and needs ${flags.endpoint} https://ACCOUNT.r2.cloudflarestorage.com`);
-  const client = makeS3Client({ ...base, endpoint, region, credentials });
+  const client = makeS3Client({ ...base, endpoint, region, credentials }, flags);
   return { client, dest, url: `s3://${dest.bucket}${dest.prefix ? "/" + dest.prefix : ""}`, signal: base.signal };
 }
 

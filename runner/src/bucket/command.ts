@@ -3,7 +3,7 @@ import { parseRecipients } from "../age";
 import { ENV, LOCK_MODES, LockMode } from "lifeboat-core";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { BackupOpts } from "../commands/backup";
-import { checkName, intOption, makeAlerts, makeStore, output, runDeadline, s3Options, statePath } from "../context";
+import { S3Bounds, checkName, intOption, makeAlerts, makeStore, output, runDeadline, s3Bounds, statePath } from "../context";
 import { requireTools } from "../proc";
 import { formatBytes } from "../progress";
 import { redactUrl } from "../redact";
@@ -13,8 +13,6 @@ import { RUNNER_VERSION } from "../version";
 import { envCredentials, otherBucket, parseWindow } from "./app";
 import { bucketBackup } from "./backup";
 import { bucketLocks } from "./store";
-import { S3Store, makeS3Client } from "../store";
-import { parseDest } from "../dest";
 
 /** backup's flags that only a bucket source reads. */
 export interface BucketBackupOpts {
@@ -41,9 +39,8 @@ const NOT_FOR_BUCKET: Array<[keyof BackupOpts, string]> = [
 const SMALL_OBJECT = 1024 * 1024 - 64 * 1024;
 
 /** A store on the backup bucket with smaller buffers (see BucketBackupParams.storeFor and manifestStore). */
-function smallerStore(o: BackupOpts, signal: AbortSignal | undefined, partSizeBytes: number, queueSize: number) {
-  const s = s3Options(o, o.endpoint, o.region, signal);
-  return new S3Store(makeS3Client(s), parseDest(o.dest), { ...s, partSizeBytes, queueSize });
+function smallerStore(o: BackupOpts, bounds: S3Bounds, partSizeBytes: number, queueSize: number) {
+  return makeStore(o, { bounds: { ...bounds, partSizeBytes, queueSize } });
 }
 
 /** Everything checked before the app bucket or the backup bucket is touched. */
@@ -63,17 +60,17 @@ function validate(o: BackupOpts & BucketBackupOpts, log: Logger) {
     lockMode = o.lockMode as LockMode;
   }
   const credentials = envCredentials(ENV.bucketAccessKeyId, ENV.bucketSecretAccessKey, true);
-  const signal = runDeadline(o);
-  const store = makeStore(o, { signal });
-  const small = smallerStore(o, signal, 1024 * 1024, 1);
-  const manifests = smallerStore(o, signal, 5 * 1024 * 1024, 2);
+  const bounds = s3Bounds(o, runDeadline(o));
+  const store = makeStore(o, { bounds });
+  const small = smallerStore(o, bounds, 1024 * 1024, 1);
+  const manifests = smallerStore(o, bounds, 5 * 1024 * 1024, 2);
   const app = otherBucket(
     { url: "--bucket-url", endpoint: "--bucket-endpoint", region: "--bucket-region" },
     o.bucketUrl,
     o.bucketEndpoint,
     o.bucketRegion,
     credentials,
-    s3Options(o, o.bucketEndpoint, o.bucketRegion, signal),
+    bounds,
   );
   const tools = requireTools([{ cmd: "age", why: "encrypts every stored copy" }]);
   return { name, recipients, windowSeconds, concurrency, lockMode, store, small, manifests, app, tools, alerts: makeAlerts(o, log) };

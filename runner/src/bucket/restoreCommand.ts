@@ -4,7 +4,7 @@ import { AtTime, parseAt } from "../catalog";
 import { ENV } from "lifeboat-core";
 import { EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { RestoreOpts } from "../commands/restore";
-import { checkName, intOption, makeAlerts, makeStore, output, runDeadline, s3Options } from "../context";
+import { checkName, intOption, makeAlerts, makeStore, output, runDeadline, s3Bounds } from "../context";
 import { requireTools } from "../proc";
 import { formatBytes } from "../progress";
 import { redactUrl } from "../redact";
@@ -48,10 +48,9 @@ export async function bucketRestoreCommand(o: RestoreOpts & BucketRestoreOpts, l
     if (!o.identity) throw new UsageError(`--identity KEYFILE (or ${ENV.identity}) is required: stored copies are encrypted to an age public key`);
     requireTools([{ cmd: "age", why: "decrypts every stored copy" }]);
   }
-  const signal = runDeadline(o);
-  const store = makeStore(o, { signal });
-  const ts = s3Options(o, o.toEndpoint, o.toRegion, signal);
-  const target = otherBucket({ url: "--to", endpoint: "--to-endpoint", region: "--to-region" }, o.to, o.toEndpoint, o.toRegion, credentials, ts);
+  const bounds = s3Bounds(o, runDeadline(o));
+  const store = makeStore(o, { bounds });
+  const target = otherBucket({ url: "--to", endpoint: "--to-endpoint", region: "--to-region" }, o.to, o.toEndpoint, o.toRegion, credentials, bounds);
   const alerts = makeAlerts(o, log);
   const snapshot = pickSnapshot(await listSnapshots(store, name), name, at);
   const { header } = await readSnapshot(store, snapshot.key);
@@ -72,8 +71,8 @@ export async function bucketRestoreCommand(o: RestoreOpts & BucketRestoreOpts, l
     identity: o.identity,
     force: !!o.force,
     concurrency,
-    partSize: ts.partSizeBytes,
-    queueSize: ts.queueSize,
+    partSize: bounds.partSizeBytes,
+    queueSize: bounds.queueSize,
     log,
   };
   const what = o.key !== undefined ? `key ${o.key}` : o.prefix !== undefined ? `prefix ${o.prefix}` : "the whole bucket";

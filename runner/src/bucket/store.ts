@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { LockMode } from "lifeboat-core";
 import { createInterface } from "node:readline";
 import { RunError } from "../errors";
-import { Store, StoredObject } from "../store";
+import { Store, ListedObject } from "../store";
 import { ObjectLock } from "../lock";
 import { SNAPSHOTS_DIR, SNAPSHOT_SUFFIX, SnapshotEntry, SnapshotHeader, SnapshotSummary, bucketPrefix, parseSnapshotLine, timedKeyTime } from "./snapshot";
 
@@ -18,7 +18,7 @@ export interface SnapshotRef {
 
 /** The source's snapshots, oldest first (by the time in the key; a key of another shape is not a snapshot). */
 export async function listSnapshots(store: Store, name: string): Promise<SnapshotRef[]> {
-  const objs: StoredObject[] = await store.list(bucketPrefix(store.prefix, name, SNAPSHOTS_DIR));
+  const objs: ListedObject[] = await store.list(bucketPrefix(store.prefix, name, SNAPSHOTS_DIR));
   const out: SnapshotRef[] = [];
   for (const o of objs) {
     const time = o.key.endsWith(SNAPSHOT_SUFFIX) ? timedKeyTime(o.key) : undefined;

@@ -18,14 +18,13 @@
 import { createHash } from "node:crypto";
 import { Readable, Transform, TransformCallback, pipeline } from "node:stream";
 import { Logger } from "pino";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ENV, humanDuration, joinKey, MANIFEST_SUFFIX, parseDuration, sourcePrefix, verificationPrefix } from "lifeboat-core";
 import { BackupEntry, listBackups, listSourceNames } from "../catalog";
-import { CommonOpts, StoreOpts, checkName, makeAlerts, makeStore, output, runDeadline, s3Options } from "../context";
+import { CommonOpts, StoreOpts, checkName, envIdentity, makeAlerts, makeStore, output, runDeadline, s3Bounds, s3Store } from "../context";
 import { parseDest, S3Dest } from "../dest";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { parseManifest, parseWalManifest, VerificationSchema } from "../manifest";
-import { S3Options, S3Store, Store, requestHandlerOptions } from "../store";
+import { S3Flags, S3Store, Store, keyTaken } from "../store";
 import { formatBytes } from "../progress";
 import { listWal, WalObject, isPartialName, isCompletedWalFile } from "../pitr/wal";
 
@@ -81,70 +80,24 @@ class ManifestCheck extends Transform {
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
-    cb(mismatch(this.key, this.bytes, this.hash.digest("hex"), this.sha256, this.size));
+    const { key, bytes, size, sha256 } = this;
+    const got = this.hash.digest("hex");
+    if (bytes !== size) cb(new RunError(`${key}: read ${bytes} bytes from the source, the manifest says ${size} (truncated or replaced); not copied`));
+    else if (got !== sha256) cb(new RunError(`${key}: sha256 ${got} of the source bytes does not match the manifest's ${sha256} (corrupted); not copied`));
+    else cb();
   }
 }
 
-function mismatch(key: string, bytes: number, got: string, sha256: string, size: number): RunError | null {
-  if (bytes !== size) return new RunError(`${key}: read ${bytes} bytes from the source, the manifest says ${size} (truncated or replaced); not copied`);
-  if (got !== sha256) return new RunError(`${key}: sha256 ${got} of the source bytes does not match the manifest's ${sha256} (corrupted); not copied`);
-  return null;
-}
-
-function validUrl(flag: string, url: string | undefined): void {
-  if (!url) return;
-  try {
-    const u = new URL(url);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-  } catch {
-    throw new UsageError(`${flag}: must be an http(s) URL, got ${JSON.stringify(url)}`);
-  }
-}
-
-/** The replica side's client: its own endpoint, region and (optionally) its own identity. */
-function replicaClient(o: ReplicateOpts, s: S3Options): S3Client {
-  const region = o.toRegion || "us-east-1";
-  if (region === "auto" && !o.toEndpoint) {
-    throw new UsageError(`--to-region auto is for R2 and needs --to-endpoint https://ACCOUNT.r2.cloudflarestorage.com (${ENV.replicaEndpoint})`);
-  }
-  validUrl("--to-endpoint", o.toEndpoint);
-  const id = process.env[ENV.replicaAccessKeyId];
-  const secret = process.env[ENV.replicaSecretAccessKey];
-  if (!!id !== !!secret) throw new UsageError(`${ENV.replicaAccessKeyId} and ${ENV.replicaSecretAccessKey} go together: set both or neither`);
-  const token = process.env[ENV.replicaSessionToken];
-  return new S3Client({
-    region,
-    ...(o.toEndpoint ? { endpoint: o.toEndpoint, forcePathStyle: true } : {}),
-    // Without replica keys, the default chain (AWS_* / task role): one identity for both sides.
-    ...(id && secret ? { credentials: { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) } } : {}),
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: s.maxAttempts,
-    retryMode: "standard",
-    requestHandler: requestHandlerOptions(s),
-  });
-}
-
-function putError(url: string, e: unknown): RunError {
-  const err = e as { name?: string; $metadata?: { attempts?: number; httpStatusCode?: number } };
-  const status = err?.$metadata?.httpStatusCode;
-  const attempts = err?.$metadata?.attempts;
-  const bits = [err?.name && err.name !== "Error" ? err.name : undefined, status ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
-  return new RunError(`put of ${url} failed${attempts ? ` after ${attempts} attempt(s)` : ""}: ${errorMessage(e)}${bits ? ` (${bits})` : ""}`);
-}
-
-const exists412 = (e: unknown) => /\bHTTP 412\b|PreconditionFailed/.test(errorMessage(e));
+/** The replica side's flags, for usage errors about its endpoint and region. */
+const REPLICA_FLAGS: S3Flags = { endpoint: "--to-endpoint", region: "--to-region", endpointEnv: ENV.replicaEndpoint };
 
 interface Ctx {
   o: ReplicateOpts;
   log: Logger;
   src: Store;
   replica: S3Store;
-  client: S3Client;
   to: S3Dest;
   partSizeBytes: number;
-  /** The run's deadline (--run-timeout). */
-  signal?: AbortSignal;
   maxLag: number;
   now: number;
 }
@@ -157,52 +110,22 @@ function replicaKey(c: Ctx, srcKey: string): string {
   return base(c.replica.prefix) + srcKey.slice(b.length);
 }
 
-/** Streams one object from the source to the replica, checking it against the manifest on the way. */
+/**
+ * Streams one object from the source to the replica through the manifest check. At most one part
+ * (bounded by --part-size, as one multipart part would be) is read whole and checked, and only
+ * then sent, in one put carrying the manifest's sha256 for the server to check too. A larger one
+ * goes up as a multipart upload fed through the check: a mismatch fails the stream before its end,
+ * so the upload is never completed and S3Store aborts it.
+ */
 async function copyObject(c: Ctx, key: string, rkey: string, sha256: string, size: number): Promise<void> {
-  const body = await c.src.get(key);
-  const url = `s3://${c.to.bucket}/${rkey}`;
-  if (size <= c.partSizeBytes) {
-    // At most one part: read it (bounded by --part-size, as one multipart part would be), check
-    // it, and only then send it, with its sha256 for the server to check too.
-    const chunks: Buffer[] = [];
-    let n = 0;
-    const hash = createHash("sha256");
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        const b = Buffer.from(chunk);
-        n += b.length;
-        if (n > size) throw new RunError(`${key}: the source object is longer than the manifest's ${size} bytes (replaced or corrupted); not copied`);
-        hash.update(b);
-        chunks.push(b);
-      }
-    } finally {
-      body.destroy();
-    }
-    const bad = mismatch(key, n, hash.digest("hex"), sha256, size);
-    if (bad) throw bad;
-    try {
-      await c.client.send(
-        new PutObjectCommand({
-          Bucket: c.to.bucket,
-          Key: rkey,
-          Body: Buffer.concat(chunks, n),
-          ContentLength: n,
-          ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
-          IfNoneMatch: "*",
-          ContentType: "application/octet-stream",
-        }),
-        { abortSignal: c.signal },
-      );
-    } catch (e) {
-      throw putError(url, e);
-    }
+  const checked = pipeline(await c.src.get(key), new ManifestCheck(key, sha256, size), () => undefined) as Readable;
+  if (size > c.partSizeBytes) {
+    await c.replica.putStream(rkey, checked, { onWarning: (t) => c.log.warn(t), readBack: false });
     return;
   }
-  // Larger: a multipart upload fed through the check. A mismatch fails the stream before its end,
-  // so the upload is never completed and S3Store aborts it.
-  const check = new ManifestCheck(key, sha256, size);
-  const checked = pipeline(body, check, () => undefined) as Readable;
-  await c.replica.putStream(rkey, checked, { onWarning: (t) => c.log.warn(t) });
+  const chunks: Buffer[] = [];
+  for await (const chunk of checked) chunks.push(chunk as Buffer);
+  await c.replica.putSmall(rkey, Buffer.concat(chunks), { readBack: false, sha256, contentType: "application/octet-stream", onWarning: (t) => c.log.warn(t) });
 }
 
 /** Writes the replica's manifest (the backup's key rewritten when the prefixes differ). */
@@ -215,7 +138,7 @@ async function putManifest(c: Ctx, srcKey: string, rkey: string, text: string): 
   }
   await c.replica.putSmall(rkey + MANIFEST_SUFFIX, body, { readBack: false }).catch((e) => {
     // Create-only: someone (a concurrent run) wrote it first; the backup is on the replica.
-    if (!exists412(e)) throw e;
+    if (!keyTaken(e)) throw e;
   });
 }
 
@@ -237,7 +160,7 @@ async function copyVerifications(c: Ctx, name: string, warnings: string[]): Prom
         text = JSON.stringify({ ...r.data, key: base(c.replica.prefix) + r.data.key.slice(base(c.src.prefix).length) }, null, 2) + "\n";
       }
       await c.replica.putSmall(rkey, text, { readBack: false }).catch((e) => {
-        if (!exists412(e)) throw e;
+        if (!keyTaken(e)) throw e;
       });
       n++;
     } catch (e) {
@@ -404,12 +327,13 @@ export async function replicateCommand(o: ReplicateOpts, log: Logger): Promise<n
     throw new UsageError(`--to ${o.to}: the replica must not overlap the source ${o.dest}`);
   }
   const alerts = makeAlerts(o, log);
-  const deadline = runDeadline(o);
-  const s3opts = s3Options(o, o.toEndpoint, o.toRegion, deadline);
-  const src = makeStore(o, { signal: deadline });
-  const client = replicaClient(o, s3opts);
-  const replica = new S3Store(client, to, s3opts);
-  const c: Ctx = { o, log, src, replica, client, to, partSizeBytes: s3opts.partSizeBytes, signal: deadline, maxLag, now: Date.now() };
+  const bounds = s3Bounds(o, runDeadline(o));
+  const src = makeStore(o, { bounds });
+  // Its own endpoint, region and (optionally) identity; without replica keys, the default chain
+  // (AWS_* / task role): one identity for both sides.
+  const credentials = envIdentity(ENV.replicaAccessKeyId, ENV.replicaSecretAccessKey, ENV.replicaSessionToken);
+  const replica = s3Store({ dest: to, endpoint: o.toEndpoint, region: o.toRegion, flags: REPLICA_FLAGS, credentials }, bounds);
+  const c: Ctx = { o, log, src, replica, to, partSizeBytes: bounds.partSizeBytes, maxLag, now: Date.now() };
   const fromText = src.description;
   const toText = replica.description;
   log.info({ from: fromText, to: toText, copy: o.copy }, `replicate ${fromText} -> ${toText}`);

@@ -1,6 +1,6 @@
 /**
  * `report --html FILE`: the status page. The health of each source is `status`'s own evaluation
- * (remoteHealth, health.ts, with the newest WAL of point-in-time sources); this adds the kept
+ * (remoteHealth in healthRemote.ts, health.ts, with the newest WAL of point-in-time sources); this adds the kept
  * backups' manifests for the trend charts, renders one self-contained page (report/html.ts), writes it to FILE
  * (atomically: a reader never sees half a page) and, with --upload, puts a copy in the bucket.
  *
@@ -23,7 +23,7 @@ import { Manifest } from "../manifest";
 import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
-import { HealthFlags, healthLimits, remoteHealth } from "./status";
+import { HealthFlags, healthLimits, remoteHealth } from "../healthRemote";
 
 export interface ReportOpts extends HealthFlags {
   html?: string;

@@ -34,7 +34,7 @@ import { Coverage, walItem } from "../pitr/coverage";
 import { dieWithParent, stopStaleReceivers } from "../pitr/receiver";
 import { HEARTBEAT_EVERY_MS, Heartbeat, readHeartbeats, writeHeartbeat } from "../pitr/heartbeat";
 import { HEARTBEAT_OBJECT_EVERY_MS, heartbeatObjectKey } from "../pitr/walHealth";
-import { basebackupCommand } from "./basebackup";
+import { runBaseBackup } from "../pitr/baseBackupRun";
 
 export interface WalStreamOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -100,7 +100,7 @@ export async function walStreamCommand(o: WalStreamOpts, log: Logger): Promise<n
   // After a promotion the old base backups are on the old timeline: take one on the new timeline
   // (fast checkpoint, WAL inside the tar) with this sidecar's own bucket, key and URL. The
   // healthcheck ping stays the sidecar's: the base backup run does not ping it.
-  const baseBackup = onNewTimeline === "basebackup" ? () => basebackupCommand({ ...o, pingUrl: undefined, walMethod: "fetch", fastCheckpoint: true, zstdLevel: o.zstdLevel }, log) : undefined;
+  const baseBackup = onNewTimeline === "basebackup" ? () => runBaseBackup({ ...o, pingUrl: undefined, walMethod: "fetch", fastCheckpoint: true, zstdLevel: o.zstdLevel }, log) : undefined;
   const s = new WalStreamer({ name, target, slot, spool, recipients, zstdLevel, flushMs: flushSeconds * 1000, maxLagMs: maxLagSeconds ? maxLagSeconds * 1000 : undefined, statusInterval, receivewal, store, alerts, log, statePath: statePath(o), baseBackup, heartbeatObjectMs: heartbeatSeconds * 1000, ...(walLock ? { walLock } : {}) });
   return s.run();
 }

@@ -7,7 +7,7 @@
 import { promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatDuration } from "lifeboat-core";
-import type { SourceHealth } from "../commands/status";
+import type { SourceHealth } from "../health";
 
 export const HEARTBEAT_EVERY_MS = 5000;
 /** A heartbeat older than this means the sidecar is gone or stuck. */

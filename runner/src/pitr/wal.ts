@@ -9,7 +9,7 @@
  * (before the spool copy was removed) lands under a new key with identical content.
  */
 import { joinKey, keyTimestamp, parseKeyTimestamp, MANIFEST_SUFFIX, WAL_DIR } from "lifeboat-core";
-import { Store, StoredObject } from "../store";
+import { Store, ListedObject } from "../store";
 
 export const WAL_EXT = "zst.age";
 
@@ -69,7 +69,7 @@ export function parseWalKey(prefix: string, source: string, key: string): Omit<W
 }
 
 /** WAL objects of a source that have their manifest (an object without one is an unfinished upload), oldest first. */
-export async function listWal(store: Store, source: string, listed?: StoredObject[]): Promise<WalObject[]> {
+export async function listWal(store: Store, source: string, listed?: ListedObject[]): Promise<WalObject[]> {
   const objs = listed ?? (await store.list(walPrefix(store.prefix, source)));
   const keys = new Set(objs.map((o) => o.key));
   const out: WalObject[] = [];
