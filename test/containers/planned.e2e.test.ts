@@ -23,6 +23,9 @@ requirePodman();
 
 jest.setTimeout(240_000);
 
+/** The cron the schedulers run each job table's `* * * * *` jobs on (see `subs.crons`). */
+const PLANNED_TICK = "*/15 * * * * *";
+
 /** waitFor polls every 100 ms; these checks spawn podman or list a bucket, so pace them to every 2 s. */
 const paced = (check: () => Promise<boolean>) => async () => {
   await new Promise((r) => setTimeout(r, 2000));
@@ -141,6 +144,10 @@ describe("planned containers, run with podman", () => {
     [normal, failover] = await Promise.all([planRevealed(stack(false)), planRevealed(stack(true))]);
     subs = {
       image: RUNNER_IMAGE, endpoint: s3.endpoint,
+      // The stack runs every job each minute, the finest a 5-field cron states; the schedulers here
+      // tick every 15 s instead (6-field cron), so each step below (backup, verify, replicate, the
+      // status jobs, the failing backup) waits seconds for its next run, not up to a minute.
+      crons: { "* * * * *": PLANNED_TICK },
       envValues: { AWS_ACCESS_KEY_ID: S3_ENV.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: S3_ENV.AWS_SECRET_ACCESS_KEY, LIFEBOAT_REPLICA_ACCESS_KEY_ID: S3_ENV.AWS_ACCESS_KEY_ID, LIFEBOAT_REPLICA_SECRET_ACCESS_KEY: S3_ENV.AWS_SECRET_ACCESS_KEY },
     };
     for (const v of plannedVolumes(normal)) await podmanOk(["volume", "create", v]);
@@ -241,7 +248,7 @@ describe("planned containers, run with podman", () => {
     };
     // status --local reads every job's state: the backup side runs as root without DAC_OVERRIDE
     // and still keeps its state file. A status job's first run can come before the first backup
-    // landed ("no backups found"); its next run, a minute later, sees it.
+    // landed ("no backups found"); its next run, a tick later, sees it.
     for (const role of ["backup", "verify"] as const) {
       const allOk = Object.fromEntries(tableJobs(side(role)).map((j) => [j, "OK"]));
       let last = await jobLines(role);

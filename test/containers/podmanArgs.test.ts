@@ -82,7 +82,17 @@ describe("podmanCreateArgs", () => {
       ["replicate", "--to-endpoint", "http://127.0.0.1:9000", "--endpoint", "http://127.0.0.1:9000"],
     ]);
     expect(uploaded.jobs.map((j) => j.env)).toEqual(table.jobs.map((j) => j.env));
+    expect(uploaded.jobs.map((j) => j.cron)).toEqual(["* * * * *", "* * * * *"]);
     expect(() => podmanCreateArgs({ ...planned(), uploads: [{ file: "/etc/lifeboat/jobs.json", content: "{" }] }, subs)).toThrow(/uploads\[0\].content: the job table is not JSON/);
+  });
+
+  it("gives each job of an uploaded job table the harness's faster cron, and refuses a cron it has none for", () => {
+    const table = (crons: string[]) => JSON.stringify({ version: 1, jobs: crons.map((cron, i) => ({ name: `job${i}`, cron, argv: ["status"] })) });
+    const upload = (crons: string[]) => ({ ...planned(), command: ["schedule", "--jobs", "/etc/lifeboat/jobs.json"], envs: [], uploads: [{ file: "/etc/lifeboat/jobs.json", content: table(crons), permissions: "0444" }] });
+    const faster = { ...subs, crons: { "* * * * *": "*/10 * * * * *", "0 3 * * *": "0 3 * * *" } };
+    const c = podmanCreateArgs(upload(["* * * * *", "0 3 * * *"]), faster);
+    expect((JSON.parse(c.uploads[0]!.content) as { jobs: { cron: string }[] }).jobs.map((j) => j.cron)).toEqual(["*/10 * * * * *", "0 3 * * *"]);
+    expect(() => podmanCreateArgs(upload(["* * * * *", "*/5 * * * *"]), faster)).toThrow(/job job1's cron "\*\/5 \* \* \* \*" has no substitute/);
   });
 
   it("calls a container that is never restarted nor kept running a one-shot", () => {

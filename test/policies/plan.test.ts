@@ -13,7 +13,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { PolicyResourceInput } from "../../policies/model";
-import { plan } from "../cli/planCli";
+import { cliInProcess } from "../cli/planCli";
+
+// In-process: the plan CLI's own process (argv, exit code, streams) is tested in test/cli/plan.test.ts.
+const plan = (...args: string[]) => cliInProcess("plan", ...args);
 
 const root = path.resolve(__dirname, "../..");
 const weakened = (name: string) => path.join("test/fixtures/weakened", `Pulumi.${name}.yaml`);

@@ -26,15 +26,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { backupArgs, basebackupArgs, listArgs, restoreArgs, statusArgs, verifyArgs, walStreamArgs } from "lifeboat-core";
-import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
+import { startPostgres, PgServer, postgresIds } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
-import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
-import { freePort, waitFor } from "../support/ports";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
 import { exec } from "../support/exec";
 import { stockPitrScript } from "../../components/runbook/stockTools";
 import { killGroup, childrenOf } from "../support/procs";
+import { RestoredServers, spawnSidecar } from "../support/pitr";
 
 jest.setTimeout(240_000);
 
@@ -54,7 +55,7 @@ let work: string;
 let spool: string;
 let sidecar: ChildProcess | undefined;
 let sidecarLog = "";
-const restored: Array<{ dir: string; port: number }> = [];
+const restored = new RestoredServers(() => work);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const stateFile = () => join(work, "state", "runner-state.json");
@@ -62,15 +63,9 @@ const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, r
 
 function startSidecar(): ChildProcess {
   const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "30s", heartbeatInterval: `${HEARTBEAT_SECONDS}s`, spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
-  const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url, LIFEBOAT_PING_URL: `${hook.url}/ping`, LIFEBOAT_STATE_FILE: stateFile() },
-    detached: true, // its own process group: killing the group is what a container kill does
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
-  child.stderr!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
-  sidecar = child;
-  return child;
+  const env = { ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url, LIFEBOAT_PING_URL: `${hook.url}/ping`, LIFEBOAT_STATE_FILE: stateFile() };
+  sidecar = spawnSidecar(args, env, (text) => (sidecarLog = (sidecarLog + text).slice(-20000)));
+  return sidecar;
 }
 
 async function slotActive(): Promise<boolean> {
@@ -120,27 +115,9 @@ async function restore(at: string, dir: string) {
   return JSON.parse(r.stdout);
 }
 
-/** Starts a restored data directory with pg_ctl as the postgres user and waits until recovery ended and it was promoted. */
+/** Starts a restored data directory; its client, once recovery ended and it was promoted. */
 async function startRestored(dir: string): Promise<Client> {
-  const ids = postgresIds();
-  if (ids.uid !== undefined) spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
-  const port = await freePort();
-  restored.push({ dir, port });
-  const logFile = join(work, `${port}.log`);
-  writeFileSync(logFile, "");
-  if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, logFile]);
-  // Not spawnSync: restore_command fetches WAL through the strict S3 layer, which runs in this process.
-  const r = await exec(pgBin("pg_ctl"), ["-D", dir, "-l", logFile, "-w", "-t", "90", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"], ids);
-  if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(logFile, "utf8")}`);
-  const c = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
-  await c.connect();
-  await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 60_000);
-  return c;
-}
-
-function stopRestored(dir: string): void {
-  if (!existsSync(join(dir, "postmaster.pid"))) return;
-  spawnSync(pgBin("pg_ctl"), ["-D", dir, "-m", "immediate", "-w", "stop"], { ...postgresIds(), encoding: "utf8" });
+  return (await restored.start(dir)).client;
 }
 
 async function restoredIds(c: Client): Promise<number[]> {
@@ -171,7 +148,7 @@ afterAll(async () => {
   writing = false;
   await writer?.catch(() => undefined);
   if (sidecar) await killGroup(sidecar);
-  for (const r of restored) stopRestored(r.dir);
+  restored.stopAll();
   await pg?.stop();
   await s3?.stop();
   await hook?.stop();
@@ -248,7 +225,7 @@ test("restore --at T1 holds exactly the rows committed by T1", async () => {
     expect(auto).not.toMatch(/^\s*(recovery_target\w*|restore_command|recovery_end_command)\s*=/m);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
 });
 
@@ -285,7 +262,7 @@ test("the runbook's stock PITR script, run as printed, restores --at T1 with sto
     expect(readFileSync(join(dir, "postgresql.auto.conf"), "utf8")).not.toMatch(/^\s*(recovery_target\w*|restore_command|recovery_end_command)\s*=/m);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
 });
 
@@ -309,11 +286,12 @@ test("restore --at a DDL's exact commit time (microseconds) holds it; a zoneless
     expect(r.rows[0].present).toBe(true);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
 
+  let refusedCount = 0;
   const refused = async (atText: string) => {
-    const d = join(work, `refused-${restored.length}-${atText.length}`);
+    const d = join(work, `refused-${refusedCount++}`);
     const r = await runner(restoreArgs({ name: NAME, at: atText, targetDir: d, identity: key.file, ...dest() }), { ...s3.env });
     expect(existsSync(d)).toBe(false);
     return r;
@@ -346,7 +324,7 @@ test("restore of a base backup with no WAL past it warns loudly (text and --json
     expect((await c.query("SELECT count(*)::int AS n FROM ticks")).rows[0].n).toBeGreaterThan(0);
   } finally {
     await c.end();
-    stopRestored(join(work, "nowal-json"));
+    restored.stop(join(work, "nowal-json"));
   }
 });
 
@@ -493,7 +471,7 @@ test("host loss: with the writer stopped and the sidecar killed, restore --at la
     maxId = ids[ids.length - 1]!;
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
   expect(maxId).toBeGreaterThanOrEqual(markAfterRestart);
   const [loss] = await pg.query<{ s: string; n: string }>(
@@ -547,7 +525,7 @@ test("restart with the spool, stop the source, SIGTERM: the sidecar flushes and 
     expect(ids.length).toBe(lastBeforeDisaster);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
   expect(hook.received.filter((h) => /behind/.test(h.body))).toEqual([]);
   expect(statSync(spool).isDirectory()).toBe(true);

@@ -14,19 +14,19 @@
  *    only if the lag alert went out before the host died.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { basebackupArgs, replicateArgs, restoreArgs, walStreamArgs } from "lifeboat-core";
-import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
+import { startPostgres, PgServer, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
 import { startWebhook, Hook } from "../support/webhook";
-import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
-import { freePort, waitFor } from "../support/ports";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { waitFor } from "../support/ports";
 import { pgBin } from "../support/tools";
-import { exec } from "../support/exec";
 import { killGroup, childrenOf } from "../support/procs";
+import { RestoredServers, spawnSidecar } from "../support/pitr";
 
 jest.setTimeout(300_000);
 
@@ -46,21 +46,15 @@ let key: AgeKey;
 let work: string;
 let sidecar: ChildProcess | undefined;
 let sidecarLog = "";
-const restored: string[] = [];
+const restored = new RestoredServers(() => work);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
 
 function startSidecar(): ChildProcess {
   const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: `${MAX_LAG_SECONDS}s`, heartbeatInterval: "1s", spoolDir: join(work, "spool"), statusIntervalSeconds: 1, ...dest() });
-  const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url + "/slack", LIFEBOAT_STATE_FILE: join(work, "state", "runner-state.json") },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
-  child.stderr!.on("data", (b) => (sidecarLog = (sidecarLog + b.toString()).slice(-20000)));
-  sidecar = child;
-  return child;
+  const env = { ...s3.env, LIFEBOAT_SOURCE_URL: pg.replicationUrl!("app"), LIFEBOAT_ALERT_WEBHOOK: hook.url + "/slack", LIFEBOAT_STATE_FILE: join(work, "state", "runner-state.json") };
+  sidecar = spawnSidecar(args, env, (text) => (sidecarLog = (sidecarLog + text).slice(-20000)));
+  return sidecar;
 }
 
 // One row per commit, ~5 ms apart: ids contiguous unless WAL is lost.
@@ -93,29 +87,6 @@ async function restore(at: string, dir: string, on: { dest: string; endpoint: st
   return JSON.parse(r.stdout);
 }
 
-async function startRestored(dir: string, settings = ""): Promise<{ c: Client; log: string }> {
-  const ids = postgresIds();
-  if (ids.uid !== undefined) spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
-  const port = await freePort();
-  restored.push(dir);
-  const log = join(work, `${port}.log`);
-  writeFileSync(log, "");
-  if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, log]);
-  // Not spawnSync: restore_command fetches WAL through the strict S3 layer, which runs in this
-  // process; blocking it would stall recovery (and the sidecar's uploads) until pg_ctl gives up.
-  const r = await exec(pgBin("pg_ctl"), ["-D", dir, "-l", log, "-w", "-t", "120", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${settings}`, "start"], ids);
-  if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(log, "utf8")}`);
-  const c = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
-  await c.connect();
-  await waitFor(`promotion of ${dir}`, async () => !(await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 90_000);
-  return { c, log };
-}
-
-function stopRestored(dir: string): void {
-  if (!existsSync(join(dir, "postmaster.pid"))) return;
-  spawnSync(pgBin("pg_ctl"), ["-D", dir, "-m", "immediate", "-w", "stop"], { ...postgresIds(), encoding: "utf8" });
-}
-
 async function ids(c: Client): Promise<number[]> {
   return (await c.query<{ id: string }>("SELECT id FROM ticks ORDER BY id")).rows.map((r) => Number(r.id));
 }
@@ -143,7 +114,7 @@ afterAll(async () => {
   writing = false;
   await writer?.catch(() => undefined);
   if (sidecar) await killGroup(sidecar);
-  for (const d of restored) stopRestored(d);
+  restored.stopAll();
   await pg?.stop().catch(() => undefined);
   await Promise.all([s3?.stop(), r2?.stop(), hook?.stop()]);
   if (work) rmSync(work, { recursive: true, force: true });
@@ -164,12 +135,12 @@ test("restore to a time from an R2-style replica: replicate copies base backup a
   expect(res).toMatchObject({ ok: true, walGap: null, recoveryPoint: "wal", warnings: [] });
   const byT = (await pg.query<{ id: string }>("app", `SELECT id FROM ticks WHERE pg_xact_commit_timestamp(xmin) <= '${T.toISOString()}' ORDER BY id`)).map((r) => Number(r.id));
   expect(byT.length).toBeGreaterThan(100);
-  const { c } = await startRestored(dir);
+  const { client: c } = await restored.start(dir);
   try {
     expect(await ids(c)).toEqual(byT);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
   expect(r2.violations).toEqual([]);
 });
@@ -234,13 +205,13 @@ test("heavy writes, then the server and the sidecar die together (kill -9): rest
   const dir = join(work, "host-loss");
   const res = await restore("latest", dir, dest(), { ...s3.env });
   expect(res).toMatchObject({ ok: true, walGap: null, recoveryPoint: "wal" });
-  const { c, log } = await startRestored(dir);
+  const { client: c, log } = await restored.start(dir);
   let restoredIds: number[];
   try {
     restoredIds = await ids(c);
   } finally {
     await c.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
   expect(restoredIds.length).toBeGreaterThan(100);
   expect(restoredIds[restoredIds.length - 1]).toBe(restoredIds.length); // contiguous: no WAL lost in between
@@ -254,7 +225,7 @@ test("heavy writes, then the server and the sidecar die together (kill -9): rest
   const crashed = join(work, "crashed");
   spawnSync("cp", ["-a", pg.dataDir, crashed]);
   rmSync(join(crashed, "postmaster.pid"), { force: true });
-  const { c: orig } = await startRestored(crashed, " -c track_commit_timestamp=on"); // as the source ran
+  const { client: orig } = await restored.start(crashed, { track_commit_timestamp: "on" }); // as the source ran
   try {
     const times = (await orig.query<{ id: string; t: Date }>("SELECT id, pg_xact_commit_timestamp(xmin) AS t FROM ticks ORDER BY id")).rows.map((r) => ({ id: Number(r.id), t: r.t.getTime() }));
     // Every row the restored database holds is one the source committed, in order, none missing.
@@ -268,6 +239,6 @@ test("heavy writes, then the server and the sidecar die together (kill -9): rest
     if (lossSeconds > MAX_LAG_SECONDS) expect(hook.received.some((h) => /behind/.test(h.body) && h.at < killedAt)).toBe(true);
   } finally {
     await orig.end();
-    stopRestored(crashed);
+    restored.stop(crashed);
   }
 });

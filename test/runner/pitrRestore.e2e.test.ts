@@ -17,19 +17,18 @@
  *    a base backup explicitly (an unknown one is refused naming the available ones); no recovery
  *    setting or fetcher credential survives recovery, nor reaches a later base backup.
  */
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { ChildProcess, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { basebackupArgs, restoreArgs, walStreamArgs } from "lifeboat-core";
-import { startPostgres, PgServer, postgresIds, pgUrl, SUPER_PASSWORD } from "../support/postgres";
+import { startPostgres, PgServer, pgUrl, SUPER_PASSWORD } from "../support/postgres";
 import { startS3, S3Server } from "../support/s3";
-import { ageKey, AgeKey, describeRun, RUNNER_BIN, requireBuiltRunner, runner } from "../support/runner";
-import { freePort, waitFor } from "../support/ports";
-import { pgBin } from "../support/tools";
-import { exec } from "../support/exec";
+import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
+import { waitFor } from "../support/ports";
 import { killGroup } from "../support/procs";
+import { RestoredServers, spawnSidecar } from "../support/pitr";
 
 jest.setTimeout(400_000);
 
@@ -44,17 +43,13 @@ let s3: S3Server;
 let key: AgeKey;
 let work: string;
 const sidecars: ChildProcess[] = [];
-const restored: string[] = [];
+const restored = new RestoredServers(() => work);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dest = () => ({ dest: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.endpoint, region: "us-east-1", workDir: work });
 
 function startSidecar(replicationUrl: string, spool: string): ChildProcess {
   const args = walStreamArgs({ name: NAME, recipients: [key.recipient], flushInterval: `${FLUSH_SECONDS}s`, maxLag: "60s", spoolDir: spool, statusIntervalSeconds: 1, ...dest() });
-  const child = spawn(process.execPath, [RUNNER_BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...s3.env, LIFEBOAT_SOURCE_URL: replicationUrl, LIFEBOAT_STATE_FILE: join(spool, "..", `state-${sidecars.length}.json`) },
-    detached: true,
-    stdio: ["ignore", "ignore", "ignore"],
-  });
+  const child = spawnSidecar(args, { ...s3.env, LIFEBOAT_SOURCE_URL: replicationUrl, LIFEBOAT_STATE_FILE: join(spool, "..", `state-${sidecars.length}.json`) });
   sidecars.push(child);
   return child;
 }
@@ -105,35 +100,8 @@ async function restore(dir: string, sel: { at?: string; timeline?: number | "lat
   return JSON.parse(r.stdout);
 }
 
-interface Started {
-  client: Client;
-  port: number;
-  log: string;
-}
-
-/** pg_ctl start as the postgres user; resolves once recovery ended and the server was promoted. */
-async function startRestored(dir: string): Promise<Started> {
-  const ids = postgresIds();
-  if (ids.uid !== undefined) spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
-  const port = await freePort();
-  restored.push(dir);
-  const log = join(work, `${port}.log`);
-  writeFileSync(log, "");
-  if (ids.uid !== undefined) spawnSync("chown", [`${ids.uid}:${ids.gid}`, log]);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c track_commit_timestamp=on`;
-  // Not spawnSync: restore_command fetches WAL through the strict S3 layer, which runs in this process.
-  const r = await exec(pgBin("pg_ctl"), ["-D", dir, "-l", log, "-w", "-t", "120", "-o", opts, "start"], ids);
-  if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stdout}${r.stderr}\n${readFileSync(log, "utf8")}`);
-  const client = new Client({ connectionString: pgUrl(port, "postgres", SUPER_PASSWORD, "app") });
-  await client.connect();
-  await waitFor(`promotion of ${dir}`, async () => !(await client.query("SELECT pg_is_in_recovery() AS r")).rows[0].r, 90_000);
-  return { client, port, log };
-}
-
-function stopRestored(dir: string): void {
-  if (!existsSync(join(dir, "postmaster.pid"))) return;
-  spawnSync(pgBin("pg_ctl"), ["-D", dir, "-m", "immediate", "-w", "stop"], { ...postgresIds(), encoding: "utf8" });
-}
+/** pg_ctl start as the postgres user, as the source ran; resolves once recovery ended and the server was promoted. */
+const startRestored = (dir: string) => restored.start(dir, { fsync: "off", track_commit_timestamp: "on" });
 
 const ids = async (c: Client | PgServer, where = "true"): Promise<number[]> => {
   const sql = `SELECT id FROM ticks WHERE ${where} ORDER BY id`;
@@ -167,7 +135,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sidecars) await killGroup(s);
-  for (const d of restored) stopRestored(d);
+  restored.stopAll();
   await pg?.stop();
   await s3?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -219,7 +187,7 @@ test("a far-away base and a near target: only the WAL up to the target (plus the
     expect(Number((await s.client.query("SELECT count(*) AS n FROM bulk")).rows[0].n)).toBe(0); // all of it came after the target
   } finally {
     await s.client.end();
-    stopRestored(dir);
+    restored.stop(dir);
   }
   const fetched = walGets(before);
   const serverLog = readFileSync(s.log, "utf8");
@@ -333,7 +301,7 @@ test("promote and continue: restores to times on both timelines and --at latest 
     expect(await ids(l.client)).toEqual(newRows);
   } finally {
     await l.client.end();
-    stopRestored(latestDir);
+    restored.stop(latestDir);
   }
 
   // A time on timeline 2: exactly the new primary's rows committed by then.
@@ -348,7 +316,7 @@ test("promote and continue: restores to times on both timelines and --at latest 
     expect(wantNew.length).toBeGreaterThan(newRows.length / 4);
   } finally {
     await n.client.end();
-    stopRestored(newDir);
+    restored.stop(newDir);
   }
 
   // A time on timeline 1 after the fork: the old primary's rows then, not timeline 2's.
@@ -362,7 +330,7 @@ test("promote and continue: restores to times on both timelines and --at latest 
     expect(await ids(o.client)).toEqual(wantOld);
   } finally {
     await o.client.end();
-    stopRestored(oldDir);
+    restored.stop(oldDir);
   }
 
   // --base: an explicit base backup; an unknown one is refused naming the ones there are.
@@ -374,7 +342,7 @@ test("promote and continue: restores to times on both timelines and --at latest 
   expect(unknown.stderr).toContain(b2);
   expect(existsSync(join(work, "unknown"))).toBe(false);
   await r1.client.end();
-  stopRestored(r1Dir);
+  restored.stop(r1Dir);
 });
 
 /** One file's text out of a stored (zstd + age) tar. */

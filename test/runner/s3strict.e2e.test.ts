@@ -397,11 +397,12 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     s3.setFault({ kind: "stall" });
     const seen = hook.received.length;
     const cmd = backupArgs({ source: "directory", name: "scheduled", path: small, recipients: [key.recipient], ...dest(), alertWebhook: hook.url, timeoutSeconds: 2, maxAttempts: 1 });
-    const sched = startScheduler("* * * * *", cmd, { runAtStart: true, runTimeout: "20s", stateFile: join(work, "sched.json") });
+    // Every 5 s (a 6-field cron, seconds first): the next scheduled run comes within seconds, not at the next minute.
+    const sched = startScheduler("*/5 * * * * *", cmd, { runAtStart: true, runTimeout: "20s", stateFile: join(work, "sched.json") });
     try {
       await waitFor("the stalled run to fail", () => /"msg":"run failed: backup: exit 1"/.test(sched.log()), 30_000);
       s3.setFault({ kind: "none" });
-      await waitFor("the next scheduled run to finish", () => /"msg":"run finished: backup"/.test(sched.log()), 150_000);
+      await waitFor("the next scheduled run to finish", () => /"msg":"run finished: backup"/.test(sched.log()), 30_000);
     } finally {
       await sched.stop();
     }

@@ -45,6 +45,13 @@ export interface Substitutions {
   envValues?: Record<string, string>;
   /** The podman volume to mount for a volume name the plan uses (names not listed are used as they are). */
   volumeNames?: Record<string, string>;
+  /**
+   * A faster cron for each cron an uploaded job table declares (e.g. `* * * * *` → `*\/10 * * * * *`,
+   * 6 fields with seconds, which the runner's scheduler takes and a stack cannot state): the suite
+   * then sees a job's next run within seconds instead of at the next minute. When given, a job whose
+   * cron has no entry is an error, so that no job keeps a schedule the suite does not expect.
+   */
+  crons?: Record<string, string>;
 }
 
 const SECRET_TEXT = "[secret]";
@@ -94,7 +101,7 @@ function replaceEndpoints(command: string[], endpoint: string | undefined): stri
 
 /** The parts of a scheduler's job table (`schedule --jobs`) the harness reads and rewrites. */
 interface JobTable {
-  jobs: { name: string; argv: string[]; env?: Record<string, string> }[];
+  jobs: { name: string; cron: string; argv: string[]; env?: Record<string, string> }[];
 }
 
 function jobTableOf(content: string, field: string): JobTable {
@@ -109,14 +116,19 @@ function jobTableOf(content: string, field: string): JobTable {
 }
 
 /**
- * A job table upload with the loopback endpoint in each job's argv, and which container variable
- * feeds which runner variable (`LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID` → `AWS_ACCESS_KEY_ID`).
+ * A job table upload with the loopback endpoint in each job's argv and the substituted crons, and
+ * which container variable feeds which runner variable (`LIFEBOAT_JOB_0_AWS_ACCESS_KEY_ID` → `AWS_ACCESS_KEY_ID`).
  */
-function rewriteJobTable(content: string, field: string, endpoint: string | undefined): { content: string; runnerVars: Map<string, string> } {
+function rewriteJobTable(content: string, field: string, subs: Substitutions): { content: string; runnerVars: Map<string, string> } {
   const t = jobTableOf(content, field);
   const runnerVars = new Map<string, string>();
   for (const j of t.jobs) {
-    j.argv = replaceEndpoints(j.argv, endpoint);
+    j.argv = replaceEndpoints(j.argv, subs.endpoint);
+    if (subs.crons) {
+      const faster = subs.crons[j.cron];
+      if (faster === undefined) throw new Error(`container input ${field}: job ${j.name}'s cron ${JSON.stringify(j.cron)} has no substitute in crons`);
+      j.cron = faster;
+    }
     for (const [runnerVar, containerVar] of Object.entries(j.env ?? {})) runnerVars.set(containerVar, runnerVar);
   }
   return { content: `${JSON.stringify(t, null, 2)}\n`, runnerVars };
@@ -154,7 +166,7 @@ export function podmanCreateArgs(inputs: Inputs, subs: Substitutions): PodmanCon
     const file = str(u.file, `uploads[${i}].file`);
     let content = str(u.content, `uploads[${i}].content`);
     if (file === CONTAINER_PATHS.jobs) {
-      const t = rewriteJobTable(content, `uploads[${i}].content`, subs.endpoint);
+      const t = rewriteJobTable(content, `uploads[${i}].content`, subs);
       content = t.content;
       for (const [k, v] of t.runnerVars) runnerVars.set(k, v);
     }
