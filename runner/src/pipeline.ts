@@ -180,6 +180,10 @@ export function encode(
   }
   age.child.stdout!.pipe(hasher);
   const gate = new Gate(done);
+  // A failure ends the body with `done`'s error, which every consumer awaits; a reader attached
+  // later (the store does after an await) still gets that error from the destroyed stream. With
+  // no listener, a failure in between was an uncaught 'error' that crashed the runner.
+  gate.on("error", () => undefined);
   hasher.pipe(gate);
   const kill = () => procs.forEach((p) => p.kill());
   done.catch(kill);
