@@ -10,6 +10,7 @@ import { S3Dest } from "./dest";
 import { lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
+import { Coalesce } from "./pipeline";
 import { s3sdk } from "./s3sdk";
 
 export interface StoredObject {
@@ -302,7 +303,7 @@ export class LocalStore implements Store {
         o.onProgress?.(n);
       });
       const out = createWriteStream(partial, { flags: "wx", mode: 0o600 });
-      await pipeline(body, out);
+      await pipeline(body, new Coalesce(1 << 20), out);
     });
   }
 
