@@ -23,13 +23,13 @@ export interface DumpStream {
  */
 export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubber: (s: string) => string }): DumpStream {
   const [cmd, argv] = withBufferedStdout("pg_dump", args);
-  if (kernelTeeUnsupported() !== undefined) {
+  const fifos = kernelTeeUnsupported() === undefined ? fifoDirOrNone() : undefined;
+  if (!fifos) {
     const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true });
     const rows = new ArchiveRowCounter(dump.done);
     dump.child.stdout!.pipe(rows);
     return { raw: rows, procs: [dump], tables: () => rows.tables(), dispose: () => undefined };
   }
-  const fifos = new FifoDir(["dump", "copy", "raw"]);
   const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true, redirect: { stdout: fifos.path("dump") } });
   const tee = startProc("kernel tee", "perl", ["-e", TEE_SCRIPT], { stdinIgnore: true, redirect: { stdin: fifos.path("dump"), stdout: fifos.path("raw"), fd3: fifos.path("copy") } });
   const counter = new CustomArchiveRowCounter();
@@ -51,4 +51,13 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
     tables: () => tables ?? counter.end(),
     dispose: () => fifos.dispose(),
   };
+}
+
+/** The pipeline's FIFOs, or none where they cannot be made (a read-only temp directory): then the node copy. */
+function fifoDirOrNone(): FifoDir | undefined {
+  try {
+    return new FifoDir(["dump", "copy", "raw"]);
+  } catch {
+    return undefined;
+  }
 }
