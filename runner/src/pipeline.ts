@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { PassThrough, Readable, Transform, TransformCallback } from "node:stream";
-import { Proc, startProc, allDone } from "./proc";
+import { Proc, startProc, allDone, settle } from "./proc";
 import { errorMessage, RunError } from "./errors";
 import { stripAgeBanner } from "./age";
+import { FifoRaw, isFifoRaw } from "./sources/types";
 
 /** Counts bytes passing through. */
 export class ByteCounter extends Transform {
@@ -15,6 +16,35 @@ export class ByteCounter extends Transform {
     this.bytes += chunk.length;
     this.onBytes?.(this.bytes);
     cb(null, chunk);
+  }
+}
+
+/**
+ * Passes bytes on in pieces of at least `size` bytes (the last may be shorter): one large file
+ * write where a pipe's reads gave sixteen 64 KiB chunks, each a write on libuv's thread pool
+ * (measured: the local file's writes were the runner's largest CPU cost in local mode).
+ */
+export class Coalesce extends Transform {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  constructor(private readonly size: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes >= this.size) this.push(this.release());
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.heldBytes) this.push(this.release());
+    cb();
+  }
+  private release(): Buffer {
+    const b = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    return b;
   }
 }
 
@@ -131,18 +161,18 @@ function canConnectDirectly(raw: Readable, sourceProcs: Proc[]): boolean {
  * and counts them itself.
  */
 export function encode(
-  raw: Readable,
+  raw: Readable | FifoRaw,
   sourceProcs: Proc[],
   recipients: string[],
   zstdLevel: number,
   onRawBytes?: (n: number) => void,
   opts: { direct?: boolean } = {},
 ): EncodedStream {
+  if (isFifoRaw(raw)) return encodeFifo(raw, sourceProcs, recipients, zstdLevel, onRawBytes);
   const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
   const zstdArgs = [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), direct ? "-vv" : "-q", "-c", "-"];
   const zstd = startProc("zstd", "zstd", zstdArgs, direct ? { stdinFrom: raw } : {});
-  const age = startProc("age", "age", ["--encrypt", ...recipients.flatMap((r) => ["-r", r])], { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
-  const hasher = new Hasher();
+  const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
   const procs = [...sourceProcs, zstd, age];
   let rawCount: { readonly bytes: number };
   let done: Promise<void>;
@@ -178,12 +208,58 @@ export function encode(
       streamFailure(counter, "reading the source"),
     ]);
   }
-  age.child.stdout!.pipe(hasher);
+  return encoded(age.child.stdout!, procs, rawCount, done);
+}
+
+const ageArgs = (recipients: string[]) => ["--encrypt", ...recipients.flatMap((r) => ["-r", r])];
+
+/** The stored bytes (`out`, age's output) hashed and gated on `done`. */
+function encoded(out: Readable, procs: Proc[], raw: { readonly bytes: number }, done: Promise<void>): EncodedStream {
+  const hasher = new Hasher();
+  out.on("error", () => undefined); // a failure is reported through `done`
+  out.pipe(hasher);
   const gate = new Gate(done);
+  // A failure ends the body with `done`'s error, which every consumer awaits; a reader attached
+  // later (the store does after an await) still gets that error from the destroyed stream. With
+  // no listener, a failure in between was an uncaught 'error' that crashed the runner.
+  gate.on("error", () => undefined);
   hasher.pipe(gate);
   const kill = () => procs.forEach((p) => p.kill());
   done.catch(kill);
-  return { body: gate, raw: rawCount, hasher, procs, done, kill };
+  return { body: gate, raw, hasher, procs, done, kill };
+}
+
+/**
+ * `encode` for raw bytes in a FIFO (the kernel tee's output, sources/pgDumpStream.ts): zstd opens it
+ * itself, so the raw bytes reach zstd through kernel pipes only. FIFO opens wait for their other
+ * end, so one stage that fails before opening would leave the others waiting: the first failure
+ * (a process's, or the check of the copy node reads) stops every process.
+ */
+function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zstdLevel: number, onRawBytes?: (n: number) => void): EncodedStream {
+  const zstd = startProc("zstd", "zstd", [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), "-q", "-c", "-"], { stdinIgnore: true, redirect: { stdin: raw.fifo } });
+  const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
+  const procs = [...sourceProcs, zstd, age];
+  const stopAll = () => procs.forEach((p) => p.kill());
+  for (const p of procs) p.done.catch(stopAll);
+  raw.done.catch(stopAll);
+  let timer: NodeJS.Timeout | undefined;
+  if (onRawBytes) {
+    timer = setInterval(() => onRawBytes(raw.counted.bytes), 1000);
+    timer.unref();
+  }
+  const checked = raw.done.then(
+    () => undefined,
+    (e: unknown) => e ?? new Error("checking the raw bytes failed"),
+  );
+  const done = Promise.all([settle(procs), checked]).then(([s, checkFailure]) => {
+    if (timer) clearInterval(timer);
+    // A process's own failure says most; then the check's (it stopped the processes); then any.
+    if (s.cause !== undefined && !s.secondary) throw s.cause;
+    if (checkFailure !== undefined) throw checkFailure;
+    if (s.cause !== undefined) throw s.cause;
+    onRawBytes?.(raw.counted.bytes);
+  });
+  return encoded(age.child.stdout!, procs, raw.counted, done);
 }
 
 /**

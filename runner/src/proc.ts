@@ -25,7 +25,36 @@ export interface Proc {
   stderr: TailBuffer;
   /** Resolves when the process exits 0; rejects with a RunError naming the tool otherwise. */
   done: Promise<void>;
+  /** True once `kill` was called: its failure then follows another's, which is the one to report. */
+  readonly killed: boolean;
   kill(): void;
+}
+
+/** Files (FIFOs) a process gets as stdin, stdout and fd 3, opened by the shell that execs it. */
+export interface Redirect {
+  stdin?: string;
+  stdout?: string;
+  fd3?: string;
+}
+
+/** Exit code of a shell whose `exec` did not find the command. */
+const SHELL_NOT_FOUND = 127;
+
+/**
+ * `sh -c 'exec "$@" <IN >OUT 3>COPY' …`: the shell opens the redirections, which for a FIFO blocks
+ * until its other end is opened, in the child rather than in node, then becomes the command.
+ */
+function redirected(cmd: string, args: string[], r: Redirect): [string, string[]] {
+  const paths: string[] = [];
+  const names: string[] = [];
+  const parts: string[] = [];
+  for (const [op, path] of [["<", r.stdin], [">", r.stdout], ["3>", r.fd3]] as const) {
+    if (path === undefined) continue;
+    paths.push(path);
+    names.push(`f${paths.length}=$${paths.length}`);
+    parts.push(`${op}"$f${paths.length}"`);
+  }
+  return ["sh", ["-c", `${names.join(" ")}; shift ${paths.length}; exec "$@" ${parts.join(" ")}`, "sh", ...paths, cmd, ...args]];
 }
 
 /**
@@ -45,9 +74,11 @@ export function startProc(
     stdinFrom?: Readable;
     okCodes?: number[];
     onWarnExit?: (code: number, stderr: string) => void;
+    redirect?: Redirect;
   } = {},
 ): Proc {
-  const child = spawn(cmd, args, {
+  const [file, argv] = opts.redirect ? redirected(cmd, args, opts.redirect) : [cmd, args];
+  const child = spawn(file, argv, {
     ...opts,
     stdio: [opts.stdinFrom ?? (opts.stdinIgnore ? "ignore" : "pipe"), "pipe", "pipe"],
   });
@@ -58,6 +89,7 @@ export function startProc(
   child.stdin?.on("error", () => undefined);
   child.stdout!.on("error", () => undefined);
   const scrubber = opts.scrubber ?? ((s: string) => s);
+  let killed = false;
   const done = new Promise<void>((resolve, reject) => {
     child.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "ENOENT") reject(new RunError(`${name}: command not found (${cmd}); install it or put it on PATH`));
@@ -65,6 +97,7 @@ export function startProc(
     });
     child.on("close", (code, signal) => {
       if (code === 0) resolve();
+      else if (opts.redirect && code === SHELL_NOT_FOUND && /not found/.test(stderr.text())) reject(new RunError(`${name}: command not found (${cmd}); install it or put it on PATH`));
       else if (code !== null && opts.okCodes?.includes(code)) {
         opts.onWarnExit?.(code, scrubber(stderr.text().trim()));
         resolve();
@@ -81,8 +114,12 @@ export function startProc(
     child,
     stderr,
     done,
+    get killed() {
+      return killed;
+    },
     kill() {
       if (child.exitCode === null && child.signalCode === null) {
+        killed = true;
         child.kill("SIGTERM");
         const t = setTimeout(() => {
           if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -132,12 +169,23 @@ export function requireTools(tools: Array<{ cmd: string; flag?: string; why: str
  * Waits for every process; the first failure wins but all are awaited. A process killed by
  * SIGPIPE only lost its reader: the reader's own failure (age refusing a recipient under
  * `zstd | age`) is the cause to report, so such a death counts only when nothing else failed.
+ * So does a process the runner killed because something else failed.
  */
 export async function allDone(procs: Proc[]): Promise<void> {
+  const { cause } = await settle(procs);
+  if (cause !== undefined) throw cause;
+}
+
+/**
+ * Every process settled: the failure to report, if any, and whether it is only secondary (every
+ * failed process lost its reader or was killed by the runner), so that a failure found outside
+ * the processes (a check of the bytes) is the better cause.
+ */
+export async function settle(procs: Proc[]): Promise<{ cause?: unknown; secondary: boolean }> {
   const results = await Promise.allSettled(procs.map((p) => p.done));
-  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ reason: r.reason as unknown, piped: procs[i]!.child.signalCode === "SIGPIPE" }] : []));
-  const cause = failed.find((f) => !f.piped) ?? failed[0];
-  if (cause) throw cause.reason;
+  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ reason: r.reason as unknown, secondary: procs[i]!.child.signalCode === "SIGPIPE" || procs[i]!.killed }] : []));
+  const cause = failed.find((f) => !f.secondary) ?? failed[0];
+  return cause ? { cause: cause.reason, secondary: cause.secondary } : { secondary: false };
 }
 
 /** True while a process with this pid exists (EPERM: it exists, owned by someone else). */

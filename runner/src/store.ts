@@ -10,6 +10,7 @@ import { S3Dest } from "./dest";
 import { httpStatus, lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
+import { Coalesce } from "./pipeline";
 import { s3sdk } from "./s3sdk";
 
 /** An object as a listing shows it: key, size and when the store received it. */
@@ -349,7 +350,7 @@ export class LocalStore implements Store {
         o.onProgress?.(n);
       });
       const out = createWriteStream(partial, { flags: "wx", mode: 0o600 });
-      await pipeline(body, out);
+      await pipeline(body, new Coalesce(1 << 20), out);
     });
   }
 

@@ -111,12 +111,39 @@ function fakeArchive(tables: FakeTable[], o: { version?: Version; blobs?: Buffer
 }
 
 /** Feeds `bytes` to a counter in writes of the given sizes (cycled), then ends it. */
+/**
+ * The counts of an archive written in pieces of the given sizes, in turn. Every call counts it
+ * twice: with the pieces kept by reference, and as a reader with one reused buffer hands them
+ * over (`transient`: the buffer is overwritten with junk after each write), and requires the
+ * same result or the same error from both.
+ */
 function count(bytes: Buffer, writes: number[] = [bytes.length]): Record<string, number> {
+  const outcome = (transient: boolean) => {
+    try {
+      return { counts: countPieces(bytes, writes, transient) };
+    } catch (e) {
+      return { error: e as Error };
+    }
+  };
+  const byReference = outcome(false);
+  const reused = outcome(true);
+  expect(reused.error?.message ?? reused.counts).toEqual(byReference.error?.message ?? byReference.counts);
+  if (byReference.error) throw byReference.error;
+  return byReference.counts!;
+}
+
+function countPieces(bytes: Buffer, writes: number[], transient: boolean): Record<string, number> {
   const c = new CustomArchiveRowCounter();
+  const scratch = Buffer.alloc(Math.max(1, ...writes));
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
     const n = Math.max(1, writes[i % writes.length]!);
-    c.write(bytes.subarray(at, at + n));
+    const piece = bytes.subarray(at, at + n);
+    if (transient) {
+      piece.copy(scratch);
+      c.write(scratch.subarray(0, piece.length), true);
+      scratch.fill(0xa5);
+    } else c.write(piece);
     at += n;
   }
   return Object.fromEntries(c.end().map((t) => [`${t.schema}.${t.name}`, t.rows]));

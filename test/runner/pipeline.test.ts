@@ -70,6 +70,17 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     await expect(enc.done).rejects.toThrow(/dumper/);
   });
 
+  test("a source that fails before anyone reads the body: no uncaught 'error', and the reader later gets the source's error", async () => {
+    // The store attaches its reader after an await (a mkdir, a CreateMultipartUpload): a source
+    // failing in that window destroyed the body with no 'error' listener, crashing the runner.
+    const src = startProc("dumper", "sh", ["-c", "echo 'dumper: connection refused' >&2; exit 1"], { stdinIgnore: true });
+    const enc = encode(src.child.stdout!, [src], [recipient], 3, undefined, { direct: true });
+    await expect(enc.done).rejects.toThrow(/dumper exited with code 1: dumper: connection refused/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(enc.body.destroyed).toBe(true);
+    await expect(collect(enc.body)).rejects.toThrow(/dumper exited with code 1: dumper: connection refused/);
+  });
+
   test("a node stream source still goes through node and is counted there", async () => {
     const enc = encode(Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(234, 2)]), [], [recipient], 3, undefined, { direct: true });
     await collect(enc.body);

@@ -163,7 +163,19 @@ export class CustomArchiveRowCounter {
   /** Bytes written so far. */
   bytes = 0;
 
-  write(chunk: Buffer): void {
+  /**
+   * Parses the next chunk. With `transient`, the chunk's memory is reused once this returns (a
+   * reader's one buffer): what the parser keeps of it (a unit that straddles chunks, a table's
+   * last bytes) is copied before returning instead of kept by reference.
+   */
+  write(chunk: Buffer, transient = false): void {
+    this.writeChunk(chunk);
+    if (!transient) return;
+    this.materializeTail();
+    if (this.pendingBytes) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+  }
+
+  private writeChunk(chunk: Buffer): void {
     if (this.failure) throw this.failure;
     this.bytes += chunk.length;
     let buf = chunk;
@@ -277,7 +289,7 @@ export class CustomArchiveRowCounter {
   }
 
   private materializeTail(): void {
-    if (this.tailLen !== -1) return;
+    if (this.tailLen !== -1 || !this.lastBuf) return;
     this.lastBuf!.copy(this.tail, 0, this.lastEnd - TAIL, this.lastEnd);
     this.tailLen = TAIL;
     this.lastBuf = undefined;
@@ -429,7 +441,7 @@ export class ArchiveRowCounter extends Transform {
     try {
       this.parser.write(chunk);
     } catch (e) {
-      return cb(counting(e));
+      return cb(countingError(e));
     }
     // pg_dump writes ~8 KiB at a time; passing its bytes on in pieces of at least a pipe's
     // capacity makes one write into zstd where there were eight (measured: the writes into the
@@ -445,7 +457,7 @@ export class ArchiveRowCounter extends Transform {
       try {
         this.result = this.parser.end();
       } catch (e) {
-        return cb(counting(e));
+        return cb(countingError(e));
       }
       if (this.heldBytes) this.push(this.release());
       cb();
@@ -468,7 +480,7 @@ export class ArchiveRowCounter extends Transform {
 }
 
 /** The stream's error for a counting failure: it fails the backup, and the message says it was the counting. */
-function counting(e: unknown): ArchiveFormatError {
+export function countingError(e: unknown): ArchiveFormatError {
   return new ArchiveFormatError(`counting the rows in the dump failed: ${e instanceof Error ? e.message : String(e)}`);
 }
 

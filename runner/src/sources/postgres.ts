@@ -1,11 +1,11 @@
 import { Client } from "pg";
-import { startProc } from "../proc";
+
 import { probeTools } from "../version";
 import { RunError, errorMessage } from "../errors";
 import { scrub } from "../redact";
 import { parsePgConn, pgClient, pgEnv } from "../pgconn";
 import { OpenSource, SourceOptions } from "./types";
-import { ArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
+import { startDump } from "./pgDumpStream";
 import { PgRole, readRoles } from "../pgroles";
 
 // Connection parsing lives in ../pgconn; these names stay for the commands that import them from here.
@@ -111,28 +111,23 @@ export async function openPostgres(o: SourceOptions): Promise<OpenSource> {
     await client.end().catch(() => undefined);
     throw new RunError(`cannot read the roles of ${target.display} (pg_roles, pg_auth_members): ${scrubber(errorMessage(e))}`);
   }
-  const dump = startProc(
-    "pg_dump",
-    ...withBufferedStdout("pg_dump", ["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`]),
-    { env: pgEnv(target), scrubber, stdinIgnore: true },
-  );
-  const rows = new ArchiveRowCounter(dump.done);
-  dump.child.stdout!.pipe(rows);
+  const dump = startDump(["--format=custom", "--compress=0", `--snapshot=${snapshot}`, "--no-password", `--dbname=${target.url}`], { env: pgEnv(target), scrubber });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    dump.dispose();
     await client.query("ROLLBACK").catch(() => undefined);
     await client.end().catch(() => undefined);
   };
   return {
-    stream: rows,
-    procs: [dump],
+    stream: dump.raw,
+    procs: dump.procs,
     tools,
     async finish() {
       let tables;
       try {
-        const fromArchive = new Map(rows.tables().map((t) => [tableKey(t.schema, t.name), t.rows]));
+        const fromArchive = new Map(dump.tables().map((t) => [tableKey(t.schema, t.name), t.rows]));
         tables = await countRowsOn([client], fromArchive);
       } catch (e) {
         throw new RunError(`counting rows in the dump's snapshot failed: ${scrubber(errorMessage(e))}`);

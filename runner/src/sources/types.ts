@@ -6,9 +6,25 @@ import { Manifest } from "../manifest";
 /** Extra manifest fields a source contributes once its stream has ended successfully. */
 export type SourceFacts = Pick<Manifest, "postgres" | "archive" | "file" | "warnings">;
 
+/**
+ * Raw bytes in a FIFO that the encoder's zstd opens itself (the kernel tee's output), while node
+ * reads a copy to check them (kernelTee.ts).
+ */
+export interface FifoRaw {
+  fifo: string;
+  /** Bytes of the copy read so far; all of them once `done` resolved. */
+  counted: { readonly bytes: number };
+  /** Resolves when the copy was read to its end and checked; rejects when the check failed. */
+  done: Promise<void>;
+}
+
+export function isFifoRaw(s: Readable | FifoRaw): s is FifoRaw {
+  return typeof (s as FifoRaw).fifo === "string";
+}
+
 /** A running source: the raw bytes, the processes producing them, and how to finish. */
 export interface OpenSource {
-  stream: Readable;
+  stream: Readable | FifoRaw;
   procs: Proc[];
   /** Versions of the tools this source uses, for the manifest (a promise while they are probed). */
   tools: Record<string, string> | Promise<Record<string, string>>;

@@ -1,0 +1,63 @@
+import { Readable } from "node:stream";
+import { Proc, startProc } from "../proc";
+import { FifoDir, kernelTeeUnsupported, TEE_SCRIPT } from "../kernelTee";
+import { ArchiveFormatError, ArchiveRowCounter, ArchiveTableRows, countingError, CustomArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
+import { FifoRaw } from "./types";
+
+/** A running `pg_dump -Fc`: its archive for the encoder, and the row counts read from it on the way. */
+export interface DumpStream {
+  raw: Readable | FifoRaw;
+  procs: Proc[];
+  /** Row count of every table the archive holds data for; once the archive was read to its end. */
+  tables(): ArchiveTableRows[];
+  /** Always called, success or not. */
+  dispose(): void;
+}
+
+/**
+ * Starts pg_dump (`args` after the command name) with its stdout in 1 MiB blocks.
+ *
+ * Where the kernel tee works (kernelTee.ts): `pg_dump | tee | zstd` through pipes, node counting
+ * the rows in the tee's copy in 1 MiB reads into one buffer; the encoder's zstd opens the raw
+ * FIFO. Elsewhere: node reads pg_dump's output, counts, and passes it on (ArchiveRowCounter).
+ */
+export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubber: (s: string) => string }): DumpStream {
+  const [cmd, argv] = withBufferedStdout("pg_dump", args);
+  const fifos = kernelTeeUnsupported() === undefined ? fifoDirOrNone() : undefined;
+  if (!fifos) {
+    const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true });
+    const rows = new ArchiveRowCounter(dump.done);
+    dump.child.stdout!.pipe(rows);
+    return { raw: rows, procs: [dump], tables: () => rows.tables(), dispose: () => undefined };
+  }
+  const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true, redirect: { stdout: fifos.path("dump") } });
+  const tee = startProc("kernel tee", "perl", ["-e", TEE_SCRIPT], { stdinIgnore: true, redirect: { stdin: fifos.path("dump"), stdout: fifos.path("raw"), fd3: fifos.path("copy") } });
+  const counter = new CustomArchiveRowCounter();
+  let tables: ArchiveTableRows[] | undefined;
+  const checked = fifos
+    .drain("copy", (chunk) => counter.write(chunk, true))
+    .then(async () => {
+      // An archive cut short because pg_dump failed is pg_dump's error, which says why.
+      await dump.done;
+      tables = counter.end();
+    })
+    .catch((e: unknown) => {
+      throw e instanceof ArchiveFormatError ? countingError(e) : e;
+    });
+  checked.catch(() => undefined); // reported by the encoder, which may attach after it failed
+  return {
+    raw: { fifo: fifos.path("raw"), counted: counter, done: checked },
+    procs: [dump, tee],
+    tables: () => tables ?? counter.end(),
+    dispose: () => fifos.dispose(),
+  };
+}
+
+/** The pipeline's FIFOs, or none where they cannot be made (a read-only temp directory): then the node copy. */
+function fifoDirOrNone(): FifoDir | undefined {
+  try {
+    return new FifoDir(["dump", "copy", "raw"]);
+  } catch {
+    return undefined;
+  }
+}
