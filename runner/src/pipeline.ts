@@ -239,7 +239,11 @@ function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zst
   const zstd = startProc("zstd", "zstd", [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), "-q", "-c", "-"], { stdinIgnore: true, redirect: { stdin: raw.fifo } });
   const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
   const procs = [...sourceProcs, zstd, age];
-  const stopAll = () => procs.forEach((p) => p.kill());
+  // Stopping a stage can leave node's open of the copy waiting for a writer that is gone: release it too.
+  const stopAll = () => {
+    procs.forEach((p) => p.kill());
+    raw.release();
+  };
   for (const p of procs) p.done.catch(stopAll);
   raw.done.catch(stopAll);
   let timer: NodeJS.Timeout | undefined;

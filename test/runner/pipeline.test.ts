@@ -6,6 +6,8 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { decode, decodeToFile, encode, parseZstdReport } from "../../runner/src/pipeline";
 import { startProc } from "../../runner/src/proc";
+import { FifoDir } from "../../runner/src/kernelTee";
+import { FifoRaw } from "../../runner/src/sources/types";
 import { download, Selected } from "../../runner/src/fetch";
 import { Store } from "../../runner/src/store";
 
@@ -80,6 +82,21 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     expect(enc.body.destroyed).toBe(true);
     await expect(collect(enc.body)).rejects.toThrow(/dumper exited with code 1: dumper: connection refused/);
   });
+
+  test("raw bytes in a FIFO: a stage failing while node's read of the copy still waits to open settles the run, naming that stage", async () => {
+    // The kernel tee can be stopped between opening the raw FIFO and opening the copy's: node's
+    // open of the copy then waited forever for a writer, and the run with it.
+    const fifos = new FifoDir(["raw", "copy"]);
+    try {
+      const src = startProc("source", "sh", ["-c", 'exec 3>"$0"; echo "source: gone" >&2; exit 1', fifos.path("raw")], { stdinIgnore: true });
+      const raw: FifoRaw = { fifo: fifos.path("raw"), counted: { bytes: 0 }, done: fifos.drain("copy", () => undefined).then(() => undefined), release: () => fifos.dispose() };
+      const enc = encode(raw, [src], [recipient], 3);
+      await expect(enc.done).rejects.toThrow(/source exited with code 1: source: gone/);
+      await expect(collect(enc.body)).rejects.toThrow(/source exited with code 1/);
+    } finally {
+      fifos.dispose();
+    }
+  }, 20_000);
 
   test("a node stream source still goes through node and is counted there", async () => {
     const enc = encode(Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(234, 2)]), [], [recipient], 3, undefined, { direct: true });

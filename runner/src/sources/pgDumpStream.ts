@@ -46,7 +46,7 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
     });
   checked.catch(() => undefined); // reported by the encoder, which may attach after it failed
   return {
-    raw: { fifo: fifos.path("raw"), counted: counter, done: checked },
+    raw: { fifo: fifos.path("raw"), counted: counter, done: checked, release: () => fifos.dispose() },
     procs: [dump, tee],
     tables: () => tables ?? counter.end(),
     dispose: () => fifos.dispose(),

@@ -16,6 +16,11 @@ export interface FifoRaw {
   counted: { readonly bytes: number };
   /** Resolves when the copy was read to its end and checked; rejects when the check failed. */
   done: Promise<void>;
+  /**
+   * Releases node's read of the copy if it still waits to open (its writer was stopped before it
+   * opened its end), so `done` settles. The encoder calls it on the pipeline's first failure.
+   */
+  release(): void;
 }
 
 export function isFifoRaw(s: Readable | FifoRaw): s is FifoRaw {
