@@ -102,6 +102,11 @@ export interface EncodedStream {
   kill(): void;
 }
 
+/** What a manifest records of an encoded stream once `done` resolved: raw and stored sizes, the stored bytes' sha256. */
+export function encodedFacts(enc: EncodedStream): { rawBytes: number; storedBytes: number; sha256: string } {
+  return { rawBytes: enc.raw.bytes, storedBytes: enc.hasher.bytes, sha256: enc.hasher.digest() };
+}
+
 /**
  * Multithreaded zstd sizes its jobs at 4× the window by default, which at levels 3–5 keeps about
  * 60 MB of job buffers resident on 2 cores. 2 MiB jobs (the window at those levels) cut that to

@@ -4,7 +4,7 @@ import { backupKey, EXTENSIONS, MANIFEST_SUFFIX, manifestKey, SOURCE_KINDS, Sour
 import { parseRecipients } from "../age";
 import { EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, UsageError, errorMessage } from "../errors";
 import { Manifest, storedObjectManifest } from "../manifest";
-import { encode } from "../pipeline";
+import { encode, encodedFacts } from "../pipeline";
 import { openSource } from "../sources";
 import { pgTarget } from "../sources/postgres";
 import { redisCliArgs } from "../sources/redis";
@@ -131,9 +131,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
         key,
         started,
         finished,
-        rawBytes: enc.raw.bytes,
-        storedBytes: enc.hasher.bytes,
-        sha256: enc.hasher.digest(),
+        ...encodedFacts(enc),
         zstdLevel: v.zstdLevel,
         recipients: v.recipients,
         tools: { ...(await v.tools), ...(await src.tools), "lifeboat-runner": RUNNER_VERSION },

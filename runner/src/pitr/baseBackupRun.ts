@@ -21,7 +21,7 @@ import { lockFor } from "../lock";
 import { runStart } from "../clock";
 import { EXIT_FAILED, EXIT_OK, RunError, UsageError, errorMessage } from "../errors";
 import { BASEBACKUP_EXT, Manifest, storedObjectManifest } from "../manifest";
-import { encode } from "../pipeline";
+import { encode, encodedFacts } from "../pipeline";
 import { requireTools, startProc } from "../proc";
 import { pgEnv, pgTarget } from "../sources/postgres";
 import { scrub } from "../redact";
@@ -100,9 +100,7 @@ export async function runBaseBackup(o: BasebackupOpts, log: Logger): Promise<num
         key,
         started,
         finished,
-        rawBytes: enc.raw.bytes,
-        storedBytes: enc.hasher.bytes,
-        sha256: enc.hasher.digest(),
+        ...encodedFacts(enc),
         zstdLevel,
         recipients,
         tools: { ...tools, "lifeboat-runner": RUNNER_VERSION },
