@@ -19,35 +19,6 @@ export class ByteCounter extends Transform {
   }
 }
 
-/**
- * Passes bytes on in pieces of at least `size` bytes (the last may be shorter): one large file
- * write where a pipe's reads gave sixteen 64 KiB chunks, each a write on libuv's thread pool
- * (measured: the local file's writes were the runner's largest CPU cost in local mode).
- */
-export class Coalesce extends Transform {
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  constructor(private readonly size: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes >= this.size) this.push(this.release());
-    cb();
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.heldBytes) this.push(this.release());
-    cb();
-  }
-  private release(): Buffer {
-    const b = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    this.held = [];
-    this.heldBytes = 0;
-    return b;
-  }
-}
-
 /** sha256 and length of the bytes passing through. */
 export class Hasher extends Transform {
   private readonly hash = createHash("sha256");
@@ -175,8 +146,7 @@ export function encode(
 ): EncodedStream {
   if (isFifoRaw(raw)) return encodeFifo(raw, sourceProcs, recipients, zstdLevel, onRawBytes);
   const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
-  const zstdArgs = [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), direct ? "-vv" : "-q", "-c", "-"];
-  const zstd = startProc("zstd", "zstd", zstdArgs, direct ? { stdinFrom: raw } : {});
+  const zstd = startProc("zstd", "zstd", zstdEncodeArgs(zstdLevel, direct ? "-vv" : "-q"), direct ? { stdinFrom: raw } : {});
   const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
   const procs = [...sourceProcs, zstd, age];
   let rawCount: { readonly bytes: number };
@@ -184,24 +154,15 @@ export function encode(
   if (direct) {
     const count = { bytes: 0 };
     rawCount = count;
-    let timer: NodeJS.Timeout | undefined;
-    if (onRawBytes) {
-      timer = setInterval(() => onRawBytes(bytesReadSoFar(zstd.child.pid)), 1000);
-      timer.unref();
-    }
-    done = allDone(procs).then(
-      () => {
-        if (timer) clearInterval(timer);
+    const stop = everySecond(onRawBytes, () => bytesReadSoFar(zstd.child.pid));
+    done = allDone(procs)
+      .finally(stop)
+      .then(() => {
         const report = parseZstdReport(zstd.stderr.text());
         if (!report) throw new RunError(`zstd did not report how many bytes it read: ${zstd.stderr.text().trim().slice(-300)}`);
         count.bytes = report.in;
         onRawBytes?.(count.bytes);
-      },
-      (e) => {
-        if (timer) clearInterval(timer);
-        throw e;
-      },
-    );
+      });
   } else {
     const counter = new ByteCounter(onRawBytes);
     rawCount = counter;
@@ -214,6 +175,17 @@ export function encode(
     ]);
   }
   return encoded(age.child.stdout!, procs, rawCount, done);
+}
+
+/** zstd compressing stdin to stdout, `-vv` when its byte report is wanted, else `-q`. */
+const zstdEncodeArgs = (level: number, verbosity: "-vv" | "-q") => [`-${level}`, "-T0", ...zstdJobArgs(level), verbosity, "-c", "-"];
+
+/** Calls `report` with `read()` every second, for progress only, until the returned function is called. */
+function everySecond(report: ((n: number) => void) | undefined, read: () => number): () => void {
+  if (!report) return () => undefined;
+  const timer = setInterval(() => report(read()), 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 const ageArgs = (recipients: string[]) => ["--encrypt", ...recipients.flatMap((r) => ["-r", r])];
@@ -241,7 +213,7 @@ function encoded(out: Readable, procs: Proc[], raw: { readonly bytes: number }, 
  * (a process's, or the check of the copy node reads) stops every process.
  */
 function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zstdLevel: number, onRawBytes?: (n: number) => void): EncodedStream {
-  const zstd = startProc("zstd", "zstd", [`-${zstdLevel}`, "-T0", ...zstdJobArgs(zstdLevel), "-q", "-c", "-"], { stdinIgnore: true, redirect: { stdin: raw.fifo } });
+  const zstd = startProc("zstd", "zstd", zstdEncodeArgs(zstdLevel, "-q"), { stdinIgnore: true, redirect: { stdin: raw.fifo } });
   const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
   const procs = [...sourceProcs, zstd, age];
   // Stopping a stage can leave node's open of the copy waiting for a writer that is gone: release it too.
@@ -251,17 +223,13 @@ function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zst
   };
   for (const p of procs) p.done.catch(stopAll);
   raw.done.catch(stopAll);
-  let timer: NodeJS.Timeout | undefined;
-  if (onRawBytes) {
-    timer = setInterval(() => onRawBytes(raw.counted.bytes), 1000);
-    timer.unref();
-  }
+  const stop = everySecond(onRawBytes, () => raw.counted.bytes);
   const checked = raw.done.then(
     () => undefined,
     (e: unknown) => e ?? new Error("checking the raw bytes failed"),
   );
   const done = Promise.all([settle(procs), checked]).then(([s, checkFailure]) => {
-    if (timer) clearInterval(timer);
+    stop();
     // A process's own failure says most; then the check's (it stopped the processes); then any.
     if (s.cause !== undefined && !s.secondary) throw s.cause;
     if (checkFailure !== undefined) throw checkFailure;

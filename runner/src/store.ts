@@ -10,7 +10,7 @@ import { S3Dest } from "./dest";
 import { httpStatus, lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
-import { Coalesce } from "./pipeline";
+import { Coalesce } from "./coalesce";
 import { s3sdk } from "./s3sdk";
 
 /** An object as a listing shows it: key, size and when the store received it. */

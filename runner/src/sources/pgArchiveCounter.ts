@@ -1,4 +1,5 @@
-import { Transform, TransformCallback } from "node:stream";
+import { TransformCallback } from "node:stream";
+import { Coalesce } from "../coalesce";
 import { onPath } from "../version";
 
 /**
@@ -427,29 +428,24 @@ export class CustomArchiveRowCounter {
  * (pg_dump's exit), the end waits for it: an archive cut short because pg_dump failed is reported
  * as pg_dump's error, which says why, rather than as a truncated archive.
  */
-export class ArchiveRowCounter extends Transform {
+export class ArchiveRowCounter extends Coalesce {
   private readonly parser = new CustomArchiveRowCounter();
   private result: ArchiveTableRows[] | undefined;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
 
+  // pg_dump writes ~8 KiB at a time; passing its bytes on in pieces of at least a pipe's capacity
+  // makes one write into zstd where there were eight (measured: the writes into the pipe were the
+  // runner's largest CPU cost once node carried the raw bytes).
   constructor(private readonly producerDone?: Promise<unknown>) {
-    super();
+    super(PASS_ON_BYTES);
   }
 
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+  override _transform(chunk: Buffer, e: BufferEncoding, cb: TransformCallback): void {
     try {
       this.parser.write(chunk);
-    } catch (e) {
-      return cb(countingError(e));
+    } catch (err) {
+      return cb(countingError(err));
     }
-    // pg_dump writes ~8 KiB at a time; passing its bytes on in pieces of at least a pipe's
-    // capacity makes one write into zstd where there were eight (measured: the writes into the
-    // pipe were the runner's largest CPU cost once node carried the raw bytes).
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes >= PASS_ON_BYTES) this.push(this.release());
-    cb();
+    super._transform(chunk, e, cb);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -459,18 +455,10 @@ export class ArchiveRowCounter extends Transform {
       } catch (e) {
         return cb(countingError(e));
       }
-      if (this.heldBytes) this.push(this.release());
-      cb();
+      super._flush(cb);
     };
     if (!this.producerDone) return finish();
     this.producerDone.then(finish, (e) => cb(e instanceof Error ? e : new Error(String(e))));
-  }
-
-  private release(): Buffer {
-    const b = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    this.held = [];
-    this.heldBytes = 0;
-    return b;
   }
 
   /** Row counts by table; throws if the stream has not ended cleanly. */

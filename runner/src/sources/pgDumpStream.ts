@@ -33,13 +33,13 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
   const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true, redirect: { stdout: fifos.path("dump") } });
   const tee = startProc("kernel tee", "perl", ["-e", TEE_SCRIPT], { stdinIgnore: true, redirect: { stdin: fifos.path("dump"), stdout: fifos.path("raw"), fd3: fifos.path("copy") } });
   const counter = new CustomArchiveRowCounter();
-  let tables: ArchiveTableRows[] | undefined;
   const checked = fifos
     .drain("copy", (chunk) => counter.write(chunk, true))
     .then(async () => {
       // An archive cut short because pg_dump failed is pg_dump's error, which says why.
       await dump.done;
-      tables = counter.end();
+      counter.end(); // throws if the archive is incomplete
+
     })
     .catch((e: unknown) => {
       throw e instanceof ArchiveFormatError ? countingError(e) : e;
@@ -48,7 +48,7 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
   return {
     raw: { fifo: fifos.path("raw"), counted: counter, done: checked, release: () => fifos.dispose() },
     procs: [dump, tee],
-    tables: () => tables ?? counter.end(),
+    tables: () => counter.end(),
     dispose: () => fifos.dispose(),
   };
 }
