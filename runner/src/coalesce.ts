@@ -2,8 +2,8 @@ import { Transform, TransformCallback } from "node:stream";
 
 /**
  * Passes bytes on in pieces of at least `size` bytes (the last may be shorter), so the writer
- * after it makes one large write where small reads gave many: a local backup file's writes on
- * libuv's thread pool (1 MiB), the raw bytes node copies into zstd's pipe (ArchiveRowCounter).
+ * after it makes one large write where small reads gave many: the raw bytes node copies into
+ * zstd's pipe where the kernel tee cannot run (ArchiveRowCounter).
  */
 export class Coalesce extends Transform {
   private held: Buffer[] = [];

@@ -5,6 +5,8 @@ import { Proc, startProc, allDone, settle } from "./proc";
 import { errorMessage, RunError } from "./errors";
 import { stripAgeBanner } from "./age";
 import { FifoRaw, isFifoRaw } from "./sources/types";
+import { FifoDir, fifoUnsupported } from "./fifoDir";
+import { FifoStoredBody, StoredBody, StoredDigest } from "./storedBody";
 
 /** Counts bytes passing through. */
 export class ByteCounter extends Transform {
@@ -63,10 +65,11 @@ function streamFailure(s: NodeJS.EventEmitter, what: string): Promise<void> {
 
 export interface EncodedStream {
   /** The encrypted bytes to store. Errors if any stage fails; ends only when all succeeded. */
-  body: Readable;
+  body: StoredBody;
   /** Bytes the source produced (zstd's input); exact once `done` resolved. */
   raw: { readonly bytes: number };
-  hasher: Hasher;
+  /** Length and sha256 of the stored bytes, once the body was read to its end. */
+  hasher: StoredDigest;
   procs: Proc[];
   /** Resolves when every stage succeeded. */
   done: Promise<void>;
@@ -147,7 +150,7 @@ export function encode(
   if (isFifoRaw(raw)) return encodeFifo(raw, sourceProcs, recipients, zstdLevel, onRawBytes);
   const direct = opts.direct === true && canConnectDirectly(raw, sourceProcs);
   const zstd = startProc("zstd", "zstd", zstdEncodeArgs(zstdLevel, direct ? "-vv" : "-q"), direct ? { stdinFrom: raw } : {});
-  const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
+  const { age, stored } = startAge(zstd.child.stdout!, recipients);
   const procs = [...sourceProcs, zstd, age];
   let rawCount: { readonly bytes: number };
   let done: Promise<void>;
@@ -174,7 +177,7 @@ export function encode(
       streamFailure(counter, "reading the source"),
     ]);
   }
-  return encoded(age.child.stdout!, procs, rawCount, done);
+  return encoded(age, stored, procs, rawCount, done);
 }
 
 /** zstd compressing stdin to stdout, `-vv` when its byte report is wanted, else `-q`. */
@@ -190,8 +193,40 @@ function everySecond(report: ((n: number) => void) | undefined, read: () => numb
 
 const ageArgs = (recipients: string[]) => ["--encrypt", ...recipients.flatMap((r) => ["-r", r])];
 
-/** The stored bytes (`out`, age's output) hashed and gated on `done`. */
-function encoded(out: Readable, procs: Proc[], raw: { readonly bytes: number }, done: Promise<void>): EncodedStream {
+/**
+ * age encrypting `input` to the recipients. Where FIFOs can be made, age writes into one that node
+ * reads into a single reused buffer ({@link FifoStoredBody}); elsewhere node reads age's stdout.
+ */
+function startAge(input: Readable, recipients: string[]): { age: Proc; stored: FifoDir | undefined } {
+  let stored: FifoDir | undefined;
+  if (fifoUnsupported() === undefined) {
+    try {
+      stored = new FifoDir(["stored"]);
+    } catch {
+      stored = undefined; // a temp directory without room for a FIFO: read age's stdout instead
+    }
+  }
+  const redirect = stored ? { redirect: { stdout: stored.path("stored") } } : {};
+  return { age: startProc("age", "age", ageArgs(recipients), { stdinFrom: input, scrubber: stripAgeBanner, ...redirect }), stored };
+}
+
+/** The stored bytes (age's output) hashed and gated on `done`. */
+function encoded(age: Proc, stored: FifoDir | undefined, procs: Proc[], raw: { readonly bytes: number }, done: Promise<void>): EncodedStream {
+  const kill = () => procs.forEach((p) => p.kill());
+  if (stored) {
+    // Stopping also releases node's open of the FIFO if age never opened its end. age's shell
+    // waits to open the FIFO until node reads it, so a stage failing before that would leave age
+    // waiting forever: the first failure stops every stage.
+    const stop = () => {
+      kill();
+      stored.dispose();
+    };
+    for (const p of procs) p.done.catch(stop);
+    done.then(() => stored.dispose(), stop);
+    const body = new FifoStoredBody(() => stored.open("stored"), done, stop);
+    return { body, raw, hasher: body, procs, done, kill };
+  }
+  const out = age.child.stdout!;
   const hasher = new Hasher();
   out.on("error", () => undefined); // a failure is reported through `done`
   out.pipe(hasher);
@@ -201,7 +236,6 @@ function encoded(out: Readable, procs: Proc[], raw: { readonly bytes: number }, 
   // no listener, a failure in between was an uncaught 'error' that crashed the runner.
   gate.on("error", () => undefined);
   hasher.pipe(gate);
-  const kill = () => procs.forEach((p) => p.kill());
   done.catch(kill);
   return { body: gate, raw, hasher, procs, done, kill };
 }
@@ -214,7 +248,7 @@ function encoded(out: Readable, procs: Proc[], raw: { readonly bytes: number }, 
  */
 function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zstdLevel: number, onRawBytes?: (n: number) => void): EncodedStream {
   const zstd = startProc("zstd", "zstd", zstdEncodeArgs(zstdLevel, "-q"), { stdinIgnore: true, redirect: { stdin: raw.fifo } });
-  const age = startProc("age", "age", ageArgs(recipients), { stdinFrom: zstd.child.stdout!, scrubber: stripAgeBanner });
+  const { age, stored } = startAge(zstd.child.stdout!, recipients);
   const procs = [...sourceProcs, zstd, age];
   // Stopping a stage can leave node's open of the copy waiting for a writer that is gone: release it too.
   const stopAll = () => {
@@ -236,7 +270,7 @@ function encodeFifo(raw: FifoRaw, sourceProcs: Proc[], recipients: string[], zst
     if (s.cause !== undefined) throw s.cause;
     onRawBytes?.(raw.counted.bytes);
   });
-  return encoded(age.child.stdout!, procs, raw.counted, done);
+  return encoded(age, stored, procs, raw.counted, done);
 }
 
 /**

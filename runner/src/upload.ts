@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
 import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
 import { RunError, errorMessage } from "./errors";
 import { ObjectLock } from "./lock";
@@ -154,7 +153,8 @@ export interface StreamUploadOptions {
  * was alive at once depended on when V8 collected it, and peak RSS drifted up with the size of
  * the backup. Here incoming chunks are copied into a pooled buffer; when it is full it is sent
  * as one UploadPart (the SDK retries it from the same buffer) and returns to the pool when the
- * part is acknowledged. Reading waits while all buffers are busy, which back-pressures the
+ * part is acknowledged. Each chunk is copied before the next is asked for, so the body may read
+ * every chunk into one buffer (a FifoStoredBody does). Reading waits while all buffers are busy, which back-pressures the
  * pipeline (age, zstd, the source) instead of growing memory.
  *
  * A stream that ends within the first part is sent as a single PutObject ({@link putCreateOnly}).
@@ -163,7 +163,7 @@ export interface StreamUploadOptions {
  * CreateMultipartUpload. On failure the multipart upload is left for the caller to abort (it gets
  * the id through `onUploadId`).
  */
-export async function uploadStream(client: S3Client, params: StreamUploadParams, body: Readable, o: StreamUploadOptions): Promise<void> {
+export async function uploadStream(client: S3Client, params: StreamUploadParams, body: AsyncIterable<Buffer | Uint8Array | string>, o: StreamUploadOptions): Promise<void> {
   const { partSize, queueSize } = o;
   const pool: Buffer[] = [];
   let allocated = 0;

@@ -11,7 +11,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backupArgs } from "lifeboat-core";
-import { FifoDir, kernelTeeUnsupported, TEE_SCRIPT } from "../../runner/src/kernelTee";
+import { kernelTeeUnsupported, TEE_SCRIPT } from "../../runner/src/kernelTee";
+import { FifoDir } from "../../runner/src/fifoDir";
 import { startProc } from "../../runner/src/proc";
 import { startPostgres, PgServer } from "../support/postgres";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
@@ -175,5 +176,6 @@ describe("a Postgres backup through the FIFO pipeline", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/age exited with code 1: age: error: no space left/);
     expect(r.stderr).not.toMatch(/killed by SIGTERM|counting the rows/);
+    expect(pipes()).toEqual([]);
   });
 });

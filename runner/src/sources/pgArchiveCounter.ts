@@ -180,14 +180,25 @@ export class CustomArchiveRowCounter {
     if (this.failure) throw this.failure;
     this.bytes += chunk.length;
     let buf = chunk;
-    if (this.pendingBytes) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.need) return;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
+    // A unit that straddles writes is completed from the few bytes it still needs, not by copying
+    // the whole next chunk onto it (1 MiB of garbage per straddle, which showed in peak memory).
+    while (this.pendingBytes) {
+      const missing = this.need - this.pendingBytes;
+      if (buf.length < missing) {
+        this.pending.push(buf);
+        this.pendingBytes += buf.length;
+        return;
+      }
+      const head = Buffer.concat([...this.pending, buf.subarray(0, missing)], this.need);
       this.pending = [];
       this.pendingBytes = 0;
+      this.parseOrFail(head);
+      buf = buf.subarray(missing);
     }
+    this.parseOrFail(buf);
+  }
+
+  private parseOrFail(buf: Buffer): void {
     try {
       this.parse(buf);
     } catch (e) {

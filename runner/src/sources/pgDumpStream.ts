@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { Proc, startProc } from "../proc";
-import { FifoDir, kernelTeeUnsupported, TEE_SCRIPT } from "../kernelTee";
+import { kernelTeeUnsupported, TEE_SCRIPT } from "../kernelTee";
+import { FifoDir } from "../fifoDir";
 import { ArchiveFormatError, ArchiveRowCounter, ArchiveTableRows, countingError, CustomArchiveRowCounter, withBufferedStdout } from "./pgArchiveCounter";
 import { FifoRaw } from "./types";
 
