@@ -32,6 +32,12 @@ export interface ToolNeed {
   why: string;
 }
 
+/** Throws a UsageError naming every tool not on PATH (a file lookup, no process). */
+export function requireTools(tools: ToolNeed[]): void {
+  const missing = tools.filter((t) => !onPath(t.cmd)).map((t) => `${t.cmd} (${t.why})`);
+  if (missing.length) throw new UsageError(`required tool not found: ${missing.join(", ")}`);
+}
+
 /**
  * For the backup's hot path: throws a UsageError naming every tool not on PATH (a file lookup,
  * no process), then starts every `<cmd> --version` at once, without waiting. The versions (first
@@ -40,8 +46,7 @@ export interface ToolNeed {
  * (pg_dump is Debian's perl wrapper). The promise rejects, naming the tool, if a probe fails.
  */
 export function probeTools(tools: ToolNeed[]): Promise<Record<string, string>> {
-  const missing = tools.filter((t) => !onPath(t.cmd)).map((t) => `${t.cmd} (${t.why})`);
-  if (missing.length) throw new UsageError(`required tool not found: ${missing.join(", ")}`);
+  requireTools(tools);
   const versions = Promise.all(tools.map((t) => versionOf(t.cmd, t.flag))).then((vs) =>
     Object.fromEntries(tools.map((t, i) => [t.cmd.split("/").pop()!, vs[i]!])),
   );

@@ -365,6 +365,14 @@ describe("against real pg_dump -Fc -Z0 output", () => {
     );
   });
 
+  test("the archive's header names the pg_dump that wrote it, as `pg_dump --version` does (the manifest records it without running pg_dump)", async () => {
+    const dump = execFileSync("pg_dump", ["-Fc", "-Z0", `--dbname=${pg.url("postgres")}`]);
+    const counter = new CustomArchiveRowCounter();
+    for (let at = 0; at < dump.length; at += 7) counter.write(dump.subarray(at, at + 7), true);
+    counter.end();
+    expect(`pg_dump (PostgreSQL) ${counter.dumpVersion}`).toBe(execFileSync("pg_dump", ["--version"], { encoding: "utf8" }).trim());
+  });
+
   test("a real dump truncated anywhere fails", async () => {
     await pg.query("postgres", "CREATE DATABASE trunc");
     await pg.query("trunc", "CREATE TABLE a (x text); INSERT INTO a SELECT repeat('y', g) FROM generate_series(1, 200) g; CREATE TABLE b (); SELECT lo_from_bytea(0, 'z')");

@@ -134,7 +134,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
         ...encodedFacts(enc),
         zstdLevel: v.zstdLevel,
         recipients: v.recipients,
-        tools: { ...(await v.tools), ...(await src.tools), "lifeboat-runner": RUNNER_VERSION },
+        tools: { ...(await v.tools), ...(await src.tools()), "lifeboat-runner": RUNNER_VERSION },
       }),
       ...facts,
     };

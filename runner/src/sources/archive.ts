@@ -113,7 +113,7 @@ export async function openArchive(o: SourceOptions): Promise<OpenSource> {
   return {
     stream: counter,
     procs: [tar],
-    tools,
+    tools: () => tools,
     async finish() {
       await tar.done;
       if (diagnostics.length > MAX_TAR_STDERR) throw new RunError(`tar printed more than ${MAX_TAR_STDERR} bytes of diagnostics; not reporting this archive as a backup`);

@@ -163,6 +163,8 @@ export class CustomArchiveRowCounter {
   private failure: ArchiveFormatError | undefined;
   /** Bytes written so far. */
   bytes = 0;
+  /** The version of the pg_dump that wrote the archive, from its header (`PG_VERSION`, e.g. "15.20 (Debian 15.20-0+deb12u1)"). */
+  dumpVersion: string | undefined;
 
   /**
    * Parses the next chunk. With `transient`, the chunk's memory is reused once this returns (a
@@ -393,8 +395,9 @@ export class CustomArchiveRowCounter {
     for (let i = 0; i < 7; i++) c.int(); // creation time
     c.str(); // database name
     c.str(); // server version
-    c.str(); // pg_dump version
+    const dumpVersion = c.str();
     // Only now, with the whole header read: a retry after NeedMore starts from the magic again.
+    this.dumpVersion = dumpVersion ?? undefined;
     this.version = version;
     this.intSize = intSize;
     this.offSize = offSize;
@@ -475,6 +478,11 @@ export class ArchiveRowCounter extends Coalesce {
   /** Row counts by table; throws if the stream has not ended cleanly. */
   tables(): ArchiveTableRows[] {
     return this.result ?? this.parser.end();
+  }
+
+  /** The archive header's pg_dump version, once the header passed. */
+  get dumpVersion(): string | undefined {
+    return this.parser.dumpVersion;
   }
 }
 

@@ -11,6 +11,8 @@ export interface DumpStream {
   procs: Proc[];
   /** Row count of every table the archive holds data for; once the archive was read to its end. */
   tables(): ArchiveTableRows[];
+  /** `pg_dump --version`'s line for the manifest, from the archive's header (no process to ask); once the archive was read. */
+  toolVersion(): string;
   /** Always called, success or not. */
   dispose(): void;
 }
@@ -29,7 +31,7 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
     const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true });
     const rows = new ArchiveRowCounter(dump.done);
     dump.child.stdout!.pipe(rows);
-    return { raw: rows, procs: [dump], tables: () => rows.tables(), dispose: () => undefined };
+    return { raw: rows, procs: [dump], tables: () => rows.tables(), toolVersion: () => versionLine(rows.dumpVersion), dispose: () => undefined };
   }
   const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true, redirect: { stdout: fifos.path("dump") } });
   const tee = startProc("kernel tee", "perl", ["-e", TEE_SCRIPT], { stdinIgnore: true, redirect: { stdin: fifos.path("dump"), stdout: fifos.path("raw"), fd3: fifos.path("copy") } });
@@ -50,8 +52,15 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
     raw: { fifo: fifos.path("raw"), counted: counter, done: checked, release: () => fifos.dispose() },
     procs: [dump, tee],
     tables: () => counter.end(),
+    toolVersion: () => versionLine(counter.dumpVersion),
     dispose: () => fifos.dispose(),
   };
+}
+
+/** What `pg_dump --version` prints for the pg_dump whose archive header says `version`. */
+function versionLine(version: string | undefined): string {
+  if (!version) throw new ArchiveFormatError("the archive's header names no pg_dump version");
+  return `pg_dump (PostgreSQL) ${version}`;
 }
 
 /** The pipeline's FIFOs, or none where they cannot be made (a read-only temp directory): then the node copy. */

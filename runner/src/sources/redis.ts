@@ -34,7 +34,7 @@ export async function openRedis(o: SourceOptions): Promise<OpenSource> {
   return {
     stream: p.child.stdout!,
     procs: [p],
-    tools,
+    tools: () => tools,
     async finish() {
       return { file: { name: "dump.rdb" } };
     },

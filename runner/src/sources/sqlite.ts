@@ -35,7 +35,7 @@ export async function openSqlite(o: SourceOptions): Promise<OpenSource> {
   return {
     stream: out,
     procs: [],
-    tools,
+    tools: () => tools,
     async finish() {
       return { file: { name: basename(abs) } };
     },

@@ -31,8 +31,8 @@ export function isFifoRaw(s: Readable | FifoRaw): s is FifoRaw {
 export interface OpenSource {
   stream: Readable | FifoRaw;
   procs: Proc[];
-  /** Versions of the tools this source uses, for the manifest (a promise while they are probed). */
-  tools: Record<string, string> | Promise<Record<string, string>>;
+  /** Versions of the tools this source uses, for the manifest (a promise while they are probed); called after `stream` ended. */
+  tools(): Record<string, string> | Promise<Record<string, string>>;
   /** Called after `stream` ended and every process exited 0. */
   finish(): Promise<SourceFacts>;
   /** Always called, success or not: closes connections and removes snapshots. */
