@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Region as AWS_REGION } from "@pulumi/aws/types/enums";
+import { R2_JURISDICTIONS } from "../access/r2Token";
 import { ASSERTION_NAME, COLUMN_FORM, parseDuration, splitColumn, tierExpiryDays, TIERS } from "lifeboat-core";
 import {
   absolutePath, ageIdentity, ageRecipient, boundedInt, cron, duration, MAX_RETENTION_DAYS, name, nonNegativeInt, positiveInt, secretUrl,
@@ -17,8 +18,8 @@ export type Profile = (typeof PROFILES)[number];
 
 /** R2 location hints, as Cloudflare names them (@pulumi/cloudflare R2Bucket `location`). */
 export const R2_LOCATIONS = ["apac", "eeur", "enam", "weur", "wnam", "oc"] as const;
-/** R2 jurisdictions; `default` is no jurisdiction restriction. */
-export const R2_JURISDICTIONS = ["default", "eu", "fedramp"] as const;
+/** R2 jurisdictions (`default` is none): the one list, beside the endpoints and token keys they make. */
+export { R2_JURISDICTIONS };
 
 /** Every AWS region the provider knows (@pulumi/aws `Region`): `zz-nowhere-1` has the shape of one and is not. */
 export const AWS_REGIONS: readonly string[] = Object.values(AWS_REGION);

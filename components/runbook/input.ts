@@ -15,7 +15,7 @@ export interface RunbookBucket {
   region: string;
   /** R2 only. */
   accountId?: string;
-  /** R2 only: `default`, `eu`, `fedramp`. */
+  /** R2 only: `default`, `eu`, `fedramp`, `us` (`R2_JURISDICTIONS`). */
   jurisdiction?: string;
   /** R2 only: location hint. */
   location?: string;
