@@ -120,9 +120,17 @@ const assertion = z.strictObject({
   sql: z.string({ error: "must be a SQL query" }).trim().min(1, { error: "must be a SQL query" }),
 });
 
+/**
+ * The share of a Postgres table's rows one backup may lose before the health check names it:
+ * what the runner's `--max-table-shrink` accepts (more than 0, less than 1; runner/src/healthRemote.ts).
+ */
+const tableShrink = z.number({ error: "must be a number between 0 and 1" }).gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" });
+
 const postgresSource = z.strictObject({
   ...sourceCommon,
   kind: z.literal("postgres"),
+  /** This source's health check and status page (`--max-table-shrink`): overrides `alerts.maxTableShrink` for its tables. */
+  maxTableShrink: tableShrink.optional(),
   /** Restore drill: fail when the restored database's newest `column` value is older than `within` before the backup. */
   freshness: freshness.optional(),
   /** Restore drill: SQL assertions on the restored database. */
@@ -274,7 +282,7 @@ const alerts = z.strictObject({
   /** A backup smaller than (1 - maxShrink) of the previous one is suspicious. */
   maxShrink: z.number().gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).default(0.5),
   /** Alert when a Postgres table lost more than this fraction of its rows since the previous backup. Defaults from the profile. */
-  maxTableShrink: z.number({ error: "must be a number between 0 and 1" }).gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).optional(),
+  maxTableShrink: tableShrink.optional(),
 });
 
 const verification = z.strictObject({

@@ -21,6 +21,8 @@ export type ResolvedSource = Source & {
   wal?: { window: string; windowDays: number; retentionDays: number };
   /** bucket sources: the restore window in days (`window`, else the profile's). */
   windowDays?: number;
+  /** The health check's `--max-table-shrink`: a postgres source's own, else `alerts.maxTableShrink`, else the profile's. */
+  maxTableShrink: number;
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -114,6 +116,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const d = PROFILE_DEFAULTS[profile];
   issues.push(...duplicateNames(c.sources));
 
+  const maxTableShrink = c.alerts.maxTableShrink ?? d.maxTableShrink;
   const sources = c.sources.map((s, i): ResolvedSource => {
     const schedule = s.schedule ?? d.schedule;
     const rpo = s.rpo ?? c.objectives.rpo ?? d.rpo;
@@ -145,6 +148,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     const resolved = {
       ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase,
       ...(window ? { wal: window } : {}),
+      maxTableShrink: (s.kind === "postgres" ? s.maxTableShrink : undefined) ?? maxTableShrink,
     };
     if (s.kind !== "bucket") return resolved;
     const bucketWindow = s.window ?? d.bucketWindow;
@@ -166,7 +170,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     compliance: c.compliance ?? d.compliance,
     sources,
     runtime: c.runtime,
-    alerts: { ...c.alerts, maxTableShrink: c.alerts.maxTableShrink ?? d.maxTableShrink },
+    alerts: { ...c.alerts, maxTableShrink },
     ageRecipients: c.ageRecipients,
     ...(c.ageIdentity ? { ageIdentity: c.ageIdentity } : {}),
     verification: {

@@ -48,6 +48,8 @@ export interface RunbookSource {
   pitr?: boolean;
   /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO), e.g. `60s`. */
   walFlushInterval?: string;
+  /** Postgres: this source's own `--max-table-shrink`. @default `alerting.maxTableShrink` */
+  maxTableShrink?: number;
 }
 
 /** Everything the runbook needs, as plain data (no Outputs, no secrets). */
