@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { CompliancePrefix, PROD_RETENTION, Retention } from "lifeboat-core";
-import { r2Endpoint } from "./access/r2Token";
+import { type R2Jurisdiction, r2Endpoint } from "./access/r2Token";
 import { r2LifecycleRules, r2LockRules } from "./bucket/r2Rules";
 import { bucketRules, minimumLockDays } from "./bucket/rules";
 import { BucketSourceWindow, bucketSourceRules } from "./bucket/bucketSourceRules";
@@ -11,7 +11,7 @@ import { physicalName } from "./naming";
 
 export type StorageProvider = "r2" | "s3";
 export type R2LocationHint = "apac" | "eeur" | "enam" | "weur" | "wnam" | "oc";
-export type R2Jurisdiction = "default" | "eu" | "fedramp";
+export type { R2Jurisdiction };
 export type ObjectLockMode = "GOVERNANCE" | "COMPLIANCE";
 
 export interface BackupBucketArgs {

@@ -247,7 +247,7 @@ export class DisasterRecovery extends pulumi.ComponentResource {
         statusSchedule: c.verification.statusSchedule,
         backupSchedule: source.schedule,
         maxShrink: c.alerts.maxShrink,
-        maxTableShrink: c.alerts.maxTableShrink,
+        maxTableShrink: source.maxTableShrink,
         rto: source.rto,
         ...(source.kind === "postgres" && source.freshness ? { freshness: { column: source.freshness.column, within: source.freshness.within ?? source.rpo } } : {}),
         ...(source.kind === "postgres" && source.assertions?.length ? { assertions: source.assertions } : {}),

@@ -2,14 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../../components/config/errors";
-import { rawStackConfig } from "../../components/config/stackConfig";
 import { objectiveRows, renderObjectives } from "../../components/config/objectives";
-import { validateStackConfig } from "../../components/config/validate";
 import { lifeboatProgram } from "../../components/program";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { markInventedNames, planReport, renderTree } from "./render";
 import { runPlan } from "./runPlan";
-import { findProjectDir, readStackFile, StackFileError } from "./stackFile";
+import { findProjectDir, readStackFile, StackFileError, validateStackFile } from "./stackFile";
 
 /** Exit codes the README and CI rely on: usage errors share 2 with invalid config, never 1 (violations). */
 export const EXIT = { clean: 0, violations: 1, invalidConfig: 2, usage: 2, crash: 3 } as const;
@@ -90,8 +88,9 @@ async function plan(opts: PlanOptions, io: CliIo): Promise<number> {
       ...(opts.config ? { file: path.resolve(opts.cwd, opts.config) } : {}),
     });
     // The program validates the same config; validating here first gives the policy settings
-    // (and, on bad config, the same exit-2 message before anything runs).
-    const config = validateStackConfig(rawStackConfig(stackFile.config), stackFile.stack);
+    // (and, on bad config, the same exit-2 message before anything runs), and finds a credential
+    // written in clear beside a secure value in the same key, which the program cannot.
+    const config = validateStackFile(stackFile);
     const policy = config.policy;
     const run = await runPlan(lifeboatProgram, stackFile);
     const violations = evaluatePolicies(run.resources, {

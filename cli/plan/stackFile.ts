@@ -2,7 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, ConfigIssue } from "../../components/config/errors";
-import { SECRET_PLACEHOLDER } from "../../components/config/fields";
+import { isPlaceholder, SECRET_PLACEHOLDER } from "../../components/config/fields";
+import { rawStackConfig } from "../../components/config/stackConfig";
+import { LifeboatConfig, validateStackConfig } from "../../components/config/validate";
 import { applyProjectConfig, parseProject, stackNameProblem, StackValue } from "./projectConfig";
 
 /** A stack's config as the Pulumi engine would hand it to the program, but offline. */
@@ -79,6 +81,17 @@ export function readStackFile(opts: { projectDir: string; stack?: string; file?:
     if (secret) secretKeys.push(k);
   }
   return { stack, config, secretKeys };
+}
+
+/**
+ * The stack's config validated as `lifeboat plan` does before it runs the program: as the program
+ * validates it, and with each value's own secrecy. Every `secure:` value is the placeholder here,
+ * so any other value of a secret field that carries a credential was written in clear, also one
+ * beside a `secure:` value in the same key, which the program itself cannot tell apart (Pulumi
+ * marks secrets per top-level key: see `isSecretKey`).
+ */
+export function validateStackFile(sf: StackFile): LifeboatConfig {
+  return validateStackConfig(rawStackConfig(sf.config), sf.stack, { isSecret: (_path, value) => isPlaceholder(value) });
 }
 
 /**

@@ -11,15 +11,22 @@
  *
  * Sources (Cloudflare docs, r2/api/tokens "Create API tokens via API"):
  * - a bucket resource is `com.cloudflare.edge.r2.bucket.<ACCOUNT_ID>_<JURISDICTION>_<BUCKET_NAME>`,
- *   with JURISDICTION `default` for buckets created without one; jurisdictions are `eu` and
- *   `fedramp` (r2/reference/data-location);
+ *   with JURISDICTION `default` for buckets created without one; jurisdictions are `eu`,
+ *   `fedramp` (r2/reference/data-location) and `us` (changelog 2026-08-17, "New `us`
+ *   jurisdiction for R2");
+ * - a jurisdiction's bucket is reached only through its own S3 endpoint,
+ *   `https://<ACCOUNT_ID>.<JURISDICTION>.r2.cloudflarestorage.com` (r2/api/tokens, the same
+ *   changelog for `us`); a bucket without one through `https://<ACCOUNT_ID>.r2.cloudflarestorage.com`;
  * - S3 Access Key ID = the token `id`; Secret Access Key = SHA-256 (hex) of the token `value`.
  */
 import { createHash } from "node:crypto";
 
-/** R2 jurisdictions as they appear in resource keys and endpoints. */
-export type R2Jurisdiction = "default" | "eu" | "fedramp";
-export const R2_JURISDICTIONS: readonly R2Jurisdiction[] = ["default", "eu", "fedramp"];
+/**
+ * R2 jurisdictions as they appear in resource keys and endpoints; `default` is none. The one list:
+ * stack config (`components/config/schema.ts`) and the components take theirs from here.
+ */
+export const R2_JURISDICTIONS = ["default", "eu", "fedramp", "us"] as const;
+export type R2Jurisdiction = (typeof R2_JURISDICTIONS)[number];
 
 /**
  * Names (not IDs: IDs are looked up at deploy time) of the bucket-scoped R2 permission groups.

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Region as AWS_REGION } from "@pulumi/aws/types/enums";
+import { R2_JURISDICTIONS } from "../access/r2Token";
 import { ASSERTION_NAME, COLUMN_FORM, parseDuration, splitColumn, tierExpiryDays, TIERS } from "lifeboat-core";
 import {
   absolutePath, ageIdentity, ageRecipient, boundedInt, cron, duration, MAX_RETENTION_DAYS, name, nonNegativeInt, positiveInt, secretUrl,
@@ -17,8 +18,8 @@ export type Profile = (typeof PROFILES)[number];
 
 /** R2 location hints, as Cloudflare names them (@pulumi/cloudflare R2Bucket `location`). */
 export const R2_LOCATIONS = ["apac", "eeur", "enam", "weur", "wnam", "oc"] as const;
-/** R2 jurisdictions; `default` is no jurisdiction restriction. */
-export const R2_JURISDICTIONS = ["default", "eu", "fedramp"] as const;
+/** R2 jurisdictions (`default` is none): the one list, beside the endpoints and token keys they make. */
+export { R2_JURISDICTIONS };
 
 /** Every AWS region the provider knows (@pulumi/aws `Region`): `zz-nowhere-1` has the shape of one and is not. */
 export const AWS_REGIONS: readonly string[] = Object.values(AWS_REGION);
@@ -119,9 +120,17 @@ const assertion = z.strictObject({
   sql: z.string({ error: "must be a SQL query" }).trim().min(1, { error: "must be a SQL query" }),
 });
 
+/**
+ * The share of a Postgres table's rows one backup may lose before the health check names it:
+ * what the runner's `--max-table-shrink` accepts (more than 0, less than 1; runner/src/healthRemote.ts).
+ */
+const tableShrink = z.number({ error: "must be a number between 0 and 1" }).gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" });
+
 const postgresSource = z.strictObject({
   ...sourceCommon,
   kind: z.literal("postgres"),
+  /** This source's health check and status page (`--max-table-shrink`): overrides `alerts.maxTableShrink` for its tables. */
+  maxTableShrink: tableShrink.optional(),
   /** Restore drill: fail when the restored database's newest `column` value is older than `within` before the backup. */
   freshness: freshness.optional(),
   /** Restore drill: SQL assertions on the restored database. */
@@ -273,7 +282,7 @@ const alerts = z.strictObject({
   /** A backup smaller than (1 - maxShrink) of the previous one is suspicious. */
   maxShrink: z.number().gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).default(0.5),
   /** Alert when a Postgres table lost more than this fraction of its rows since the previous backup. Defaults from the profile. */
-  maxTableShrink: z.number({ error: "must be a number between 0 and 1" }).gt(0, { error: "must be between 0 and 1" }).lt(1, { error: "must be between 0 and 1" }).optional(),
+  maxTableShrink: tableShrink.optional(),
 });
 
 const verification = z.strictObject({

@@ -5,6 +5,7 @@ import { ConfigError, ConfigIssue, configKey } from "./errors";
 import { looksLikeAgeIdentity } from "./fields";
 import { chooseProfile, PROFILE_DEFAULTS } from "./profiles";
 import { Location, ParsedStackConfig, Profile, Runtime, Source, stackConfig } from "./schema";
+import { plaintextSecretIssues, SECRET_FIELDS, SecretOracle } from "./secrecy";
 
 /** A source with every default filled in and its objectives in seconds. */
 export type ResolvedSource = Source & {
@@ -21,6 +22,8 @@ export type ResolvedSource = Source & {
   wal?: { window: string; windowDays: number; retentionDays: number };
   /** bucket sources: the restore window in days (`window`, else the profile's). */
   windowDays?: number;
+  /** The health check's `--max-table-shrink`: a postgres source's own, else `alerts.maxTableShrink`, else the profile's. */
+  maxTableShrink: number;
 };
 
 /** One environment's validated configuration, every default resolved. */
@@ -80,12 +83,15 @@ function pitrWindowFor(window: string, baseIntervalSeconds: number, retention: R
  * Validates the `lifeboat:` keys of one stack (keys without the namespace, values already
  * parsed from YAML/JSON) and resolves the profile's defaults. Throws a {@link ConfigError}
  * naming every bad key, so that nothing is declared from a config that is half right.
+ * With `secrets` (which values Pulumi holds encrypted), a credential held in clear is one of
+ * them ({@link plaintextSecretIssues}); the program and `lifeboat plan` always pass it.
  */
-export function validateStackConfig(raw: Record<string, unknown>, stack: string): LifeboatConfig {
+export function validateStackConfig(raw: Record<string, unknown>, stack: string, secrets?: { isSecret: SecretOracle }): LifeboatConfig {
+  const inClear = secrets ? plaintextSecretIssues(raw, secrets.isSecret) : [];
   const parsed = stackConfig.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
+  if (!parsed.success) throw new ConfigError([...inClear, ...parsed.error.issues.flatMap(describeIssue)]);
   const c = parsed.data;
-  const issues: ConfigIssue[] = [...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c), ...bucketSourceIssues(c)];
+  const issues: ConfigIssue[] = [...inClear, ...prefixIssues(c), ...replicaIssues(c.storage, c.replicas), ...runtimeIssues(c), ...bucketSourceIssues(c)];
   const env = environmentFor(c.environment, stack);
   if ("issue" in env) issues.push(env.issue);
   const environment = "environment" in env ? env.environment : stack;
@@ -114,6 +120,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const d = PROFILE_DEFAULTS[profile];
   issues.push(...duplicateNames(c.sources));
 
+  const maxTableShrink = c.alerts.maxTableShrink ?? d.maxTableShrink;
   const sources = c.sources.map((s, i): ResolvedSource => {
     const schedule = s.schedule ?? d.schedule;
     const rpo = s.rpo ?? c.objectives.rpo ?? d.rpo;
@@ -145,6 +152,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     const resolved = {
       ...s, schedule, rpo, rto, rpoSeconds, rtoSeconds: parseDuration(rto), scheduleIntervalSeconds: interval, worstCaseRpoSeconds: worstCase,
       ...(window ? { wal: window } : {}),
+      maxTableShrink: (s.kind === "postgres" ? s.maxTableShrink : undefined) ?? maxTableShrink,
     };
     if (s.kind !== "bucket") return resolved;
     const bucketWindow = s.window ?? d.bucketWindow;
@@ -166,7 +174,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     compliance: c.compliance ?? d.compliance,
     sources,
     runtime: c.runtime,
-    alerts: { ...c.alerts, maxTableShrink: c.alerts.maxTableShrink ?? d.maxTableShrink },
+    alerts: { ...c.alerts, maxTableShrink },
     ageRecipients: c.ageRecipients,
     ...(c.ageIdentity ? { ageIdentity: c.ageIdentity } : {}),
     verification: {
@@ -192,13 +200,6 @@ function duplicateNames(sources: ReadonlyArray<{ name: string }>): ConfigIssue[]
   });
   return issues;
 }
-
-/**
- * Fields that hold secrets (credentials in URLs, webhook tokens, the age identity). `pulumi up`
- * decrypts `secure:` values before the program sees them, so a malformed one must never be
- * echoed back in an error, a log or a CI transcript.
- */
-const SECRET_FIELDS = new Set(["url", "drTargetUrl", "webhookUrl", "healthcheckUrl", "scratchUrl", "ageIdentity"]);
 
 /** Whether an issue's value may be quoted: not under a secret field, and not an age private key. */
 function mayEcho(path: ReadonlyArray<PropertyKey>, input: unknown): boolean {

@@ -66,6 +66,7 @@ export function runbookInputFromConfig(
         : {}),
       ...(s.kind !== "postgres" && s.drTargetPath ? { drTargetPath: s.drTargetPath } : {}),
       ...(s.kind === "postgres" && s.pitr ? { pitr: true, walFlushInterval: s.walFlushInterval } : {}),
+      ...(s.kind === "postgres" ? { maxTableShrink: s.maxTableShrink } : {}),
     }]),
     failover: config.failover,
     verification: { enabled: !!config.ageIdentity, schedule: config.verification.schedule, statusSchedule: config.verification.statusSchedule },

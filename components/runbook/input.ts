@@ -15,7 +15,7 @@ export interface RunbookBucket {
   region: string;
   /** R2 only. */
   accountId?: string;
-  /** R2 only: `default`, `eu`, `fedramp`. */
+  /** R2 only: `default`, `eu`, `fedramp`, `us` (`R2_JURISDICTIONS`). */
   jurisdiction?: string;
   /** R2 only: location hint. */
   location?: string;
@@ -48,6 +48,8 @@ export interface RunbookSource {
   pitr?: boolean;
   /** With pitr: how often the partial WAL segment is uploaded (the worst-case RPO), e.g. `60s`. */
   walFlushInterval?: string;
+  /** Postgres: this source's own `--max-table-shrink`. @default `alerting.maxTableShrink` */
+  maxTableShrink?: number;
 }
 
 /** Everything the runbook needs, as plain data (no Outputs, no secrets). */

@@ -29,7 +29,8 @@ describe("r2BucketResource", () => {
     );
   });
 
-  it.each(["eu", "fedramp"] as const)("spells the %s jurisdiction as in the bucket's endpoint", (j) => {
+  // Cloudflare: r2/api/tokens (eu, fedramp), changelog 2026-08-17 "New `us` jurisdiction for R2" (us).
+  it.each(["eu", "fedramp", "us"] as const)("spells the %s jurisdiction as in the bucket's endpoint", (j) => {
     expect(r2BucketResource({ accountId: ACCT, jurisdiction: j, bucketName: "acme-backups-prod" })).toBe(
       `com.cloudflare.edge.r2.bucket.${ACCT}_${j}_acme-backups-prod`,
     );
@@ -42,6 +43,7 @@ describe("r2BucketResource", () => {
     expect(() => r2BucketResource({ accountId: ACCT, bucketName: "a_b" })).toThrow(/bucket name/);
     expect(() => r2BucketResource({ accountId: "*", bucketName: "backups" })).toThrow(/account id/);
     expect(() => r2BucketResource({ accountId: ACCT, jurisdiction: "EU" as never, bucketName: "backups" })).toThrow(/jurisdiction/);
+    expect(() => r2BucketResource({ accountId: ACCT, jurisdiction: "ch" as never, bucketName: "backups" })).toThrow(/jurisdiction "ch"; expected one of default, eu, fedramp, us/);
   });
 
   it("the token policy's resources JSON grants on that one bucket and nothing else", () => {
@@ -52,11 +54,11 @@ describe("r2BucketResource", () => {
   it("property: the resource key parses back to exactly the account, jurisdiction and bucket given", () => {
     const bucket = fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/);
     const account = fc.stringMatching(/^[0-9a-f]{32}$/);
-    const jurisdiction = fc.constantFrom(undefined, "default", "eu", "fedramp" as const);
+    const jurisdiction = fc.constantFrom(undefined, "default", "eu", "fedramp", "us" as const);
     fc.assert(
       fc.property(account, jurisdiction, bucket, (accountId, j, bucketName) => {
         const key = r2BucketResource({ accountId, jurisdiction: j, bucketName });
-        const m = /^com\.cloudflare\.edge\.r2\.bucket\.([0-9a-f]{32})_(default|eu|fedramp)_([a-z0-9-]+)$/.exec(key);
+        const m = /^com\.cloudflare\.edge\.r2\.bucket\.([0-9a-f]{32})_(default|eu|fedramp|us)_([a-z0-9-]+)$/.exec(key);
         expect(m).not.toBeNull();
         expect(m![1]).toBe(accountId);
         expect(m![2]).toBe(j ?? "default");

@@ -45,7 +45,7 @@ describe("lifeboat plan, an error the program itself throws", () => {
     fs.writeFileSync(file, YAML.stringify({ config: {
       "lifeboat:storage": { provider: "s3", region: "eu-west-1" },
       "lifeboat:runtime": { kind: "ecs", region: "eu-west-1", clusterArn: "arn:aws:ecs:us-east-2:123456789012:cluster/backups", subnetIds: ["subnet-0abc"] },
-      "lifeboat:sources": [{ name: "app-db", kind: "postgres", url: "postgres://b:pw@db/app" }],
+      "lifeboat:sources": [{ name: "app-db", kind: "postgres", url: "postgres://b@db/app" }],
       "lifeboat:ageRecipients": ["age1mf2ruu75e952c008nh9m7kaaq09jqawrc6nd2h4kgx8fvg2f9dnse6fxlx"],
     } }));
     try {

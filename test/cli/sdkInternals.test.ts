@@ -70,7 +70,7 @@ class Child extends pulumi.CustomResource {
 
 describe("@pulumi/pulumi internals (cli/plan/runPlan.ts)", () => {
   const RUNTIME = ["setAllConfig", "setMocks", "getMonitor", "runInPulumiStack", "registerStackTransformation", "disconnect"] as const;
-  const seen: { inputs: Record<string, unknown>[]; parents: unknown[]; monitor?: unknown; config?: string } = { inputs: [], parents: [] };
+  const seen: { inputs: Record<string, unknown>[]; parents: unknown[]; monitor?: unknown; config?: string; secretKeys?: unknown[] } = { inputs: [], parents: [] };
 
   // One program under mocks, driven as runPlan drives it; each test below checks one internal it used.
   beforeAll(async () => {
@@ -92,6 +92,8 @@ describe("@pulumi/pulumi internals (cli/plan/runPlan.ts)", () => {
         return undefined;
       });
       seen.config = new pulumi.Config("canary").require("region");
+      const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => unknown }).isConfigSecret;
+      if (typeof isConfigSecret === "function") seen.secretKeys = [isConfigSecret("canary:token"), isConfigSecret("canary:region")];
       const parent = new pulumi.ComponentResource("canary:index:Parent", "parent");
       new Child("child", { password: pulumi.secret("hunter2") }, { parent });
       return { plain: "visible", hidden: pulumi.secret("hidden") };
@@ -105,6 +107,13 @@ describe("@pulumi/pulumi internals (cli/plan/runPlan.ts)", () => {
       const missing = RUNTIME.filter((f) => typeof rt[f] !== "function");
       must(missing.length === 0, `not functions: ${missing.join(", ")}`);
       must(seen.config === "eu-central-1", `setAllConfig did not reach pulumi.Config (got ${JSON.stringify(seen.config)})`);
+    });
+  });
+
+  test("runtime.isConfigSecret: true for a key setAllConfig (the language host) marked secret, false for another", async () => {
+    await internal("@pulumi/pulumi", "runtime.isConfigSecret", "components/config/stackConfig.ts isSecretKey (a credential in clear)", () => {
+      must(seen.secretKeys !== undefined, "runtime.isConfigSecret is not a function");
+      must(seen.secretKeys[0] === true && seen.secretKeys[1] === false, `it answered ${JSON.stringify(seen.secretKeys)} for a secret and a plain key`);
     });
   });
 

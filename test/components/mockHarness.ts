@@ -110,3 +110,9 @@ export function scheduledJob(container: Declared, name: string): { job: Schedule
   if (!job) throw new Error(`${container.name} has no job ${name}: ${jobTableOf(container).jobs.map((j) => j.name).join(", ")}`);
   return { job, env: childEnv(job, envMap(unwrap(container.inputs.envs))) as Record<string, string> };
 }
+
+/** The value after `flag` in a runner argv, or undefined when the flag is absent. */
+export function flagValue(argv: readonly string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i < 0 ? undefined : argv[i + 1];
+}

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, rawStackConfig, validateStackConfig } from "../../components/config";
-import { readStackFile, StackFileError } from "../../cli/plan/stackFile";
+import { ConfigError } from "../../components/config";
+import { readStackFile, StackFileError, validateStackFile } from "../../cli/plan/stackFile";
 import { plan, ROOT } from "../cli/planCli";
 
 /**
@@ -12,7 +12,7 @@ import { plan, ROOT } from "../cli/planCli";
  * not contain.
  *
  * Every exit-2 case runs in this process through the same two steps `lifeboat plan` takes
- * before the program (readStackFile, then validateStackConfig): fast, and any other exception is
+ * before the program (readStackFile, then validateStackFile): fast, and any other exception is
  * the crash (exit 3, stack trace) the corpus exists to catch. The CLI itself is spawned for the
  * policy cases, which must run the program, and for a sample of the others.
  */
@@ -28,7 +28,7 @@ const cases = Object.entries(JSON.parse(fs.readFileSync(path.join(DIR, "expected
 function configError(file: string): string | undefined {
   try {
     const sf = readStackFile({ projectDir: ROOT, file });
-    validateStackConfig(rawStackConfig(sf.config), sf.stack);
+    validateStackFile(sf);
     return undefined;
   } catch (e) {
     if (ConfigError.is(e) || e instanceof StackFileError) return `lifeboat plan: ${(e as Error).message}\n`;

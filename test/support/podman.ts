@@ -57,6 +57,9 @@ export async function planRevealed(stackFile: string): Promise<Planned[]> {
     const { readStackFile } = require(path.join(process.argv[1], "dist/cli/plan/stackFile.js"));
     const { lifeboatProgram } = require(path.join(process.argv[1], "dist/components/program.js"));
     const sf = readStackFile({ projectDir: process.argv[1], file: process.argv[2] });
+    // The suite's stack holds its loopback credentials in clear (plan cannot decrypt secure:
+    // values); Pulumi hands a program such values decrypted with their keys marked secret.
+    sf.secretKeys.push("lifeboat:sources", "lifeboat:ageIdentity", "lifeboat:verification");
     runPlan(lifeboatProgram, sf, "lifeboat", { revealSecrets: true })
       .then((r) => { process.stdout.write(JSON.stringify(r.resources)); process.exit(0); }, (e) => { console.error(e.message); process.exit(1); });`;
   const r = await exec(process.execPath, ["-e", code, REPO, stackFile], { cwd: REPO });

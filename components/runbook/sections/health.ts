@@ -15,18 +15,22 @@ export function health(w: RunbookWriter): void {
       `longest gap plus an hour), not suspiciously small, not much smaller than the previous one, and its last ` +
       `verification passed, and its restore drills are neither over, near (80%) nor trending over its RTO; otherwise it exits 1 and says why.`,
   );
-  w.code("bash", i.sources.map((s) => [
-    w.useRestorer(s.name),
-    w.cmd(statusArgs({
-      name: s.name,
-      maxAge: maxAgeFor(s.schedule),
-      ...(s.kind === "postgres" ? { minSize: String(i.alerting.minBackupBytes) } : {}),
-      maxShrink: i.alerting.maxShrink,
-      ...(i.alerting.maxTableShrink !== undefined ? { maxTableShrink: i.alerting.maxTableShrink } : {}),
-      rto: s.rto,
-      ...bucketDestination(i.primary, i.prefix),
-    })),
-  ].join("\n")).join("\n\n"));
+  w.code("bash", i.sources.map((s) => {
+    // A postgres source's own limit, as its scheduled health check has it.
+    const maxTableShrink = s.maxTableShrink ?? i.alerting.maxTableShrink;
+    return [
+      w.useRestorer(s.name),
+      w.cmd(statusArgs({
+        name: s.name,
+        maxAge: maxAgeFor(s.schedule),
+        ...(s.kind === "postgres" ? { minSize: String(i.alerting.minBackupBytes) } : {}),
+        maxShrink: i.alerting.maxShrink,
+        ...(maxTableShrink !== undefined ? { maxTableShrink } : {}),
+        rto: s.rto,
+        ...bucketDestination(i.primary, i.prefix),
+      })),
+    ].join("\n");
+  }).join("\n\n"));
   const channels = [
     i.alerting.webhook ? "a Slack-compatible webhook" : "",
     i.alerting.healthcheck ? "healthcheck pings (`/start`, success, `/fail`)" : "",

@@ -83,7 +83,7 @@ type Rows<S> = readonly RunnerOption<Extract<keyof S, string>>[];
 
 /** How a Postgres connection may be given (the runner's pgconn.ts parses all of them). */
 const PG_FORMS = "postgres://USER:PASSWORD@HOST:PORT/DB URL, password percent-encoded or as ?password=, or a libpq key=value string; with no password, PGPASSWORD or PGPASSFILE";
-const R2_ENDPOINT = "(R2: https://ACCOUNT.r2.cloudflarestorage.com)";
+const R2_ENDPOINT = "(R2: https://ACCOUNT.r2.cloudflarestorage.com; a bucket in a jurisdiction: https://ACCOUNT.JURISDICTION.r2.cloudflarestorage.com, JURISDICTION eu, fedramp or us)";
 
 const DEST: Rows<DestinationSpec> = [
   { field: "dest", flag: "--dest", value: "s3url", kind: "string", env: ENV.dest, help: "destination s3://BUCKET/PREFIX" },
