@@ -312,11 +312,18 @@ export function partialIsStale(name: string, mtime: Date, alive: (pid: number) =
   return mtime.getTime() < startedAt;
 }
 
-/** Local mode: the same layout under a directory. Files appear under their final name only when complete. */
+/**
+ * Local mode: the same layout under a directory. Files appear under their final name only when
+ * complete. `signal` (the run's deadline and stop, context.ts) ends a write or a read as it ends
+ * an S3 request: a write's partial file is removed and the error is the signal's reason.
+ */
 export class LocalStore implements Store {
   readonly description: string;
   readonly prefix = "";
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly signal?: AbortSignal,
+  ) {
     this.description = dir;
   }
 
@@ -331,7 +338,10 @@ export class LocalStore implements Store {
     await fsp.mkdir(dirname(final), { recursive: true });
     const partial = `${final}.partial-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-      await write(partial);
+      this.signal?.throwIfAborted();
+      await write(partial).catch((e) => {
+        throw this.signal?.aborted ? this.signal.reason : e;
+      });
       // link() fails when the final name exists: never overwrite.
       await fsp.link(partial, final);
     } catch (e) {
@@ -350,13 +360,13 @@ export class LocalStore implements Store {
         o.onProgress?.(n);
       });
       const out = createWriteStream(partial, { flags: "wx", mode: 0o600 });
-      await pipeline(body, new Coalesce(1 << 20), out);
+      await pipeline(body, new Coalesce(1 << 20), out, { signal: this.signal });
     });
   }
 
   async putSmall(key: string, body: string | Buffer): Promise<void> {
     // Local mode has no object lock: the lock option is S3's.
-    await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600 }));
+    await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600, signal: this.signal }));
   }
 
   async get(key: string): Promise<Readable> {
@@ -364,7 +374,7 @@ export class LocalStore implements Store {
     await fsp.access(p).catch(() => {
       throw new RunError(`${p} does not exist`);
     });
-    return createReadStream(p);
+    return createReadStream(p, { signal: this.signal });
   }
 
   async getText(key: string): Promise<string> {
