@@ -134,9 +134,16 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .passThroughOptions()
     .action((command: string[], opts) => run(commands.schedule()(command, opts, log)));
 
+  for (const c of program.commands) {
+    if (!STOPPABLE.has(c.name())) continue;
+    c.addHelpText(
+      "after",
+      `\nSIGTERM or SIGINT (docker stop, the scheduler, Ctrl-C) stops the run within seconds: its processes, FIFOs,\npartial file or multipart upload are cleaned up (a restore's target is left as after any failed restore),\nthe failure is recorded and alerted, exit ${signalExitCode("SIGTERM")} / ${signalExitCode("SIGINT")};\na second signal, or ${STOP_GRACE_MS / 1000} s without stopping, exits at once.`,
+    );
+  }
   program.addHelpText(
     "after",
-    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle);\n${signalExitCode("SIGTERM")} / ${signalExitCode("SIGINT")} backup, restore, verify or basebackup stopped by SIGTERM / SIGINT: its processes, FIFOs,\npartial file or multipart upload cleaned up, the failure recorded and alerted, a restore's target\nleft as after any failed restore; a second signal, or ${STOP_GRACE_MS / 1000} s without stopping, exits at once.`,
+    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle);\n${signalExitCode("SIGTERM")} / ${signalExitCode("SIGINT")} backup, restore, verify or basebackup stopped by SIGTERM / SIGINT (cleaned up, recorded and alerted; see their --help).`,
   );
   return program;
 }

@@ -109,6 +109,23 @@ function alive(pid: number): boolean {
 
 const pipeDirs = () => readdirSync(runTmp).filter((f) => f.startsWith("lifeboat-pipe-"));
 
+/**
+ * Sends `sig` to a run caught mid-way and waits for it: it exits 128 + the signal (not killed by
+ * it) within 5 s, and every process it had when the signal came is gone.
+ */
+async function stop(run: Run, sig: "SIGTERM" | "SIGINT"): Promise<Awaited<Run["ended"]>> {
+  const procs = descendants(run.child.pid!);
+  const sent = Date.now();
+  run.child.kill(sig);
+  const r = await run.ended;
+  expect({ code: r.code, signal: r.signal }).toEqual({ code: sig === "SIGTERM" ? 143 : 130, signal: null });
+  expect(r.at - sent).toBeLessThan(5000);
+  expect(procs.filter((p) => alive(p.pid))).toEqual([]);
+  return r;
+}
+
+const s3Dest = () => ({ dest: DEST, endpoint: s3.endpoint, region: "us-east-1" });
+
 /** Every file under `dir` (recursively), as paths, sorted. */
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -150,7 +167,7 @@ const comms = (pid: number) => descendants(pid).map((p) => p.comm);
  * Starts a local backup of the app database with pg_dump held on the locked table, and waits until
  * every stage runs: pg_dump waiting, the FIFO directory and the partial file there.
  */
-async function heldLocalBackup(name: string): Promise<{ run: Run; procs: Array<{ pid: number; comm: string }>; release: () => Promise<void> }> {
+async function heldLocalBackup(name: string): Promise<{ run: Run; release: () => Promise<void> }> {
   const holder = await holdTable();
   const release = async () => {
     await holder.query("ROLLBACK").catch(() => undefined);
@@ -165,8 +182,7 @@ async function heldLocalBackup(name: string): Promise<{ run: Run; procs: Array<{
       pipeDirs().length > 0 &&
       files(join(localDir(), name)).some((f) => /\.partial-/.test(f)),
     );
-    const procs = descendants(run.child.pid!);
-    return { run, procs, release };
+    return { run, release };
   } catch (e) {
     run.child.kill("SIGKILL");
     await release();
@@ -174,17 +190,19 @@ async function heldLocalBackup(name: string): Promise<{ run: Run; procs: Array<{
   }
 }
 
+test("the --help of each command that stops this way says what a signal does", async () => {
+  for (const cmd of ["backup", "restore", "verify", "basebackup"]) {
+    const r = await runner([cmd, "--help"]);
+    expect(r.stdout).toMatch(/SIGTERM or SIGINT .* stops the run within seconds.*exit 143 \/ 130/s);
+  }
+});
+
 describe("a local backup stopped while pg_dump runs", () => {
   test("SIGTERM: exit 143 within seconds; no process, FIFO directory, partial file or manifest left; the state file, the alert and status say it was stopped", async () => {
-    const { run, procs, release } = await heldLocalBackup("stopped");
+    const { run, release } = await heldLocalBackup("stopped");
     try {
-      const sent = Date.now();
-      run.child.kill("SIGTERM");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
+      const r = await stop(run, "SIGTERM");
       expect(r.stderr).toMatch(/stopped by SIGTERM/);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
       expect(pipeDirs()).toEqual([]);
       expect(files(join(localDir(), "stopped"))).toEqual([]); // no .partial-*, no object, no manifest
       const last = lastRun("stopped");
@@ -201,14 +219,9 @@ describe("a local backup stopped while pg_dump runs", () => {
   });
 
   test("SIGINT (Ctrl-C): exit 130, cleaned up the same way, recorded as stopped by SIGINT", async () => {
-    const { run, procs, release } = await heldLocalBackup("interrupted");
+    const { run, release } = await heldLocalBackup("interrupted");
     try {
-      const sent = Date.now();
-      run.child.kill("SIGINT");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
+      await stop(run, "SIGINT");
       expect(pipeDirs()).toEqual([]);
       expect(files(join(localDir(), "interrupted"))).toEqual([]);
       expect(lastRun("interrupted")).toMatchObject({ ok: false, error: expect.stringMatching(/^stopped by SIGINT/) });
@@ -229,9 +242,7 @@ describe("a backup to S3 stopped mid-upload", () => {
       name: "big-stopped",
       url: pg.url("big"),
       recipients: [key.recipient],
-      dest: DEST,
-      endpoint: s3.endpoint,
-      region: "us-east-1",
+      ...s3Dest(),
       partSizeMiB: 5,
       concurrency: 1,
       stateFile: stateFile(),
@@ -241,14 +252,8 @@ describe("a backup to S3 stopped mid-upload", () => {
     try {
       await waitFor("the first part on its way", () => s3.requests.slice(seen).some((q) => q.method === "PUT" && q.url.includes("partNumber=")), 60_000);
       expect(await s3.openUploads(BUCKET)).toHaveLength(1); // the upload the signal interrupts
-      const procs = descendants(run.child.pid!);
-      expect(procs.map((p) => p.comm)).toEqual(expect.arrayContaining(["pg_dump", "zstd", "age"]));
-      const sent = Date.now();
-      run.child.kill("SIGTERM");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
+      expect(comms(run.child.pid!)).toEqual(expect.arrayContaining(["pg_dump", "zstd", "age"]));
+      await stop(run, "SIGTERM");
       expect(pipeDirs()).toEqual([]);
       const reqs = s3.requests.slice(seen);
       expect(reqs.some((q) => q.method === "DELETE" && q.url.includes("uploadId="))).toBe(true);
@@ -272,8 +277,7 @@ describe("a restore stopped mid-way", () => {
     mkdirSync(join(src, "sub"), { recursive: true });
     writeFileSync(join(src, "a.txt"), "from the backup\n");
     writeFileSync(join(src, "sub/b.bin"), Buffer.alloc(100_000, 7));
-    const dest = { dest: DEST, endpoint: s3.endpoint, region: "us-east-1" };
-    const b = await runner(backupArgs({ source: "directory", name: "files", path: src, recipients: [key.recipient], ...dest, stateFile: stateFile() }), s3.env);
+    const b = await runner(backupArgs({ source: "directory", name: "files", path: src, recipients: [key.recipient], ...s3Dest(), stateFile: stateFile() }), s3.env);
     expect(b.code).toBe(0);
     const parent = join(work, "restore-target");
     const target = join(parent, "data");
@@ -282,19 +286,13 @@ describe("a restore stopped mid-way", () => {
     const before = files(parent).map((f) => [f, readFileSync(f, "utf8")]);
     // The object's answer comes with its headers and never a byte of its body.
     s3.setFault({ kind: "stall-body", path: /\.tar\.zst\.age(\?|$)/ });
-    const run = start(restoreArgs({ name: "files", identity: key.file, targetDir: target, force: true, ...dest, alertWebhook: hook.url + "/slack" }), s3.env);
+    const run = start(restoreArgs({ name: "files", identity: key.file, targetDir: target, force: true, ...s3Dest(), alertWebhook: hook.url + "/slack" }), s3.env);
     try {
       await waitFor("the staging directory and the stalled download into age, zstd and tar", () =>
         readdirSync(parent).some((e) => e.includes("lifeboat-restore-")) && ["age", "zstd", "tar"].every((c) => comms(run.child.pid!).includes(c)),
       );
-      const procs = descendants(run.child.pid!);
-      const sent = Date.now();
-      run.child.kill("SIGTERM");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
+      const r = await stop(run, "SIGTERM");
       expect(r.stderr).toMatch(/stopped by SIGTERM/);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
       // As after any failed restore: nothing moved aside, nothing staged left, the target untouched.
       expect(readdirSync(parent)).toEqual(["data"]);
       expect(files(parent).map((f) => [f, readFileSync(f, "utf8")])).toEqual(before);
@@ -307,9 +305,8 @@ describe("a restore stopped mid-way", () => {
 });
 
 describe("a Postgres restore or verify stopped while pg_restore runs", () => {
-  const dest = () => ({ dest: DEST, endpoint: s3.endpoint, region: "us-east-1" });
   beforeAll(async () => {
-    const b = await runner(backupArgs({ source: "postgres", name: "bigfull", url: pg.url("big"), recipients: [key.recipient], ...dest(), stateFile: stateFile() }), s3.env);
+    const b = await runner(backupArgs({ source: "postgres", name: "bigfull", url: pg.url("big"), recipients: [key.recipient], ...s3Dest(), stateFile: stateFile() }), s3.env);
     expect(b.code).toBe(0);
   });
 
@@ -318,21 +315,15 @@ describe("a Postgres restore or verify stopped while pg_restore runs", () => {
     await pg.query("live", "CREATE TABLE mine (id int); INSERT INTO mine VALUES (1), (2), (3)");
     const restoreWork = join(work, "restore-work");
     mkdirSync(restoreWork);
-    const run = start(restoreArgs({ name: "bigfull", identity: key.file, targetUrl: pg.url("live"), force: true, workDir: restoreWork, ...dest(), alertWebhook: hook.url + "/slack" }), s3.env);
+    const run = start(restoreArgs({ name: "bigfull", identity: key.file, targetUrl: pg.url("live"), force: true, workDir: restoreWork, ...s3Dest(), alertWebhook: hook.url + "/slack" }), s3.env);
     try {
       const aside = async () => (await pg.query<{ datname: string }>("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'live\\_before\\_restore\\_%'")).map((d) => d.datname);
       await waitFor("the target kept aside and pg_restore running", async () => (await aside()).length === 1 && comms(run.child.pid!).includes("pg_restore"), 60_000);
-      const procs = descendants(run.child.pid!);
-      const sent = Date.now();
-      run.child.kill("SIGTERM");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
+      const r = await stop(run, "SIGTERM");
       const [kept] = await aside();
       expect(r.stderr).toContain(`stopped by SIGTERM (the previous database is kept as ${kept})`);
       expect(await pg.query(kept!, "SELECT id FROM mine ORDER BY id")).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
       expect(alerts("bigfull")).toEqual([expect.stringContaining(`FAILED: stopped by SIGTERM (the previous database is kept as ${kept})`)]);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
       expect(readdirSync(restoreWork)).toEqual([]); // the decoded dump is gone
     } finally {
       run.child.kill("SIGKILL");
@@ -343,16 +334,10 @@ describe("a Postgres restore or verify stopped while pg_restore runs", () => {
     const records = () => s3.keys(BUCKET, "prod/_verifications/bigfull/");
     const scratch = async () => (await pg.query("postgres", "SELECT 1 FROM pg_database WHERE datname LIKE 'lifeboat\\_verify\\_%'")).length;
     const before = hook.received.length;
-    const run = start(verifyArgs({ name: "bigfull", identity: key.file, scratchUrl: pg.url("postgres"), ...dest(), alertWebhook: hook.url + "/slack" }), s3.env);
+    const run = start(verifyArgs({ name: "bigfull", identity: key.file, scratchUrl: pg.url("postgres"), ...s3Dest(), alertWebhook: hook.url + "/slack" }), s3.env);
     try {
       await waitFor("pg_restore into the scratch database", async () => (await scratch()) === 1 && comms(run.child.pid!).includes("pg_restore"), 60_000);
-      const procs = descendants(run.child.pid!);
-      const sent = Date.now();
-      run.child.kill("SIGTERM");
-      const r = await run.ended;
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
-      expect(r.at - sent).toBeLessThan(5000);
-      expect(procs.filter((p) => alive(p.pid))).toEqual([]);
+      await stop(run, "SIGTERM");
       expect(await scratch()).toBe(0);
       expect(await records()).toEqual([]);
       const sentAlerts = hook.received.slice(before).filter((x) => x.path === "/slack").map((x) => JSON.parse(x.body).text);
