@@ -271,6 +271,54 @@ describe("a backup to S3 stopped mid-upload", () => {
   });
 });
 
+describe("a stop that cannot finish its failure path", () => {
+  /**
+   * A backup to S3 caught mid-upload, then the endpoint stalls every multipart request: the abort
+   * the failure path sends after the signal never gets an answer (it is bounded by 30 s).
+   */
+  async function wedgedUpload(name: string): Promise<Run> {
+    const seen = s3.requests.length;
+    s3.setFault({ kind: "slow-parts", ms: 1500 });
+    const run = start(backupArgs({ source: "postgres", name, url: pg.url("big"), recipients: [key.recipient], ...s3Dest(), partSizeMiB: 5, concurrency: 1, stateFile: stateFile() }), s3.env);
+    await waitFor("the first part on its way", () => s3.requests.slice(seen).some((q) => q.method === "PUT" && q.url.includes("partNumber=")), 60_000);
+    s3.setFault({ kind: "stall", path: /uploadId=/ });
+    return run;
+  }
+
+  test("the run exits 143 at the 8 s bound, inside the 10 s before the scheduler's or docker's SIGKILL, saying why", async () => {
+    const run = await wedgedUpload("wedged-stop");
+    try {
+      const sent = Date.now();
+      run.child.kill("SIGTERM");
+      const r = await run.ended;
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 143, signal: null });
+      expect(r.at - sent).toBeGreaterThanOrEqual(7500);
+      expect(r.at - sent).toBeLessThan(9500);
+      expect(r.stderr).toMatch(/the run did not stop within 8 s of SIGTERM: exiting now/);
+    } finally {
+      s3.setFault({ kind: "none" });
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  test("a second signal exits at once", async () => {
+    const run = await wedgedUpload("wedged-twice");
+    try {
+      run.child.kill("SIGTERM");
+      await new Promise((res) => setTimeout(res, 1000));
+      const sent = Date.now();
+      run.child.kill("SIGINT");
+      const r = await run.ended;
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
+      expect(r.at - sent).toBeLessThan(1000);
+      expect(r.stderr).toMatch(/second signal \(SIGINT\): exiting now/);
+    } finally {
+      s3.setFault({ kind: "none" });
+      run.child.kill("SIGKILL");
+    }
+  });
+});
+
 describe("a restore stopped mid-way", () => {
   test("--force into a non-empty directory, stopped while downloading: exit 143 within seconds, the target exactly as it was, no staging or kept-aside directory, alerted", async () => {
     const src = join(work, "files");
