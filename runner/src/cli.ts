@@ -4,6 +4,10 @@ import { EXIT_CRASH, EXIT_FAILED, EXIT_USAGE, UsageError, errorMessage } from ".
 import { ENV, RUNNER_OPTIONS, RunnerCommand, RunnerOption } from "lifeboat-core";
 import { RUNNER_VERSION } from "./version";
 import { redactUrl } from "./redact";
+import { STOP_GRACE_MS, exitCodeAfter, failureMessage, signalExitCode, stopOnSignals } from "./stop";
+
+/** The one-shot commands that stop cleanly on SIGTERM/SIGINT (stop.ts); long-running ones handle signals themselves. */
+const STOPPABLE = new Set(["backup", "restore", "verify", "basebackup"]);
 
 /*
  * Each command's module is loaded when that command runs, not at start: a long-running
@@ -130,9 +134,16 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .passThroughOptions()
     .action((command: string[], opts) => run(commands.schedule()(command, opts, log)));
 
+  for (const c of program.commands) {
+    if (!STOPPABLE.has(c.name())) continue;
+    c.addHelpText(
+      "after",
+      `\nSIGTERM or SIGINT (docker stop, the scheduler, Ctrl-C) stops the run within seconds: its processes, FIFOs,\npartial file or multipart upload are cleaned up (a restore's target is left as after any failed restore),\nthe failure is recorded and alerted, exit ${signalExitCode("SIGTERM")} / ${signalExitCode("SIGINT")};\na second signal, or ${STOP_GRACE_MS / 1000} s without stopping, exits at once.`,
+    );
+  }
   program.addHelpText(
     "after",
-    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle).`,
+    `\nExit codes: 0 ok; 1 failed run, unhealthy or mismatch (reported and alerted); 2 bad usage;\n3 degraded backup (stored, but a named file is missing or changed while read; alerted);\n${EXIT_CRASH} internal error (a crash: an error the runner did not handle);\n${signalExitCode("SIGTERM")} / ${signalExitCode("SIGINT")} backup, restore, verify or basebackup stopped by SIGTERM / SIGINT (cleaned up, recorded and alerted; see their --help).`,
   );
   return program;
 }
@@ -158,6 +169,9 @@ export function main(argv: string[] = process.argv): void {
   const program = buildProgram((p) => {
     running = p;
   });
+  program.hook("preAction", (_program, command) => {
+    if (STOPPABLE.has(command.name())) stopOnSignals();
+  });
   try {
     program.parse(argv);
   } catch (e) {
@@ -169,17 +183,17 @@ export function main(argv: string[] = process.argv): void {
   if (!running) return;
   running.then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = exitCodeAfter(code);
     },
     (e) => {
-      const msg = redactUrl(errorMessage(e));
+      const msg = redactUrl(failureMessage(e));
       if (e instanceof UsageError) {
         process.stderr.write(`lifeboat-runner: ${msg}\n`);
-        process.exitCode = EXIT_USAGE;
+        process.exitCode = exitCodeAfter(EXIT_USAGE);
       } else {
         log.error({ err: msg }, msg);
         process.stderr.write(`lifeboat-runner: ${msg}\n`);
-        process.exitCode = EXIT_FAILED;
+        process.exitCode = exitCodeAfter(EXIT_FAILED);
       }
     },
   );

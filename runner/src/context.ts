@@ -7,6 +7,7 @@ import { DEST_FLAGS, LocalStore, makeS3Client, S3Credentials, S3Flags, S3Options
 import { LockPolicy, lockPolicy } from "./lock";
 import { Alerts } from "./alerts";
 import { defaultStatePath } from "./state";
+import { runStopped } from "./stop";
 
 /** Options every command that touches the destination accepts (see cli.ts for flags). */
 export interface StoreOpts {
@@ -56,7 +57,9 @@ export function checkName(name: string | undefined, flag = "--name"): string {
 /**
  * The run's deadline (`--run-timeout`): a signal that aborts every S3 request of the run (and a
  * body being uploaded or downloaded) with an error that names the bound, so a stalled endpoint
- * ends the run, alerted, instead of hanging it (and, under `schedule`, every later run).
+ * ends the run, alerted, instead of hanging it (and, under `schedule`, every later run). A
+ * SIGTERM/SIGINT that stops the run (stop.ts) aborts it too, with "stopped by SIGTERM"; every
+ * command that runs to an end has a deadline (`--run-timeout` defaults to 6h).
  */
 export function runDeadline(o: StoreOpts): AbortSignal | undefined {
   if (o.runTimeout === undefined) return undefined;
@@ -69,7 +72,7 @@ export function runDeadline(o: StoreOpts): AbortSignal | undefined {
   const ac = new AbortController();
   // unref: the timer never keeps a finished run alive.
   setTimeout(() => ac.abort(new RunError(`the run did not finish within --run-timeout ${o.runTimeout}`)), seconds * 1000).unref();
-  return ac.signal;
+  return AbortSignal.any([ac.signal, runStopped]);
 }
 
 /** What every S3 side of a run shares: request bounds, sizes and the run's deadline. */
@@ -123,7 +126,7 @@ export function s3Store(side: S3Side, bounds: S3Bounds): S3Store {
 export function makeStore(o: StoreOpts, opts: { local?: boolean; bounds?: S3Bounds } = {}): Store {
   if (o.localDir || opts.local) {
     if (!o.localDir) throw new UsageError("--local-dir DIR (or LIFEBOAT_LOCAL_DIR) is required with --no-upload");
-    return new LocalStore(o.localDir);
+    return new LocalStore(o.localDir, runDeadline(o));
   }
   const dest = parseDest(o.dest);
   const bounds = opts.bounds ?? s3Bounds(o, runDeadline(o));

@@ -2,6 +2,7 @@ import { spawn, spawnSync, ChildProcess, SpawnOptions } from "node:child_process
 import { Readable } from "node:stream";
 import { RunError, UsageError } from "./errors";
 import { versionLine } from "./version";
+import { runStopped, whenStopped } from "./stop";
 
 /** Keeps the last `limit` bytes of a process's stderr for error messages. */
 export class TailBuffer {
@@ -101,6 +102,9 @@ export function startProc(
       else if (code !== null && opts.okCodes?.includes(code)) {
         opts.onWarnExit?.(code, scrubber(stderr.text().trim()));
         resolve();
+      } else if (killed && runStopped.aborted) {
+        // Stopped with the run (stop.ts): the stop is what happened, not the signal we sent.
+        reject(runStopped.reason);
       } else {
         const tail = scrubber(stderr.text().trim());
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
@@ -109,7 +113,7 @@ export function startProc(
     });
   });
   done.catch(() => undefined);
-  return {
+  const proc: Proc = {
     name,
     child,
     stderr,
@@ -128,6 +132,9 @@ export function startProc(
       }
     },
   };
+  // A signal that stops the run stops this process too (stop.ts); a process that ended is forgotten.
+  child.once("close", whenStopped(() => proc.kill()));
+  return proc;
 }
 
 /** Runs a tool to completion and returns its stdout; rejects naming the tool on failure. */

@@ -10,7 +10,7 @@ import { S3Dest } from "./dest";
 import { httpStatus, lostAnswerWarning, putCreateOnly, uploadStream } from "./upload";
 import { ObjectLock } from "./lock";
 import { processAlive } from "./proc";
-import { StoredBody } from "./storedBody";
+import { destroyOnAbort, StoredBody } from "./storedBody";
 import { s3sdk } from "./s3sdk";
 
 /** An object as a listing shows it: key, size and when the store received it. */
@@ -195,9 +195,7 @@ export class S3Store implements Store {
     let uploadId: string | undefined;
     // The deadline also ends a wait for the body (a stalled source), not only requests in flight.
     const signal = this.opts.signal;
-    const stop = () => body.destroy(signal!.reason);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener("abort", stop, { once: true });
+    const stopWatching = destroyOnAbort(body, signal);
     try {
       await uploadStream(
         this.client,
@@ -217,7 +215,7 @@ export class S3Store implements Store {
       if (uploadId) await this.abort(key, uploadId, o);
       throw e instanceof RunError ? e : s3Error("upload to", this.url(key), e, signal);
     } finally {
-      signal?.removeEventListener("abort", stop);
+      stopWatching();
     }
   }
 
@@ -312,11 +310,18 @@ export function partialIsStale(name: string, mtime: Date, alive: (pid: number) =
   return mtime.getTime() < startedAt;
 }
 
-/** Local mode: the same layout under a directory. Files appear under their final name only when complete. */
+/**
+ * Local mode: the same layout under a directory. Files appear under their final name only when
+ * complete. `signal` (the run's deadline and stop, context.ts) ends a write or a read as it ends
+ * an S3 request: a write's partial file is removed and the error is the signal's reason.
+ */
 export class LocalStore implements Store {
   readonly description: string;
   readonly prefix = "";
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly signal?: AbortSignal,
+  ) {
     this.description = dir;
   }
 
@@ -331,7 +336,10 @@ export class LocalStore implements Store {
     await fsp.mkdir(dirname(final), { recursive: true });
     const partial = `${final}.partial-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-      await write(partial);
+      this.signal?.throwIfAborted();
+      await write(partial).catch((e) => {
+        throw this.signal?.aborted ? this.signal.reason : e;
+      });
       // link() fails when the final name exists: never overwrite.
       await fsp.link(partial, final);
     } catch (e) {
@@ -345,12 +353,14 @@ export class LocalStore implements Store {
   async putStream(key: string, body: StoredBody, o: PutStreamOptions = {}): Promise<void> {
     await this.createOnly(key, async (partial) => {
       const fh = await fsp.open(partial, "wx", 0o600);
+      const stopWatching = destroyOnAbort(body, this.signal);
       try {
         await writeInPieces(fh, body, o.onProgress);
       } catch (e) {
         body.destroy(e instanceof Error ? e : new Error(String(e)));
         throw e;
       } finally {
+        stopWatching();
         await fh.close();
       }
     });
@@ -358,7 +368,7 @@ export class LocalStore implements Store {
 
   async putSmall(key: string, body: string | Buffer): Promise<void> {
     // Local mode has no object lock: the lock option is S3's.
-    await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600 }));
+    await this.createOnly(key, (partial) => fsp.writeFile(partial, body, { flag: "wx", mode: 0o600, signal: this.signal }));
   }
 
   async get(key: string): Promise<Readable> {
@@ -366,7 +376,7 @@ export class LocalStore implements Store {
     await fsp.access(p).catch(() => {
       throw new RunError(`${p} does not exist`);
     });
-    return createReadStream(p);
+    return createReadStream(p, { signal: this.signal });
   }
 
   async getText(key: string): Promise<string> {

@@ -10,6 +10,18 @@ export interface StoredBody extends AsyncIterable<Buffer> {
   destroy(error?: Error): void;
 }
 
+/**
+ * Destroys `body` with the signal's reason when it aborts (the run's deadline or stop): a wait for
+ * the body (a stalled source) ends too, not only requests in flight. Returns the unsubscribe.
+ */
+export function destroyOnAbort(body: StoredBody, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => undefined;
+  const stop = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  return () => signal.removeEventListener("abort", stop);
+}
+
 /** Length and sha256 of the stored bytes; final once every byte was read. */
 export interface StoredDigest {
   readonly bytes: number;

@@ -384,7 +384,8 @@ describe("a stalled endpoint ends the run within its bound, alerted", () => {
     const t0 = Date.now();
     const sched = startScheduler("0 3 * * *", cmd, { runAtStart: true, runTimeout: "3s", stateFile: join(work, "sched-wedged.json") });
     try {
-      await waitFor("the scheduler to kill the run", () => /"msg":"run failed: backup: signal SIGTERM"/.test(sched.log()), 30_000);
+      // The backstop's SIGTERM stops the run cleanly (stop.ts): it exits 143, before the SIGKILL 10 s later.
+      await waitFor("the scheduler to stop the run", () => /"msg":"run failed: backup: exit 143 \(stopped by SIGTERM\)"/.test(sched.log()), 30_000);
     } finally {
       await sched.stop();
     }

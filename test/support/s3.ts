@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, request, IncomingMessage, Server, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,6 +11,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -73,7 +74,11 @@ export interface S3Options {
  *   key exists;
  * - multipart: every part but the last at least 5 MiB (S3, EntityTooSmall) and, in R2 mode, all
  *   parts but the last the same size and the last no larger (InvalidPart);
- * - R2 mode: per-object lock headers are refused (R2 locks with bucket rules only).
+ * - R2 mode: per-object lock headers are refused (R2 locks with bucket rules only);
+ * - multipart uploads as S3 keeps them (s3rver has no ListMultipartUploads or
+ *   AbortMultipartUpload, and takes a part for an upload that is gone): ListMultipartUploads lists
+ *   the uploads neither completed nor aborted, AbortMultipartUpload removes one (204), and a part,
+ *   completion or abort naming an upload that is not open is 404 NoSuchUpload.
  * Every refusal is also kept in `violations`, and the lock headers of every write in `locks`.
  */
 export interface S3Server {
@@ -95,6 +100,8 @@ export interface S3Server {
   /** A bucket; with Object Lock (the checksum rule applies) unless `objectLock: false`. */
   createBucket(name: string, o?: { objectLock?: boolean }): Promise<void>;
   keys(bucket: string, prefix?: string): Promise<string[]>;
+  /** The multipart uploads open in a bucket (neither completed nor aborted), by ListMultipartUploads through the proxy. */
+  openUploads(bucket: string): Promise<Array<{ key: string; uploadId: string }>>;
   get(bucket: string, key: string): Promise<Buffer>;
   put(bucket: string, key: string, body: Buffer): Promise<void>;
   remove(bucket: string, key: string): Promise<void>;
@@ -254,6 +261,39 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
     return false;
   };
 
+  /** s3rver's own record of a bucket's multipart uploads: a directory per upload, its key in a file (see its filesystem store). */
+  const uploadsDir = (bucket: string) => join(dir, bucket, "._S3rver_uploads");
+  const isOpen = (bucket: string, id: string) => /^[0-9a-f]+$/.test(id) && existsSync(join(uploadsDir(bucket), id, "key"));
+  const xmlText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+  /** The multipart rules (see S3Server); answers and returns true when the request is one of them. */
+  const multipart = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const { bucket, key, query } = parsePath(req.url!);
+    if (req.method === "GET" && !key && query.has("uploads")) {
+      const d = uploadsDir(bucket);
+      const ids = existsSync(d) ? readdirSync(d).filter((id) => isOpen(bucket, id)) : [];
+      const uploads = ids.map(
+        (id) =>
+          `<Upload><Key>${xmlText(readFileSync(join(d, id, "key"), "utf8"))}</Key><UploadId>${id}</UploadId><Initiated>${statSync(join(d, id, "key")).mtime.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+      );
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${xmlText(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join("")}</ListMultipartUploadsResult>`;
+      res.writeHead(200, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) }).end(body);
+      return true;
+    }
+    const id = query.get("uploadId");
+    if (id === null || !key) return false;
+    if (!isOpen(bucket, id)) {
+      xmlError(res, 404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
+      return true;
+    }
+    if (req.method === "DELETE") {
+      rmSync(join(uploadsDir(bucket), id), { recursive: true, force: true });
+      res.writeHead(204).end();
+      return true;
+    }
+    return false;
+  };
+
   const proxy: Server = createServer((req: IncomingMessage, res) => {
     requests.push({ method: req.method!, url: req.url! });
     const isPart = req.method === "PUT" && /[?&]partNumber=/.test(req.url!);
@@ -278,6 +318,8 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
       if (await refuse(req, res, body)) return;
       if (f.kind === "slow-parts" && isPart) await new Promise((r) => setTimeout(r, f.ms));
       if (f.kind === "slow-puts" && req.method === "PUT" && hit(f.path)) await new Promise((r) => setTimeout(r, f.ms));
+      // After any hold: a part held while its upload was aborted finds it gone, as on S3.
+      if (multipart(req, res)) return;
       const loseThis = f.kind === "lose-answer" && lost < f.times && hit(f.path);
       if (loseThis) lost++;
       const headers = { ...req.headers, "content-length": String(body.length) };
@@ -354,6 +396,20 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
       return out.sort();
+    },
+    async openUploads(bucket) {
+      const c = new S3Client({
+        endpoint: `http://127.0.0.1:${proxyPort}`,
+        forcePathStyle: true,
+        region: "us-east-1",
+        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+      });
+      try {
+        const r = await c.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+        return (r.Uploads ?? []).map((u) => ({ key: u.Key!, uploadId: u.UploadId! }));
+      } finally {
+        c.destroy();
+      }
     },
     async get(bucket, key) {
       const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

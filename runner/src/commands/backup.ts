@@ -18,6 +18,7 @@ import { runStart } from "../clock";
 import { listBackups } from "../catalog";
 import { Store } from "../store";
 import { RUNNER_VERSION, probeTools } from "../version";
+import { failureMessage } from "../stop";
 
 export interface BackupOpts extends StoreOpts, CommonOpts, LockOpts {
   source?: string;
@@ -175,7 +176,7 @@ export async function backupCommand(o: BackupOpts, log: Logger): Promise<number>
     progress.stop();
     enc?.kill();
     src?.procs.forEach((p) => p.kill());
-    const msg = redactUrl(errorMessage(e));
+    const msg = redactUrl(failureMessage(e));
     log.error({ source: v.name, key, err: msg }, `backup of ${v.name} failed: ${msg}`);
     await recordRun(stateFile, v.name, {
       ok: false,

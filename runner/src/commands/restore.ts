@@ -20,6 +20,7 @@ import { ENV } from "lifeboat-core";
 import { Extracted, countFiles, extractArchive, keptAsideName, memberPatterns, planDirRestore, restoreIntoDir } from "../restoreDir";
 import { baseBackups, restorePitr } from "../pitr/restore";
 import { compareCounts } from "../rowCounts";
+import { failureMessage } from "../stop";
 
 export interface RestoreOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -121,7 +122,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
       return EXIT_OK;
     } catch (e) {
       progress.stop();
-      await alerts.alert(`Lifeboat: point-in-time restore of ${name} FAILED: ${errorMessage(e)}`);
+      await alerts.alert(`Lifeboat: point-in-time restore of ${name} FAILED: ${failureMessage(e)}`);
       throw e;
     }
   }
@@ -174,7 +175,7 @@ export async function restoreCommand(o: RestoreOpts, log: Logger): Promise<numbe
     return EXIT_OK;
   } catch (e) {
     progress.stop();
-    await alerts.alert(`Lifeboat: restore of ${name} from ${key} FAILED: ${errorMessage(e)}`);
+    await alerts.alert(`Lifeboat: restore of ${name} from ${key} FAILED: ${failureMessage(e)}`);
     throw e;
   }
 }

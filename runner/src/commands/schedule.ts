@@ -5,6 +5,7 @@ import { ENV, JobTable, parseDuration, ScheduledJob } from "lifeboat-core";
 import { EXIT_DEGRADED, UsageError, errorMessage } from "../errors";
 import { JobPhase, checkJobTable, childEnv, loadJobTable, missingJobEnv, tickDecision } from "../jobTable";
 import { JobState, StateFile, defaultStatePath, updateState } from "../state";
+import { stoppedBy } from "../stop";
 
 export interface ScheduleOpts {
   cron?: string;
@@ -194,7 +195,10 @@ class JobScheduler {
       // A degraded backup (exit 3) was stored and alerted on by the run itself: the job succeeded.
       const degraded = code === EXIT_DEGRADED;
       const ok = code === 0 || degraded;
-      const result = spawnError ? `could not start: ${spawnError}` : code !== null ? `exit ${code}${degraded ? " (degraded: see its warnings)" : ""}` : `signal ${signal}`;
+      // 143 / 130: the run stopped cleanly on a signal (stop.ts), e.g. the one stop() forwarded.
+      const stopped = code !== null ? stoppedBy(code) : undefined;
+      const note = degraded ? " (degraded: see its warnings)" : stopped ? ` (stopped by ${stopped})` : "";
+      const result = spawnError ? `could not start: ${spawnError}` : code !== null ? `exit ${code}${note}` : `signal ${signal}`;
       if (code === 0) this.log.info({ job: job.name, code, seconds }, `run finished: ${job.name}`);
       else if (degraded) this.log.warn({ job: job.name, code, seconds }, `run degraded: ${job.name} (see its warnings)`);
       else this.log.error({ job: job.name, code, signal, seconds }, `run failed: ${job.name}: ${result}`);

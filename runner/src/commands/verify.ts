@@ -24,6 +24,7 @@ import { Progress } from "../progress";
 import { Assertion, Freshness, Stage, assertionHeld, freshnessProblem, parseAssertion, parseColumn, pickOlder, seededRandom, stageSeconds } from "../drill";
 import { Client } from "pg";
 import { listSnapshots } from "../bucket/store";
+import { failureMessage } from "../stop";
 
 export interface VerifyOpts extends StoreOpts, CommonOpts {
   name?: string;
@@ -122,7 +123,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
     ({ entry, candidates } = await pickForVerify(store, name, o.at, o.key));
   } catch (e) {
     // Nothing to verify (no backup, a listing that fails) is a failed verification too.
-    if (!(e instanceof UsageError)) await alerts.failure(`Lifeboat: verification of ${name} FAILED: ${errorMessage(e)}`);
+    if (!(e instanceof UsageError)) await alerts.failure(`Lifeboat: verification of ${name} FAILED: ${failureMessage(e)}`);
     throw e;
   }
   const primary = await drill(o, store, entry, inputs.checks, log);
@@ -176,7 +177,7 @@ export async function verifyCommand(o: VerifyOpts, log: Logger): Promise<number>
   } else {
     log.error({ key: entry.key, problems }, `verification of ${entry.key} failed`);
     const which = primary.ok ? `older ${older!.entry.parts.tier} backup ${older!.entry.key}` : `backup ${entry.key}`;
-    await alerts.failure(`Lifeboat: verification of ${name} ${which} FAILED: ${problems.join("; ")}`);
+    await alerts.failure(`Lifeboat: verification of ${name} ${which} FAILED: ${failureMessage(problems.join("; "))}`);
   }
   output(o, { ...record, ...primary.detail, ...(older ? { older: { ...record.older, ...older.detail } } : {}) }, report);
   return ok ? EXIT_OK : EXIT_FAILED;

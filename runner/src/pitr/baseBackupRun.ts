@@ -29,6 +29,7 @@ import { Progress, formatBytes } from "../progress";
 import { recordRun } from "../state";
 import { pgTool } from "./pgtools";
 import { RUNNER_VERSION } from "../version";
+import { failureMessage } from "../stop";
 
 export interface BasebackupOpts extends StoreOpts, CommonOpts, LockOpts {
   name?: string;
@@ -124,7 +125,7 @@ export async function runBaseBackup(o: BasebackupOpts, log: Logger): Promise<num
   } catch (e) {
     progress.stop();
     enc.kill();
-    const msg = scrubber(errorMessage(e));
+    const msg = scrubber(failureMessage(e));
     log.error({ source: name, key, err: msg }, `base backup of ${name} failed: ${msg}`);
     await recordRun(stateFile, name, { ok: false, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), error: msg }).catch(() => undefined);
     await alerts.failure(`Lifeboat: base backup of ${name} FAILED: ${msg}`);
