@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -11,6 +11,7 @@ import { FifoRaw } from "../../runner/src/sources/types";
 import { download, Selected } from "../../runner/src/fetch";
 import { Store } from "../../runner/src/store";
 import { StoredBody } from "../../runner/src/storedBody";
+import { REPO } from "../support/runner";
 
 /** The encoded bytes, collected: each chunk copied before the next is asked for, as a store does (a body may reuse its buffer). */
 async function collect(body: StoredBody): Promise<Buffer> {
@@ -97,6 +98,24 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     await dec.done;
     expect(statSync(out).size).toBe(6_000_000);
   });
+
+  test("a runner that exits before its store read the stored bytes leaves no process behind", async () => {
+    // age's shell waits to open its output FIFO until node reads it; a run that ended first used to
+    // leave it, and the zstd writing into it, waiting forever (seen as orphans after a test run).
+    const script = `
+      const { encode } = require(${JSON.stringify(join(REPO, "runner/dist/pipeline.js"))});
+      const { startProc } = require(${JSON.stringify(join(REPO, "runner/dist/proc.js"))});
+      const src = startProc("head", "sh", ["-c", "head -c 3000000 /dev/urandom"], { stdinIgnore: true });
+      const enc = encode(src.child.stdout, [src], [${JSON.stringify(recipient)}], 3, undefined, { direct: true });
+      enc.done.catch(() => undefined);
+      setTimeout(() => { console.log(JSON.stringify(enc.procs.map((p) => p.child.pid))); process.exit(0); }, 500);`;
+    const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const pids: number[] = JSON.parse(out.trim());
+    expect(pids).toHaveLength(3);
+    const alive = () => pids.filter((pid) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8")));
+    for (let i = 0; i < 50 && alive().length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toEqual([]);
+  }, 20_000);
 
   test("destroying the body of a stalled pipeline (a run's deadline) ends the read promptly and stops every process", async () => {
     // A read blocked on an empty FIFO cannot be interrupted from node: destroy must stop the writers.
