@@ -5,7 +5,7 @@
  */
 import { parseDuration } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeStore } from "./context";
-import { BackupEntry, listBackups, listSourceNames, readManifest, verificationHistory } from "./catalog";
+import { SourceListing, listSources, readManifest, verificationHistory } from "./catalog";
 import { UsageError } from "./errors";
 import { Store } from "./store";
 import { sourceWal } from "./pitr/walHealth";
@@ -55,18 +55,24 @@ export function healthLimits(o: HealthFlags): HealthLimits {
   };
 }
 
-export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalLag: number | undefined): Promise<SourceHealth[]> {
+/** A source's health and the listing it was judged from (report plots its backups without listing them again). */
+export interface RemoteSource {
+  health: SourceHealth;
+  listing?: SourceListing;
+}
+
+export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalLag: number | undefined): Promise<RemoteSource[]> {
   const store = makeStore(o);
-  const names = o.name ? [o.name] : await listSourceNames(store);
-  const out: SourceHealth[] = [];
+  const out: RemoteSource[] = [];
   const now = Date.now();
-  for (const source of names) {
+  for (const { source, listing, error } of await listSources(store, o.name, new Date(now))) {
     try {
-      const backups = await listBackups(store, source, new Date(now));
-      out.push(withWal(await sourceHealth(store, source, backups, limits, now), await sourceWal(store, source, backups, now, maxWalLag)));
+      if (!listing) throw error;
+      const health = await sourceHealth(store, listing, limits, now);
+      out.push({ health: withWal(health, await sourceWal(store, source, listing.backups, listing.wal, now, maxWalLag)), listing });
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
-      out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });
+      out.push({ health: { source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] } });
     }
   }
   return out;
@@ -79,10 +85,9 @@ function withWal(h: SourceHealth, wal: Awaited<ReturnType<typeof sourceWal>>): S
   return { ...h, healthy: problems.length === 0, problems, wal: wal.report };
 }
 
-async function sourceHealth(store: Store, source: string, backups: BackupEntry[], limits: HealthLimits, now: number): Promise<SourceHealth> {
+async function sourceHealth(store: Store, { source, backups, snapshots }: SourceListing, limits: HealthLimits, now: number): Promise<SourceHealth> {
   const history = await verificationHistory(store, source);
-  const bucket = await bucketHealth(store, source, limits, now);
-  if (bucket) return bucket;
+  if (snapshots.length) return bucketHealth(store, source, snapshots, new Map(history.map((v) => [v.key, v])), limits, now);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };

@@ -16,6 +16,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { freePort, waitFor } from "./ports";
+import { answerDelimiterList, isDelimiterList } from "./s3List";
 
 export interface RecordedRequest {
   method: string;
@@ -74,6 +75,7 @@ export interface S3Options {
  * - multipart: every part but the last at least 5 MiB (S3, EntityTooSmall) and, in R2 mode, all
  *   parts but the last the same size and the last no larger (InvalidPart);
  * - R2 mode: per-object lock headers are refused (R2 locks with bucket rules only).
+ * - ListObjectsV2 with a delimiter lists each folder once, however deep its keys (s3List.ts).
  * Every refusal is also kept in `violations`, and the lock headers of every write in `locks`.
  */
 export interface S3Server {
@@ -276,6 +278,8 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
     void (async () => {
       const body = await readBody(req);
       if (await refuse(req, res, body)) return;
+      // s3rver drops nested folders from a delimiter listing: the layer answers it as S3 does (s3List.ts).
+      if (isDelimiterList(req.method!, req.url!)) return answerDelimiterList(client, req.url!, res);
       if (f.kind === "slow-parts" && isPart) await new Promise((r) => setTimeout(r, f.ms));
       if (f.kind === "slow-puts" && req.method === "PUT" && hit(f.path)) await new Promise((r) => setTimeout(r, f.ms));
       const loseThis = f.kind === "lose-answer" && lost < f.times && hit(f.path);
