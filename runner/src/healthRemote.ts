@@ -5,7 +5,8 @@
  */
 import { parseDuration } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeStore } from "./context";
-import { SourceListing, listSources, readManifest, verificationHistory } from "./catalog";
+import { BackupEntry, SourceListing, listSources, readManifest, verificationHistory } from "./catalog";
+import { Manifest } from "./manifest";
 import { UsageError } from "./errors";
 import { Store } from "./store";
 import { sourceWal } from "./pitr/walHealth";
@@ -55,10 +56,22 @@ export function healthLimits(o: HealthFlags): HealthLimits {
   };
 }
 
-/** A source's health and the listing it was judged from (report plots its backups without listing them again). */
+/** A source's health and what it was judged from: report plots its backups without listing or reading them again. */
 export interface RemoteSource {
   health: SourceHealth;
   listing?: SourceListing;
+  /** Reads a backup's manifest, each once: the ones the judgement read come from memory. */
+  manifest?: (e: BackupEntry) => Promise<Manifest>;
+}
+
+/** readManifest, each manifest read from the store once. */
+function readOnce(store: Store): (e: BackupEntry) => Promise<Manifest> {
+  const read = new Map<string, Promise<Manifest>>();
+  return (e) => {
+    let m = read.get(e.manifestKey);
+    if (!m) read.set(e.manifestKey, (m = readManifest(store, e)));
+    return m;
+  };
 }
 
 export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalLag: number | undefined): Promise<RemoteSource[]> {
@@ -68,8 +81,9 @@ export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalL
   for (const { source, listing, error } of await listSources(store, o.name, new Date(now))) {
     try {
       if (!listing) throw error;
-      const health = await sourceHealth(store, listing, limits, now);
-      out.push({ health: withWal(health, await sourceWal(store, source, listing.backups, listing.wal, now, maxWalLag)), listing });
+      const manifest = readOnce(store);
+      const health = await sourceHealth(store, listing, manifest, limits, now);
+      out.push({ health: withWal(health, await sourceWal(store, source, listing.backups, listing.wal, now, maxWalLag, manifest)), listing, manifest });
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
       out.push({ health: { source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] } });
@@ -85,13 +99,19 @@ function withWal(h: SourceHealth, wal: Awaited<ReturnType<typeof sourceWal>>): S
   return { ...h, healthy: problems.length === 0, problems, wal: wal.report };
 }
 
-async function sourceHealth(store: Store, { source, backups, snapshots }: SourceListing, limits: HealthLimits, now: number): Promise<SourceHealth> {
+async function sourceHealth(
+  store: Store,
+  { source, backups, snapshots }: SourceListing,
+  manifest: (e: BackupEntry) => Promise<Manifest>,
+  limits: HealthLimits,
+  now: number,
+): Promise<SourceHealth> {
   const history = await verificationHistory(store, source);
   if (snapshots.length) return bucketHealth(store, source, snapshots, new Map(history.map((v) => [v.key, v])), limits, now);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };
-  const { newest, previous, problems } = await readNewest(trusted, (e) => readManifest(store, e));
+  const { newest, previous, problems } = await readNewest(trusted, manifest);
   const earlier = { problems: [...untrusted.problems, ...problems], warnings: untrusted.warnings };
   if (!newest) return { source, healthy: false, problems: [...earlier.problems, "no backup with a readable manifest"] };
   return evaluateSource(source, newest, previous, new Map(history.map((v) => [v.key, v])), limits, now, earlier, history);

@@ -4,7 +4,7 @@
  * source, a point-in-time source (wal-stream + basebackup) and a bucket source whose `objects/`
  * holds more stored copies than one listing page. Each command finds the sources by one delimiter
  * listing, lists each folder it reads once, never a bucket source's `objects/` and never a `wal/`
- * that does not exist, and `report` plots the backups `status`'s evaluation listed.
+ * that does not exist, and `report` plots the backups `status`'s evaluation listed and read.
  */
 import { ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -137,10 +137,14 @@ test("status lists each folder it reads once: sources by delimiter, never a buck
   expect(sorted(lists)).toEqual(sorted(NEEDED));
 });
 
-test("report plots the backups status's evaluation listed: no listing of its own", async () => {
+test("report plots the backups status's evaluation listed and read: no listing of its own, no manifest read twice", async () => {
   const html = join(work, "status.html");
+  const from = s3.requests.length;
   const lists = await listingsOf(() => ok(reportArgs({ html, ...dest() }), s3.env));
   expect(sorted(lists)).toEqual(sorted(NEEDED));
+  const manifests = s3.requests.slice(from).filter((r) => r.method === "GET" && r.url.includes(".manifest.json")).map((r) => r.url);
+  expect(manifests.length).toBeGreaterThan(0);
+  expect(manifests.filter((u, i) => manifests.indexOf(u) !== i)).toEqual([]);
   // The trend charts still have the dump source's two backups and the PITR source's base backup.
   const report = JSON.parse(await ok(reportArgs({ html, ...dest(), json: true }), s3.env));
   expect(Object.fromEntries(report.sources.map((s: { source: string; trend: unknown[] }) => [s.source, s.trend.length]))).toEqual({ "app-db": 1, crm: 2, media: 0 });

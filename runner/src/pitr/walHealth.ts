@@ -238,7 +238,7 @@ export async function readWalFacts(store: Store, source: string, base: Manifest 
  * bucket holds WAL without one (streaming, but nothing to replay it onto: a problem of its own);
  * undefined for any other source. `wal`: what the source's listing found under its `wal/`
  * (undefined: nothing, so no request is made for a source that never had WAL). Reads the newest
- * trusted base backup's manifest.
+ * trusted base backup's manifest (with `read`, when given).
  */
 export async function sourceWal(
   store: Store,
@@ -247,6 +247,7 @@ export async function sourceWal(
   wal: ListedObject[] | undefined,
   now: number,
   maxLagOption?: number,
+  read: (e: BackupEntry) => Promise<Manifest> = (e) => readManifest(store, e),
 ): Promise<{ report: WalReport; problems: string[] } | undefined> {
   const bases = backups.filter((b) => b.parts.ext === BASEBACKUP_EXT && b.flags.length === 0);
   if (!bases.length) {
@@ -259,6 +260,6 @@ export async function sourceWal(
       problems: [...judged.problems, "WAL is in the bucket but no base backup is: point-in-time recovery has nothing to replay it onto; take one (lifeboat-runner basebackup)"],
     };
   }
-  const base = await readManifest(store, bases[bases.length - 1]!);
+  const base = await read(bases[bases.length - 1]!);
   return judgeWal(await readWalFacts(store, source, base, wal ?? []), now, maxLagOption);
 }
