@@ -1,6 +1,8 @@
-import { MANIFEST_SUFFIX, parseBackupKey, parseKeyTimestamp, sourcePrefix, verificationPrefix, joinKey, BackupKeyParts } from "lifeboat-core";
-import { bucketSourceName } from "./bucket/snapshot";
-import { Store } from "./store";
+import { MANIFEST_SUFFIX, NAME_PATTERN, TIERS, WAL_DIR, parseBackupKey, parseKeyTimestamp, sourcePrefix, verificationPrefix, joinKey, BackupKeyParts } from "lifeboat-core";
+import { SNAPSHOTS_DIR, bucketPrefix, bucketSourceName } from "./bucket/snapshot";
+import { SnapshotRef, snapshotRefs } from "./bucket/store";
+import { walPrefix } from "./pitr/wal";
+import { FolderListing, ListedObject, Store } from "./store";
 import { Manifest, parseManifest, Verification, VerificationSchema } from "./manifest";
 import { RunError, UsageError } from "./errors";
 
@@ -59,6 +61,88 @@ export async function listSourceNames(store: Store): Promise<string[]> {
 }
 
 /**
+ * One level under `prefix` ({@link Store.listFolder}); from a flat listing where the store has no
+ * delimiter listing (local mode, where listing costs nothing).
+ */
+export async function listFolder(store: Store, prefix: string): Promise<FolderListing> {
+  if (store.listFolder) return store.listFolder(prefix);
+  const objects: ListedObject[] = [];
+  const folders = new Set<string>();
+  for (const o of await store.list(prefix)) {
+    const slash = o.key.indexOf("/", prefix.length);
+    if (slash < 0) objects.push(o);
+    else folders.add(o.key.slice(0, slash + 1));
+  }
+  return { objects, folders: [...folders].sort() };
+}
+
+/**
+ * What status, list and report read of one source, each part listed once: a bucket source's
+ * snapshot manifests (never its `objects/`, possibly millions of stored copies), any other
+ * source's backups and what is under its `wal/`.
+ */
+export interface SourceListing {
+  source: string;
+  /** A bucket source's snapshots, oldest first; empty for any other source. */
+  snapshots: SnapshotRef[];
+  /** Its backups (each object with its manifest), oldest first; empty for a bucket source. */
+  backups: BackupEntry[];
+  /** Everything under its `wal/` (a point-in-time source); undefined when nothing is. */
+  wal?: ListedObject[];
+  /** Something under it is shaped like a backup or a snapshot manifest (finished or not): it is a source. */
+  isSource: boolean;
+}
+
+/** The folders of a source that status, list and report read besides `snapshots/`: its tiers and its WAL. */
+const READ_FOLDERS: readonly string[] = [...TIERS, WAL_DIR];
+
+/**
+ * Lists one source ({@link SourceListing}): first its folders (a delimiter listing), then only
+ * what is read. A source holding nothing but its tiers and WAL (every source but a bucket one) is
+ * listed whole, the fewest requests; otherwise each folder read is listed on its own.
+ */
+export async function listSource(store: Store, source: string, now = new Date()): Promise<SourceListing> {
+  const base = sourcePrefix(store.prefix, source);
+  const folders = (await listFolder(store, base)).folders.map((f) => f.slice(base.length, -1));
+  const snapshotObjs = folders.includes(SNAPSHOTS_DIR) ? await store.list(bucketPrefix(store.prefix, source, SNAPSHOTS_DIR)) : [];
+  const snapshots = snapshotRefs(snapshotObjs);
+  if (snapshots.length) return { source, snapshots, backups: [], isSource: true };
+  const read = folders.filter((f) => READ_FOLDERS.includes(f));
+  const objs =
+    read.length && read.length === folders.length ? await store.list(base) : (await Promise.all(read.map((f) => store.list(`${base}${f}/`)))).flat();
+  const wal = walPrefix(store.prefix, source);
+  return {
+    source,
+    snapshots,
+    backups: backupEntries(store.prefix, source, objs, now),
+    ...(folders.includes(WAL_DIR) ? { wal: objs.filter((o) => o.key.startsWith(wal)) } : {}),
+    isSource: objs.some((o) => parseBackupKey(store.prefix, o.key)?.source === source) || snapshotObjs.some((o) => bucketSourceName(store.prefix, o.key) === source),
+  };
+}
+
+/**
+ * Each source under the store's prefix, or only `name`, listed ({@link listSource}), in name
+ * order. Without a name the sources are the prefix's folders named as a source can be, found by
+ * one delimiter listing instead of listing every key under the prefix; a folder holding no backup
+ * and no snapshot is not a source. A source whose listing fails comes with its error, the others
+ * are still listed.
+ */
+export async function listSources(store: Store, name: string | undefined, now = new Date()): Promise<Array<{ source: string; listing?: SourceListing; error?: unknown }>> {
+  const base = store.prefix ? joinKey(store.prefix) + "/" : "";
+  const names = name ? [name] : (await listFolder(store, base)).folders.map((f) => f.slice(base.length, -1)).filter((n) => NAME_PATTERN.test(n)).sort();
+  const out: Array<{ source: string; listing?: SourceListing; error?: unknown }> = [];
+  for (const source of names) {
+    try {
+      const listing = await listSource(store, source, now);
+      if (name || listing.isSource) out.push({ source, listing });
+    } catch (error) {
+      out.push({ source, error });
+    }
+  }
+  return out;
+}
+
+/**
  * The backups of one source, oldest first by key time, each with the flags that make its key time
  * untrustworthy (checked against the store's own times, which the writer cannot set). Only a
  * backup without flags is ever chosen, and its key time agrees with the store's, so ordering by
@@ -68,7 +152,11 @@ export async function listSourceNames(store: Store): Promise<string[]> {
  * unfinished or failed run.
  */
 export async function listBackups(store: Store, source: string, now = new Date()): Promise<BackupEntry[]> {
-  const objs = await store.list(sourcePrefix(store.prefix, source));
+  return backupEntries(store.prefix, source, await store.list(sourcePrefix(store.prefix, source)), now);
+}
+
+/** The backups of `source` among listed objects ({@link listBackups}). */
+export function backupEntries(prefix: string, source: string, objs: ListedObject[], now: Date): BackupEntry[] {
   const byKey = new Map(objs.map((o) => [o.key, o]));
   const out: BackupEntry[] = [];
   for (const o of objs) {
@@ -76,7 +164,7 @@ export async function listBackups(store: Store, source: string, now = new Date()
     const manifestKey = o.key + MANIFEST_SUFFIX;
     const manifest = byKey.get(manifestKey);
     if (!manifest) continue;
-    const parts = parseBackupKey(store.prefix, o.key);
+    const parts = parseBackupKey(prefix, o.key);
     if (!parts || parts.source !== source) continue;
     const flags = storeTimeFlags({ keyTime: parts.time, objectStoredAt: o.modified, manifestStoredAt: manifest.modified, now });
     out.push({ key: o.key, manifestKey, parts, size: o.size, storedAt: manifest.modified, flags });
@@ -193,9 +281,13 @@ export async function listVerifications(store: Store, source: string): Promise<M
   return new Map((await verificationHistory(store, source)).map((v) => [v.key, v]));
 }
 
-/** Every readable verification record (drill) of a source, in the order they were written. */
+/**
+ * Every readable verification record (drill) of a source, in the order they were written. The
+ * records lie right under the source's verification prefix: one level is listed, not the status
+ * pages under its `status/` (one every report run, kept 14 days).
+ */
 export async function verificationHistory(store: Store, source: string): Promise<Verification[]> {
-  const objs = await store.list(verificationPrefix(store.prefix, source));
+  const objs = (await listFolder(store, verificationPrefix(store.prefix, source))).objects;
   const out: Verification[] = [];
   for (const o of objs.sort((a, b) => (a.key < b.key ? -1 : 1))) {
     if (!o.key.endsWith(".json")) continue;

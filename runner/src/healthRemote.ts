@@ -5,7 +5,8 @@
  */
 import { parseDuration } from "lifeboat-core";
 import { CommonOpts, StoreOpts, checkName, makeStore } from "./context";
-import { BackupEntry, listBackups, listSourceNames, readManifest, verificationHistory } from "./catalog";
+import { BackupEntry, SourceListing, listSources, readManifest, verificationHistory } from "./catalog";
+import { Manifest } from "./manifest";
 import { UsageError } from "./errors";
 import { Store } from "./store";
 import { sourceWal } from "./pitr/walHealth";
@@ -55,18 +56,37 @@ export function healthLimits(o: HealthFlags): HealthLimits {
   };
 }
 
-export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalLag: number | undefined): Promise<SourceHealth[]> {
+/** A source's health and what it was judged from: report plots its backups without listing or reading them again. */
+export interface RemoteSource {
+  health: SourceHealth;
+  listing?: SourceListing;
+  /** Reads a backup's manifest, each once: the ones the judgement read come from memory. */
+  manifest?: (e: BackupEntry) => Promise<Manifest>;
+}
+
+/** readManifest, each manifest read from the store once. */
+function readOnce(store: Store): (e: BackupEntry) => Promise<Manifest> {
+  const read = new Map<string, Promise<Manifest>>();
+  return (e) => {
+    let m = read.get(e.manifestKey);
+    if (!m) read.set(e.manifestKey, (m = readManifest(store, e)));
+    return m;
+  };
+}
+
+export async function remoteHealth(o: HealthFlags, limits: HealthLimits, maxWalLag: number | undefined): Promise<RemoteSource[]> {
   const store = makeStore(o);
-  const names = o.name ? [o.name] : await listSourceNames(store);
-  const out: SourceHealth[] = [];
+  const out: RemoteSource[] = [];
   const now = Date.now();
-  for (const source of names) {
+  for (const { source, listing, error } of await listSources(store, o.name, new Date(now))) {
     try {
-      const backups = await listBackups(store, source, new Date(now));
-      out.push(withWal(await sourceHealth(store, source, backups, limits, now), await sourceWal(store, source, backups, now, maxWalLag)));
+      if (!listing) throw error;
+      const manifest = readOnce(store);
+      const health = await sourceHealth(store, listing, manifest, limits, now);
+      out.push({ health: withWal(health, await sourceWal(store, source, listing.backups, listing.wal, now, maxWalLag, manifest)), listing, manifest });
     } catch (e) {
       // One source the store cannot answer for (a listing error, say) is reported, not fatal for the rest.
-      out.push({ source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] });
+      out.push({ health: { source, healthy: false, problems: [`cannot evaluate: ${(e as Error).message}`] } });
     }
   }
   return out;
@@ -79,14 +99,19 @@ function withWal(h: SourceHealth, wal: Awaited<ReturnType<typeof sourceWal>>): S
   return { ...h, healthy: problems.length === 0, problems, wal: wal.report };
 }
 
-async function sourceHealth(store: Store, source: string, backups: BackupEntry[], limits: HealthLimits, now: number): Promise<SourceHealth> {
+async function sourceHealth(
+  store: Store,
+  { source, backups, snapshots }: SourceListing,
+  manifest: (e: BackupEntry) => Promise<Manifest>,
+  limits: HealthLimits,
+  now: number,
+): Promise<SourceHealth> {
   const history = await verificationHistory(store, source);
-  const bucket = await bucketHealth(store, source, limits, now);
-  if (bucket) return bucket;
+  if (snapshots.length) return bucketHealth(store, source, snapshots, new Map(history.map((v) => [v.key, v])), limits, now);
   const trusted = backups.filter((b) => b.flags.length === 0);
   const untrusted = untrustedFindings(backups, trusted[trusted.length - 1], limits.maxAge, now);
   if (!trusted.length) return { source, healthy: false, problems: [...untrusted.problems, backups.length ? "no backup whose time the store confirms" : "no backups found"] };
-  const { newest, previous, problems } = await readNewest(trusted, (e) => readManifest(store, e));
+  const { newest, previous, problems } = await readNewest(trusted, manifest);
   const earlier = { problems: [...untrusted.problems, ...problems], warnings: untrusted.warnings };
   if (!newest) return { source, healthy: false, problems: [...earlier.problems, "no backup with a readable manifest"] };
   return evaluateSource(source, newest, previous, new Map(history.map((v) => [v.key, v])), limits, now, earlier, history);

@@ -3,7 +3,7 @@ import type { FileHandle } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
+import type { ListObjectsV2CommandOutput, S3Client, _Object } from "@aws-sdk/client-s3";
 import { joinKey } from "lifeboat-core";
 import { RunError, UsageError, errorMessage } from "./errors";
 import { S3Dest } from "./dest";
@@ -19,6 +19,12 @@ export interface ListedObject {
   size: number;
   /** When the store received the object (S3 LastModified, set by the server; local: mtime). */
   modified: Date;
+}
+
+/** One level of a listing: the objects right under a prefix, and its folders (full prefixes ending in `/`). */
+export interface FolderListing {
+  objects: ListedObject[];
+  folders: string[];
 }
 
 export interface PutOptions {
@@ -55,6 +61,12 @@ export interface Store {
   getText(key: string): Promise<string>;
   /** Every object under a flat prefix (no delimiter listing). */
   list(prefix: string): Promise<ListedObject[]>;
+  /**
+   * One level under `prefix` (a delimiter listing): the objects right under it and its folders
+   * (`<prefix>NAME/`), each folder once however many keys it holds. Where a store has none,
+   * catalog.ts's listFolder derives the same from list().
+   */
+  listFolder?(prefix: string): Promise<FolderListing>;
   /** Local mode only (keep-local pruning). */
   remove?(key: string): Promise<void>;
   /** Local mode only: removes partial files under `prefix` that no live run is writing; returns their paths. */
@@ -271,23 +283,41 @@ export class S3Store implements Store {
     return Buffer.concat(chunks).toString("utf8");
   }
 
-  async list(prefix: string): Promise<ListedObject[]> {
-    const out: ListedObject[] = [];
+  /** Every page of a listing of `prefix` (with `delimiter`: one level of it), each handed to `page`. */
+  private async pages(prefix: string, delimiter: string | undefined, page: (r: ListObjectsV2CommandOutput) => void): Promise<void> {
     let token: string | undefined;
     try {
       do {
         const r = await this.client.send(
-          new (s3sdk().ListObjectsV2Command)({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token }),
+          new (s3sdk().ListObjectsV2Command)({ Bucket: this.dest.bucket, Prefix: prefix, ContinuationToken: token, ...(delimiter ? { Delimiter: delimiter } : {}) }),
           { abortSignal: this.opts.signal },
         );
-        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
+        page(r);
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
       throw s3Error("listing of", this.url(prefix), e, this.opts.signal);
     }
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    await this.pages(prefix, undefined, (r) => out.push(...listed(r.Contents)));
     return out;
   }
+
+  async listFolder(prefix: string): Promise<FolderListing> {
+    const out: FolderListing = { objects: [], folders: [] };
+    await this.pages(prefix, "/", (r) => {
+      out.objects.push(...listed(r.Contents));
+      for (const p of r.CommonPrefixes ?? []) if (p.Prefix) out.folders.push(p.Prefix);
+    });
+    return out;
+  }
+}
+
+function listed(contents: _Object[] | undefined): ListedObject[] {
+  return (contents ?? []).filter((o) => o.Key).map((o) => ({ key: o.Key!, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) }));
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BackupSpec, backupArgs, listArgs, restoreArgs, statusArgs, verifyArgs } from "lifeboat-core";
 import { startS3, S3Server } from "../support/s3";
 import { ageKey, AgeKey, describeRun, requireBuiltRunner, runner } from "../support/runner";
-import { BucketState, bucketState, putMany, putObject } from "../support/bucket";
+import { BucketState, bucketState, putMany, putObject, wireMetadata } from "../support/bucket";
 
 jest.setTimeout(300_000);
 
@@ -250,5 +250,25 @@ describe("bucket source", () => {
     const retention = await runner([...backupArgs({ source: "bucket", name: "locked", bucketUrl: `s3://${APP}/locked`, recipients: [key.recipient], retention: "daily=30d,weekly=12w,monthly=12m,yearly=7y", lockMode: "governance", ...dest() })], env());
     expect(retention.code).toBe(2);
     expect(retention.stderr).toMatch(/--retention \(the bucket source locks by --window/);
+  });
+
+  test("user metadata named __proto__, constructor and tostring comes back from a snapshot exactly", async () => {
+    // Legal S3 metadata names; JSON.parse makes `__proto__` an own key (an object literal would set the prototype).
+    const metadata = JSON.parse('{"__proto__":"proto value","constructor":"ctor value","tostring":"str value","plain":"kept"}') as Record<string, string>;
+    await putObject(s3.client, APP, "meta/odd-names.bin", "bytes with odd metadata names", "application/octet-stream", metadata);
+    const sent = await wireMetadata(s3.client, APP, "meta/odd-names.bin");
+    expect(sent.map(([k]) => k)).toEqual(["__proto__", "constructor", "plain", "tostring"]);
+    const r = await runner([...backupArgs({ source: "bucket", name: "meta", bucketUrl: `s3://${APP}/meta`, bucketEndpoint: s3.endpoint, recipients: [key.recipient], ...dest(), json: true })], env());
+    expect(describeRun(r)).toMatch(/^exit 0/);
+    // The snapshot manifest itself holds every name.
+    const snap = (await s3.get(BACKUPS, JSON.parse(r.stdout).key)).toString().split("\n");
+    expect(Object.keys(JSON.parse(snap[1]!).metadata).sort()).toEqual(["__proto__", "constructor", "plain", "tostring"]);
+    await s3.createBucket("restore-meta", { objectLock: false });
+    const back = await runner(
+      [...restoreArgs({ name: "meta", identity: key.file, ...dest() }), "--source", "bucket", "--to", "s3://restore-meta/m", "--to-endpoint", s3.endpoint],
+      env(),
+    );
+    expect(describeRun(back)).toMatch(/^exit 0/);
+    expect(await wireMetadata(s3.client, "restore-meta", "m/odd-names.bin")).toEqual(sent);
   });
 });

@@ -200,6 +200,19 @@ describe("snapshot manifest lines", () => {
       }),
     );
   });
+  test("user metadata keeps every name, __proto__, constructor and tostring included; a value that is not text is an error", () => {
+    // A name S3 allows and a plain object cannot hold as data: JSON.parse makes it an own key.
+    const metadata = JSON.parse('{"__proto__":"p","constructor":"c","tostring":"t","hasownproperty":"h","plain":"x"}') as Record<string, string>;
+    const line = entryLine(entry("a", { metadata }), true);
+    const parsed = parseSnapshotLine(line, 2, "k");
+    if (!("entry" in parsed)) throw new Error("not an entry line");
+    expect(Object.entries(parsed.entry.metadata!)).toEqual(Object.entries(metadata));
+    expect(JSON.parse(entryLine(parsed.entry, true)).metadata).toEqual(metadata);
+    expect(Object.keys(JSON.parse(entryLine(parsed.entry, true)).metadata)).toContain("__proto__");
+    const bad = line.replace('"plain":"x"', '"plain":7');
+    expect(() => parseSnapshotLine(bad, 2, "snap.json")).toThrow(/snapshot manifest snap\.json line 2: metadata/);
+  });
+
   test("a damaged line is an error naming the manifest and the line", () => {
     expect(() => parseSnapshotLine('{"key":"a"}', 2, "snap.json")).toThrow(/snapshot manifest snap\.json line 2: .*size/);
     expect(() => parseSnapshotLine("garbage", 1, "snap.json")).toThrow(/line 1: not a bucket snapshot header/);

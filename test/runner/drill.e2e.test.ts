@@ -158,6 +158,31 @@ test("a false SQL assertion fails the drill, named; assertions run read-only in 
   expect(JSON.parse(hook.received.find((h) => h.body.includes("FAILED"))!.body).text).toMatch(/assertion "enough messages" returned false/);
 });
 
+test("an assertion slower than --assert-timeout fails the drill naming it and the bound, in seconds rather than at --run-timeout", async () => {
+  await database("slowcheck", 20, 0);
+  await backup("slowcheck", "slowcheck");
+  const started = Date.now();
+  const { r, out } = await verify(
+    {
+      name: "slowcheck",
+      noOlder: true,
+      assertTimeout: "2s",
+      assertions: [{ name: "sleeps", sql: "SELECT pg_sleep(60) IS NOT NULL" }, { name: "has messages", sql: "SELECT count(*) > 0 FROM messages" }],
+    },
+    "slowcheck",
+  );
+  const seconds = (Date.now() - started) / 1000;
+  expect(describeRun(r)).toMatch(/^exit 1/);
+  // The sleeping query was canceled at its bound; the next assertion still ran.
+  expect(seconds).toBeLessThan(40);
+  expect(out.assertions).toEqual([{ name: "sleeps", ok: false }, { name: "has messages", ok: true }]);
+  expect(out.problems).toEqual([expect.stringMatching(/assertion "sleeps" did not finish within --assert-timeout 2s \(its statement_timeout canceled it\)$/)]);
+
+  const bad = await verify({ name: "slowcheck", noOlder: true, assertTimeout: "30d", assertions: [{ name: "x", sql: "SELECT true" }] }, "slowcheck");
+  expect(bad.r.code).toBe(2);
+  expect(bad.r.stderr).toMatch(/--assert-timeout: must be at most 24d/);
+});
+
 test("drill history: status --rto alerts when drills trend towards the RTO, before any drill crossed it", async () => {
   await database("leads", 300, 0);
   const b = await backup("leads", "leads");

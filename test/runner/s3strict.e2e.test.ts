@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -155,6 +156,28 @@ describe("the strict layer refuses what AWS refuses", () => {
     expect((await put()).status).toBe(412);
     const lock = s3.locks.get(`${BUCKET}/rig/once`)!;
     expect([lock.mode, new Date(lock.retainUntil).toISOString()]).toEqual(["GOVERNANCE", until.toISOString()]);
+  });
+
+  test("a delimiter listing names each folder once however deep its keys (s3rver alone drops the deep ones), a page of max-keys at a time", async () => {
+    for (const k of ["dl/a/daily/1", "dl/a/daily/2", "dl/b/x", "dl/c", "dl/d/e/f/g"]) await s3.put(BUCKET, k, Buffer.from(k));
+    const level = async (client: S3Client, MaxKeys?: number) => {
+      const pages: string[][] = [];
+      let token: string | undefined;
+      do {
+        const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "dl/", Delimiter: "/", ContinuationToken: token, MaxKeys }));
+        pages.push([...(r.Contents ?? []).map((o) => o.Key!), ...(r.CommonPrefixes ?? []).map((p) => p.Prefix!)]);
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+      return pages;
+    };
+    expect(await level(c)).toEqual([["dl/c", "dl/a/", "dl/b/", "dl/d/"]]);
+    expect(await level(c, 2)).toEqual([["dl/a/", "dl/b/"], ["dl/c", "dl/d/"]]);
+    const direct = rigClient(s3.directEndpoint);
+    try {
+      expect(await level(direct)).toEqual([["dl/c", "dl/b/"]]);
+    } finally {
+      direct.destroy();
+    }
   });
 
   test("a part without a checksum is refused; R2 mode refuses unequal parts and lock headers", async () => {

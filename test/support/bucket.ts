@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 /** What a restore must bring back for one key: bytes, content-type and user metadata. */
 export interface ObjectState {
@@ -50,4 +50,26 @@ export async function putMany(client: S3Client, bucket: string, n: number, prefi
       }
     }),
   );
+}
+
+/**
+ * An object's user metadata as the store sent it: its `x-amz-meta-*` answer headers, name → value.
+ * Not the SDK's `Metadata`, which is a plain object and silently loses a `__proto__` name.
+ */
+export async function wireMetadata(client: S3Client, bucket: string, key: string): Promise<Array<[string, string]>> {
+  const head = new HeadObjectCommand({ Bucket: bucket, Key: key });
+  let headers: Record<string, string> = {};
+  head.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      headers = (out.response as { headers: Record<string, string> }).headers;
+      return out;
+    },
+    { step: "initialize", name: "testAnswerHeaders" },
+  );
+  await client.send(head);
+  return Object.entries(headers)
+    .filter(([h]) => h.startsWith("x-amz-meta-"))
+    .map(([h, v]): [string, string] => [h.slice("x-amz-meta-".length), v])
+    .sort(([a], [b]) => (a < b ? -1 : 1));
 }

@@ -17,6 +17,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { freePort, waitFor } from "./ports";
+import { answerDelimiterList, isDelimiterList } from "./s3List";
 
 export interface RecordedRequest {
   method: string;
@@ -78,7 +79,8 @@ export interface S3Options {
  * - multipart uploads as S3 keeps them (s3rver has no ListMultipartUploads or
  *   AbortMultipartUpload, and takes a part for an upload that is gone): ListMultipartUploads lists
  *   the uploads neither completed nor aborted, AbortMultipartUpload removes one (204), and a part,
- *   completion or abort naming an upload that is not open is 404 NoSuchUpload.
+ *   completion or abort naming an upload that is not open is 404 NoSuchUpload;
+ * - ListObjectsV2 with a delimiter lists each folder once, however deep its keys (s3List.ts).
  * Every refusal is also kept in `violations`, and the lock headers of every write in `locks`.
  */
 export interface S3Server {
@@ -316,6 +318,8 @@ export async function startS3(opts: S3Options = {}): Promise<S3Server> {
     void (async () => {
       const body = await readBody(req);
       if (await refuse(req, res, body)) return;
+      // s3rver drops nested folders from a delimiter listing: the layer answers it as S3 does (s3List.ts).
+      if (isDelimiterList(req.method!, req.url!)) return answerDelimiterList(client, req.url!, res);
       if (f.kind === "slow-parts" && isPart) await new Promise((r) => setTimeout(r, f.ms));
       if (f.kind === "slow-puts" && req.method === "PUT" && hit(f.path)) await new Promise((r) => setTimeout(r, f.ms));
       // After any hold: a part held while its upload was aborted finds it gone, as on S3.

@@ -110,6 +110,8 @@ export interface VerifySpec extends DestinationSpec, CommonSpec, RunSpec, Select
   freshnessWithin?: string;
   /** Postgres: queries that must return one row with a true first value in the restored database. */
   assertions?: { name: string; sql: string }[];
+  /** Postgres: each assertion query's bound, e.g. `30s` (the runner's default: 5m). */
+  assertTimeout?: string;
   /** bucket: stored objects of the snapshot checked, or `all`. */
   sample?: number | "all";
 }

@@ -270,6 +270,10 @@ export const RUNNER_OPTIONS: { readonly [C in RunnerCommand]: Rows<RunnerSpecs[C
       help: `postgres: a query run read-only in the restored database that must return one row whose first value is true (e.g. 'has users=SELECT count(*) > 0 FROM users'); repeatable; ${ENV.assertions} takes a JSON array of {"name","sql"}`,
     },
     {
+      field: "assertTimeout", flag: "--assert-timeout", value: "duration", kind: "string", default: "5m",
+      help: "postgres: each --assert query's bound (its statement_timeout, lock waits included; e.g. 30s): a slower or blocked query fails its assertion, named, instead of holding the drill until --run-timeout",
+    },
+    {
       field: "sample", flag: "--sample", value: "n", kind: "string", default: "20",
       help: "bucket source: stored objects of the snapshot to download, decrypt and check against its manifest (sha256, size), picked at random; `all` for every one",
     },

@@ -6,7 +6,7 @@ import { S3Dest, parseDest } from "../dest";
 import { S3Credentials, makeS3Client } from "../store";
 import { S3Bounds, envIdentity } from "../context";
 import { Listed, bareEtag } from "./plan";
-import { KEPT_HEADERS, SnapshotEntry } from "./snapshot";
+import { KEPT_HEADERS, SnapshotEntry, metadataObject } from "./snapshot";
 
 /** A bucket other than the backup bucket: the app bucket, or a restore's target. */
 export interface OtherBucket {
@@ -93,11 +93,35 @@ export interface AppObject {
   headers?: SnapshotEntry["headers"];
 }
 
+const META = "x-amz-meta-";
+
+/**
+ * The user metadata of an answer, from its own `x-amz-meta-*` headers: the SDK builds `Metadata`
+ * on a plain object, where a `__proto__` name (legal S3 metadata) is silently lost.
+ */
+export function headerMetadata(headers: Record<string, string | undefined>): Record<string, string> | undefined {
+  const pairs = Object.entries(headers)
+    .filter((h): h is [string, string] => h[0].toLowerCase().startsWith(META) && h[1] !== undefined)
+    .map(([h, v]) => [h.slice(META.length).toLowerCase(), v] as const);
+  return pairs.length ? metadataObject(pairs) : undefined;
+}
+
 /** GETs one object; undefined when it is gone (deleted since it was listed); any other failure names it. */
 export async function getObject(b: OtherBucket, key: string): Promise<AppObject | undefined> {
   let r: GetObjectCommandOutput;
+  let answer: Record<string, string | undefined> = {};
   try {
-    r = await b.client.send(new GetObjectCommand({ Bucket: b.dest.bucket, Key: keyBase(b.dest) + key }), { abortSignal: b.signal });
+    const get = new GetObjectCommand({ Bucket: b.dest.bucket, Key: keyBase(b.dest) + key });
+    // The answer's headers as they came (see headerMetadata).
+    get.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        answer = (out.response as { headers?: Record<string, string> }).headers ?? {};
+        return out;
+      },
+      { step: "initialize", name: "lifeboatAnswerHeaders" },
+    );
+    r = await b.client.send(get, { abortSignal: b.signal });
   } catch (e) {
     if (status(e) === 404 || (e as { name?: string }).name === "NoSuchKey") return undefined;
     throw new RunError(`reading ${b.url}/${key} failed: ${b.signal?.aborted ? errorMessage(b.signal.reason) : errorMessage(e)}${status(e) ? ` (HTTP ${status(e)})` : ""}`);
@@ -108,7 +132,7 @@ export async function getObject(b: OtherBucket, key: string): Promise<AppObject 
     const v = r[cap(h)];
     if (v) headers[h] = v;
   }
-  const metadata = r.Metadata && Object.keys(r.Metadata).length ? r.Metadata : undefined;
+  const metadata = headerMetadata(answer);
   return {
     body: r.Body as Readable,
     size: r.ContentLength ?? 0,

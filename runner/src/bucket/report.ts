@@ -2,14 +2,14 @@ import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
 import { humanDuration, keyTimestamp, verificationPrefix } from "lifeboat-core";
 import { identityRecipients, recipientFingerprint } from "../age";
-import { CLOCK_TOLERANCE_MS, listVerifications } from "../catalog";
+import { CLOCK_TOLERANCE_MS } from "../catalog";
 import { errorMessage } from "../errors";
 import { HealthLimits, SourceHealth } from "../health";
 import { Verification } from "../manifest";
 import { formatBytes } from "../progress";
 import { Store } from "../store";
 import { SnapshotEntry, SnapshotHeader, SnapshotSummary } from "./snapshot";
-import { SnapshotRef, listSnapshots, readSnapshot } from "./store";
+import { SnapshotRef, readSnapshot } from "./store";
 import { openStoredCopy } from "./restore";
 
 export interface ReadSnapshot {
@@ -34,17 +34,16 @@ export function snapshotRow(s: ReadSnapshot, v: Verification | undefined) {
   } as const;
 }
 
-/** Every snapshot of a bucket source, read (streamed) for its summary, oldest first. */
-export async function readSnapshots(store: Store, name: string, refs?: SnapshotRef[]): Promise<ReadSnapshot[]> {
+/** The snapshots `refs` of a bucket source, each read (streamed) for its summary, in that order. */
+export async function readSnapshots(store: Store, refs: SnapshotRef[]): Promise<ReadSnapshot[]> {
   const out: ReadSnapshot[] = [];
-  for (const ref of refs ?? (await listSnapshots(store, name))) out.push({ ref, ...(await readSnapshot(store, ref.key)) });
+  for (const ref of refs) out.push({ ref, ...(await readSnapshot(store, ref.key)) });
   return out;
 }
 
-/** `list` rows for a bucket source (none when it has no snapshots). */
-export async function bucketListRows(store: Store, name: string) {
-  const [snaps, verifications] = await Promise.all([readSnapshots(store, name), listVerifications(store, name)]);
-  return snaps.map((s) => snapshotRow(s, verifications.get(s.ref.key)));
+/** `list` rows for a bucket source's snapshots, with the source's verification records by key. */
+export async function bucketListRows(store: Store, refs: SnapshotRef[], verifications: Map<string, Verification>) {
+  return (await readSnapshots(store, refs)).map((s) => snapshotRow(s, verifications.get(s.ref.key)));
 }
 
 export function bucketListLine(r: ReturnType<typeof snapshotRow>): string {
@@ -78,11 +77,9 @@ export function evaluateBucket(name: string, newest: ReadSnapshot, previous: Rea
   };
 }
 
-/** status for a bucket source: undefined when it has no snapshots (not a bucket source). */
-export async function bucketHealth(store: Store, name: string, limits: HealthLimits, now: number): Promise<SourceHealth | undefined> {
-  const refs = await listSnapshots(store, name);
-  if (!refs.length) return undefined;
-  const [snaps, verifications] = await Promise.all([readSnapshots(store, name, refs.slice(-2)), listVerifications(store, name)]);
+/** status for a bucket source, from its snapshots `refs` (at least one) and its verification records by key. */
+export async function bucketHealth(store: Store, name: string, refs: SnapshotRef[], verifications: Map<string, Verification>, limits: HealthLimits, now: number): Promise<SourceHealth> {
+  const snaps = await readSnapshots(store, refs.slice(-2));
   const newest = snaps[snaps.length - 1]!;
   return evaluateBucket(name, newest, snaps.length > 1 ? snaps[0] : undefined, verifications.get(newest.ref.key), limits, now);
 }

@@ -56,6 +56,26 @@ const fix = (c: number) => (c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 :
 /** Headers S3 keeps with an object and gives back on GET: restored as they were. */
 export const KEPT_HEADERS = ["cacheControl", "contentDisposition", "contentEncoding", "contentLanguage"] as const;
 
+/** An object without a prototype holding `pairs`: every name is data, `__proto__` included. */
+export function metadataObject(pairs: Iterable<readonly [string, string]>): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const [name, value] of pairs) out[name] = value;
+  return out;
+}
+
+/**
+ * User metadata exactly as S3 keeps it. Any name is legal there, `__proto__`, `constructor` and
+ * `toString` included; zod's record (and any plain object) drops `__proto__`, whose assignment
+ * sets a prototype instead of a key. So the object is checked as it is and its names land on an
+ * object without a prototype ({@link metadataObject}), which keeps every one.
+ */
+const Metadata = z
+  .custom<Record<string, string>>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"),
+    "expected an object of metadata names and text values",
+  )
+  .transform((v) => metadataObject(Object.entries(v)));
+
 export const SnapshotEntry = z.object({
   /** The app key relative to the source's bucket prefix. */
   key: z.string().min(1),
@@ -65,7 +85,7 @@ export const SnapshotEntry = z.object({
   lastModified: z.string(),
   contentType: z.string().optional(),
   /** User metadata (x-amz-meta-*), names lowercase as S3 returns them. */
-  metadata: z.record(z.string(), z.string()).optional(),
+  metadata: Metadata.optional(),
   headers: z.partialRecord(z.enum(KEPT_HEADERS), z.string()).optional(),
   /** sha256 (hex) of the app object's bytes. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),

@@ -18,7 +18,11 @@ export interface SnapshotRef {
 
 /** The source's snapshots, oldest first (by the time in the key; a key of another shape is not a snapshot). */
 export async function listSnapshots(store: Store, name: string): Promise<SnapshotRef[]> {
-  const objs: ListedObject[] = await store.list(bucketPrefix(store.prefix, name, SNAPSHOTS_DIR));
+  return snapshotRefs(await store.list(bucketPrefix(store.prefix, name, SNAPSHOTS_DIR)));
+}
+
+/** The snapshots among the objects listed under a source's `snapshots/`, oldest first. */
+export function snapshotRefs(objs: ListedObject[]): SnapshotRef[] {
   const out: SnapshotRef[] = [];
   for (const o of objs) {
     const time = o.key.endsWith(SNAPSHOT_SUFFIX) ? timedKeyTime(o.key) : undefined;

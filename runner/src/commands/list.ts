@@ -1,5 +1,5 @@
 import { Logger } from "pino";
-import { listBackups, listSourceNames, listVerifications } from "../catalog";
+import { listSources, listVerifications } from "../catalog";
 import { CommonOpts, StoreOpts, checkName, makeStore, output } from "../context";
 import { EXIT_OK } from "../errors";
 import { formatBytes } from "../progress";
@@ -32,16 +32,19 @@ export interface ListedWal extends WalReport {
 }
 
 export async function listAll(o: ListOpts, wal: ListedWal[] = []): Promise<ListedBackup[]> {
+  const only = o.name ? checkName(o.name) : undefined;
   const store = makeStore(o);
-  const names = o.name ? [checkName(o.name)] : await listSourceNames(store);
   const rows: ListedBackup[] = [];
-  for (const name of names) {
-    // A bucket source: its snapshots (listing its tier layout would list every stored copy).
-    const snapshots = await bucketListRows(store, name);
-    rows.push(...snapshots);
-    if (snapshots.length) continue;
-    const [backups, verifications] = await Promise.all([listBackups(store, name), listVerifications(store, name)]);
-    const w = await sourceWal(store, name, backups, Date.now());
+  for (const { source: name, listing, error } of await listSources(store, only)) {
+    if (!listing) throw error;
+    const verifications = await listVerifications(store, name);
+    // A bucket source: its snapshots.
+    if (listing.snapshots.length) {
+      rows.push(...(await bucketListRows(store, listing.snapshots, verifications)));
+      continue;
+    }
+    const backups = listing.backups;
+    const w = await sourceWal(store, name, backups, listing.wal, Date.now());
     if (w) wal.push({ source: name, ...w.report, problems: w.problems });
     for (const b of backups) {
       const v = verifications.get(b.key);

@@ -16,11 +16,10 @@ import { dirname, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Logger } from "pino";
 import { joinKey, keyTimestamp, verificationPrefix, VERIFICATIONS_DIR } from "lifeboat-core";
-import { listBackups, readManifest } from "../catalog";
+import { BackupEntry } from "../catalog";
 import { intOption, makeStore, output } from "../context";
 import { EXIT_OK, UsageError } from "../errors";
 import { Manifest } from "../manifest";
-import { Store } from "../store";
 import { buildReport, SourceInput } from "../report/model";
 import { renderHtml } from "../report/html";
 import { HealthFlags, healthLimits, remoteHealth } from "../healthRemote";
@@ -37,10 +36,10 @@ export function pageKey(prefix: string, name: string | undefined, now: Date, ran
   return `${dir}status/${keyTimestamp(now)}-${random}.html`;
 }
 
-/** The newest `count` trusted backups' manifests (unreadable ones are status's problem, already reported). */
-async function history(store: Store, source: string, count: number, now: Date): Promise<Manifest[]> {
-  const trusted = (await listBackups(store, source, now)).filter((b) => b.flags.length === 0).slice(-count);
-  const read = await Promise.all(trusted.map((e) => readManifest(store, e).catch(() => undefined)));
+/** The manifests of the newest `count` trusted `backups` (unreadable ones are status's problem, already reported). */
+async function history(backups: BackupEntry[], count: number, manifest: (e: BackupEntry) => Promise<Manifest>): Promise<Manifest[]> {
+  const trusted = backups.filter((b) => b.flags.length === 0).slice(-count);
+  const read = await Promise.all(trusted.map((e) => manifest(e).catch(() => undefined)));
   return read.filter((m): m is Manifest => m !== undefined);
 }
 
@@ -63,9 +62,9 @@ export async function reportCommand(o: ReportOpts, _log: Logger): Promise<number
   // WAL is judged against each sidecar's own --max-lag (from its heartbeat), as `status` does without --max-wal-lag.
   const healths = await remoteHealth(o, limits, undefined);
   const sources: SourceInput[] = [];
-  for (const health of healths) {
-    // Each source on its own: one the store cannot answer for still gets its section, with status's problem.
-    const hist = await history(store, health.source, trendCount, new Date(now)).catch(() => [] as Manifest[]);
+  for (const { health, listing, manifest } of healths) {
+    // The backups and manifests status's evaluation listed and read; one the store could not answer for still gets its section, with status's problem.
+    const hist = listing && manifest ? await history(listing.backups, trendCount, manifest).catch(() => [] as Manifest[]) : [];
     sources.push({ health, history: hist, kind: hist[hist.length - 1]?.kind });
   }
   const report = buildReport({ now, destination: store.description, rpoSeconds: limits.maxAge, ...(rtoSeconds !== undefined ? { rtoSeconds } : {}), sources });

@@ -24,7 +24,7 @@ export async function statusCommand(o: StatusOpts, log: Logger): Promise<number>
   const format = o.format ?? "text";
   if (!STATUS_FORMATS.includes(format)) throw new UsageError(`--format: must be one of ${STATUS_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   const alerts = makeAlerts(o, log);
-  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : await remoteHealth(o, limits, maxWalLag);
+  const sources = o.local ? withWalStreams(await localHealth(o, maxAge), await readHeartbeats(statePath(o), o.name), Date.now()) : (await remoteHealth(o, limits, maxWalLag)).map((s) => s.health);
   const healthy = sources.length > 0 && sources.every((s) => s.healthy);
   const lines = sources.map(statusLine);
   if (sources.length === 0) lines.push(`FAIL no backups found${o.name ? ` for ${o.name}` : ""}`);

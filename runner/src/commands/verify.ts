@@ -45,6 +45,8 @@ export interface VerifyOpts extends StoreOpts, CommonOpts {
   freshnessWithin?: string;
   /** Postgres: `NAME=SQL` assertions (`--assert`, repeatable). */
   assert?: string[];
+  /** Postgres: each assertion query's bound (`--assert-timeout`, a duration). */
+  assertTimeout: string;
 }
 
 const sink = () =>
@@ -57,8 +59,12 @@ const sink = () =>
 /** What the drill checks in a restored Postgres database beyond the manifest's row counts. */
 interface DbChecks {
   freshness?: Freshness;
-  assertions: Assertion[];
+  /** Each with its own bound: one slow or blocked query must not hold the drill until --run-timeout. */
+  assertions: Array<Assertion & { timeoutSeconds: number }>;
 }
+
+/** PostgreSQL's statement_timeout is an int of milliseconds. */
+const MAX_STATEMENT_TIMEOUT_SECONDS = Math.floor(2 ** 31 / 1000) - 1;
 
 /** The drill's inputs, checked before anything is downloaded: each bad one named by its flag. */
 function drillInputs(o: VerifyOpts): { rtoSeconds?: number; seed: number; checks: DbChecks } {
@@ -75,7 +81,9 @@ function drillInputs(o: VerifyOpts): { rtoSeconds?: number; seed: number; checks
     throw new UsageError(`${o.freshnessColumn === undefined ? "--freshness-within" : "--freshness-column"}: give --freshness-column and --freshness-within together`);
   }
   const freshness = o.freshnessColumn !== undefined ? { ...parseColumn(o.freshnessColumn, "--freshness-column"), withinSeconds: seconds("--freshness-within", o.freshnessWithin!) } : undefined;
-  const assertions = [...(o.assert ?? []).map((a) => parseAssertion(a, "--assert")), ...envAssertions(process.env[ENV.assertions])];
+  const timeoutSeconds = seconds("--assert-timeout", o.assertTimeout);
+  if (timeoutSeconds > MAX_STATEMENT_TIMEOUT_SECONDS) throw new UsageError(`--assert-timeout: must be at most ${humanDuration(MAX_STATEMENT_TIMEOUT_SECONDS)} (PostgreSQL's largest statement_timeout), got ${JSON.stringify(o.assertTimeout)}`);
+  const assertions = [...(o.assert ?? []).map((a) => parseAssertion(a, "--assert")), ...envAssertions(process.env[ENV.assertions])].map((a) => ({ ...a, timeoutSeconds }));
   const names = assertions.map((a) => a.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`--assert: the name ${JSON.stringify(dup)} is used twice`);
@@ -419,7 +427,8 @@ async function verifyPostgres(
 
 /**
  * The freshness check and SQL assertions in the restored scratch database. Each assertion runs
- * in its own read-only transaction, so one cannot change what the next one sees.
+ * in its own read-only transaction, so one cannot change what the next one sees, with its bound
+ * as that transaction's statement_timeout (lock waits count towards it too).
  */
 async function databaseChecks(sc: Client, sel: Selected, checks: DbChecks, problems: string[], scrubber: (s: string) => string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
@@ -446,9 +455,13 @@ async function databaseChecks(sc: Client, sel: Selected, checks: DbChecks, probl
       let held: { ok: boolean; why?: string };
       try {
         await sc.query("BEGIN READ ONLY");
+        await sc.query(`SET LOCAL statement_timeout = ${a.timeoutSeconds * 1000}`);
         held = assertionHeld((await sc.query(a.sql)).rows);
       } catch (e) {
-        held = { ok: false, why: `failed: ${scrubber(errorMessage(e))}` };
+        // 57014 query_canceled: what the statement_timeout set above ends a query with.
+        held = (e as { code?: string }).code === "57014"
+          ? { ok: false, why: `did not finish within --assert-timeout ${humanDuration(a.timeoutSeconds)} (its statement_timeout canceled it)` }
+          : { ok: false, why: `failed: ${scrubber(errorMessage(e))}` };
       } finally {
         await sc.query("ROLLBACK").catch(() => undefined);
       }

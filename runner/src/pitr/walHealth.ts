@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { humanDuration, keyTimestamp, parseKeyTimestamp } from "lifeboat-core";
-import { Store } from "../store";
+import { ListedObject, Store } from "../store";
 import { BASEBACKUP_EXT, Manifest, parseWalManifest } from "../manifest";
 import { BackupEntry, readManifest } from "../catalog";
 import { isHistoryName, isPartialName, isSegmentName, listWal, segmentFileFor, timelineOf, walPrefix, WalObject } from "./wal";
@@ -210,9 +210,12 @@ export function walLine(r: WalReport): string {
   return `WAL: ${parts.join(", ")}`;
 }
 
-/** Reads what judgeWal needs: the WAL listing, the newest heartbeat object and one WAL manifest for the segment size. */
-export async function readWalFacts(store: Store, source: string, base: Manifest | undefined): Promise<WalFacts> {
-  const listed = await store.list(walPrefix(store.prefix, source));
+/**
+ * Reads what judgeWal needs: the WAL listing (`listed`, what is under the source's `wal/`, when
+ * the caller has it; else listed here), the newest heartbeat object and one WAL manifest for the segment size.
+ */
+export async function readWalFacts(store: Store, source: string, base: Manifest | undefined, listed?: ListedObject[]): Promise<WalFacts> {
+  listed ??= await store.list(walPrefix(store.prefix, source));
   const objs = await listWal(store, source, listed);
   const hbKey = newestHeartbeatKey(store.prefix, source, listed.map((o) => o.key));
   let heartbeat: Heartbeat | undefined;
@@ -233,18 +236,23 @@ export async function readWalFacts(store: Store, source: string, base: Manifest 
 /**
  * The WAL judgement of a source whose backups include base backups (a PITR source), or whose
  * bucket holds WAL without one (streaming, but nothing to replay it onto: a problem of its own);
- * undefined for any other source. Reads the newest trusted base backup's manifest.
+ * undefined for any other source. `wal`: what the source's listing found under its `wal/`
+ * (undefined: nothing, so no request is made for a source that never had WAL). Reads the newest
+ * trusted base backup's manifest (with `read`, when given).
  */
 export async function sourceWal(
   store: Store,
   source: string,
   backups: BackupEntry[],
+  wal: ListedObject[] | undefined,
   now: number,
   maxLagOption?: number,
+  read: (e: BackupEntry) => Promise<Manifest> = (e) => readManifest(store, e),
 ): Promise<{ report: WalReport; problems: string[] } | undefined> {
   const bases = backups.filter((b) => b.parts.ext === BASEBACKUP_EXT && b.flags.length === 0);
   if (!bases.length) {
-    const facts = await readWalFacts(store, source, undefined);
+    if (!wal) return undefined;
+    const facts = await readWalFacts(store, source, undefined, wal);
     if (!facts.objs.length && !facts.heartbeat) return undefined;
     const judged = judgeWal(facts, now, maxLagOption);
     return {
@@ -252,6 +260,6 @@ export async function sourceWal(
       problems: [...judged.problems, "WAL is in the bucket but no base backup is: point-in-time recovery has nothing to replay it onto; take one (lifeboat-runner basebackup)"],
     };
   }
-  const base = await readManifest(store, bases[bases.length - 1]!);
-  return judgeWal(await readWalFacts(store, source, base), now, maxLagOption);
+  const base = await read(bases[bases.length - 1]!);
+  return judgeWal(await readWalFacts(store, source, base, wal ?? []), now, maxLagOption);
 }
