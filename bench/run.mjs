@@ -43,7 +43,7 @@ const TARGET_DB = "restore_target";
 
 const BACKUP = [
   "backup/unavoidable", "backup/stock-streaming", "backup/today", "backup/lifeboat",
-  "backup/stock-local", "backup/restic-local", "backup/lifeboat-local",
+  "backup/stock-local", "backup/stock-local-sha256", "backup/stock-local-sha256-scan", "backup/restic-local", "backup/lifeboat-local",
 ];
 const RESTORE = ["restore/limit", "restore/stock-streaming", "restore/today", "restore/lifeboat"];
 const PLAN = ["plan/sources", "plan/environments"];
@@ -164,6 +164,7 @@ async function main() {
   const planCases = o.cases.filter((c) => c.startsWith("plan/"));
   if (dbCases.length) for (const t of ["pg_dump", "pg_restore", "zstd", "age", "age-keygen", "rclone", "gzip", "gunzip", "bash"]) need(t);
   if (dbCases.includes("backup/restic-local")) need("restic");
+  if (dbCases.some((c) => c.startsWith("backup/stock-local-sha256"))) for (const t of ["perl", "openssl", "wc"]) need(t);
   for (const f of [join(REPO, "runner/dist/cli.js"), join(REPO, "dist/cli/lifeboat.js"), join(REPO, "dist/components/index.js")]) {
     if (!existsSync(f)) throw new Error(`${f} missing: run \`npm run build\` first`);
   }
@@ -209,6 +210,17 @@ async function main() {
     const COPY = "rclone copyto --s3-chunk-size 16M --s3-upload-concurrency 4 --s3-disable-checksum";
     const stockBackup = (d, key) => `pg_dump -Fc -Z0 -d ${q(d.url)} | zstd -T0 -3 -q -c | age -r ${recipient} | ${RCAT} ${q(rcl(key))}`;
     const stockLocal = (d, file) => `pg_dump -Fc -Z0 -d ${q(d.url)} | zstd -T0 -3 -q -c | age -r ${recipient} > ${q(file)}`;
+    // The least a local backup that records its stored bytes' sha256 adds to the stock pipeline: a
+    // kernel tee (tee(2)/splice(2), the runner's own, runner/dist/kernelTee.js) of age's output into
+    // OpenSSL's sha256 (SHA-NI where the CPU has it; coreutils sha256sum is ~3x slower here). The
+    // `-scan` variant also tees the raw archive into `wc -l`: the least that reading every raw byte
+    // once costs, which exact row counts need. Neither parses anything or writes a manifest.
+    const teeScript = join(work, "kernel-tee.pl");
+    writeFileSync(teeScript, requireFromRepo(join(REPO, "runner/dist/kernelTee.js")).TEE_SCRIPT);
+    const hashStored = (file) => `perl ${q(teeScript)} 3>&1 > ${q(file)} 4>&- | openssl dgst -sha256 > ${q(`${file}.sha256`)} 4>&-`;
+    const stockLocalSha256 = (d, file) => `pg_dump -Fc -Z0 -d ${q(d.url)} | zstd -T0 -3 -q -c | age -r ${recipient} | ${hashStored(file)}`;
+    const stockLocalSha256Scan = (d, file) =>
+      `{ pg_dump -Fc -Z0 -d ${q(d.url)} | perl ${q(teeScript)} 3>&4 4>&- | zstd -T0 -3 -q -c 4>&- | age -r ${recipient} 4>&- | ${hashStored(file)}; } 4>&1 | wc -l > ${q(`${file}.lines`)}`;
     const todayBackup = (d, file, key) => `pg_dump -Fc -d ${q(d.url)} | gzip > ${q(file)} && ${COPY} ${q(file)} ${q(rcl(key))}`;
 
     // ----- restore inputs, once per size, untimed -----
@@ -278,6 +290,16 @@ async function main() {
         case "backup/stock-local": {
           const file = join(tmp, "stock.dump.zst.age");
           r = await m(...bash(stockLocal(d, file)));
+          stored = statSync(file).size;
+          break;
+        }
+        case "backup/stock-local-sha256":
+        case "backup/stock-local-sha256-scan": {
+          const file = join(tmp, "stock.dump.zst.age");
+          const scan = name === "backup/stock-local-sha256-scan";
+          r = await m(...bash((scan ? stockLocalSha256Scan : stockLocalSha256)(d, file)));
+          if (!/^SHA2?-256\(stdin\)= [0-9a-f]{64}$/m.test(readFileSync(`${file}.sha256`, "utf8"))) throw new Error(`${name}: no sha256 from openssl`);
+          if (scan && !(Number(readFileSync(`${file}.lines`, "utf8")) > 0)) throw new Error(`${name}: wc -l read no raw bytes`);
           stored = statSync(file).size;
           break;
         }
@@ -457,6 +479,10 @@ function renderMarkdown(doc) {
       "- **lifeboat**: `lifeboat-runner backup --source postgres --url … --recipient KEY --dest s3://bench/lifeboat --endpoint … --json` " +
         "(argv from `backupArgs` in runner/dist; defaults: zstd -3 -T0, 16 MiB parts, 3 in flight, sha256, manifest, exact row counts read from the dump as it streams).",
       "- **stock-local**: `pg_dump -Fc -Z0 | zstd -T0 -3 | age -r KEY > FILE` (the stock local pipeline).",
+      "- **stock-local-sha256**: the stock local pipeline plus the stored bytes' sha256: `… | age -r KEY | kernel-tee 3>&1 > FILE | openssl dgst -sha256` " +
+        "(the runner's tee(2)/splice(2) tee; OpenSSL uses the CPU's SHA instructions). The least a backup that records its sha256 adds.",
+      "- **stock-local-sha256-scan**: that plus one read of every raw byte: `pg_dump -Fc -Z0 | kernel-tee 3>(wc -l) | zstd … | age … | kernel-tee … | openssl dgst -sha256`. " +
+        "The least exact row counts add on top (they need every raw byte read once); nothing is parsed and no manifest written. The floor for local mode.",
       "- **restic-local**: `pg_dump -Fc -Z0 | restic backup --stdin` into a fresh local repository each run (restic's own chunking, compression and encryption; " +
         "restic cannot use the S3 stand-in).",
       "- **lifeboat-local**: the same `lifeboat-runner backup` in local mode: `--no-upload --local-dir DIR` (sha256, manifest, exact row counts).",
@@ -549,6 +575,9 @@ const PAIRS = [
   ["backup/lifeboat", "backup/stock-streaming", "backup to S3 / stock streaming"],
   ["backup/lifeboat-local", "backup/stock-local", "local mode / stock local"],
   ["backup/lifeboat-local", "backup/restic-local", "local mode / restic to local disk"],
+  ["backup/stock-local-sha256", "backup/stock-local", "stock local + sha256 / stock local"],
+  ["backup/stock-local-sha256-scan", "backup/stock-local", "stock local + sha256 + raw read / stock local (floor)"],
+  ["backup/lifeboat-local", "backup/stock-local-sha256-scan", "local mode / the floor"],
 ];
 
 /** Per-round ratios a/b: median and min–max, for each size both cases ran at. */
