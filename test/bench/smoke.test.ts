@@ -51,7 +51,7 @@ describe("bench/run.mjs at a tiny size", () => {
 
   const dbCases = [
     "backup/unavoidable", "backup/stock-streaming", "backup/today", "backup/lifeboat",
-    "backup/stock-local", "backup/restic-local", "backup/lifeboat-local",
+    "backup/stock-local", "backup/stock-local-sha256", "backup/stock-local-sha256-scan", "backup/restic-local", "backup/lifeboat-local",
     "restore/limit", "restore/stock-streaming", "restore/today", "restore/lifeboat",
   ];
 
@@ -89,7 +89,7 @@ describe("bench/run.mjs at a tiny size", () => {
     expect(md).toContain("Command: `npm run build && node bench/run.mjs --sizes 10");
     for (const h of ["## Backup", "## Restore into a fresh database", "## Plan cost as topologies grow", "## Where the targets stand"]) expect(md).toContain(h);
     // the issue-12 comparisons, as ratios of interleaved pairs
-    for (const pair of ["backup to S3 / stock streaming", "local mode / stock local", "local mode / restic to local disk"]) expect(md).toMatch(new RegExp(`\\| \\d+ MB \\| ${pair} \\| \\d+\\.\\d\\d× \\(`));
+    for (const pair of ["backup to S3 / stock streaming", "local mode / stock local", "local mode / restic to local disk", "local mode / the floor"]) expect(md).toMatch(new RegExp(`\\| \\d+ MB \\| ${pair} \\| \\d+\\.\\d\\d× \\(`));
     expect(md).toMatch(/Load average \(1 min\)/);
   });
 });

@@ -5,6 +5,7 @@
 jest.mock("../../runner/src/commands/walStream", () => ({ ...jest.requireActual("../../runner/src/commands/walStream"), walStreamCommand: jest.fn(async () => 0) }));
 
 import { Readable } from "node:stream";
+import { StoredBody } from "../../runner/src/storedBody";
 import { walStreamArgs } from "lifeboat-core";
 import { buildProgram } from "../../runner/src/cli";
 import * as walStreamMod from "../../runner/src/commands/walStream";
@@ -35,7 +36,7 @@ class RecordingStore implements Store {
   readonly description = "memory";
   readonly prefix = "backups";
   readonly puts: { key: string; opts?: PutOptions }[] = [];
-  async putStream(key: string, body: Readable, opts?: PutOptions): Promise<void> {
+  async putStream(key: string, body: StoredBody, opts?: PutOptions): Promise<void> {
     for await (const _ of body) void _;
     this.puts.push({ key, opts });
   }
