@@ -214,16 +214,17 @@ function startAge(input: Readable, recipients: string[]): { age: Proc; stored: F
 function encoded(age: Proc, stored: FifoDir | undefined, procs: Proc[], raw: { readonly bytes: number }, done: Promise<void>): EncodedStream {
   const kill = () => procs.forEach((p) => p.kill());
   if (stored) {
-    // Stopping also releases node's open of the FIFO if age never opened its end. age's shell
-    // waits to open the FIFO until node reads it, so a stage failing before that would leave age
-    // waiting forever: the first failure stops every stage.
+    // Stopping also releases node's open of the FIFO if age never opened its end, and closes
+    // node's end if no store took the body. A stage failing while nobody reads would leave the
+    // others blocked on full pipes: the first failure stops every stage.
     const stop = () => {
       kill();
       stored.dispose();
+      body.abandon();
     };
+    const body: FifoStoredBody = new FifoStoredBody(() => stored.open("stored"), done, stop);
     for (const p of procs) p.done.catch(stop);
     done.then(() => stored.dispose(), stop);
-    const body = new FifoStoredBody(() => stored.open("stored"), done, stop);
     return { body, raw, hasher: body, procs, done, kill };
   }
   const out = age.child.stdout!;

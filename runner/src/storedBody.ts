@@ -46,18 +46,44 @@ export class FifoStoredBody implements StoredBody, StoredDigest {
   private readonly hash = createHash("sha256");
   private hex: string | undefined;
   private failure: Error | undefined;
+  /**
+   * Node's end of the FIFO, opened at once rather than when the store starts reading: age's
+   * shell waits to open its end until node has opened this one, and a writer that never got to
+   * open is not stopped by node's exit (not even by SIGKILL: no pipe breaks for it), where one
+   * that did gets EPIPE when node's end goes away.
+   */
+  private readonly opened: Promise<FileHandle>;
+  private taken = false;
+  private abandoned = false;
 
   constructor(
-    private readonly open: () => Promise<FileHandle>,
+    open: () => Promise<FileHandle>,
     private readonly done: Promise<void>,
     private readonly stop: () => void,
     private readonly size = 1 << 20,
-  ) {}
+  ) {
+    this.opened = open();
+    this.opened.catch(() => undefined);
+  }
+
+  /** Closes node's end if no store took the body (the run failed first), so age gets EPIPE. */
+  abandon(): void {
+    if (this.taken) return;
+    this.taken = true;
+    this.abandoned = true;
+    void this.opened.then(
+      (fh) => fh.close(),
+      () => undefined,
+    );
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    if (this.abandoned) await this.settled(); // the pipeline failed before any store read it: its failure is the error
+    if (this.taken) throw new Error("the stored bytes can be read once");
+    this.taken = true;
     let fh: FileHandle;
     try {
-      fh = await this.open();
+      fh = await this.opened;
     } catch (e) {
       // The pipeline failed and was cleaned up before this read began: its failure is the error.
       await this.settled();

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,17 +99,22 @@ describe("pipeline: source | zstd | age connected by kernel pipes", () => {
     expect(statSync(out).size).toBe(6_000_000);
   });
 
-  test("a runner that exits before its store read the stored bytes leaves no process behind", async () => {
-    // age's shell waits to open its output FIFO until node reads it; a run that ended first used to
-    // leave it, and the zstd writing into it, waiting forever (seen as orphans after a test run).
+  test.each([
+    ["exits", "process.exit(0)"],
+    ["is killed (SIGKILL: no exit handler runs)", 'process.kill(process.pid, "SIGKILL")'],
+  ])("a runner that %s before its store read the stored bytes leaves no process behind", async (_how, end) => {
+    // A writer that never opened its FIFO gets no broken pipe when node goes away: a run that ended
+    // before its store read age's output left age's shell, and the zstd writing into it, waiting
+    // forever (orphans seen after test runs). Node's end is opened at once, and an exit stops them.
     const script = `
       const { encode } = require(${JSON.stringify(join(REPO, "runner/dist/pipeline.js"))});
       const { startProc } = require(${JSON.stringify(join(REPO, "runner/dist/proc.js"))});
       const src = startProc("head", "sh", ["-c", "head -c 3000000 /dev/urandom"], { stdinIgnore: true });
       const enc = encode(src.child.stdout, [src], [${JSON.stringify(recipient)}], 3, undefined, { direct: true });
       enc.done.catch(() => undefined);
-      setTimeout(() => { console.log(JSON.stringify(enc.procs.map((p) => p.child.pid))); process.exit(0); }, 500);`;
-    const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
+      setTimeout(() => { process.stdout.write(JSON.stringify(enc.procs.map((p) => p.child.pid)) + "\\n", () => ${end}); }, 500);`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const out = r.stdout;
     const pids: number[] = JSON.parse(out.trim());
     expect(pids).toHaveLength(3);
     const alive = () => pids.filter((pid) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8")));
