@@ -33,6 +33,15 @@ export class FifoDir {
     }
   }
 
+  /** The FIFOs, or undefined where they cannot be made (a read-only or full temp directory): the caller's stream path then. */
+  static orNone(names: string[]): FifoDir | undefined {
+    try {
+      return new FifoDir(names);
+    } catch {
+      return undefined;
+    }
+  }
+
   path(name: string): string {
     return join(this.dir, name);
   }

@@ -198,14 +198,7 @@ const ageArgs = (recipients: string[]) => ["--encrypt", ...recipients.flatMap((r
  * reads into a single reused buffer ({@link FifoStoredBody}); elsewhere node reads age's stdout.
  */
 function startAge(input: Readable, recipients: string[]): { age: Proc; stored: FifoDir | undefined } {
-  let stored: FifoDir | undefined;
-  if (fifoUnsupported() === undefined) {
-    try {
-      stored = new FifoDir(["stored"]);
-    } catch {
-      stored = undefined; // a temp directory without room for a FIFO: read age's stdout instead
-    }
-  }
+  const stored = fifoUnsupported() === undefined ? FifoDir.orNone(["stored"]) : undefined;
   const redirect = stored ? { redirect: { stdout: stored.path("stored") } } : {};
   return { age: startProc("age", "age", ageArgs(recipients), { stdinFrom: input, scrubber: stripAgeBanner, ...redirect }), stored };
 }

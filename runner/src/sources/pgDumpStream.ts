@@ -26,7 +26,7 @@ export interface DumpStream {
  */
 export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubber: (s: string) => string }): DumpStream {
   const [cmd, argv] = withBufferedStdout("pg_dump", args);
-  const fifos = kernelTeeUnsupported() === undefined ? fifoDirOrNone() : undefined;
+  const fifos = kernelTeeUnsupported() === undefined ? FifoDir.orNone(["dump", "copy", "raw"]) : undefined;
   if (!fifos) {
     const dump = startProc("pg_dump", cmd, argv, { ...opts, stdinIgnore: true });
     const rows = new ArchiveRowCounter(dump.done);
@@ -61,13 +61,4 @@ export function startDump(args: string[], opts: { env: NodeJS.ProcessEnv; scrubb
 function versionLine(version: string | undefined): string {
   if (!version) throw new ArchiveFormatError("the archive's header names no pg_dump version");
   return `pg_dump (PostgreSQL) ${version}`;
-}
-
-/** The pipeline's FIFOs, or none where they cannot be made (a read-only temp directory): then the node copy. */
-function fifoDirOrNone(): FifoDir | undefined {
-  try {
-    return new FifoDir(["dump", "copy", "raw"]);
-  } catch {
-    return undefined;
-  }
 }
