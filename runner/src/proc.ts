@@ -132,34 +132,10 @@ export function startProc(
       }
     },
   };
-  // A signal that stops the run stops this process too (stop.ts); a process that ended is forgotten.
+  // A signal that stops the run, or the runner's exit, stops this process too (stop.ts); a
+  // process that ended is forgotten.
   child.once("close", whenStopped(() => proc.kill()));
-  stopAtExit(child);
   return proc;
-}
-
-/** Children still running, stopped when the runner exits. */
-const running = new Set<ChildProcess>();
-
-/**
- * A runner never leaves its children behind: whatever path it exits by, a child still running gets
- * SIGTERM. Without this, a stage waiting to open a FIFO whose reader never came (age's output, when
- * a run ended before the store read it) waits forever once the runner is gone, with the stages
- * writing into it: no pipe break reaches a process that has not opened its end yet.
- */
-function stopAtExit(child: ChildProcess): void {
-  installExitHook();
-  running.add(child);
-  child.once("close", () => running.delete(child));
-}
-
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
-  });
 }
 
 /** Runs a tool to completion and returns its stdout; rejects naming the tool on failure. */

@@ -68,15 +68,29 @@ export function stopOnSignals(): void {
   }
 }
 
-/** Calls `stop` when the run is stopped (at once if it already was); returns what forgets it. */
+/**
+ * Calls `stop` when the run is stopped (at once if it already was), and also when the runner
+ * exits by any path while it is still registered; returns what forgets it. proc.ts registers
+ * every child process until it closes, so a runner never leaves a child behind: a stage waiting
+ * to open a FIFO whose reader never came would otherwise wait forever once the runner is gone
+ * (no pipe break reaches a process that has not opened its end yet).
+ */
 export function whenStopped(stop: () => void): () => void {
   if (runStopped.aborted) {
     stop();
     return () => undefined;
   }
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const s of [...stoppers]) s();
+    });
+  }
   stoppers.add(stop);
   return () => stoppers.delete(stop);
 }
+
+let exitHookInstalled = false;
 
 /**
  * The exit code of a run that ended with `code`: 128 + the signal when a signal stopped it and it
